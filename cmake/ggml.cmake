@@ -1,0 +1,35 @@
+# Brings in ggml as a subproject: from RBEES_GGML_DIR when given, else from the pinned npm snapshot
+# (fetched and cached by scripts/ggml-source.sh).
+set(RBEES_GGML_DIR "" CACHE PATH "Existing ggml source folder (holds ggml's CMakeLists.txt)")
+
+if(NOT RBEES_GGML_DIR)
+  execute_process(
+    COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/ggml-source.sh
+    OUTPUT_VARIABLE _ggml_dir
+    OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE _ggml_rc)
+  if(NOT _ggml_rc EQUAL 0)
+    message(FATAL_ERROR "could not obtain the ggml source (scripts/ggml-source.sh failed)")
+  endif()
+  set(RBEES_GGML_DIR "${_ggml_dir}" CACHE PATH "Existing ggml source folder" FORCE)
+endif()
+
+if(NOT EXISTS "${RBEES_GGML_DIR}/CMakeLists.txt")
+  message(FATAL_ERROR "RBEES_GGML_DIR=${RBEES_GGML_DIR} has no CMakeLists.txt")
+endif()
+message(STATUS "ggml source: ${RBEES_GGML_DIR}")
+
+# ggml is linked statically into the one binary; its backends register themselves at start.
+set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
+set(GGML_CUDA ${RBEES_CUDA} CACHE BOOL "" FORCE)
+set(GGML_METAL ${RBEES_METAL} CACHE BOOL "" FORCE)
+set(GGML_VULKAN ${RBEES_VULKAN} CACHE BOOL "" FORCE)
+set(GGML_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+set(GGML_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+set(GGML_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
+if(RBEES_CUDA)
+  set(GGML_CUDA_GRAPHS ON CACHE BOOL "" FORCE)
+endif()
+
+add_subdirectory(${RBEES_GGML_DIR} ${CMAKE_BINARY_DIR}/ggml EXCLUDE_FROM_ALL)

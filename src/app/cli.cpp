@@ -1,0 +1,77 @@
+#include "app/cli.hpp"
+
+#include "app/serve_command.hpp"
+#include "app/signals.hpp"
+#include "core/build_info.hpp"
+#include "core/log.hpp"
+
+#include <ggml.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace rbees::app {
+namespace {
+
+std::string version_text() {
+  return std::string("rbees-workerd ") + build::kVersion + "\nggml " + ggml_version() + " (" + ggml_commit() +
+         ")\nbackends: " + build::kBackends + "\nbuild: " + build::kBuildType + "\n";
+}
+
+// "serve" is the default subcommand: a command line that names none gets it inserted.
+std::vector<std::string> with_default_subcommand(int argc, char** argv, const CLI::App& app) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty()) {
+    const std::string& first = args.front();
+    if (first == "--help" || first == "-h" || first == "--version") return args;
+    for (const auto* sub : app.get_subcommands({})) {
+      if (sub->get_name() == first) return args;
+    }
+  }
+  args.insert(args.begin(), "serve");
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  block_termination_signals();
+
+  CLI::App app{"rbees-workerd: an inference worker for Llama-family models", "rbees-workerd"};
+  app.set_version_flag("--version", version_text());
+  app.require_subcommand(1, 1);
+
+  ServeOptions serve;
+  auto* serve_cmd = add_serve_command(app, serve);
+
+  auto args = with_default_subcommand(argc, argv, app);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << version_text();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "rbees-workerd: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    if (serve_cmd->parsed()) return run_serve(serve);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "rbees-workerd: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    log::error("fatal", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace rbees::app

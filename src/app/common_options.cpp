@@ -1,0 +1,26 @@
+#include "app/common_options.hpp"
+
+#include "core/log.hpp"
+
+namespace rbees::app {
+
+void add_common_options(CLI::App& cmd, CommonOptions& opts) {
+  cmd.add_option("--device", opts.device, "cpu, cuda:N, metal:N, vulkan:N or auto (the first GPU, else the CPU)")
+      ->default_val("auto");
+  cmd.add_option("--threads", opts.threads, "CPU threads for computation (0: one per core)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0);
+  cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->default_val("info");
+  cmd.add_option("--log-format", opts.log_format, "text (for people) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_val("text");
+}
+
+void apply_logging(const CommonOptions& opts) {
+  log::configure(log::parse_level(opts.log_level), opts.log_format == "json" ? log::Format::json : log::Format::text);
+  log::capture_ggml_logs();
+}
+
+}  // namespace rbees::app

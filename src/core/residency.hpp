@@ -1,0 +1,34 @@
+#pragma once
+// Device residency: where the model's buffers ended up, logged after load (one line per buffer
+// type) with a warning when any weight is off the requested device.
+
+#include <ggml-backend.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace rbees::core {
+
+struct BufferResidency {
+  std::string buffer_type;  // ggml's buffer-type name, e.g. "CPU", "CUDA0"
+  std::string device;       // ggml's device name of that buffer type ("" for host buffers)
+  std::size_t bytes = 0;
+  bool on_requested = false;
+};
+
+struct ResidencyReport {
+  std::vector<BufferResidency> buffers;
+  std::size_t bytes_on_requested = 0;
+  std::size_t bytes_elsewhere = 0;
+  bool resident() const { return bytes_elsewhere == 0; }
+};
+
+// Sums the buffers by buffer type; a buffer counts as on the requested device when its type
+// belongs to that device (host buffers count for the CPU device).
+ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggml_backend_dev_t requested);
+
+// Logs one line per buffer type and a warning when anything is off the requested device.
+void log_residency(const ResidencyReport& report, const std::string& what, const std::string& requested_id);
+
+}  // namespace rbees::core
