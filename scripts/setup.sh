@@ -3,7 +3,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git xxd pkg-config ccache
-  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev
+  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev)
 
 missing=()

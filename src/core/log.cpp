@@ -1,10 +1,10 @@
 #include "core/log.hpp"
 
 #include <ggml.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -18,7 +18,6 @@ struct State {
   Level level = Level::info;
   Format format = Format::text;
   std::vector<std::pair<std::string, std::string>> globals;
-  std::shared_ptr<spdlog::logger> sink;
 };
 
 State& state() {
@@ -26,14 +25,13 @@ State& state() {
   return s;
 }
 
-std::shared_ptr<spdlog::logger>& logger() {
-  static std::shared_ptr<spdlog::logger> l = [] {
-    auto lg = spdlog::stderr_logger_mt("rbees");
-    lg->set_pattern("%v");
-    lg->set_level(spdlog::level::trace);
-    return lg;
-  }();
-  return l;
+// One write per line under a lock, so lines from different threads never interleave.
+void emit(const std::string& line) {
+  static std::mutex mu;
+  std::lock_guard lk(mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
 }
 
 const char* level_name(Level l) {
@@ -126,7 +124,7 @@ void write(Level level, std::string_view event, std::string_view message, Fields
       for (const auto& f : fields) line += " " + f.key + "=" + to_text(f.value);
     }
   }
-  logger()->info(line);
+  emit(line);
 }
 
 void capture_ggml_logs() {
