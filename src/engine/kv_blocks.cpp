@@ -1,0 +1,184 @@
+#include "engine/kv_blocks.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace rbees::engine {
+
+KvBlocks::KvBlocks(model::KvCache& kv, int block_size, int32_t first_holder_id)
+    : kv_(kv), block_size_(block_size), n_blocks_(kv.size() / block_size), next_holder_(first_holder_id) {
+  if (block_size <= 0) throw std::invalid_argument("KV block size must be positive");
+  if (n_blocks_ <= 0) {
+    throw std::invalid_argument("KV cache of " + std::to_string(kv.size()) + " cells holds no block of " +
+                                std::to_string(block_size));
+  }
+  blocks_.resize(n_blocks_);
+  free_.reserve(n_blocks_);
+  for (int i = n_blocks_ - 1; i >= 0; --i) free_.push_back(i);
+}
+
+double KvBlocks::usage() const {
+  const int busy = n_alloc_ - static_cast<int>(evictable_.size()) + n_reserved_;
+  return static_cast<double>(busy) / n_blocks_;
+}
+
+// FNV-1a over the parent hash and the token ids: cheap and stable; matches are verified against the
+// stored tokens, so a collision can only cost a missed reuse, never a wrong one.
+uint64_t KvBlocks::chain_hash(uint64_t parent, std::span<const int32_t> tokens) {
+  uint64_t h = 1469598103934665603ull ^ parent;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (v >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(parent);
+  for (int32_t t : tokens) mix(static_cast<uint32_t>(t));
+  return h;
+}
+
+std::optional<int> KvBlocks::find_cached(uint64_t parent, std::span<const int32_t> tokens) const {
+  const uint64_t h = chain_hash(parent, tokens);
+  auto [lo, hi] = by_hash_.equal_range(h);
+  for (auto it = lo; it != hi; ++it) {
+    const Block& b = blocks_[it->second];
+    if (b.parent_hash == parent && std::equal(b.tokens.begin(), b.tokens.end(), tokens.begin(), tokens.end())) {
+      return it->second;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total) {
+  if (seqs_.count(seq) != 0) throw std::invalid_argument("sequence " + std::to_string(seq) + " already admitted");
+  const int B = block_size_;
+  const int total_blocks = blocks_for(std::max<int>(max_total, static_cast<int>(prompt.size())));
+  if (total_blocks > n_blocks_) return std::nullopt;
+
+  // The longest cached run of full blocks that starts the prompt, keeping its last token to compute.
+  std::vector<int> matched;
+  std::vector<uint64_t> hashes;
+  uint64_t parent = 0;
+  const int reusable = prompt.empty() ? 0 : (static_cast<int>(prompt.size()) - 1) / B;
+  for (int k = 0; k < reusable; ++k) {
+    auto toks = prompt.subspan(static_cast<size_t>(k) * B, B);
+    auto id = find_cached(parent, toks);
+    if (!id) break;
+    matched.push_back(*id);
+    parent = blocks_[*id].hash;
+  }
+
+  const int need = total_blocks - static_cast<int>(matched.size());
+  int matched_idle = 0;
+  for (int id : matched) matched_idle += blocks_[id].refs == 0 ? 1 : 0;
+  if (need > n_available() - matched_idle) return std::nullopt;
+
+  for (int id : matched) {
+    Block& b = blocks_[id];
+    if (b.refs++ == 0) evictable_.erase({b.stamp, id});
+  }
+  while (n_blocks_ - n_alloc_ - n_reserved_ < need) evict_one();
+
+  SeqState st;
+  st.table = matched;
+  st.reserved = need;
+  st.n_published = static_cast<int>(matched.size());
+  st.last_hash = parent;
+  n_reserved_ += need;
+  for (int id : matched) {
+    const Block& b = blocks_[id];
+    kv_.seq_cp(b.holder, seq, b.first_pos, b.first_pos + B);
+  }
+  const int reused = static_cast<int>(matched.size()) * B;
+  hit_tokens_total_ += static_cast<uint64_t>(reused);
+  seqs_.emplace(seq, std::move(st));
+  return reused;
+}
+
+int KvBlocks::new_block() {
+  if (free_.empty()) throw std::logic_error("KV block accounting: no free block for a reserved one");
+  const int id = free_.back();
+  free_.pop_back();
+  ++n_alloc_;
+  return id;
+}
+
+void KvBlocks::evict_one() {
+  if (evictable_.empty()) throw std::logic_error("KV block accounting: nothing to evict");
+  const int id = evictable_.begin()->second;
+  evictable_.erase(evictable_.begin());
+  Block& b = blocks_[id];
+  kv_.seq_rm(b.holder);
+  auto [lo, hi] = by_hash_.equal_range(b.hash);
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == id) {
+      by_hash_.erase(it);
+      break;
+    }
+  }
+  b = Block{};
+  free_.push_back(id);
+  --n_alloc_;
+}
+
+void KvBlocks::unref(int id) {
+  Block& b = blocks_[id];
+  if (--b.refs > 0) return;
+  if (b.cached) {
+    b.stamp = ++clock_;
+    evictable_.insert({b.stamp, id});
+  } else {
+    b = Block{};
+    free_.push_back(id);
+    --n_alloc_;
+  }
+}
+
+void KvBlocks::computed(int32_t seq, std::span<const int32_t> tokens, int n_computed) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) throw std::invalid_argument("sequence " + std::to_string(seq) + " was not admitted");
+  SeqState& st = it->second;
+  const int B = block_size_;
+  while (static_cast<int>(st.table.size()) < blocks_for(n_computed)) {
+    if (st.reserved == 0) throw std::logic_error("sequence " + std::to_string(seq) + " outgrew its KV reservation");
+    --st.reserved;
+    --n_reserved_;
+    const int id = new_block();
+    Block& b = blocks_[id];
+    b.refs = 1;
+    b.first_pos = static_cast<int32_t>(st.table.size()) * B;
+    st.table.push_back(id);
+  }
+  while ((st.n_published + 1) * B <= n_computed) {
+    const int k = st.n_published;
+    auto toks = tokens.subspan(static_cast<size_t>(k) * B, B);
+    Block& b = blocks_[st.table[k]];
+    const uint64_t h = chain_hash(st.last_hash, toks);
+    // A block with the same content published meanwhile by another sequence keeps this one private.
+    if (!b.cached && !find_cached(st.last_hash, toks)) {
+      b.cached = true;
+      b.hash = h;
+      b.parent_hash = st.last_hash;
+      b.holder = next_holder_++;
+      b.tokens.assign(toks.begin(), toks.end());
+      kv_.seq_cp(seq, b.holder, b.first_pos, b.first_pos + B);
+      by_hash_.emplace(h, st.table[k]);
+    }
+    st.last_hash = h;
+    ++st.n_published;
+  }
+}
+
+void KvBlocks::release(int32_t seq) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  SeqState& st = it->second;
+  // Children first, so that a parent becomes evictable later than its children.
+  for (auto b = st.table.rbegin(); b != st.table.rend(); ++b) unref(*b);
+  n_reserved_ -= st.reserved;
+  kv_.seq_rm(seq);
+  seqs_.erase(it);
+}
+
+}  // namespace rbees::engine

@@ -1,0 +1,102 @@
+#pragma once
+// Paged accounting of the model's KV cache and the prefix cache built on it.
+//
+// The cache's cells are counted in fixed-size blocks: block k of a sequence holds its positions
+// [k*B, (k+1)*B). A sequence reserves, when admitted, every block it may ever need, so it never runs
+// out of cells halfway and nothing fragments: the model's cell-level cache places tokens in any free
+// cell, and the block count bounds how many cells are in use.
+//
+// Full blocks become shareable once their keys and values are computed: the block is published
+// under a hash of its tokens chained with the hash of the block before it, and a private holder
+// sequence id is tagged onto its cells (KvCache::seq_cp, no copy). A new sequence whose prompt
+// starts with published blocks gets their cells tagged for itself instead of computing them. A
+// published block that no sequence uses any more stays cached until its space is needed (least
+// recently used first; a parent block is always used more recently than its children).
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "model/kv_cache.hpp"
+
+namespace rbees::engine {
+
+class KvBlocks {
+ public:
+  // Uses kv.size() / block_size blocks. Holder ids for published blocks are taken from
+  // [first_holder_id, ...), which must not collide with the sequence ids the caller uses.
+  KvBlocks(model::KvCache& kv, int block_size, int32_t first_holder_id = 1 << 24);
+
+  int block_size() const { return block_size_; }
+  int n_blocks() const { return n_blocks_; }
+  // Tokens a sequence may hold at most: every block.
+  int capacity_tokens() const { return n_blocks_ * block_size_; }
+  // Blocks a new sequence could still reserve (free ones plus cached ones nobody uses).
+  int n_available() const { return n_blocks_ - n_alloc_ - n_reserved_ + static_cast<int>(evictable_.size()); }
+  // Blocks in use by live sequences or promised to them, over all blocks.
+  double usage() const;
+  int n_cached() const { return static_cast<int>(by_hash_.size()); }
+
+  // Admits `seq` for a prompt and at most `max_total` tokens in all (prompt plus generated): reuses
+  // the longest run of published full blocks that starts the prompt (leaving at least one prompt
+  // token to compute, for its logits) and reserves the rest. Returns the number of reused tokens,
+  // or nullopt (nothing changed) when there is not enough space.
+  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total);
+  // Whether admit() would succeed for a sequence needing `max_total` tokens with no reuse.
+  bool could_admit(int max_total) const { return blocks_for(max_total) <= n_available(); }
+
+  // Records that `seq` now holds keys and values for its first n_computed tokens (`tokens` holds at
+  // least that many) and publishes the blocks that became full.
+  void computed(int32_t seq, std::span<const int32_t> tokens, int n_computed);
+
+  // Frees the sequence's cells and reservation; its published blocks stay cached.
+  void release(int32_t seq);
+
+  // Tokens reused from the prefix cache since creation.
+  uint64_t hit_tokens_total() const { return hit_tokens_total_; }
+
+ private:
+  struct Block {
+    int refs = 0;         // live sequences whose table holds it
+    bool cached = false;  // published under `hash`
+    uint64_t hash = 0;
+    uint64_t parent_hash = 0;
+    int32_t holder = -1;  // the id tagged onto its cells while cached
+    int32_t first_pos = 0;
+    std::vector<int32_t> tokens;
+    uint64_t stamp = 0;  // when it last became unused (for LRU eviction)
+  };
+  struct SeqState {
+    std::vector<int> table;  // block ids, in position order
+    int reserved = 0;        // blocks promised but not yet in the table
+    int n_published = 0;     // leading table entries already checked for publication
+    uint64_t last_hash = 0;  // chain hash after n_published blocks
+  };
+
+  int blocks_for(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+  int new_block();
+  void evict_one();
+  void unref(int id);
+  static uint64_t chain_hash(uint64_t parent, std::span<const int32_t> tokens);
+  std::optional<int> find_cached(uint64_t parent, std::span<const int32_t> tokens) const;
+
+  model::KvCache& kv_;
+  int block_size_;
+  int n_blocks_;
+  int32_t next_holder_;
+  std::vector<Block> blocks_;
+  std::vector<int> free_;                         // ids of blocks holding nothing
+  std::set<std::pair<uint64_t, int>> evictable_;  // (stamp, id): cached, refs == 0
+  std::unordered_multimap<uint64_t, int> by_hash_;
+  std::unordered_map<int32_t, SeqState> seqs_;
+  int n_alloc_ = 0;     // blocks not in free_
+  int n_reserved_ = 0;  // sum of SeqState::reserved
+  uint64_t clock_ = 0;
+  uint64_t hit_tokens_total_ = 0;
+};
+
+}  // namespace rbees::engine

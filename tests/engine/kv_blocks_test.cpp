@@ -1,0 +1,117 @@
+#include "engine/kv_blocks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+#include "core/device.hpp"
+#include "model/kv_cache.hpp"
+
+namespace rbees::engine {
+namespace {
+
+constexpr int kB = 4;
+
+class KvBlocksTest : public ::testing::Test {
+ protected:
+  core::Device device{core::cpu_device(), 1};
+  model::KvCache kv{device, 1, 8, 8, 8 * kB, GGML_TYPE_F16};  // 8 blocks of 4 cells
+  KvBlocks blocks{kv, kB, 1000};
+
+  // What the model does in a forward pass: tag one cell per token.
+  void place(int32_t seq, int from, int to) {
+    std::vector<int32_t> seqs, pos;
+    for (int p = from; p < to; ++p) {
+      seqs.push_back(seq);
+      pos.push_back(p);
+    }
+    kv.place(seqs, pos);
+  }
+  static std::vector<int32_t> iota(int n, int start) {
+    std::vector<int32_t> v(n);
+    std::iota(v.begin(), v.end(), start);
+    return v;
+  }
+};
+
+TEST_F(KvBlocksTest, ReservesWholeBlocksAndRefusesWhatDoesNotFit) {
+  auto prompt = iota(5, 100);
+  ASSERT_EQ(blocks.admit(1, prompt, 13), 0);  // 13 tokens: 4 blocks
+  EXPECT_EQ(blocks.n_available(), 4);
+  EXPECT_FALSE(blocks.could_admit(17));  // 5 blocks
+  EXPECT_FALSE(blocks.admit(2, prompt, 17).has_value());
+  EXPECT_EQ(blocks.n_available(), 4);
+  ASSERT_EQ(blocks.admit(2, prompt, 16), 0);
+  EXPECT_EQ(blocks.n_available(), 0);
+  EXPECT_DOUBLE_EQ(blocks.usage(), 1.0);
+  blocks.release(1);
+  EXPECT_EQ(blocks.n_available(), 4);
+}
+
+TEST_F(KvBlocksTest, ReusesFullBlocksOfAFinishedSequence) {
+  auto prompt = iota(10, 200);  // blocks [0,4) [4,8), then 2 tokens
+  ASSERT_EQ(blocks.admit(1, prompt, 12), 0);
+  place(1, 0, 10);
+  blocks.computed(1, prompt, 10);
+  EXPECT_EQ(blocks.n_cached(), 2);
+  blocks.release(1);
+  // The cached cells stay in the KV cache under their holders; the sequence's own are gone.
+  EXPECT_EQ(kv.used(), 8);
+  EXPECT_EQ(kv.seq_pos_max(1), -1);
+
+  auto longer = iota(11, 200);
+  longer[10] = 7;
+  ASSERT_EQ(blocks.admit(2, longer, 16), 8);
+  EXPECT_EQ(blocks.hit_tokens_total(), 8u);
+  EXPECT_EQ(kv.seq_cells(2).size(), 8u);
+  EXPECT_EQ(kv.seq_pos_max(2), 7);
+
+  // A prompt differing in the second block reuses only the first.
+  auto other = iota(10, 200);
+  other[5] = 1;
+  ASSERT_EQ(blocks.admit(3, other, 12), 4);
+  EXPECT_EQ(blocks.hit_tokens_total(), 12u);
+}
+
+TEST_F(KvBlocksTest, LeavesTheLastPromptTokenToCompute) {
+  auto prompt = iota(8, 300);
+  ASSERT_EQ(blocks.admit(1, prompt, 9), 0);
+  place(1, 0, 8);
+  blocks.computed(1, prompt, 8);
+  blocks.release(1);
+  ASSERT_EQ(blocks.admit(2, prompt, 9), 4);  // not 8: the last token's logits are needed
+}
+
+TEST_F(KvBlocksTest, SharesBlocksOfARunningSequence) {
+  auto prompt = iota(9, 400);
+  ASSERT_EQ(blocks.admit(1, prompt, 12), 0);
+  place(1, 0, 9);
+  blocks.computed(1, prompt, 9);
+  const int used = kv.used();
+  ASSERT_EQ(blocks.admit(2, prompt, 12), 8);
+  EXPECT_EQ(kv.used(), used);  // shared cells, not copies
+  EXPECT_EQ(kv.seq_cells(1).front(), kv.seq_cells(2).front());
+  blocks.release(1);
+  EXPECT_EQ(kv.seq_pos_max(2), 7);
+}
+
+TEST_F(KvBlocksTest, EvictsCachedBlocksWhenSpaceIsNeeded) {
+  auto prompt = iota(17, 500);  // 4 full blocks
+  ASSERT_EQ(blocks.admit(1, prompt, 20), 0);
+  place(1, 0, 17);
+  blocks.computed(1, prompt, 17);
+  blocks.release(1);
+  EXPECT_EQ(blocks.n_cached(), 4);
+  EXPECT_EQ(blocks.n_available(), 8);
+  // Needs 7 of 8 blocks: three cached blocks go, the children before their parents.
+  auto fresh = iota(25, 9000);
+  ASSERT_EQ(blocks.admit(2, fresh, 28), 0);
+  EXPECT_EQ(blocks.n_cached(), 1);
+  EXPECT_LE(kv.used(), 4);
+  blocks.release(2);
+  ASSERT_EQ(blocks.admit(3, prompt, 20), 4);  // the root block survived
+}
+
+}  // namespace
+}  // namespace rbees::engine
