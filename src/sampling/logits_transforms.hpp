@@ -1,0 +1,51 @@
+#pragma once
+// The individual logit transforms, in the order Sampler applies them. Each is a pure function over a
+// candidate list so that tests can check them one by one.
+
+#include "sampling/sampling_params.hpp"
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace rbees::sampling {
+
+struct Candidate {
+  int32_t id;
+  float logit;
+};
+
+// Token id -> number of occurrences.
+using TokenCounts = std::unordered_map<int32_t, int32_t>;
+
+// Adds bias[id] to the logits of the listed ids that are in the vocabulary.
+void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& bias);
+
+// transformers' RepetitionPenaltyLogitsProcessor: every token seen (prompt or output) gets its logit
+// divided by the penalty when positive and multiplied by it otherwise.
+void apply_repetition_penalty(std::span<float> logits, const TokenCounts& seen, float penalty);
+
+// OpenAI: logit -= presence * (count > 0) + frequency * count, over generated tokens.
+void apply_presence_frequency_penalty(std::span<float> logits, const TokenCounts& generated, float presence,
+                                      float frequency);
+
+// Divides every logit by the temperature (> 0).
+void apply_temperature(std::vector<Candidate>& candidates, float temperature);
+
+// The following three leave the candidates sorted by logit, highest first (ties by lower id), and
+// always keep at least one candidate.
+
+// Keeps the k highest logits (k <= 0: no-op apart from sorting).
+void apply_top_k(std::vector<Candidate>& candidates, int32_t k);
+
+// Keeps the smallest highest-probability prefix whose probability mass reaches p.
+void apply_top_p(std::vector<Candidate>& candidates, float p);
+
+// Keeps the candidates whose probability is at least min_p times the highest probability.
+void apply_min_p(std::vector<Candidate>& candidates, float min_p);
+
+// Sorts highest logit first, ties by lower id, so that the order never depends on the sort algorithm.
+void sort_candidates(std::vector<Candidate>& candidates);
+
+}  // namespace rbees::sampling

@@ -1,0 +1,97 @@
+#include "sampling/sampler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace rbees::sampling {
+
+namespace {
+
+uint64_t fresh_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+}  // namespace
+
+Sampler::Sampler(SamplingParams params, std::span<const int32_t> prompt)
+    : params_(std::move(params)), seed_(params_.seed ? *params_.seed : fresh_seed()), rng_(seed_) {
+  for (int32_t id : prompt) ++seen_[id];
+}
+
+void Sampler::accept(int32_t id) {
+  ++seen_[id];
+  ++generated_[id];
+}
+
+std::vector<float> Sampler::adjusted_logits(std::span<const float> logits) const {
+  std::vector<float> out(logits.begin(), logits.end());
+  apply_logit_bias(out, params_.logit_bias);
+  apply_repetition_penalty(out, seen_, params_.repetition_penalty);
+  apply_presence_frequency_penalty(out, generated_, params_.presence_penalty, params_.frequency_penalty);
+  return out;
+}
+
+// 53 random bits -> [0, 1), the same on every standard library (unlike std::uniform_real_distribution).
+double Sampler::uniform01() {
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
+
+int32_t Sampler::choose(std::span<const float> adjusted) {
+  if (adjusted.empty()) throw std::invalid_argument("empty logits row");
+  if (params_.temperature <= 0.0f) {
+    return static_cast<int32_t>(std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
+  }
+
+  std::vector<Candidate> candidates;
+  candidates.reserve(adjusted.size());
+  for (size_t i = 0; i < adjusted.size(); ++i) {
+    // Banned tokens (-inf, e.g. from a logit bias) can never be drawn.
+    if (!(std::isinf(adjusted[i]) && adjusted[i] < 0)) candidates.push_back({static_cast<int32_t>(i), adjusted[i]});
+  }
+  if (candidates.empty()) {
+    return static_cast<int32_t>(std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
+  }
+
+  apply_temperature(candidates, params_.temperature);
+  if (params_.top_k > 0) apply_top_k(candidates, params_.top_k);
+  if (params_.top_p < 1.0f) apply_top_p(candidates, params_.top_p);
+  if (params_.min_p > 0.0f) apply_min_p(candidates, params_.min_p);
+
+  double max_logit = -std::numeric_limits<double>::infinity();
+  for (const auto& c : candidates) max_logit = std::max<double>(max_logit, c.logit);
+  std::vector<double> weights(candidates.size());
+  double total = 0.0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    weights[i] = std::exp(static_cast<double>(candidates[i].logit) - max_logit);
+    total += weights[i];
+  }
+  const double target = uniform01() * total;
+  double cumulative = 0.0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    cumulative += weights[i];
+    if (target < cumulative) return candidates[i].id;
+  }
+  return candidates.back().id;  // rounding left target at the very end
+}
+
+int32_t Sampler::sample(std::span<const float> logits) {
+  const std::vector<float> adjusted = adjusted_logits(logits);
+  const int32_t id = choose(adjusted);
+  accept(id);
+  return id;
+}
+
+SampledToken Sampler::sample_with_logprobs(std::span<const float> logits, int32_t n_top) {
+  const std::vector<float> adjusted = adjusted_logits(logits);
+  SampledToken out;
+  out.id = choose(adjusted);
+  out.logprob = token_logprob(adjusted, out.id);
+  if (n_top > 0) out.top = top_logprobs(adjusted, n_top);
+  accept(out.id);
+  return out;
+}
+
+}  // namespace rbees::sampling

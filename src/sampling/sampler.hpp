@@ -1,0 +1,54 @@
+#pragma once
+// Token choice for one sequence: its parameters, its own random stream and its token history.
+// The random stream depends only on the request (its seed), never on other sequences in a batch.
+
+#include "sampling/logits_transforms.hpp"
+#include "sampling/logprobs.hpp"
+#include "sampling/sampling_params.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <vector>
+
+namespace rbees::sampling {
+
+struct SampledToken {
+  int32_t id = -1;
+  float logprob = 0.0f;           // of `id`, see logprobs.hpp
+  std::vector<TokenLogprob> top;  // the n most likely alternatives, when asked for
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplingParams params, std::span<const int32_t> prompt = {});
+
+  // Picks the next token from one row of logits and records it as generated.
+  int32_t sample(std::span<const float> logits);
+
+  // Same choice as sample(), also reporting log-probabilities (n_top alternatives; 0 for none).
+  SampledToken sample_with_logprobs(std::span<const float> logits, int32_t n_top);
+
+  // Records a token produced outside sample() (e.g. a forced token) in the history.
+  void accept(int32_t id);
+
+  // The seed the random stream started from (drawn from std::random_device when none was given).
+  uint64_t seed() const { return seed_; }
+  const SamplingParams& params() const { return params_; }
+
+  // Logits after bias and penalties: the basis of greedy choice and of the reported log-probabilities.
+  std::vector<float> adjusted_logits(std::span<const float> logits) const;
+
+ private:
+  int32_t choose(std::span<const float> adjusted);
+  double uniform01();
+
+  SamplingParams params_;
+  uint64_t seed_;
+  std::mt19937_64 rng_;
+  TokenCounts seen_;       // prompt and output, for the repetition penalty
+  TokenCounts generated_;  // output only, for presence and frequency penalties
+};
+
+}  // namespace rbees::sampling

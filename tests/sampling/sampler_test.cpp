@@ -1,0 +1,193 @@
+#include "sampling/sampler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+namespace rbees::sampling {
+namespace {
+
+const std::vector<float> kLogits = {1.0f, 2.0f, 0.5f, -1.0f, 1.5f, 0.0f, -3.0f, -0.5f};
+
+std::vector<int32_t> draw(SamplingParams p, const std::vector<float>& logits, int n) {
+  Sampler s(p);
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) out.push_back(s.sample(logits));
+  return out;
+}
+
+TEST(Sampler, GreedyIsArgmax) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  Sampler s(p);
+  EXPECT_EQ(s.sample(kLogits), 1);
+  std::vector<float> tie = {0.0f, 5.0f, 5.0f};
+  EXPECT_EQ(s.sample(tie), 1);  // first of equal maxima
+}
+
+TEST(Sampler, GreedyAppliesBiasAndPenalties) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.logit_bias = {{4, 0.6f}};  // 1.5 + 0.6 = 2.1 beats 2.0
+  EXPECT_EQ(Sampler(p).sample(kLogits), 4);
+
+  SamplingParams rep;
+  rep.temperature = 0.0f;
+  rep.repetition_penalty = 1.5f;
+  const std::vector<int32_t> prompt = {1};  // 2.0 / 1.5 < 1.5
+  EXPECT_EQ(Sampler(rep, prompt).sample(kLogits), 4);
+
+  SamplingParams freq;
+  freq.temperature = 0.0f;
+  freq.frequency_penalty = 0.3f;
+  Sampler s(freq);
+  EXPECT_EQ(s.sample(kLogits), 1);  // nothing generated yet
+  EXPECT_EQ(s.sample(kLogits), 1);  // 2.0 - 0.3 = 1.7 still best
+  EXPECT_EQ(s.sample(kLogits), 4);  // 2.0 - 0.6 = 1.4 < 1.5
+}
+
+TEST(Sampler, PresencePenaltyIgnoresPromptTokens) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.presence_penalty = 2.0f;
+  const std::vector<int32_t> prompt = {1, 1, 1};
+  Sampler s(p, prompt);
+  EXPECT_EQ(s.sample(kLogits), 1);
+  EXPECT_EQ(s.sample(kLogits), 4);
+}
+
+TEST(Sampler, SameSeedSameSequenceDifferentSeedDifferent) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 42;
+  auto a = draw(p, kLogits, 200);
+  auto b = draw(p, kLogits, 200);
+  EXPECT_EQ(a, b);
+  p.seed = 43;
+  EXPECT_NE(a, draw(p, kLogits, 200));
+}
+
+TEST(Sampler, StreamDoesNotDependOnOtherSamplers) {
+  SamplingParams p;
+  p.seed = 7;
+  auto alone = draw(p, kLogits, 50);
+  Sampler x(p), noise(SamplingParams{});
+  std::vector<int32_t> interleaved;
+  for (int i = 0; i < 50; ++i) {
+    noise.sample(kLogits);
+    interleaved.push_back(x.sample(kLogits));
+  }
+  EXPECT_EQ(alone, interleaved);
+}
+
+TEST(Sampler, BannedTokenIsNeverDrawn) {
+  SamplingParams p;
+  p.seed = 3;
+  p.logit_bias = {{1, -std::numeric_limits<float>::infinity()}};
+  for (int32_t id : draw(p, kLogits, 2000)) EXPECT_NE(id, 1);
+}
+
+// Chi-square goodness of fit of `n` seeded draws against probabilities computed here from first
+// principles. Tokens with expected probability zero must never appear.
+void expect_distribution(const SamplingParams& p, const std::vector<double>& expected) {
+  const int n = 20000;
+  std::vector<int> counts(kLogits.size(), 0);
+  for (int32_t id : draw(p, kLogits, n)) counts.at(id)++;
+  double chi2 = 0.0;
+  int bins = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i] == 0.0) {
+      EXPECT_EQ(counts[i], 0) << "token " << i << " is excluded but was drawn";
+      continue;
+    }
+    const double e = expected[i] * n;
+    chi2 += (counts[i] - e) * (counts[i] - e) / e;
+    ++bins;
+  }
+  // Upper 0.999 quantiles of the chi-square distribution for 1..7 degrees of freedom.
+  const double critical[] = {0, 10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322};
+  const int dof = bins - 1;
+  ASSERT_GE(dof, 1);
+  ASSERT_LE(dof, 7);
+  EXPECT_LT(chi2, critical[dof]) << "dof " << dof;
+}
+
+std::vector<double> softmax_of(const std::vector<float>& logits, double temperature, const std::vector<bool>& keep) {
+  std::vector<double> p(logits.size(), 0.0);
+  double z = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (keep[i]) z += std::exp(logits[i] / temperature);
+  }
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (keep[i]) p[i] = std::exp(logits[i] / temperature) / z;
+  }
+  return p;
+}
+
+TEST(SamplerDistribution, Temperature) {
+  SamplingParams p;
+  p.seed = 1234;
+  p.temperature = 0.7f;
+  expect_distribution(p, softmax_of(kLogits, 0.7, std::vector<bool>(kLogits.size(), true)));
+  p.temperature = 1.6f;
+  expect_distribution(p, softmax_of(kLogits, 1.6, std::vector<bool>(kLogits.size(), true)));
+}
+
+TEST(SamplerDistribution, TopK) {
+  SamplingParams p;
+  p.seed = 99;
+  p.top_k = 3;
+  // The three largest logits are 2.0 (id 1), 1.5 (id 4), 1.0 (id 0).
+  std::vector<bool> keep = {true, true, false, false, true, false, false, false};
+  expect_distribution(p, softmax_of(kLogits, 1.0, keep));
+}
+
+TEST(SamplerDistribution, TopP) {
+  SamplingParams p;
+  p.seed = 5;
+  p.top_p = 0.85f;
+  p.temperature = 0.9f;
+  // Full distribution at T = 0.9, then the smallest descending prefix with mass >= 0.85 (0.827 after three tokens,
+  // 0.909 after four).
+  auto full = softmax_of(kLogits, 0.9, std::vector<bool>(kLogits.size(), true));
+  std::vector<size_t> order(kLogits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return full[a] > full[b]; });
+  std::vector<bool> keep(kLogits.size(), false);
+  double mass = 0.0;
+  for (size_t i : order) {
+    keep[i] = true;
+    mass += full[i];
+    if (mass >= 0.85) break;
+  }
+  ASSERT_EQ(std::count(keep.begin(), keep.end(), true), 4);  // 2.0, 1.5, 1.0, 0.5
+  expect_distribution(p, softmax_of(kLogits, 0.9, keep));
+}
+
+TEST(SamplerDistribution, MinP) {
+  SamplingParams p;
+  p.seed = 77;
+  p.min_p = 0.2f;
+  // p_i >= 0.2 * p_max  <=>  l_i >= 2.0 + ln 0.2 = 0.3906: ids 1, 4, 0, 2.
+  std::vector<bool> keep(kLogits.size());
+  for (size_t i = 0; i < kLogits.size(); ++i) keep[i] = kLogits[i] >= 2.0 + std::log(0.2);
+  ASSERT_EQ(std::count(keep.begin(), keep.end(), true), 4);
+  expect_distribution(p, softmax_of(kLogits, 1.0, keep));
+}
+
+TEST(SamplerDistribution, CombinedInDocumentedOrder) {
+  SamplingParams p;
+  p.seed = 2024;
+  p.temperature = 2.0f;
+  p.top_k = 5;     // ids 1, 4, 0, 2, 5
+  p.min_p = 0.6f;  // at T = 2: l_i >= 2.0 + 2 ln 0.6 = 0.978: ids 1, 4, 0
+  std::vector<bool> keep = {true, true, false, false, true, false, false, false};
+  expect_distribution(p, softmax_of(kLogits, 2.0, keep));
+}
+
+}  // namespace
+}  // namespace rbees::sampling
