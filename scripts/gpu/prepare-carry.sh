@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares .carry/ for a GPU machine that has a CUDA toolkit but no network and no Debian packages:
+#   .carry/deps/        the -dev packages' headers and static libraries (extracted .debs)
+#   .carry/llama-src.tar.xz   the pinned llama.cpp snapshot without .git, models, docs and unused backends
+#   .carry/vocab-llama2.gguf  a 32000-token Llama 2 vocabulary for the random benchmark models
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+carry="$here/.carry"
+mkdir -p "$carry/debs" "$carry/deps"
+
+(cd "$carry/debs" && apt-get download -q nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libpcre2-dev \
+  libutf8proc-dev libgtest-dev libgmock-dev googletest >/dev/null 2>&1) || {
+  echo "apt-get download failed" >&2
+  exit 1
+}
+for f in "$carry"/debs/*.deb; do dpkg-deb -x "$f" "$carry/deps"; done
+rm -rf "$carry/debs" "$carry/deps/usr/share/doc" "$carry/deps/usr/src"
+
+src=$(dirname "$("$here/scripts/ggml-source.sh")")
+tar -C "$(dirname "$src")" -cJf "$carry/llama-src.tar.xz" \
+  --exclude=.git --exclude="$(basename "$src")/models" --exclude="$(basename "$src")/docs" \
+  --exclude="$(basename "$src")/tools/ui" --exclude="$(basename "$src")/media" \
+  --exclude="$(basename "$src")/benches" --exclude="$(basename "$src")/gguf-py" \
+  --exclude='ggml-vulkan' --exclude='ggml-sycl' --exclude='ggml-opencl' --exclude='ggml-cann' \
+  --exclude='ggml-hexagon' --exclude='ggml-webgpu' --exclude='ggml-openvino' --exclude='ggml-et' \
+  --exclude='ggml-metal' --exclude='ggml-virtgpu' --exclude='ggml-zdnn' --exclude='ggml-musa' \
+  "$(basename "$src")"
+if [ -f "$here/../shared/models/llama-2-tiny-random.gguf" ]; then
+  cp "$here/../shared/models/llama-2-tiny-random.gguf" "$carry/vocab-llama2.gguf"
+fi
+du -sh "$carry"/*
