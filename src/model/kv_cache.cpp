@@ -1,0 +1,228 @@
+#include "model/kv_cache.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "core/log.hpp"
+
+namespace rbees::model {
+
+namespace {
+constexpr int kSpanPad = 32;
+}
+
+KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type)
+    : dev_(device.info().dev), type_(type), cells_(n_cells) {
+  if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
+  if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
+  ggml_init_params params{ggml_tensor_overhead() * 2 * n_layer, nullptr, true};
+  ctx_ = ggml_init(params);
+  for (int il = 0; il < n_layer; ++il) {
+    k_.push_back(ggml_new_tensor_2d(ctx_, type, n_embd_k, n_cells));
+    v_.push_back(ggml_new_tensor_2d(ctx_, type, n_embd_v, n_cells));
+    ggml_format_name(k_.back(), "cache_k-%d", il);
+    ggml_format_name(v_.back(), "cache_v-%d", il);
+  }
+  buffer_ = ggml_backend_alloc_ctx_tensors_from_buft(ctx_, device.buffer_type());
+  if (buffer_ == nullptr) {
+    ggml_free(ctx_);
+    throw std::runtime_error("could not allocate the KV cache (" + std::to_string(n_cells) + " cells) on " +
+                             device.info().id);
+  }
+  // Masked cells still enter the products (times zero), so they must hold finite numbers.
+  ggml_backend_buffer_clear(buffer_, 0);
+  log::info("kv_cache", "KV cache allocated",
+            {{"cells", n_cells},
+             {"layers", n_layer},
+             {"type", ggml_type_name(type)},
+             {"bytes", static_cast<unsigned long long>(ggml_backend_buffer_get_size(buffer_))},
+             {"device", device.info().id}});
+}
+
+KvCache::~KvCache() {
+  free_storage();
+}
+
+void KvCache::free_storage() {
+  if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
+  if (ctx_ != nullptr) ggml_free(ctx_);
+  buffer_ = nullptr;
+  ctx_ = nullptr;
+}
+
+KvCache::KvCache(KvCache&& o) noexcept
+    : dev_(o.dev_),
+      type_(o.type_),
+      ctx_(std::exchange(o.ctx_, nullptr)),
+      buffer_(std::exchange(o.buffer_, nullptr)),
+      k_(std::move(o.k_)),
+      v_(std::move(o.v_)),
+      cells_(std::move(o.cells_)),
+      seqs_(std::move(o.seqs_)),
+      used_(std::exchange(o.used_, 0)) {}
+
+KvCache& KvCache::operator=(KvCache&& o) noexcept {
+  if (this != &o) {
+    free_storage();
+    dev_ = o.dev_;
+    type_ = o.type_;
+    ctx_ = std::exchange(o.ctx_, nullptr);
+    buffer_ = std::exchange(o.buffer_, nullptr);
+    k_ = std::move(o.k_);
+    v_ = std::move(o.v_);
+    cells_ = std::move(o.cells_);
+    seqs_ = std::move(o.seqs_);
+    used_ = std::exchange(o.used_, 0);
+  }
+  return *this;
+}
+
+void KvCache::clear() {
+  for (auto& c : cells_) c = Cell{};
+  seqs_.clear();
+  used_ = 0;
+}
+
+void KvCache::untag(int32_t cell, int32_t seq) {
+  Cell& c = cells_[cell];
+  c.seqs.erase(seq);
+  if (c.seqs.empty() && c.pos >= 0) {
+    c.pos = -1;
+    --used_;
+  }
+}
+
+void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+  if (p0 < 0) p0 = 0;
+  if (p1 < 0) p1 = std::numeric_limits<int32_t>::max();
+  std::vector<int32_t> which;
+  if (seq < 0) {
+    which = sequences();
+  } else {
+    which.push_back(seq);
+  }
+  for (int32_t s : which) {
+    auto it = seqs_.find(s);
+    if (it == seqs_.end()) continue;
+    auto& by_pos = it->second;
+    for (auto p = by_pos.lower_bound(p0); p != by_pos.end() && p->first < p1;) {
+      untag(p->second, s);
+      p = by_pos.erase(p);
+    }
+    if (by_pos.empty()) seqs_.erase(it);
+  }
+}
+
+void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  if (src == dst) return;
+  if (p0 < 0) p0 = 0;
+  if (p1 < 0) p1 = std::numeric_limits<int32_t>::max();
+  auto it = seqs_.find(src);
+  if (it == seqs_.end()) return;
+  auto& dst_pos = seqs_[dst];
+  for (auto p = it->second.lower_bound(p0); p != it->second.end() && p->first < p1; ++p) {
+    auto old = dst_pos.find(p->first);
+    if (old != dst_pos.end()) untag(old->second, dst);
+    dst_pos[p->first] = p->second;
+    cells_[p->second].seqs.insert(dst);
+  }
+  if (dst_pos.empty()) seqs_.erase(dst);
+}
+
+std::vector<int32_t> KvCache::seq_cells(int32_t seq) const {
+  std::vector<int32_t> out;
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return out;
+  for (const auto& [pos, cell] : it->second) out.push_back(cell);
+  return out;
+}
+
+int32_t KvCache::seq_pos_max(int32_t seq) const {
+  auto it = seqs_.find(seq);
+  return it == seqs_.end() || it->second.empty() ? -1 : it->second.rbegin()->first;
+}
+
+std::vector<int32_t> KvCache::sequences() const {
+  std::vector<int32_t> out;
+  for (const auto& [seq, cells] : seqs_) out.push_back(seq);
+  return out;
+}
+
+std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions) {
+  const size_t n = seq_ids.size();
+  if (positions.size() != n) throw std::invalid_argument("seq_ids and positions differ in length");
+  if (static_cast<int>(n) > n_free()) {
+    throw std::runtime_error("KV cache full: " + std::to_string(n) + " tokens need cells, " + std::to_string(n_free()) +
+                             " of " + std::to_string(size()) + " free");
+  }
+  std::set<std::pair<int32_t, int32_t>> in_batch;
+  for (size_t i = 0; i < n; ++i) {
+    if (positions[i] < 0 || seq_ids[i] < 0) throw std::invalid_argument("negative position or sequence id");
+    auto it = seqs_.find(seq_ids[i]);
+    const bool stored = it != seqs_.end() && it->second.count(positions[i]) != 0;
+    if (stored || !in_batch.insert({seq_ids[i], positions[i]}).second) {
+      throw std::invalid_argument("sequence " + std::to_string(seq_ids[i]) + " already has position " +
+                                  std::to_string(positions[i]));
+    }
+  }
+  std::vector<int32_t> cells;
+  cells.reserve(n);
+  int32_t next = 0;
+  for (size_t i = 0; i < n; ++i) {
+    while (cells_[next].pos >= 0) ++next;
+    cells_[next].pos = positions[i];
+    cells_[next].seqs.insert(seq_ids[i]);
+    seqs_[seq_ids[i]][positions[i]] = next;
+    ++used_;
+    cells.push_back(next);
+  }
+  return cells;
+}
+
+void KvCache::release(const std::vector<int32_t>& cells, const std::vector<int32_t>& seq_ids) {
+  for (size_t i = 0; i < cells.size(); ++i) {
+    auto it = seqs_.find(seq_ids[i]);
+    if (it != seqs_.end()) {
+      it->second.erase(cells_[cells[i]].pos);
+      if (it->second.empty()) seqs_.erase(it);
+    }
+    untag(cells[i], seq_ids[i]);
+  }
+}
+
+int KvCache::attention_span() const {
+  int top = 0;
+  for (int i = size() - 1; i >= 0; --i) {
+    if (cells_[i].pos >= 0) {
+      top = i + 1;
+      break;
+    }
+  }
+  const int padded = (top + kSpanPad - 1) / kSpanPad * kSpanPad;
+  return std::clamp(padded, 1, size());
+}
+
+void KvCache::fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,
+                        const std::vector<int32_t>& positions) const {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (size_t t = 0; t < seq_ids.size(); ++t) {
+    float* row = mask + t * n_kv;
+    std::fill(row, row + n_kv, neg_inf);
+    auto it = seqs_.find(seq_ids[t]);
+    if (it == seqs_.end()) continue;
+    for (const auto& [pos, cell] : it->second) {
+      if (pos > positions[t]) break;
+      if (cell < n_kv) row[cell] = 0.0f;
+    }
+  }
+}
+
+core::ResidencyReport KvCache::residency() const {
+  return core::residency({buffer_}, dev_);
+}
+
+}  // namespace rbees::model

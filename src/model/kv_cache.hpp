@@ -1,0 +1,86 @@
+#pragma once
+// The KV cache: `size()` cells, each holding one token's keys and values for every layer on the
+// device, tagged with the token's position and the sequences that share it. Cells are allocated
+// first-fit, so sequences need not be contiguous; paging and prefix sharing build on seq_cp/seq_rm.
+
+#include <ggml-backend.h>
+#include <ggml.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "core/device.hpp"
+#include "core/residency.hpp"
+
+namespace rbees::model {
+
+class KvCache {
+ public:
+  // n_embd_k / n_embd_v: key / value width of one token in one layer (head_dim * n_head_kv).
+  // type: GGML_TYPE_F16 (compact) or GGML_TYPE_F32 (exact).
+  KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type);
+  ~KvCache();
+  KvCache(KvCache&& other) noexcept;
+  KvCache& operator=(KvCache&& other) noexcept;
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  int size() const { return static_cast<int>(cells_.size()); }
+  int used() const { return used_; }
+  int n_free() const { return size() - used_; }
+  ggml_type type() const { return type_; }
+
+  // Forgets every sequence (the device memory is kept).
+  void clear();
+  // Removes the cells of `seq` with p0 <= pos < p1 (p0 < 0: from 0; p1 < 0: to the end; seq < 0:
+  // every sequence). A cell shared with another sequence stays for that one.
+  void seq_rm(int32_t seq, int32_t p0 = -1, int32_t p1 = -1);
+  // Makes `dst` share the cells of `src` with p0 <= pos < p1 (no copy: the cells get a second tag).
+  void seq_cp(int32_t src, int32_t dst, int32_t p0 = -1, int32_t p1 = -1);
+  // The cells of `seq` in position order.
+  std::vector<int32_t> seq_cells(int32_t seq) const;
+  // The highest position stored for `seq`, or -1.
+  int32_t seq_pos_max(int32_t seq) const;
+  std::vector<int32_t> sequences() const;
+
+  // For the model: claims one free cell per token, tagged (seq, pos). Throws std::runtime_error when
+  // there are not enough free cells and std::invalid_argument when a (seq, pos) is already stored;
+  // on error nothing changes.
+  std::vector<int32_t> place(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions);
+  // Frees cells claimed by place() (used when a forward pass fails).
+  void release(const std::vector<int32_t>& cells, const std::vector<int32_t>& seq_ids);
+  // Cells [0, n) that attention must scan: every used cell lies below it (padded to limit the
+  // number of distinct graph shapes).
+  int attention_span() const;
+  // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
+  // sequence, cell position <= token position), -INF elsewhere.
+  void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,
+                 const std::vector<int32_t>& positions) const;
+
+  ggml_tensor* k(int layer) const { return k_[layer]; }
+  ggml_tensor* v(int layer) const { return v_[layer]; }
+  ggml_backend_buffer_t buffer() const { return buffer_; }
+  core::ResidencyReport residency() const;
+
+ private:
+  struct Cell {
+    int32_t pos = -1;
+    std::set<int32_t> seqs;
+  };
+  void untag(int32_t cell, int32_t seq);
+  void free_storage();
+
+  ggml_backend_dev_t dev_ = nullptr;
+  ggml_type type_ = GGML_TYPE_F16;
+  ggml_context* ctx_ = nullptr;
+  ggml_backend_buffer_t buffer_ = nullptr;
+  std::vector<ggml_tensor*> k_;
+  std::vector<ggml_tensor*> v_;
+  std::vector<Cell> cells_;
+  std::map<int32_t, std::map<int32_t, int32_t>> seqs_;  // seq -> pos -> cell
+  int used_ = 0;
+};
+
+}  // namespace rbees::model

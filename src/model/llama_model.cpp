@@ -1,0 +1,201 @@
+#include "model/llama_model.hpp"
+
+#include <ggml-cpu.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core/log.hpp"
+
+namespace rbees::model {
+namespace {
+
+ops::RopeParams rope_params(const loader::ModelConfig& c, int head_dim, bool interleaved) {
+  ops::RopeParams p;
+  p.n_dims = head_dim;
+  p.layout = interleaved ? ops::RopeLayout::interleaved : ops::RopeLayout::neox;
+  p.freq_base = c.rope.theta;
+  p.n_ctx_orig = c.rope.original_context > 0 ? c.rope.original_context : c.n_ctx_train;
+  switch (c.rope.scaling) {
+    case loader::RopeScaling::none:
+    case loader::RopeScaling::llama3:  // through the freq_factors tensor
+      break;
+    case loader::RopeScaling::linear: p.freq_scale = 1.0f / c.rope.factor; break;
+    case loader::RopeScaling::yarn:
+      p.freq_scale = 1.0f / c.rope.factor;
+      p.ext_factor = 1.0f;
+      break;
+    case loader::RopeScaling::dynamic:
+      // Dynamic NTK changes nothing within the training context; beyond it, the base would grow.
+      log::warn("rope_scaling", "dynamic NTK scaling is applied as none; quality may drop beyond the training context",
+                {{"n_ctx_train", c.n_ctx_train}});
+      break;
+  }
+  return p;
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, ModelOptions options)
+    : config_(source.config), device_(device), options_(std::move(options)) {
+  const auto& c = config_;
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "mistral") {
+    throw std::invalid_argument("unsupported architecture '" + c.architecture + "'");
+  }
+  if (c.n_layer <= 0 || c.n_embd <= 0 || c.n_vocab <= 0 || c.n_head <= 0) {
+    throw std::invalid_argument("model config has non-positive sizes");
+  }
+  if (options_.max_graph_tokens <= 0) throw std::invalid_argument("max_graph_tokens must be positive");
+  head_dim_ = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
+  qk_interleaved_ = source.qk_interleaved;
+  rope_ = rope_params(c, head_dim_, qk_interleaved_);
+
+  weights_ =
+      std::make_unique<LlamaWeights>(source, device_, WeightOptions{options_.float_matrix_type, options_.progress});
+  log::info("model_loaded", "model weights on device",
+            {{"architecture", c.architecture},
+             {"layers", c.n_layer},
+             {"n_embd", c.n_embd},
+             {"n_head", c.n_head},
+             {"n_head_kv", c.n_head_kv},
+             {"n_vocab", c.n_vocab},
+             {"bytes", static_cast<unsigned long long>(weights_->bytes())},
+             {"device", device_.info().id}});
+  core::log_residency(residency(), "weights", device_.info().id);
+
+  std::vector<ggml_backend_t> backends{device_.backend()};
+  if (!device_.is_cpu()) {
+    cpu_backend_.reset(ggml_backend_cpu_init());
+    ggml_backend_cpu_set_n_threads(cpu_backend_.get(), core::default_thread_count());
+    backends.push_back(cpu_backend_.get());
+  }
+  graph_size_ = std::max(2048, c.n_layer * 48 + 64);
+  graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
+  sched_ =
+      ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, false, true);
+  if (sched_ == nullptr) throw std::runtime_error("could not create the ggml scheduler");
+}
+
+LlamaModel::~LlamaModel() {
+  if (sched_ != nullptr) ggml_backend_sched_free(sched_);
+  if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
+}
+
+core::ResidencyReport LlamaModel::residency() const {
+  return core::residency({weights_->buffer()}, device_.info().dev);
+}
+
+KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
+  const int n_embd_kv = head_dim_ * config_.n_head_kv;
+  KvCache kv(device_, config_.n_layer, n_embd_kv, n_embd_kv, n_cells, type);
+  core::log_residency(kv.residency(), "kv_cache", device_.info().id);
+  return kv;
+}
+
+// Sizes the compute buffers for the largest graph this cache allows, so that later passes
+// (one-token decode steps above all) allocate nothing.
+void LlamaModel::reserve(KvCache& kv) {
+  if (kv.size() <= reserved_cells_) return;
+  const int n_tokens = std::min(options_.max_graph_tokens, kv.size());
+  ggml_backend_sched_reset(sched_);
+  Graph g = build_graph(n_tokens, kv.size(), n_tokens, kv);
+  if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
+  reserved_cells_ = kv.size();
+  for (int i = 0; i < ggml_backend_sched_get_n_backends(sched_); ++i) {
+    ggml_backend_t b = ggml_backend_sched_get_backend(sched_, i);
+    log::debug("compute_buffer", "compute buffer reserved",
+               {{"backend", ggml_backend_name(b)},
+                {"bytes", static_cast<unsigned long long>(ggml_backend_sched_get_buffer_size(sched_, b))}});
+  }
+}
+
+std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
+  return forward(batch, kv, ForwardOptions{}).logits;
+}
+
+Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
+  const size_t n = batch.size();
+  if (batch.positions.size() != n || batch.seq_ids.size() != n ||
+      (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
+    throw std::invalid_argument("batch fields differ in length");
+  }
+  for (int32_t t : batch.tokens) {
+    if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
+  }
+  const size_t step = static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
+  if (!options.capture.empty() && n > step) throw std::invalid_argument("capture needs a batch that fits one graph");
+  reserve(kv);
+  Output out;
+  for (size_t begin = 0; begin < n; begin += step)
+    forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out);
+  return out;
+}
+
+void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
+                               Output& out) {
+  const int n_tokens = static_cast<int>(end - begin);
+  std::vector<int32_t> tokens(batch.tokens.begin() + begin, batch.tokens.begin() + end);
+  std::vector<int32_t> positions(batch.positions.begin() + begin, batch.positions.begin() + end);
+  std::vector<int32_t> seqs(batch.seq_ids.begin() + begin, batch.seq_ids.begin() + end);
+  std::vector<int32_t> out_ids;
+  for (size_t i = begin; i < end; ++i) {
+    if (batch.wants_logits(i)) out_ids.push_back(static_cast<int32_t>(i - begin));
+  }
+
+  const std::vector<int32_t> cells = kv.place(seqs, positions);
+  try {
+    const int n_kv = kv.attention_span();
+    // A graph with no logits still runs the layers (the cache needs them); it computes one row.
+    const bool none = out_ids.empty();
+    if (none) out_ids.push_back(n_tokens - 1);
+    const int n_out = static_cast<int>(out_ids.size());
+
+    ggml_backend_sched_reset(sched_);
+    Graph g = build_graph(n_tokens, n_kv, n_out, kv);
+    std::vector<ggml_tensor*> captured;
+    for (const auto& name : options.capture) {
+      ggml_tensor* t = ggml_graph_get_tensor(g.gf, name.c_str());
+      if (t == nullptr) throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
+      if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {
+        throw std::invalid_argument("intermediate '" + name + "' is not a contiguous F32 tensor");
+      }
+      ggml_set_output(t);
+      captured.push_back(t);
+    }
+    if (!ggml_backend_sched_alloc_graph(sched_, g.gf)) throw std::runtime_error("could not allocate the graph");
+
+    std::vector<int64_t> cells64(cells.begin(), cells.end());
+    std::vector<float> mask(static_cast<size_t>(n_kv) * n_tokens);
+    kv.fill_mask(mask.data(), n_kv, seqs, positions);
+    ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
+    ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
+    ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
+    ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
+    if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
+
+    if (ggml_backend_sched_graph_compute(sched_, g.gf) != GGML_STATUS_SUCCESS) {
+      throw std::runtime_error("graph computation failed");
+    }
+
+    if (!none) {
+      const size_t old = out.logits.size();
+      out.logits.resize(old + static_cast<size_t>(n_out) * config_.n_vocab);
+      ggml_backend_tensor_get(g.logits, out.logits.data() + old, 0, ggml_nbytes(g.logits));
+      for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
+    }
+    for (ggml_tensor* t : captured) {
+      Captured cap;
+      for (int i = 0; i < 4; ++i) cap.ne[i] = t->ne[i];
+      cap.data.resize(ggml_nelements(t));
+      ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
+      out.captured[ggml_get_name(t)] = std::move(cap);
+    }
+  } catch (...) {
+    kv.release(cells, seqs);
+    throw;
+  }
+}
+
+}  // namespace rbees::model

@@ -1,0 +1,123 @@
+#pragma once
+// The Llama architecture (also Mistral and Qwen2, which differ only in config and biases) as a ggml
+// graph over a batch of tokens from many sequences, with its weights on one device.
+//
+// Not thread-safe: one forward pass at a time per model. The Device must outlive the model, and a
+// KvCache must come from the model that uses it.
+
+#include <ggml-backend.h>
+#include <ggml.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/device.hpp"
+#include "core/residency.hpp"
+#include "loader/model_source.hpp"
+#include "model/batch.hpp"
+#include "model/kv_cache.hpp"
+#include "model/llama_weights.hpp"
+#include "ops/rope.hpp"
+
+namespace rbees::model {
+
+struct ModelOptions {
+  // See WeightOptions: e.g. GGML_TYPE_F32 computes exactly from bf16 files; unset keeps types.
+  std::optional<ggml_type> float_matrix_type;
+  bool flash_attention = false;
+  // Tokens per graph; a larger batch is evaluated in several graphs, in order.
+  int max_graph_tokens = 512;
+  ProgressFn progress;
+};
+
+// One intermediate tensor copied back to the host, F32, ggml shape order (ne[0] innermost).
+struct Captured {
+  std::array<int64_t, 4> ne{1, 1, 1, 1};
+  std::vector<float> data;
+};
+
+// Intermediates are named as the graph is built, "<what>-<layer>" inside layer blocks:
+//   embd                                  token embeddings [n_embd, n_tokens]
+//   attn_norm-L                           RMSNorm before attention
+//   q-L, k-L, v-L                         projections before RoPE [n_head(_kv) * head_dim, n_tokens]
+//                                         (GGUF llama files: Q/K rows in the file's permuted order)
+//   q_rope-L, k_rope-L                    after RoPE [head_dim, n_head(_kv), n_tokens]
+//   attn_out_before_o-L                   attention output before the output projection
+//   attn_block_out-L                      after the output projection (no residual)
+//   ffn_inp-L                             residual stream after attention
+//   ffn_norm-L, ffn_out-L                 RMSNorm before the FFN, SwiGLU FFN output (no residual)
+//   layer_out-L                           the layer's output, residuals included
+//   final_norm, logits                    rows of the tokens that want logits only
+struct ForwardOptions {
+  // Names of intermediates to copy back. Only for batches that fit in one graph.
+  std::vector<std::string> capture;
+};
+
+struct Output {
+  std::vector<float> logits;  // n_rows x n_vocab, row-major
+  std::vector<int32_t> rows;  // the batch index of each logits row
+  std::map<std::string, Captured> captured;
+};
+
+class LlamaModel {
+ public:
+  LlamaModel(const loader::ModelSource& source, core::Device& device, ModelOptions options = {});
+  ~LlamaModel();
+  LlamaModel(const LlamaModel&) = delete;
+  LlamaModel& operator=(const LlamaModel&) = delete;
+
+  const loader::ModelConfig& config() const { return config_; }
+  int n_vocab() const { return config_.n_vocab; }
+  int head_dim() const { return head_dim_; }
+  bool qk_interleaved() const { return qk_interleaved_; }
+  core::Device& device() const { return device_; }
+  core::ResidencyReport residency() const;
+
+  // A cache of n_cells token slots for this model on its device.
+  KvCache create_kv_cache(int n_cells, ggml_type type = GGML_TYPE_F16) const;
+
+  // Evaluates the batch: writes every token's keys/values into `kv` and returns the logits rows of
+  // the tokens that want them (batch order), n_vocab floats each.
+  std::vector<float> forward(const Batch& batch, KvCache& kv);
+  Output forward(const Batch& batch, KvCache& kv, const ForwardOptions& options);
+
+ private:
+  // The inputs and output of one graph.
+  struct Graph {
+    int n_tokens = 0;
+    int n_kv = 0;
+    int n_out = 0;
+    ggml_cgraph* gf = nullptr;
+    ggml_tensor* tokens = nullptr;     // I32 [n_tokens]
+    ggml_tensor* positions = nullptr;  // I32 [n_tokens]
+    ggml_tensor* cells = nullptr;      // I64 [n_tokens]: the KV cell each token writes
+    ggml_tensor* mask = nullptr;       // F32 [n_kv, n_tokens]
+    ggml_tensor* out_ids = nullptr;    // I32 [n_out], null when every token wants logits
+    ggml_tensor* logits = nullptr;     // F32 [n_vocab, n_out]
+  };
+  Graph build_graph(int n_tokens, int n_kv, int n_out, KvCache& kv);
+  void reserve(KvCache& kv);
+  void forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
+                     Output& out);
+
+  loader::ModelConfig config_;
+  core::Device& device_;
+  ModelOptions options_;
+  int head_dim_ = 0;
+  bool qk_interleaved_ = false;
+  ops::RopeParams rope_;
+  std::unique_ptr<LlamaWeights> weights_;
+  core::BackendPtr cpu_backend_;  // fallback for ops the device lacks (GPU devices only)
+  ggml_backend_sched_t sched_ = nullptr;
+  int graph_size_ = 0;
+  std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph
+  ggml_context* graph_ctx_ = nullptr;
+  int reserved_cells_ = 0;
+};
+
+}  // namespace rbees::model

@@ -1,0 +1,182 @@
+#include "model/llama_weights.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ops/rope.hpp"
+
+namespace rbees::model {
+namespace {
+
+bool is_float(ggml_type t) {
+  return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16;
+}
+
+void to_f32(ggml_type type, const void* src, float* dst, int64_t n) {
+  switch (type) {
+    case GGML_TYPE_F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case GGML_TYPE_F16: ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t*>(src), dst, n); return;
+    case GGML_TYPE_BF16: ggml_bf16_to_fp32_row(static_cast<const ggml_bf16_t*>(src), dst, n); return;
+    default: throw std::logic_error(std::string("cannot convert from ") + ggml_type_name(type));
+  }
+}
+
+void from_f32(const float* src, ggml_type type, void* dst, int64_t n) {
+  switch (type) {
+    case GGML_TYPE_F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case GGML_TYPE_F16: ggml_fp32_to_fp16_row(src, static_cast<ggml_fp16_t*>(dst), n); return;
+    case GGML_TYPE_BF16: ggml_fp32_to_bf16_row_ref(src, static_cast<ggml_bf16_t*>(dst), n); return;
+    default: throw std::logic_error(std::string("cannot convert to ") + ggml_type_name(type));
+  }
+}
+
+std::string shape_str(const int64_t* ne, int n) {
+  std::string s = "[";
+  for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+  return s + "]";
+}
+
+// One tensor to create: where it comes from and where its pointer goes.
+struct Planned {
+  const loader::TensorView* view = nullptr;  // null: computed (values below)
+  std::vector<float> values;
+  ggml_tensor* tensor = nullptr;
+};
+
+}  // namespace
+
+LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device& device,
+                           const WeightOptions& options) {
+  const auto& c = source.config;
+  if (options.float_matrix_type && !is_float(*options.float_matrix_type)) {
+    throw std::invalid_argument("float_matrix_type must be F32, F16 or BF16");
+  }
+  if (c.n_head <= 0 || c.n_head_kv <= 0 || c.n_head % c.n_head_kv != 0) {
+    throw std::invalid_argument("n_head must be a positive multiple of n_head_kv");
+  }
+  const int64_t hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
+  const int64_t n_q = hd * c.n_head;
+  const int64_t n_kv = hd * c.n_head_kv;
+
+  ggml_init_params params{ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true};
+  ctx_ = ggml_init(params);
+  std::vector<Planned> plan;
+
+  // Creates the tensor named `name` with ggml shape `shape`; null when it is optional and absent.
+  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required) -> ggml_tensor* {
+    const loader::TensorView* v = source.find(name);
+    if (v == nullptr) {
+      if (required) throw std::runtime_error("model " + source.path + " lacks tensor " + name);
+      return nullptr;
+    }
+    const int n_dims = static_cast<int>(shape.size());
+    bool same = true;
+    for (int i = 0; i < 4; ++i) same = same && v->ne[i] == (i < n_dims ? shape[i] : 1);
+    if (!same) {
+      throw std::runtime_error("tensor " + name + " in " + v->file + " has shape " + shape_str(v->ne, 4) +
+                               ", the config implies " + shape_str(shape.data(), n_dims));
+    }
+    ggml_type type = v->type;
+    if (n_dims == 1) {
+      if (!is_float(type)) throw std::runtime_error("tensor " + name + " has unsupported type " + ggml_type_name(type));
+      type = GGML_TYPE_F32;
+    } else if (options.float_matrix_type && is_float(type)) {
+      type = *options.float_matrix_type;
+    }
+    ggml_tensor* t = ggml_new_tensor(ctx_, type, n_dims, shape.data());
+    ggml_set_name(t, name.c_str());
+    if (type == v->type && v->nbytes != ggml_nbytes(t)) {
+      throw std::runtime_error("tensor " + name + " in " + v->file + " holds " + std::to_string(v->nbytes) +
+                               " bytes, expected " + std::to_string(ggml_nbytes(t)));
+    }
+    plan.push_back({v, {}, t});
+    return t;
+  };
+
+  tok_embd = take("token_embd.weight", {c.n_embd, c.n_vocab}, true);
+  output_norm = take("output_norm.weight", {c.n_embd}, true);
+  output = take("output.weight", {c.n_embd, c.n_vocab}, false);
+  if (output == nullptr) output = tok_embd;
+  rope_freqs = take("rope_freqs.weight", {hd / 2}, false);
+  if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
+    rope_freqs = ggml_new_tensor_1d(ctx_, GGML_TYPE_F32, hd / 2);
+    ggml_set_name(rope_freqs, "rope_freqs.weight");
+    plan.push_back({nullptr,
+                    ops::llama3_freq_factors(static_cast<int>(hd), c.rope.theta, c.rope.factor, c.rope.low_freq_factor,
+                                             c.rope.high_freq_factor, c.rope.original_context),
+                    rope_freqs});
+  }
+
+  layers.resize(c.n_layer);
+  for (int il = 0; il < c.n_layer; ++il) {
+    auto& L = layers[il];
+    auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
+    L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true);
+    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true);
+    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true);
+    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true);
+    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true);
+    L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias);
+    L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias);
+    L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias);
+    L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias);
+    L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true);
+    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true);
+    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true);
+    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true);
+    L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias);
+    L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias);
+    L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias);
+  }
+
+  buffer_ = ggml_backend_alloc_ctx_tensors_from_buft(ctx_, device.buffer_type());
+  if (buffer_ == nullptr) {
+    ggml_free(ctx_);
+    throw std::runtime_error("could not allocate " + source.path + "'s weights on " + device.info().id);
+  }
+  ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+
+  std::size_t total = 0;
+  for (const auto& p : plan) total += ggml_nbytes(p.tensor);
+  std::size_t done = 0;
+  if (options.progress) options.progress(0.0f);
+
+  constexpr int64_t kChunk = 1 << 20;  // elements converted at a time
+  std::vector<float> f32;
+  std::vector<uint8_t> converted;
+  for (const auto& p : plan) {
+    ggml_tensor* t = p.tensor;
+    if (p.view == nullptr) {
+      ggml_backend_tensor_set(t, p.values.data(), 0, ggml_nbytes(t));
+    } else if (p.view->type == t->type) {
+      ggml_backend_tensor_set(t, p.view->data, 0, ggml_nbytes(t));
+    } else {
+      const int64_t n = ggml_nelements(t);
+      const std::size_t src_es = ggml_type_size(p.view->type);
+      const std::size_t dst_es = ggml_type_size(t->type);
+      f32.resize(std::min(n, kChunk));
+      converted.resize(f32.size() * dst_es);
+      for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+        const int64_t m = std::min(kChunk, n - i0);
+        to_f32(p.view->type, static_cast<const uint8_t*>(p.view->data) + i0 * src_es, f32.data(), m);
+        from_f32(f32.data(), t->type, converted.data(), m);
+        ggml_backend_tensor_set(t, converted.data(), i0 * dst_es, m * dst_es);
+      }
+    }
+    done += ggml_nbytes(t);
+    if (options.progress) options.progress(static_cast<float>(static_cast<double>(done) / total));
+  }
+}
+
+LlamaWeights::~LlamaWeights() {
+  if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
+  if (ctx_ != nullptr) ggml_free(ctx_);
+}
+
+std::size_t LlamaWeights::bytes() const {
+  return ggml_backend_buffer_get_size(buffer_);
+}
+
+}  // namespace rbees::model

@@ -1,0 +1,20 @@
+#pragma once
+// The SwiGLU feed-forward block of Llama: down(silu(gate(x)) * up(x)), biases optional.
+
+#include <ggml.h>
+
+namespace rbees::ops {
+
+struct SwigluWeights {
+  ggml_tensor* gate = nullptr;
+  ggml_tensor* up = nullptr;
+  ggml_tensor* down = nullptr;
+  ggml_tensor* gate_bias = nullptr;
+  ggml_tensor* up_bias = nullptr;
+  ggml_tensor* down_bias = nullptr;
+};
+
+// x: F32 [n_embd, n_tokens] -> F32 [n_embd, n_tokens].
+ggml_tensor* swiglu_ffn(ggml_context* ctx, ggml_tensor* x, const SwigluWeights& w);
+
+}  // namespace rbees::ops

@@ -1,0 +1,197 @@
+// The layer builders against values computed by hand from their definitions.
+#include <ggml-alloc.h>
+#include <ggml-backend.h>
+#include <ggml.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "core/device.hpp"
+#include "ops/attention.hpp"
+#include "ops/ffn.hpp"
+#include "ops/norm.hpp"
+#include "ops/rope.hpp"
+
+namespace rbees::ops {
+namespace {
+
+// Builds a one-output graph in its own context, uploads the inputs, computes on the CPU.
+class GraphRunner {
+ public:
+  GraphRunner() : cpu_(core::find_device("cpu"), 1) {
+    ctx_ = ggml_init({ggml_tensor_overhead() * 64 + ggml_graph_overhead(), nullptr, true});
+  }
+  ~GraphRunner() {
+    if (buf_ != nullptr) ggml_backend_buffer_free(buf_);
+    ggml_free(ctx_);
+  }
+  ggml_context* ctx() { return ctx_; }
+  ggml_tensor* input(ggml_type type, std::vector<int64_t> ne) {
+    ggml_tensor* t = ggml_new_tensor(ctx_, type, static_cast<int>(ne.size()), ne.data());
+    inputs_.push_back(t);
+    return t;
+  }
+  // Values for the inputs in creation order, as raw bytes of their type.
+  std::vector<float> run(ggml_tensor* out, const std::vector<const void*>& values) {
+    ggml_cgraph* gf = ggml_new_graph(ctx_);
+    ggml_build_forward_expand(gf, out);
+    buf_ = ggml_backend_alloc_ctx_tensors(ctx_, cpu_.backend());
+    for (size_t i = 0; i < inputs_.size(); ++i)
+      ggml_backend_tensor_set(inputs_[i], values[i], 0, ggml_nbytes(inputs_[i]));
+    EXPECT_EQ(ggml_backend_graph_compute(cpu_.backend(), gf), GGML_STATUS_SUCCESS);
+    std::vector<float> result(ggml_nelements(out));
+    ggml_backend_tensor_get(out, result.data(), 0, ggml_nbytes(out));
+    return result;
+  }
+
+ private:
+  core::Device cpu_;
+  ggml_context* ctx_;
+  ggml_backend_buffer_t buf_ = nullptr;
+  std::vector<ggml_tensor*> inputs_;
+};
+
+TEST(Llama3FreqFactors, MatchTransformersFormula) {
+  // The default model's RoPE: head_dim 32, theta 5e5, factor 8, low 1, high 4, original context 256.
+  // Wavelength 2*pi*5e5^(i/16) of pair i: pairs 0-2 are below 256/4 = 64 (factor 1), pairs >= 5 above
+  // 256/1 (factor 8). Pair 3 (wavelength 73.58): s = (256/73.58 - 1)/3 = 0.82643, 1/((1-s)/8 + s) =
+  // 1.17903; pair 4 (wavelength 167.08): s = 0.17740, 1/((1-s)/8 + s) = 3.56853.
+  const auto f = llama3_freq_factors(32, 500000.0f, 8.0f, 1.0f, 4.0f, 256);
+  ASSERT_EQ(f.size(), 16u);
+  EXPECT_FLOAT_EQ(f[0], 1.0f);
+  EXPECT_FLOAT_EQ(f[2], 1.0f);
+  EXPECT_NEAR(f[3], 1.17903, 1e-4);
+  EXPECT_NEAR(f[4], 3.56853, 1e-4);
+  EXPECT_FLOAT_EQ(f[5], 8.0f);
+  EXPECT_FLOAT_EQ(f[15], 8.0f);
+}
+
+// Rotates one head of 8 dims at two positions with freq factors, in both pairings.
+void check_rope(RopeLayout layout) {
+  constexpr int hd = 8;
+  const std::vector<int32_t> pos = {3, 17};
+  const std::vector<float> ff = {1.0f, 1.5f, 4.0f, 8.0f};
+  std::vector<float> x(hd * 2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7 * i + 0.1);
+
+  GraphRunner g;
+  ggml_tensor* xt = g.input(GGML_TYPE_F32, {hd, 1, 2});
+  ggml_tensor* pt = g.input(GGML_TYPE_I32, {2});
+  ggml_tensor* ft = g.input(GGML_TYPE_F32, {hd / 2});
+  RopeParams p;
+  p.n_dims = hd;
+  p.layout = layout;
+  p.freq_base = 10000.0f;
+  auto out = g.run(rope(g.ctx(), xt, pt, ft, p), {x.data(), pos.data(), ff.data()});
+
+  for (int t = 0; t < 2; ++t) {
+    const float* in = x.data() + t * hd;
+    for (int i = 0; i < hd / 2; ++i) {
+      const double theta = pos[t] * std::pow(10000.0, -2.0 * i / hd) / ff[i];
+      // NeoX pairs dimension i with i + hd/2; the interleaved layout pairs 2i with 2i+1.
+      const int a = layout == RopeLayout::neox ? i : 2 * i;
+      const int b = layout == RopeLayout::neox ? i + hd / 2 : 2 * i + 1;
+      const double ea = in[a] * std::cos(theta) - in[b] * std::sin(theta);
+      const double eb = in[b] * std::cos(theta) + in[a] * std::sin(theta);
+      EXPECT_NEAR(out[t * hd + a], ea, 1e-5) << "token " << t << " pair " << i;
+      EXPECT_NEAR(out[t * hd + b], eb, 1e-5) << "token " << t << " pair " << i;
+    }
+  }
+}
+
+TEST(Rope, NeoxPairsHalvesWithFreqFactors) {
+  check_rope(RopeLayout::neox);
+}
+TEST(Rope, InterleavedPairsNeighboursWithFreqFactors) {
+  check_rope(RopeLayout::interleaved);
+}
+
+TEST(RmsNorm, ScalesByWeight) {
+  GraphRunner g;
+  ggml_tensor* x = g.input(GGML_TYPE_F32, {4, 2});
+  ggml_tensor* w = g.input(GGML_TYPE_F32, {4});
+  const std::vector<float> xv = {1, 2, 3, 4, -2, 0, 2, 0};
+  const std::vector<float> wv = {0.5f, 1.0f, 2.0f, -1.0f};
+  auto out = g.run(rms_norm(g.ctx(), x, w, 1e-5f), {xv.data(), wv.data()});
+  const double r0 = 1.0 / std::sqrt(7.5 + 1e-5);  // mean square of row 0
+  const double r1 = 1.0 / std::sqrt(2.0 + 1e-5);  // of row 1
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(out[i], xv[i] * r0 * wv[i], 1e-6);
+    EXPECT_NEAR(out[4 + i], xv[4 + i] * r1 * wv[i], 1e-6);
+  }
+}
+
+TEST(SwigluFfn, IsDownOfSiluGateTimesUp) {
+  // n_embd 2, n_ff 3; weights in ggml order (ne = {in, out}), i.e. row-major [out][in].
+  GraphRunner g;
+  ggml_tensor* x = g.input(GGML_TYPE_F32, {2, 1});
+  ggml_tensor* wg = g.input(GGML_TYPE_F32, {2, 3});
+  ggml_tensor* wu = g.input(GGML_TYPE_F32, {2, 3});
+  ggml_tensor* wd = g.input(GGML_TYPE_F32, {3, 2});
+  const std::vector<float> xv = {0.5f, -1.0f};
+  const std::vector<float> gv = {1, 2, -1, 0.5f, 0.25f, 3};
+  const std::vector<float> uv = {2, 1, 0, -1, 1, 1};
+  const std::vector<float> dv = {1, -1, 0.5f, 2, 0, 1};
+  SwigluWeights w{wg, wu, wd};
+  auto out = g.run(swiglu_ffn(g.ctx(), x, w), {xv.data(), gv.data(), uv.data(), dv.data()});
+  double act[3];
+  for (int j = 0; j < 3; ++j) {
+    const double gate = gv[2 * j] * xv[0] + gv[2 * j + 1] * xv[1];
+    const double up = uv[2 * j] * xv[0] + uv[2 * j + 1] * xv[1];
+    act[j] = gate / (1.0 + std::exp(-gate)) * up;
+  }
+  for (int o = 0; o < 2; ++o) {
+    const double e = dv[3 * o] * act[0] + dv[3 * o + 1] * act[1] + dv[3 * o + 2] * act[2];
+    EXPECT_NEAR(out[o], e, 1e-6);
+  }
+}
+
+// Two query heads sharing one key/value head over three cells; the mask hides cell 1 from token 0.
+void check_attention(bool flash, double tol) {
+  constexpr int hd = 4, n_head = 2, n_kv = 3, n_tok = 2;
+  std::vector<float> q(hd * n_head * n_tok), k(hd * n_kv), v(hd * n_kv);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.3 * i);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = std::sin(0.5 * i + 1);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * i - 0.4f;
+  const float inf = INFINITY;
+  const std::vector<float> mask = {0, -inf, 0, /* token 1 */ 0, 0, 0};
+
+  GraphRunner g;
+  ggml_tensor* qt = g.input(GGML_TYPE_F32, {hd, n_head, n_tok});
+  ggml_tensor* kt = g.input(GGML_TYPE_F32, {hd, 1, n_kv});
+  ggml_tensor* vt = g.input(GGML_TYPE_F32, {hd, 1, n_kv});
+  ggml_tensor* mt = g.input(GGML_TYPE_F32, {n_kv, n_tok});
+  const float scale = 0.5f;
+  auto out = g.run(attention(g.ctx(), qt, kt, vt, mt, {scale, flash}), {q.data(), k.data(), v.data(), mask.data()});
+  ASSERT_EQ(out.size(), q.size());
+
+  for (int t = 0; t < n_tok; ++t) {
+    for (int h = 0; h < n_head; ++h) {
+      const float* qv = q.data() + (t * n_head + h) * hd;
+      double w[n_kv], sum = 0;
+      for (int c = 0; c < n_kv; ++c) {
+        double dot = 0;
+        for (int d = 0; d < hd; ++d) dot += qv[d] * k[c * hd + d];
+        w[c] = mask[t * n_kv + c] == 0 ? std::exp(scale * dot) : 0.0;
+        sum += w[c];
+      }
+      for (int d = 0; d < hd; ++d) {
+        double e = 0;
+        for (int c = 0; c < n_kv; ++c) e += w[c] / sum * v[c * hd + d];
+        EXPECT_NEAR(out[(t * n_head + h) * hd + d], e, tol) << "token " << t << " head " << h << " dim " << d;
+      }
+    }
+  }
+}
+
+TEST(Attention, SoftmaxPathMatchesDefinition) {
+  check_attention(false, 1e-6);
+}
+TEST(Attention, FlashPathMatchesDefinition) {
+  check_attention(true, 2e-3);
+}
+
+}  // namespace
+}  // namespace rbees::ops
