@@ -56,7 +56,8 @@ struct TensorView {
   int n_dims = 0;
   const void* data = nullptr;  // inside a mapping owned by the ModelSource
   std::size_t nbytes = 0;
-  std::string file;  // for error messages
+  std::string file;         // for error messages
+  std::string source_name;  // the name inside the file when it differs (Hugging Face names)
 };
 
 // Keeps the file mappings alive; tensors point into them.
