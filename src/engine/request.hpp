@@ -1,0 +1,46 @@
+#pragma once
+// What the server hands to the engine for one generation, whichever HTTP API it came from.
+
+#include "sampling/sampling_params.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace rbees::engine {
+
+// Raw text, tokenized with the tokenizer's special tokens (BOS) when add_special is set.
+struct TextPrompt {
+  std::string text;
+  bool add_special = true;
+};
+
+// Token ids used as given (OpenAI completions accept a token-id array).
+struct TokenPrompt {
+  std::vector<int32_t> ids;
+};
+
+// Chat messages, rendered through the model's chat template: a JSON array of {role, content}
+// objects whose content is already flattened to a string.
+struct ChatPrompt {
+  nlohmann::json messages = nlohmann::json::array();
+};
+
+using Prompt = std::variant<TextPrompt, TokenPrompt, ChatPrompt>;
+
+struct Request {
+  std::string job_id;
+  Prompt prompt;
+  sampling::SamplingParams sampling;
+  std::optional<int32_t> max_tokens;  // none: until the sequence's context limit
+  std::vector<std::string> stop;      // stop strings, matched on the generated text
+  bool ignore_eos = false;
+  std::optional<int32_t> logprobs;  // none: no log-probabilities; N: the chosen token's and N alternatives
+  bool echo = false;                // completions: the prompt's text precedes the generated text
+};
+
+}  // namespace rbees::engine
