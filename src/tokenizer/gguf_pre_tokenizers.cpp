@@ -23,6 +23,12 @@ GgufPreTokenizer gguf_pre_tokenizer(const std::string& name) {
     return {{kLlama3}, true, true};
   }
   if (name == "qwen2" || name == "deepseek-r1-qwen" || name == "stablelm2") return {{kQwen2}};
+  if (name == "qwen35") {
+    return {{R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}};
+  }
+  if (name == "falcon") {
+    return {{R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"}};
+  }
   if (name == "gpt-2" || name == "mpt" || name == "olmo" || name == "jais" || name == "phi-2" ||
       name == "roberta-bpe") {
     return {{kGpt2}};
@@ -51,7 +57,7 @@ GgufPreTokenizer gguf_pre_tokenizer(const std::string& name) {
   }
   throw std::invalid_argument("tokenizer: unsupported GGUF pre-tokenizer \"" + name +
                               "\" (supported: default, llama3/llama-bpe, qwen2, gpt-2, deepseek-llm, deepseek-coder, "
-                              "starcoder and their aliases)");
+                              "starcoder, falcon, qwen35 and their aliases)");
 }
 
 }  // namespace rbees::tokenizer
