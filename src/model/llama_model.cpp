@@ -36,6 +36,30 @@ ops::RopeParams rope_params(const loader::ModelConfig& c, int head_dim, bool int
   return p;
 }
 
+struct CaptureState {
+  const std::vector<std::string>* names;
+  std::map<std::string, Captured>* out;
+  std::string error;
+};
+
+bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
+  auto* state = static_cast<CaptureState*>(user_data);
+  const std::string name = ggml_get_name(t);
+  const bool wanted = std::find(state->names->begin(), state->names->end(), name) != state->names->end();
+  if (ask) return wanted;
+  if (!wanted) return true;
+  if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {
+    state->error = "intermediate '" + name + "' is not a contiguous F32 tensor";
+    return true;
+  }
+  Captured cap;
+  for (int i = 0; i < 4; ++i) cap.ne[i] = t->ne[i];
+  cap.data.resize(ggml_nelements(t));
+  ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
+  (*state->out)[name] = std::move(cap);
+  return true;
+}
+
 }  // namespace
 
 LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, ModelOptions options)
@@ -154,15 +178,13 @@ void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvC
 
     ggml_backend_sched_reset(sched_);
     Graph g = build_graph(n_tokens, n_kv, n_out, kv);
-    std::vector<ggml_tensor*> captured;
+    // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
+    // allocator reuses their memory afterwards.
+    CaptureState capture{&options.capture, &out.captured, {}};
     for (const auto& name : options.capture) {
-      ggml_tensor* t = ggml_graph_get_tensor(g.gf, name.c_str());
-      if (t == nullptr) throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
-      if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {
-        throw std::invalid_argument("intermediate '" + name + "' is not a contiguous F32 tensor");
+      if (ggml_graph_get_tensor(g.gf, name.c_str()) == nullptr) {
+        throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
       }
-      ggml_set_output(t);
-      captured.push_back(t);
     }
     if (!ggml_backend_sched_alloc_graph(sched_, g.gf)) throw std::runtime_error("could not allocate the graph");
 
@@ -175,22 +197,17 @@ void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvC
     ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
 
-    if (ggml_backend_sched_graph_compute(sched_, g.gf) != GGML_STATUS_SUCCESS) {
-      throw std::runtime_error("graph computation failed");
-    }
+    if (!options.capture.empty()) ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
+    const ggml_status status = ggml_backend_sched_graph_compute(sched_, g.gf);
+    ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
+    if (status != GGML_STATUS_SUCCESS) throw std::runtime_error("graph computation failed");
+    if (!capture.error.empty()) throw std::invalid_argument(capture.error);
 
     if (!none) {
       const size_t old = out.logits.size();
       out.logits.resize(old + static_cast<size_t>(n_out) * config_.n_vocab);
       ggml_backend_tensor_get(g.logits, out.logits.data() + old, 0, ggml_nbytes(g.logits));
       for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
-    }
-    for (ggml_tensor* t : captured) {
-      Captured cap;
-      for (int i = 0; i < 4; ++i) cap.ne[i] = t->ne[i];
-      cap.data.resize(ggml_nelements(t));
-      ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
-      out.captured[ggml_get_name(t)] = std::move(cap);
     }
   } catch (...) {
     kv.release(cells, seqs);

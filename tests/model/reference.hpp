@@ -1,0 +1,179 @@
+#pragma once
+// Test support: the transformers reference outputs of the default model (tests/data/
+// wp-llama-5m.ref-given.{json,safetensors}), the model files, and comparison helpers.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/device.hpp"
+#include "loader/load.hpp"
+#include "model/llama_model.hpp"
+
+namespace rbees::model::testing {
+
+inline std::string source_path(const std::string& rel) {
+  return std::string(RBEES_SOURCE_DIR) + "/" + rel;
+}
+inline const std::string kHfDir = source_path("models/wp-llama-5m");
+inline const std::string kF16Gguf = source_path("tests/data/wp-llama-5m-f16.gguf");
+inline const std::string kQ8Gguf = source_path("tests/data/wp-llama-5m-q8_0.gguf");
+
+struct RefTensor {
+  std::vector<int64_t> shape;  // as stored: [n_tokens, dim]
+  std::vector<float> f32;
+  std::vector<int32_t> i32;
+};
+
+// A minimal reader for the reference safetensors file (F32 and I32 only): an 8-byte little-endian
+// header length, a JSON header, then the data.
+inline std::map<std::string, RefTensor> read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  uint64_t header_len = 0;
+  in.read(reinterpret_cast<char*>(&header_len), 8);
+  std::string header(header_len, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_len));
+  const auto meta = nlohmann::json::parse(header);
+  const std::streamoff base = 8 + static_cast<std::streamoff>(header_len);
+  std::map<std::string, RefTensor> out;
+  for (const auto& [name, info] : meta.items()) {
+    if (name == "__metadata__") continue;
+    RefTensor t;
+    t.shape = info.at("shape").get<std::vector<int64_t>>();
+    const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+    const size_t n_bytes = offsets[1] - offsets[0];
+    in.seekg(base + static_cast<std::streamoff>(offsets[0]));
+    const std::string dtype = info.at("dtype");
+    if (dtype == "F32") {
+      t.f32.resize(n_bytes / 4);
+      in.read(reinterpret_cast<char*>(t.f32.data()), static_cast<std::streamsize>(n_bytes));
+    } else if (dtype == "I32") {
+      t.i32.resize(n_bytes / 4);
+      in.read(reinterpret_cast<char*>(t.i32.data()), static_cast<std::streamsize>(n_bytes));
+    } else {
+      throw std::runtime_error("unexpected dtype " + dtype + " for " + name);
+    }
+    out.emplace(name, std::move(t));
+  }
+  return out;
+}
+
+struct Reference {
+  std::map<std::string, RefTensor> tensors;
+  nlohmann::json cases;
+
+  static const Reference& get() {
+    static const Reference ref = [] {
+      Reference r;
+      r.tensors = read_safetensors(source_path("tests/data/wp-llama-5m.ref-given.safetensors"));
+      std::ifstream in(source_path("tests/data/wp-llama-5m.ref-given.json"));
+      r.cases = nlohmann::json::parse(in).at("cases");
+      return r;
+    }();
+    return ref;
+  }
+  const RefTensor& at(const std::string& name) const {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) throw std::runtime_error("reference lacks " + name);
+    return it->second;
+  }
+  std::vector<int32_t> input_ids(int c) const { return at("case" + std::to_string(c) + ".input_ids").i32; }
+  std::vector<int32_t> greedy_ids(int c) const { return at("case" + std::to_string(c) + ".greedy_ids").i32; }
+  int n_cases() const { return static_cast<int>(cases.size()); }
+};
+
+// ||ours - ref|| / ||ref||.
+inline double rel_l2(const std::vector<float>& ours, const std::vector<float>& ref) {
+  EXPECT_EQ(ours.size(), ref.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < std::min(ours.size(), ref.size()); ++i) {
+    const double d = static_cast<double>(ours[i]) - ref[i];
+    num += d * d;
+    den += static_cast<double>(ref[i]) * ref[i];
+  }
+  return std::sqrt(num / den);
+}
+
+inline int argmax(const float* row, int n) {
+  int best = 0;
+  for (int i = 1; i < n; ++i) {
+    if (row[i] > row[best]) best = i;
+  }
+  return best;
+}
+
+// GGUF llama files hold Q/K rows permuted within each head ([first half, second half] ->
+// interleaved pairs). Maps a projection computed with such rows back to Hugging Face row order:
+// hf[h*D + half*D/2 + j] = gguf[h*D + 2j + half], for every token.
+inline std::vector<float> unpermute_rows(const std::vector<float>& x, int head_dim, int width) {
+  std::vector<float> out(x.size());
+  const int half = head_dim / 2;
+  for (size_t t = 0; t < x.size() / width; ++t) {
+    for (int h = 0; h < width / head_dim; ++h) {
+      for (int j = 0; j < half; ++j) {
+        for (int s = 0; s < 2; ++s) {
+          out[t * width + h * head_dim + s * half + j] = x[t * width + h * head_dim + 2 * j + s];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// A whole prompt as one sequence, every position wanting logits.
+inline Batch prompt_batch(const std::vector<int32_t>& ids, int32_t seq = 0, int32_t pos0 = 0) {
+  Batch b;
+  for (size_t i = 0; i < ids.size(); ++i) b.add(ids[i], pos0 + static_cast<int32_t>(i), seq, true);
+  return b;
+}
+
+// A loaded model on the CPU with its source kept alive.
+struct LoadedModel {
+  core::Device device;
+  loader::ModelSource source;
+  std::unique_ptr<LlamaModel> model;
+
+  LoadedModel(const std::string& path, ModelOptions options)
+      : device(core::find_device("cpu"), 2), source(loader::load_model_source(path)) {
+    model = std::make_unique<LlamaModel>(source, device, std::move(options));
+  }
+};
+
+inline ModelOptions exact_options(bool flash = false) {
+  ModelOptions o;
+  o.float_matrix_type = GGML_TYPE_F32;
+  o.flash_attention = flash;
+  return o;
+}
+
+// Greedy continuation: prefill the prompt, then feed back the argmax one token at a time.
+inline std::vector<int32_t> greedy(LlamaModel& m, KvCache& kv, const std::vector<int32_t>& prompt, int n_new,
+                                   int32_t seq = 0) {
+  Batch b;
+  for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], static_cast<int32_t>(i), seq, i + 1 == prompt.size());
+  std::vector<float> logits = m.forward(b, kv);
+  std::vector<int32_t> out;
+  int32_t pos = static_cast<int32_t>(prompt.size());
+  for (int i = 0; i < n_new; ++i) {
+    const int32_t next = argmax(logits.data(), m.n_vocab());
+    out.push_back(next);
+    if (i + 1 == n_new) break;
+    Batch step;
+    step.add(next, pos++, seq, true);
+    logits = m.forward(step, kv);
+  }
+  return out;
+}
+
+}  // namespace rbees::model::testing
