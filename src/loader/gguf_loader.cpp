@@ -226,7 +226,7 @@ ModelSource load_gguf_file(const std::string& path, const LoadOptions& options) 
   }
   if (n == 0) progress.update(1.0f);
 
-  check_tensors(src);
+  check_tensors(src, path);
   src.config.source_dtype = dominant_weight_type(src);
   mapping->advise_willneed();
   src.mappings.push_back(std::move(mapping));

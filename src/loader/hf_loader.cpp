@@ -141,7 +141,8 @@ ModelSource load_hf_directory(const std::filesystem::path& dir, const LoadOption
     mapping->advise_willneed();
     src.mappings.push_back(mapping);
   }
-  check_tensors(src);
+  const auto index = dir / "model.safetensors.index.json";
+  check_tensors(src, (std::filesystem::exists(index) ? index : dir / "model.safetensors").string());
   std::string dtype = dominant_weight_type(src);
   if (!dtype.empty()) src.config.source_dtype = dtype;
   log::info("model_loaded", "loaded Hugging Face model",

@@ -46,11 +46,11 @@ std::string shape_string(const int64_t* ne, int n_dims) {
   return s + "]";
 }
 
-void check_tensors(const ModelSource& src) {
+void check_tensors(const ModelSource& src, const std::string& weights_file) {
   for (const auto& e : expected_tensors(src.config)) {
     const TensorView* v = src.find(e.name);
     if (v == nullptr) {
-      if (e.required) throw LoadError(src.path, "missing tensor '" + e.name + "'");
+      if (e.required) throw LoadError(weights_file, "missing tensor '" + e.name + "'");
       continue;
     }
     bool ok = v->n_dims == static_cast<int>(e.ne.size());

@@ -19,7 +19,8 @@ struct ExpectedTensor {
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 
 // Throws LoadError at the first tensor that is missing or shaped differently from the config.
-void check_tensors(const ModelSource& source);
+// `weights_file` is the file a missing tensor's message names (the file or shard index).
+void check_tensors(const ModelSource& source, const std::string& weights_file);
 
 // The type most of the blocks' weight matrices have (ggml's name: "f16", "q8_0", ...), "mixed"
 // when no type holds a majority.
