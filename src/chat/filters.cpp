@@ -327,6 +327,7 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
   const int64_t precision = int_arg(a.get(0, "precision", Value::integer(0)), "precision");
   const std::string method = a.get(1, "method", Value::string("common")).str();
   if (!v.is_number()) throw TemplateError("round: expected a number, got '" + v.type_name() + "'");
+  if (method == "common" && !v.is_float() && precision >= 0) return Value::integer(v.as_int());  // round(int) is int
   const double scale = std::pow(10.0, static_cast<double>(precision));
   const double x = v.as_double() * scale;
   double r;
@@ -433,8 +434,11 @@ Value f_sum(Interpreter& in, const Value& v, CallArgs& a) {
   return total;
 }
 
+// Attributes only, never items: a dict's keys are not attributes.
 Value f_attr(Interpreter& in, const Value& v, CallArgs& a) {
-  return in.get_attr(v, a.get(0, "name").str());
+  const std::string name = a.get(0, "name").str();
+  if (v.is_object() && !v.as_object().is_namespace) return method_of(in, v, name);
+  return in.get_attr(v, name);
 }
 
 // printf-style formatting for the `format` filter: %s %r %d %i %f %% (flags and widths are not supported).
