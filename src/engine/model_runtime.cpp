@@ -1,0 +1,48 @@
+#include "engine/model_runtime.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/log.hpp"
+#include "loader/load.hpp"
+
+namespace rbees::engine {
+
+std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<ModelRuntime> rt(new ModelRuntime());
+  rt->path_ = options.model_path;
+  std::filesystem::path p(options.model_path);
+  while (!p.empty() && !p.has_filename()) p = p.parent_path();  // "dir/" names "dir"
+  rt->name_ = p.filename().string();
+
+  rt->device_ = std::make_unique<core::Device>(core::find_device(options.device), options.threads);
+  rt->tokenizer_.emplace(tokenizer::Tokenizer::load(options.model_path));
+  {
+    // The source's file mappings are only needed while the weights are uploaded.
+    loader::ModelSource source = loader::load_model_source(options.model_path);
+    model::ModelOptions mo;
+    mo.float_matrix_type = options.float_matrix_type;
+    // ggml's CPU kernels multiply bf16 weights with activations rounded to bf16, which drifts from
+    // the reference; f16 (what llama.cpp's converter writes) keeps greedy output on the reference.
+    if (!mo.float_matrix_type && source.config.source_dtype == "bf16") mo.float_matrix_type = GGML_TYPE_F16;
+    mo.flash_attention = options.flash_attention;
+    rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  log::info("model_ready", "model and tokenizer loaded",
+            {{"model", rt->name_},
+             {"device", rt->device_->info().id},
+             {"tokenizer", std::string(rt->tokenizer_->kind())},
+             {"vocab_size", static_cast<unsigned long long>(rt->tokenizer_->vocab_size())},
+             {"context_length", rt->context_length()},
+             {"load_ms", ms}});
+  return rt;
+}
+
+int ModelRuntime::context_length() const {
+  const int n = model_->config().n_ctx_train;
+  return n > 0 ? n : 4096;
+}
+
+}  // namespace rbees::engine

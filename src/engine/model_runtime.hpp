@@ -1,0 +1,51 @@
+#pragma once
+// Everything generation needs from one model, loaded together: the device, the model's weights on
+// it and the tokenizer. The engine and the generate/bench commands start from this.
+
+#include <ggml.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/device.hpp"
+#include "model/llama_model.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace rbees::engine {
+
+struct RuntimeOptions {
+  std::string model_path;       // a Hugging Face directory or a GGUF file
+  std::string device = "auto";  // as --device takes it
+  int threads = 0;              // CPU threads (0: one per physical core)
+  // Converts float weight matrices on upload (see model::ModelOptions); unset keeps the file's types,
+  // except bf16, which becomes f16.
+  std::optional<ggml_type> float_matrix_type;
+  bool flash_attention = false;
+};
+
+class ModelRuntime {
+ public:
+  // Throws loader::LoadError, std::invalid_argument or std::runtime_error naming the problem.
+  static std::unique_ptr<ModelRuntime> load(const RuntimeOptions& options);
+
+  core::Device& device() { return *device_; }
+  model::LlamaModel& model() { return *model_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const loader::ModelConfig& config() const { return model_->config(); }
+  // The model directory's or file's name, as /v1/models lists it.
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+  // The most tokens one sequence may hold: the model's trained context.
+  int context_length() const;
+
+ private:
+  ModelRuntime() = default;
+  std::unique_ptr<core::Device> device_;
+  std::unique_ptr<model::LlamaModel> model_;
+  std::optional<tokenizer::Tokenizer> tokenizer_;
+  std::string name_;
+  std::string path_;
+};
+
+}  // namespace rbees::engine

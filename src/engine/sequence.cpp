@@ -1,0 +1,67 @@
+#include "engine/sequence.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace rbees::engine {
+
+Sequence::Sequence(int32_t id, std::vector<int32_t> prompt, const sampling::SamplingParams& params,
+                   const tokenizer::Tokenizer& tokenizer, ContinuationLimits limits)
+    : id_(id),
+      tokens_(std::move(prompt)),
+      n_prompt_(static_cast<int>(tokens_.size())),
+      sampler_(params, tokens_),
+      continuation_(tokenizer, std::move(limits)) {
+  if (n_prompt_ == 0) throw std::invalid_argument("a sequence needs at least one prompt token");
+  tokens_.reserve(tokens_.size() + 64);
+}
+
+void Sequence::transition(SequenceState to) {
+  const bool ok = (state_ == SequenceState::waiting && to == SequenceState::prefilling) ||
+                  (state_ == SequenceState::prefilling && to == SequenceState::decoding) ||
+                  (state_ != SequenceState::finished && to == SequenceState::finished);
+  if (!ok) {
+    throw std::logic_error("sequence " + std::to_string(id_) + ": no transition from " +
+                           std::string(to_string(state_)) + " to " + std::string(to_string(to)));
+  }
+  state_ = to;
+}
+
+void Sequence::admit(int reused_tokens) {
+  if (reused_tokens < 0 || reused_tokens >= n_prompt_) throw std::invalid_argument("reused prefix out of range");
+  transition(SequenceState::prefilling);
+  n_computed_ = n_reused_ = reused_tokens;
+}
+
+void Sequence::computed(int n) {
+  if (state_ == SequenceState::waiting || state_ == SequenceState::finished) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " computed while " + std::string(to_string(state_)));
+  }
+  n_computed_ += n;
+  if (n_computed_ > static_cast<int>(tokens_.size())) throw std::logic_error("computed beyond the known tokens");
+}
+
+TokenResult Sequence::on_logits(std::span<const float> row) {
+  if (n_computed_ != static_cast<int>(tokens_.size())) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " sampled before its tokens were computed");
+  }
+  const int32_t id = sampler_.sample(row);
+  tokens_.push_back(id);
+  if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
+  TokenResult r = continuation_.push(id);
+  if (r.finish != FinishReason::none) {
+    finish_reason_ = r.finish;
+    transition(SequenceState::finished);
+  }
+  return r;
+}
+
+std::string Sequence::finish(FinishReason reason) {
+  if (state_ == SequenceState::finished) return {};
+  finish_reason_ = reason;
+  transition(SequenceState::finished);
+  return continuation_.flush();
+}
+
+}  // namespace rbees::engine

@@ -1,0 +1,80 @@
+#pragma once
+// One request's sequence through the scheduler, as an explicit state machine:
+//
+//   waiting --admit--> prefilling --last prompt chunk computed, first token sampled--> decoding
+//      |                   |                                                              |
+//      +-------------------+------------------> finished <--------------------------------+
+//
+// waiting: queued, holds no KV space. prefilling: admitted (KV reserved, a cached prefix possibly
+// reused), its prompt is computed chunk by chunk. decoding: one token per step. finished: stopped
+// for a FinishReason; the scheduler releases its KV space at once.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "engine/continuation.hpp"
+#include "engine/finish_reason.hpp"
+#include "sampling/sampler.hpp"
+#include "sampling/sampling_params.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace rbees::engine {
+
+enum class SequenceState { waiting, prefilling, decoding, finished };
+
+constexpr std::string_view to_string(SequenceState s) {
+  switch (s) {
+    case SequenceState::waiting: return "waiting";
+    case SequenceState::prefilling: return "prefilling";
+    case SequenceState::decoding: return "decoding";
+    case SequenceState::finished: return "finished";
+  }
+  return "?";
+}
+
+class Sequence {
+ public:
+  Sequence(int32_t id, std::vector<int32_t> prompt, const sampling::SamplingParams& params,
+           const tokenizer::Tokenizer& tokenizer, ContinuationLimits limits);
+
+  int32_t id() const { return id_; }
+  SequenceState state() const { return state_; }
+
+  // waiting -> prefilling, with the first `reused_tokens` prompt tokens already in the KV cache.
+  void admit(int reused_tokens);
+  // The prompt tokens still to compute (prefilling only).
+  int prompt_remaining() const { return n_prompt_ - n_computed_; }
+  // The KV cache now holds `n` more of this sequence's tokens.
+  void computed(int n);
+  // Samples the next token from this sequence's logits row (once the whole prompt is computed):
+  // prefilling -> decoding on the first token, -> finished when the token ends the generation.
+  TokenResult on_logits(std::span<const float> row);
+  // Ends the sequence from outside (cancel, error); returns the text still held back.
+  std::string finish(FinishReason reason);
+
+  // Prompt then generated tokens; every one but the last generated is (or will be) in the KV cache.
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+  int n_prompt() const { return n_prompt_; }
+  int n_computed() const { return n_computed_; }
+  int n_generated() const { return static_cast<int>(tokens_.size()) - n_prompt_; }
+  int n_reused() const { return n_reused_; }
+  FinishReason finish_reason() const { return finish_reason_; }
+  const sampling::Sampler& sampler() const { return sampler_; }
+
+ private:
+  void transition(SequenceState to);
+
+  int32_t id_;
+  SequenceState state_ = SequenceState::waiting;
+  std::vector<int32_t> tokens_;
+  int n_prompt_;
+  int n_computed_ = 0;
+  int n_reused_ = 0;
+  sampling::Sampler sampler_;
+  Continuation continuation_;
+  FinishReason finish_reason_ = FinishReason::none;
+};
+
+}  // namespace rbees::engine
