@@ -152,7 +152,7 @@ std::vector<int32_t> KvCache::sequences() const {
   return out;
 }
 
-std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions) {
+void KvCache::check_placeable(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions) const {
   const size_t n = seq_ids.size();
   if (positions.size() != n) throw std::invalid_argument("seq_ids and positions differ in length");
   if (static_cast<int>(n) > n_free()) {
@@ -169,6 +169,11 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
                                   std::to_string(positions[i]));
     }
   }
+}
+
+std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions) {
+  check_placeable(seq_ids, positions);
+  const size_t n = seq_ids.size();
   std::vector<int32_t> cells;
   cells.reserve(n);
   int32_t next = 0;

@@ -49,6 +49,8 @@ class KvCache {
   // there are not enough free cells and std::invalid_argument when a (seq, pos) is already stored;
   // on error nothing changes.
   std::vector<int32_t> place(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions);
+  // The checks of place() without the placing.
+  void check_placeable(const std::vector<int32_t>& seq_ids, const std::vector<int32_t>& positions) const;
   // Frees cells claimed by place() (used when a forward pass fails).
   void release(const std::vector<int32_t>& cells, const std::vector<int32_t>& seq_ids);
   // Cells [0, n) that attention must scan: every used cell lies below it (padded to limit the

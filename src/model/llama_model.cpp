@@ -150,6 +150,7 @@ Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions
   }
   const size_t step = static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
   if (!options.capture.empty() && n > step) throw std::invalid_argument("capture needs a batch that fits one graph");
+  kv.check_placeable(batch.seq_ids, batch.positions);  // before any graph touches the cache
   reserve(kv);
   Output out;
   for (size_t begin = 0; begin < n; begin += step)

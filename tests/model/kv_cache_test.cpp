@@ -1,0 +1,196 @@
+// The KV cache: cell bookkeeping, incremental decoding against one full pass, and several
+// sequences in one batch against each alone.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "model/reference.hpp"
+
+namespace rbees::model::testing {
+namespace {
+
+// The default model in F32, loaded once for this file.
+LlamaModel& exact_model() {
+  static LoadedModel lm(kHfDir, exact_options());
+  return *lm.model;
+}
+
+std::vector<float> row(const std::vector<float>& logits, size_t r, int n_vocab) {
+  return {logits.begin() + r * n_vocab, logits.begin() + (r + 1) * n_vocab};
+}
+
+TEST(KvCacheCells, PlaceTagsCellsAndMaskFollowsSequencesAndPositions) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 8, GGML_TYPE_F32);
+  EXPECT_EQ(kv.size(), 8);
+  EXPECT_EQ(kv.used(), 0);
+  // Sequence 0 at positions 0..2, sequence 1 at 0..1, interleaved in one batch.
+  const auto cells = kv.place({0, 1, 0, 1, 0}, {0, 0, 1, 1, 2});
+  EXPECT_EQ(cells, (std::vector<int32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(kv.used(), 5);
+  EXPECT_EQ(kv.seq_cells(0), (std::vector<int32_t>{0, 2, 4}));
+  EXPECT_EQ(kv.seq_pos_max(1), 1);
+
+  std::vector<float> mask(8 * 2);
+  kv.fill_mask(mask.data(), 8, {0, 1}, {1, 1});
+  const float inf = -std::numeric_limits<float>::infinity();
+  // Token of seq 0 at pos 1 sees cells 0 and 2; token of seq 1 at pos 1 sees cells 1 and 3.
+  EXPECT_EQ(mask, (std::vector<float>{0, inf, 0, inf, inf, inf, inf, inf, inf, 0, inf, 0, inf, inf, inf, inf}));
+
+  // A position already stored is refused and changes nothing.
+  EXPECT_THROW(kv.place({0}, {2}), std::invalid_argument);
+  EXPECT_EQ(kv.used(), 5);
+  // Too many tokens for the free cells.
+  EXPECT_THROW(kv.place({2, 2, 2, 2}, {0, 1, 2, 3}), std::runtime_error);
+  EXPECT_EQ(kv.used(), 5);
+
+  // Removing seq 0 from position 1 frees cells 2 and 4; first fit reuses cell 2.
+  kv.seq_rm(0, 1, -1);
+  EXPECT_EQ(kv.used(), 3);
+  EXPECT_EQ(kv.seq_pos_max(0), 0);
+  EXPECT_EQ(kv.place({0}, {1}), (std::vector<int32_t>{2}));
+}
+
+TEST(KvCacheCells, SeqCpSharesCellsUntilEveryOwnerRemovesThem) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 8, GGML_TYPE_F16);
+  kv.place({0, 0, 0}, {0, 1, 2});
+  kv.seq_cp(0, 5, 0, 2);  // share positions 0 and 1
+  EXPECT_EQ(kv.seq_cells(5), (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(kv.used(), 3);
+  kv.seq_rm(0);
+  EXPECT_EQ(kv.used(), 2);  // cells 0, 1 live on for sequence 5
+  EXPECT_EQ(kv.sequences(), (std::vector<int32_t>{5}));
+  kv.seq_rm(-1);
+  EXPECT_EQ(kv.used(), 0);
+}
+
+TEST(KvCacheForward, IncrementalDecodingMatchesOneFullPass) {
+  const auto& ref = Reference::get();
+  LlamaModel& m = exact_model();
+  const int V = m.n_vocab();
+  const auto ids = ref.input_ids(4);  // the longest prompt, 30 tokens
+  KvCache full_kv = m.create_kv_cache(64, GGML_TYPE_F32);
+  const auto full = m.forward(prompt_batch(ids), full_kv);
+
+  KvCache kv = m.create_kv_cache(64, GGML_TYPE_F32);
+  const size_t prefill = 9;
+  Batch b;
+  for (size_t i = 0; i < prefill; ++i) b.add(ids[i], static_cast<int32_t>(i), 0, i + 1 == prefill);
+  auto logits = m.forward(b, kv);
+  for (size_t i = prefill; i < ids.size(); ++i) {
+    Batch step;
+    step.add(ids[i], static_cast<int32_t>(i), 0, true);
+    logits = m.forward(step, kv);
+    EXPECT_LT(rel_l2(logits, row(full, i, V)), 1e-5) << "position " << i;
+  }
+  EXPECT_EQ(kv.used(), static_cast<int>(ids.size()));
+}
+
+TEST(KvCacheForward, LongBatchSplitIntoSeveralGraphsMatchesOnePass) {
+  const auto& ref = Reference::get();
+  ModelOptions small = exact_options();
+  small.max_graph_tokens = 8;
+  LoadedModel lm(kHfDir, std::move(small));
+  const auto ids = ref.input_ids(4);
+  KvCache kv = lm.model->create_kv_cache(64, GGML_TYPE_F32);
+  const auto logits = lm.model->forward(prompt_batch(ids), kv);
+  EXPECT_LT(rel_l2(logits, ref.at("case4.logits").f32), 1e-5);
+}
+
+TEST(KvCacheForward, TwoSequencesInOneBatchMatchEachAlone) {
+  const auto& ref = Reference::get();
+  LlamaModel& m = exact_model();
+  const int V = m.n_vocab();
+  const int n_new = 24;
+  const int cases[2] = {0, 3};
+
+  // Each alone: greedy tokens and the logits of every step.
+  std::vector<int32_t> alone_tokens[2];
+  std::vector<std::vector<float>> alone_logits[2];
+  for (int s = 0; s < 2; ++s) {
+    KvCache kv = m.create_kv_cache(128, GGML_TYPE_F32);
+    const auto prompt = ref.input_ids(cases[s]);
+    auto logits = m.forward(prompt_batch(prompt), kv);
+    std::vector<float> last = row(logits, prompt.size() - 1, V);
+    for (int i = 0; i < n_new; ++i) {
+      alone_logits[s].push_back(last);
+      const int32_t next = argmax(last.data(), V);
+      alone_tokens[s].push_back(next);
+      Batch step;
+      step.add(next, static_cast<int32_t>(prompt.size()) + i, 0, true);
+      last = m.forward(step, kv);
+    }
+  }
+
+  // Together: both prompts in one batch (sequences 3 and 7), then one token of each per step.
+  KvCache kv = m.create_kv_cache(128, GGML_TYPE_F32);
+  const int32_t seq[2] = {3, 7};
+  std::vector<int32_t> prompts[2] = {ref.input_ids(cases[0]), ref.input_ids(cases[1])};
+  Batch b;
+  for (int s = 0; s < 2; ++s) {
+    for (size_t i = 0; i < prompts[s].size(); ++i) {
+      b.add(prompts[s][i], static_cast<int32_t>(i), seq[s], i + 1 == prompts[s].size());
+    }
+  }
+  auto logits = m.forward(b, kv);
+  std::vector<int32_t> together[2];
+  for (int i = 0; i < n_new; ++i) {
+    Batch step;
+    for (int s = 0; s < 2; ++s) {
+      const auto r = row(logits, s, V);
+      EXPECT_LT(rel_l2(r, alone_logits[s][i]), 1e-4) << "sequence " << s << " step " << i;
+      together[s].push_back(argmax(r.data(), V));
+      step.add(together[s].back(), static_cast<int32_t>(prompts[s].size()) + i, seq[s], true);
+    }
+    logits = m.forward(step, kv);
+  }
+  for (int s = 0; s < 2; ++s) {
+    EXPECT_EQ(together[s], alone_tokens[s]) << "sequence " << s;
+    const auto want = ref.greedy_ids(cases[s]);
+    EXPECT_EQ(together[s], std::vector<int32_t>(want.begin(), want.begin() + n_new)) << "sequence " << s;
+  }
+}
+
+TEST(KvCacheForward, ForkedSequenceSharesPrefixCellsAndContinuesLikeAFreshOne) {
+  const auto& ref = Reference::get();
+  LlamaModel& m = exact_model();
+  const int V = m.n_vocab();
+  const auto prompt = ref.input_ids(1);
+  const auto cont = ref.greedy_ids(1);
+
+  KvCache kv = m.create_kv_cache(64, GGML_TYPE_F32);
+  m.forward(prompt_batch(prompt), kv);
+  kv.seq_cp(0, 1);
+  const int used_before = kv.used();
+  Batch step;
+  step.add(cont[0], static_cast<int32_t>(prompt.size()), 1, true);
+  const auto forked = m.forward(step, kv);
+  EXPECT_EQ(kv.used(), used_before + 1);  // the prefix is shared, not copied
+
+  std::vector<int32_t> ids = prompt;
+  ids.push_back(cont[0]);
+  KvCache fresh = m.create_kv_cache(64, GGML_TYPE_F32);
+  const auto full = m.forward(prompt_batch(ids), fresh);
+  EXPECT_LT(rel_l2(forked, row(full, ids.size() - 1, V)), 1e-5);
+  EXPECT_EQ(argmax(forked.data(), V), cont[1]);
+
+  // Rolling sequence 1 back and feeding the token again gives the same logits.
+  kv.seq_rm(1, static_cast<int32_t>(prompt.size()), -1);
+  EXPECT_EQ(kv.used(), used_before);
+  EXPECT_LT(rel_l2(m.forward(step, kv), forked), 1e-6);
+}
+
+TEST(KvCacheForward, RejectsBadBatchesWithoutTouchingTheCache) {
+  LlamaModel& m = exact_model();
+  KvCache kv = m.create_kv_cache(4, GGML_TYPE_F32);
+  Batch too_long = prompt_batch({0, 1, 2, 3, 4});
+  EXPECT_THROW(m.forward(too_long, kv), std::runtime_error);
+  Batch bad_token = prompt_batch({0, m.n_vocab()});
+  EXPECT_THROW(m.forward(bad_token, kv), std::invalid_argument);
+  EXPECT_EQ(kv.used(), 0);
+}
+
+}  // namespace
+}  // namespace rbees::model::testing
