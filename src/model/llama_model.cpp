@@ -78,7 +78,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
 
   weights_ =
       std::make_unique<LlamaWeights>(source, device_, WeightOptions{options_.float_matrix_type, options_.progress});
-  log::info("model_loaded", "model weights on device",
+  log::info("model_weights", "model weights on device",
             {{"architecture", c.architecture},
              {"layers", c.n_layer},
              {"n_embd", c.n_embd},

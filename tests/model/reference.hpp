@@ -145,7 +145,7 @@ struct LoadedModel {
   std::unique_ptr<LlamaModel> model;
 
   LoadedModel(const std::string& path, ModelOptions options)
-      : device(core::find_device("cpu"), 2), source(loader::load_model_source(path)) {
+      : device(core::find_device("cpu"), 1), source(loader::load_model_source(path)) {
     model = std::make_unique<LlamaModel>(source, device, std::move(options));
   }
 };
