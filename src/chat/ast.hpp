@@ -42,6 +42,12 @@ struct Expr {
   ExprPtr a, b, c, d;
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
+
+  Expr() = default;
+  Expr(const Expr&) = delete;
+  Expr& operator=(const Expr&) = delete;
+  // Frees children iteratively: a long chain such as `x|trim|trim|...` must not recurse once per link.
+  ~Expr();
 };
 
 struct Stmt;

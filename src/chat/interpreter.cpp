@@ -249,28 +249,31 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const std::shared_ptr<Sco
   const int64_t depth0 = outer && outer->is_object() && outer->as_object().find("depth0")
                              ? outer->as_object().find("depth0")->as_int() + 1
                              : 0;
+  // One loop object per loop, updated in place each iteration, like jinja2's LoopContext.
+  Value loop = Value::object();
+  Object& o = loop.as_object();
+  auto position = std::make_shared<int64_t>(0);
+  o.set("length", Value::integer(n));
+  o.set("depth", Value::integer(depth0 + 1));
+  o.set("depth0", Value::integer(depth0));
+  o.set("cycle", Value::callable("cycle", [position](CallArgs& args) {
+          if (args.args.empty()) throw TemplateError("no items for cycling given");
+          return args.args[static_cast<size_t>(*position) % args.args.size()];
+        }));
   for (int64_t i = 0; i < n; ++i) {
     count_iterations(1);
-    auto inner = std::make_shared<Scope>(scope);
-    assign_targets(*inner, s.targets, items[i], s.line);
-    Value loop = Value::object();
-    Object& o = loop.as_object();
+    *position = i;
     o.set("index", Value::integer(i + 1));
     o.set("index0", Value::integer(i));
     o.set("revindex", Value::integer(n - i));
     o.set("revindex0", Value::integer(n - i - 1));
     o.set("first", Value::boolean(i == 0));
     o.set("last", Value::boolean(i == n - 1));
-    o.set("length", Value::integer(n));
-    o.set("depth", Value::integer(depth0 + 1));
-    o.set("depth0", Value::integer(depth0));
-    if (i > 0) o.set("previtem", items[i - 1]);
-    if (i + 1 < n) o.set("nextitem", items[i + 1]);
-    o.set("cycle", Value::callable("cycle", [i](CallArgs& args) {
-            if (args.args.empty()) throw TemplateError("no items for cycling given");
-            return args.args[static_cast<size_t>(i) % args.args.size()];
-          }));
-    inner->set("loop", std::move(loop));
+    o.set("previtem", i > 0 ? items[i - 1] : Value::undefined("previtem"));
+    o.set("nextitem", i + 1 < n ? items[i + 1] : Value::undefined("nextitem"));
+    auto inner = std::make_shared<Scope>(scope);
+    assign_targets(*inner, s.targets, items[i], s.line);
+    inner->set("loop", loop);
     if (exec_body(s.body, inner) == Flow::kBreak) break;
   }
   return Flow::kNormal;

@@ -6,6 +6,26 @@
 #include <algorithm>
 
 namespace rbees::chat {
+
+Expr::~Expr() {
+  std::vector<ExprPtr> pending;
+  auto detach = [&pending](Expr& e) {
+    for (ExprPtr* child : {&e.a, &e.b, &e.c, &e.d}) {
+      if (*child) pending.push_back(std::move(*child));
+    }
+    for (auto& item : e.items) pending.push_back(std::move(item));
+    for (auto& kw : e.kwargs) pending.push_back(std::move(kw.second));
+    e.items.clear();
+    e.kwargs.clear();
+  };
+  detach(*this);
+  while (!pending.empty()) {
+    ExprPtr e = std::move(pending.back());
+    pending.pop_back();
+    if (e) detach(*e);
+  }
+}
+
 namespace {
 
 constexpr int kMaxParseDepth = 200;
@@ -359,6 +379,7 @@ class Parser {
   }
 
   ExprPtr clone(const Expr& e) {
+    DepthGuard guard(*this);
     auto c = make(e.kind, e.line);
     c->literal = e.literal;
     c->name = e.name;

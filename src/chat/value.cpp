@@ -51,6 +51,41 @@ void append_repr(std::string& out, const Value& v, int depth) {
   }
 }
 
+// Lists and dicts nested a million deep would overflow the stack if each freed its children
+// recursively; the deleters below queue child containers and free them in a loop instead.
+thread_local bool draining = false;
+thread_local std::vector<Value> pending_release;
+
+void drain() {
+  if (draining) return;
+  draining = true;
+  while (!pending_release.empty()) {
+    Value v = std::move(pending_release.back());
+    pending_release.pop_back();
+  }
+  draining = false;
+}
+
+void queue_children(std::vector<Value>& values) {
+  for (Value& v : values) {
+    if (v.is_array() || v.is_object() || v.is_callable()) pending_release.push_back(std::move(v));
+  }
+}
+
+void delete_array(Array* a) {
+  queue_children(*a);
+  delete a;
+  drain();
+}
+
+void delete_object(Object* o) {
+  std::vector<Value> children;
+  for (auto& [_, v] : o->entries) children.push_back(std::move(v));
+  queue_children(children);
+  delete o;
+  drain();
+}
+
 }  // namespace
 
 Value Value::undefined(std::string name) {
@@ -85,12 +120,12 @@ Value Value::string(std::string s) {
 }
 Value Value::array(Array items) {
   Value v;
-  v.data_ = std::make_shared<Array>(std::move(items));
+  v.data_ = std::shared_ptr<Array>(new Array(std::move(items)), delete_array);
   return v;
 }
 Value Value::object() {
   Value v;
-  v.data_ = std::make_shared<Object>();
+  v.data_ = std::shared_ptr<Object>(new Object(), delete_object);
   return v;
 }
 Value Value::namespace_object() {
