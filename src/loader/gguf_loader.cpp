@@ -3,6 +3,8 @@
 #include <gguf.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 
@@ -151,6 +153,41 @@ ModelConfig read_config(const Metadata& md, const gguf_context* ctx, const std::
   return c;
 }
 
+// ggml's GGUF reader says what is wrong only through its log. While it reads, keep its error lines
+// (still passing everything on to whoever listened before) so the LoadError can quote them.
+class GgmlErrorCapture {
+ public:
+  GgmlErrorCapture() {
+    ggml_log_get(&prev_, &prev_data_);
+    ggml_log_set(&GgmlErrorCapture::on_log, this);
+  }
+  ~GgmlErrorCapture() { ggml_log_set(prev_, prev_data_); }
+  GgmlErrorCapture(const GgmlErrorCapture&) = delete;
+  GgmlErrorCapture& operator=(const GgmlErrorCapture&) = delete;
+
+  std::string first_error() const {
+    std::string e = errors_.substr(0, errors_.find('\n'));
+    return e;
+  }
+
+ private:
+  static void on_log(ggml_log_level level, const char* text, void* self_ptr) {
+    auto* self = static_cast<GgmlErrorCapture*>(self_ptr);
+    if (level == GGML_LOG_LEVEL_ERROR || (level == GGML_LOG_LEVEL_CONT && self->last_was_error_)) self->errors_ += text;
+    if (level != GGML_LOG_LEVEL_CONT) self->last_was_error_ = level == GGML_LOG_LEVEL_ERROR;
+    if (self->prev_ != nullptr) {
+      self->prev_(level, text, self->prev_data_);
+    } else {
+      std::fputs(text, stderr);
+    }
+  }
+
+  ggml_log_callback prev_ = nullptr;
+  void* prev_data_ = nullptr;
+  std::string errors_;
+  bool last_was_error_ = false;
+};
+
 struct Range {
   std::size_t begin, end;
   std::string name;
@@ -161,8 +198,18 @@ struct Range {
 ModelSource load_gguf_file(const std::string& path, const LoadOptions& options) {
   check_magic(path);
   gguf_init_params params{/*no_alloc=*/true, /*ctx=*/nullptr};
-  GgufPtr ctx(gguf_init_from_file(path.c_str(), params));
-  if (!ctx) throw LoadError(path, "GGUF header or metadata is unreadable (truncated or corrupt file)");
+  GgufPtr ctx;
+  std::string ggml_error;
+  {
+    GgmlErrorCapture capture;
+    ctx.reset(gguf_init_from_file(path.c_str(), params));
+    ggml_error = capture.first_error();
+  }
+  if (!ctx) {
+    while (!ggml_error.empty() && std::isspace(static_cast<unsigned char>(ggml_error.back()))) ggml_error.pop_back();
+    throw LoadError(path, "GGUF header or metadata is unreadable (truncated or corrupt file)" +
+                              (ggml_error.empty() ? std::string() : ": " + ggml_error));
+  }
 
   auto mapping = std::make_shared<FileMapping>(path);
   ModelSource src;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -180,6 +181,37 @@ TEST_F(GgufSurgery, TruncatedInTheData) {
   std::string err = load_error(std::vector<char>(bytes_.begin(), bytes_.end() - 4096));
   EXPECT_NE(err.find("tensor '"), std::string::npos) << err;
   EXPECT_NE(err.find("past the end"), std::string::npos) << err;
+}
+
+// Byte position of a tensor's data offset field in the tensor-info section: the name (u64 length +
+// bytes), n_dims (u32), ne (u64 each), type (u32), then the offset (u64).
+std::size_t offset_field(const std::vector<char>& bytes, const std::string& name) {
+  std::string needle(8, '\0');
+  uint64_t len = name.size();
+  std::memcpy(needle.data(), &len, 8);
+  needle += name;
+  auto it = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
+  EXPECT_NE(it, bytes.end()) << name;
+  std::size_t pos = static_cast<std::size_t>(it - bytes.begin()) + needle.size();
+  uint32_t n_dims = 0;
+  std::memcpy(&n_dims, bytes.data() + pos, 4);
+  return pos + 4 + 8 * n_dims + 4;
+}
+
+TEST_F(GgufSurgery, OverlappingTensorData) {
+  std::vector<char> b = bytes_;
+  // attn_k and attn_v of a layer have one size: point attn_v at attn_k's bytes.
+  std::memcpy(b.data() + offset_field(b, "blk.0.attn_v.weight"), b.data() + offset_field(b, "blk.0.attn_k.weight"), 8);
+  std::string err = load_error(b);
+  EXPECT_NE(err.find("blk.0.attn_v.weight"), std::string::npos) << err;
+}
+
+TEST_F(GgufSurgery, OffsetOutOfTheFile) {
+  std::vector<char> b = bytes_;
+  uint64_t far = uint64_t{1} << 40;
+  std::memcpy(b.data() + offset_field(b, "blk.3.ffn_up.weight"), &far, 8);
+  std::string err = load_error(b);
+  EXPECT_NE(err.find("blk.3.ffn_up.weight"), std::string::npos) << err;
 }
 
 TEST_F(GgufSurgery, BadMagic) {
