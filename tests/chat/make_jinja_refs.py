@@ -181,5 +181,75 @@ def main():
     sys.stdout.write("\n")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "--tools" not in sys.argv:
     main()
+
+
+# Tool-use conversations through the seven reference chat templates of ../shared (which the
+# reference file renders only without tools). Usage: make_jinja_refs.py --tools > data/chat-tool-refs.json
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the weather for a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "The city name"},
+            "days": {"type": "integer", "description": "Number of days"},
+            "units": {"type": ["string", "null"], "description": "  celsius or fahrenheit  "}},
+            "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "search", "description": "Search the web.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "Query"},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "Tags"}}}}},
+]
+
+# Hermes' template recurses without end on array-typed and union-typed parameters: this set has neither.
+TOOLS_SIMPLE = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the weather for a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "The city name"},
+            "days": {"type": "integer", "description": "Number of days"},
+            "options": {"type": "object", "additionalProperties": {"type": "boolean"}, "description": "Flags"}},
+            "required": ["city"]}}},
+]
+
+TOOL_CONVERSATIONS = [
+    [{"role": "user", "content": "Weather in Moscow?"}],
+    [{"role": "system", "content": "You are helpful."},
+     {"role": "user", "content": "Weather in Moscow?"},
+     {"role": "assistant", "content": "", "tool_calls": [
+         {"id": "call12345", "type": "function",
+          "function": {"name": "get_weather", "arguments": {"city": "Moscow", "days": 2}}}]},
+     {"role": "tool", "tool_call_id": "call12345", "content": "{\"temp\": -5}"},
+     {"role": "assistant", "content": "It is -5 degrees."},
+     {"role": "user", "content": "Thanks! Ещё?"}],
+]
+
+
+def tool_refs(shared_refs):
+    env = make_env(True)
+    with open(shared_refs) as f:
+        templates = json.load(f)["templates"]
+    out = []
+    for t in templates:
+        compiled = env.from_string(t["source"])
+        for tools, messages in [(tools, m) for tools in (TOOLS, TOOLS_SIMPLE) for m in TOOL_CONVERSATIONS]:
+            for agp in (True, False):
+                case = {"template": t["template"], "messages": messages, "tools": tools,
+                        "add_generation_prompt": agp, "bos_token": "<s>", "eos_token": "</s>"}
+                try:
+                    case["expected"] = compiled.render(messages=messages, tools=tools, documents=None,
+                                                       add_generation_prompt=agp, bos_token="<s>",
+                                                       eos_token="</s>")
+                except Exception as e:  # noqa: BLE001
+                    case["error"] = f"{type(e).__name__}: {e}"
+                out.append(case)
+    return out
+
+
+if __name__ == "__main__" and "--tools" in sys.argv:
+    import os
+    refs = os.path.join(os.path.dirname(__file__), "../../../shared/tokenizers/chat-template-refs.json")
+    json.dump({"generator": "tests/chat/make_jinja_refs.py --tools", "jinja2": jinja2.__version__,
+               "cases": tool_refs(refs)}, sys.stdout, indent=1, ensure_ascii=False)
+    sys.stdout.write("\n")

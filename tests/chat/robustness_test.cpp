@@ -102,7 +102,8 @@ std::vector<std::string> seed_templates() {
   const auto refs = std::filesystem::path(RBEES_SHARED_DIR) / "tokenizers/chat-template-refs.json";
   if (std::filesystem::exists(refs)) {
     std::ifstream in(refs);
-    for (const auto& t : Json::parse(in).at("templates")) seeds.push_back(t.at("source").get<std::string>());
+    const Json parsed = Json::parse(in);
+    for (const auto& t : parsed.at("templates")) seeds.push_back(t.at("source").get<std::string>());
   }
   return seeds;
 }
