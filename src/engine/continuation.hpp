@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/finish_reason.hpp"
+#include "engine/stop_matcher.hpp"
 #include "tokenizer/streaming_detokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -39,16 +40,14 @@ class Continuation {
   // Ends the text early (e.g. cancel): releases held-back text.
   std::string flush();
   int n_generated() const { return n_generated_; }
+  int max_new_tokens() const { return limits_.max_new_tokens; }
   bool finished() const { return finished_; }
 
  private:
-  // Moves the text that can no longer start a stop string to `out`; true when a stop string matched.
-  bool release_safe_text(std::string& out, TokenResult& result);
-
   tokenizer::Tokenizer tokenizer_;
   ContinuationLimits limits_;
   tokenizer::StreamingDetokenizer detok_;
-  std::string held_;  // decoded text not shown yet (a possible stop-string start)
+  StopMatcher stops_;
   int n_generated_ = 0;
   bool finished_ = false;
 };

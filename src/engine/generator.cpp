@@ -48,10 +48,10 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
   if (request.max_tokens && *request.max_tokens <= 0) throw std::invalid_argument("max_tokens must be positive");
 
   constexpr int32_t kSeq = 0;
-  Sequence seq(kSeq, request.prompt, request.sampling, rt_.tokenizer(),
+  Sequence seq(request.prompt, request.sampling, rt_.tokenizer(),
                continuation_limits(n_prompt, request.max_tokens, n_ctx_, request.ignore_eos, request.stop));
   kv_.clear();
-  seq.admit(0);
+  seq.admit(kSeq, 0);
 
   GenerationResult res;
   res.prompt_tokens = n_prompt;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "chat/model_template.hpp"
 #include "core/log.hpp"
 #include "loader/load.hpp"
 
@@ -18,6 +19,9 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
 
   rt->device_ = std::make_unique<core::Device>(core::find_device(options.device), options.threads);
   rt->tokenizer_.emplace(tokenizer::Tokenizer::load(options.model_path));
+  std::string chat_source = rt->tokenizer_->chat_template();
+  if (chat_source.empty()) chat_source = chat::find_chat_template(options.model_path).value_or("");
+  if (!chat_source.empty()) rt->chat_template_ = std::make_unique<chat::ChatTemplate>(std::move(chat_source));
   {
     // The source's file mappings are only needed while the weights are uploaded.
     loader::ModelSource source = loader::load_model_source(options.model_path);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "chat/chat_template.hpp"
 #include "core/device.hpp"
 #include "model/llama_model.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -32,6 +33,8 @@ class ModelRuntime {
   core::Device& device() { return *device_; }
   model::LlamaModel& model() { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The model's chat template, or null when it has none.
+  const chat::ChatTemplate* chat_template() const { return chat_template_.get(); }
   const loader::ModelConfig& config() const { return model_->config(); }
   // The model directory's or file's name, as /v1/models lists it.
   const std::string& name() const { return name_; }
@@ -44,6 +47,7 @@ class ModelRuntime {
   std::unique_ptr<core::Device> device_;
   std::unique_ptr<model::LlamaModel> model_;
   std::optional<tokenizer::Tokenizer> tokenizer_;
+  std::unique_ptr<chat::ChatTemplate> chat_template_;
   std::string name_;
   std::string path_;
 };

@@ -6,10 +6,9 @@
 
 namespace rbees::engine {
 
-Sequence::Sequence(int32_t id, std::vector<int32_t> prompt, const sampling::SamplingParams& params,
+Sequence::Sequence(std::vector<int32_t> prompt, const sampling::SamplingParams& params,
                    const tokenizer::Tokenizer& tokenizer, ContinuationLimits limits)
-    : id_(id),
-      tokens_(std::move(prompt)),
+    : tokens_(std::move(prompt)),
       n_prompt_(static_cast<int>(tokens_.size())),
       sampler_(params, tokens_),
       continuation_(tokenizer, std::move(limits)) {
@@ -28,9 +27,10 @@ void Sequence::transition(SequenceState to) {
   state_ = to;
 }
 
-void Sequence::admit(int reused_tokens) {
+void Sequence::admit(int32_t id, int reused_tokens) {
   if (reused_tokens < 0 || reused_tokens >= n_prompt_) throw std::invalid_argument("reused prefix out of range");
   transition(SequenceState::prefilling);
+  id_ = id;
   n_computed_ = n_reused_ = reused_tokens;
 }
 
@@ -42,11 +42,18 @@ void Sequence::computed(int n) {
   if (n_computed_ > static_cast<int>(tokens_.size())) throw std::logic_error("computed beyond the known tokens");
 }
 
-TokenResult Sequence::on_logits(std::span<const float> row) {
+TokenResult Sequence::on_logits(std::span<const float> row, std::optional<int32_t> n_top,
+                                sampling::SampledToken* logprobs) {
   if (n_computed_ != static_cast<int>(tokens_.size())) {
     throw std::logic_error("sequence " + std::to_string(id_) + " sampled before its tokens were computed");
   }
-  const int32_t id = sampler_.sample(row);
+  int32_t id;
+  if (n_top && logprobs != nullptr) {
+    *logprobs = sampler_.sample_with_logprobs(row, *n_top);
+    id = logprobs->id;
+  } else {
+    id = sampler_.sample(row);
+  }
   tokens_.push_back(id);
   if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
   TokenResult r = continuation_.push(id);

@@ -10,6 +10,7 @@
 // for a FinishReason; the scheduler releases its KV space at once.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -36,21 +37,25 @@ constexpr std::string_view to_string(SequenceState s) {
 
 class Sequence {
  public:
-  Sequence(int32_t id, std::vector<int32_t> prompt, const sampling::SamplingParams& params,
-           const tokenizer::Tokenizer& tokenizer, ContinuationLimits limits);
+  Sequence(std::vector<int32_t> prompt, const sampling::SamplingParams& params, const tokenizer::Tokenizer& tokenizer,
+           ContinuationLimits limits);
 
+  // The KV-cache sequence id, given at admission (-1 before).
   int32_t id() const { return id_; }
   SequenceState state() const { return state_; }
 
-  // waiting -> prefilling, with the first `reused_tokens` prompt tokens already in the KV cache.
-  void admit(int reused_tokens);
+  // waiting -> prefilling as KV sequence `id`, with the first `reused_tokens` prompt tokens already
+  // in the KV cache.
+  void admit(int32_t id, int reused_tokens);
   // The prompt tokens still to compute (prefilling only).
   int prompt_remaining() const { return n_prompt_ - n_computed_; }
   // The KV cache now holds `n` more of this sequence's tokens.
   void computed(int n);
   // Samples the next token from this sequence's logits row (once the whole prompt is computed):
   // prefilling -> decoding on the first token, -> finished when the token ends the generation.
-  TokenResult on_logits(std::span<const float> row);
+  // With `logprobs`, also reports the chosen token's log-probability and n_top alternatives.
+  TokenResult on_logits(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt,
+                        sampling::SampledToken* logprobs = nullptr);
   // Ends the sequence from outside (cancel, error); returns the text still held back.
   std::string finish(FinishReason reason);
 
@@ -60,13 +65,14 @@ class Sequence {
   int n_computed() const { return n_computed_; }
   int n_generated() const { return static_cast<int>(tokens_.size()) - n_prompt_; }
   int n_reused() const { return n_reused_; }
+  int max_new_tokens() const { return continuation_.max_new_tokens(); }
   FinishReason finish_reason() const { return finish_reason_; }
   const sampling::Sampler& sampler() const { return sampler_; }
 
  private:
   void transition(SequenceState to);
 
-  int32_t id_;
+  int32_t id_ = -1;
   SequenceState state_ = SequenceState::waiting;
   std::vector<int32_t> tokens_;
   int n_prompt_;

@@ -1,0 +1,387 @@
+#include "engine/batch_engine.hpp"
+
+#include <algorithm>
+#include <span>
+#include <stdexcept>
+#include <utility>
+
+#include "core/log.hpp"
+#include "engine/generator.hpp"
+#include "engine/prompt.hpp"
+
+namespace rbees::engine {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+// Holder ids of cached KV blocks start above every sequence id.
+constexpr int32_t kFirstHolderId = 1 << 20;
+}  // namespace
+
+BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
+    : rt_(runtime),
+      opts_(options),
+      limit_(0),
+      kv_(runtime.model().create_kv_cache(
+          std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
+      blocks_(kv_, options.block_size, kFirstHolderId) {
+  if (opts_.max_seqs <= 0 || opts_.max_seqs >= kFirstHolderId) throw std::invalid_argument("max_seqs out of range");
+  if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
+  if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
+  limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
+  for (int32_t i = opts_.max_seqs - 1; i >= 0; --i) free_seq_ids_.push_back(i);
+  running_.reserve(opts_.max_seqs);
+  slices_.reserve(opts_.max_seqs);
+  log::info("engine_ready", "continuous batching engine started",
+            {{"ctx_size", kv_.size()},
+             {"max_seqs", opts_.max_seqs},
+             {"max_queue", opts_.max_queue},
+             {"prefill_chunk", opts_.prefill_chunk},
+             {"block_size", opts_.block_size},
+             {"sequence_limit", limit_}});
+  thread_ = std::thread([this] { run(); });
+}
+
+BatchEngine::~BatchEngine() {
+  shutdown();
+}
+
+void BatchEngine::shutdown() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    admitting_ = false;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BatchEngine::stop_admitting() {
+  std::lock_guard lk(mu_);
+  admitting_ = false;
+}
+
+SubmitResult BatchEngine::submit(Request request, JobEventFn on_event) {
+  SubmitResult res;
+  {
+    std::lock_guard lk(mu_);
+    if (!admitting_) return {SubmitResult::Status::shutting_down, "the worker is shutting down", 0};
+    if (n_queued_ >= opts_.max_queue) {
+      return {SubmitResult::Status::overloaded,
+              "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
+    }
+    if (live_ids_.count(request.job_id) != 0) {
+      return {SubmitResult::Status::invalid, "job_id '" + request.job_id + "' is already running", 0};
+    }
+  }
+  std::vector<int32_t> prompt;
+  try {
+    prompt = encode_prompt(rt_, request.prompt);
+  } catch (const std::invalid_argument& e) {
+    return {SubmitResult::Status::invalid, e.what(), 0};
+  }
+  const int n_prompt = static_cast<int>(prompt.size());
+  res.prompt_tokens = n_prompt;
+  if (n_prompt == 0) return {SubmitResult::Status::invalid, "the prompt has no tokens", 0};
+  if (request.max_tokens && *request.max_tokens <= 0) {
+    return {SubmitResult::Status::invalid, "max_tokens must be positive", n_prompt};
+  }
+  if (n_prompt >= limit_ || (request.max_tokens && n_prompt + *request.max_tokens > limit_)) {
+    std::string msg = "the prompt has " + std::to_string(n_prompt) + " tokens";
+    if (request.max_tokens) msg += " and max_tokens is " + std::to_string(*request.max_tokens);
+    msg += "; a sequence holds at most " + std::to_string(limit_) + " tokens";
+    return {SubmitResult::Status::invalid, msg, n_prompt};
+  }
+
+  auto job = std::make_unique<Job>();
+  job->job_id = request.job_id;
+  job->on_event = std::move(on_event);
+  job->submitted = Clock::now();
+  job->seq = std::make_unique<Sequence>(
+      std::move(prompt), request.sampling, rt_.tokenizer(),
+      continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop));
+  job->max_new_tokens = job->seq->max_new_tokens();
+  job->request = std::move(request);
+  {
+    std::lock_guard lk(mu_);
+    if (!admitting_) return {SubmitResult::Status::shutting_down, "the worker is shutting down", 0};
+    if (n_queued_ >= opts_.max_queue) {
+      return {SubmitResult::Status::overloaded,
+              "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
+    }
+    if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
+      return {SubmitResult::Status::invalid, "job_id '" + job->job_id + "' is already running", 0};
+    }
+    ++n_queued_;
+    stats_.queue_length = n_queued_;
+    incoming_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+  return res;
+}
+
+bool BatchEngine::cancel(const std::string& job_id) {
+  {
+    std::lock_guard lk(mu_);
+    if (live_ids_.count(job_id) == 0) return false;
+    cancel_requests_.insert(job_id);
+  }
+  cv_.notify_all();
+  return true;
+}
+
+BatchEngineStats BatchEngine::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void BatchEngine::wait_idle() {
+  std::unique_lock lk(mu_);
+  idle_cv_.wait(lk, [&] { return live_ids_.empty() && !busy_; });
+}
+
+// Moves newly submitted jobs to the scheduler's own queue; waits while there is nothing to do.
+bool BatchEngine::take_incoming(std::unique_lock<std::mutex>& lk) {
+  cv_.wait(lk, [&] { return stopping_ || !incoming_.empty() || !cancel_requests_.empty() || !running_.empty(); });
+  while (!incoming_.empty()) {
+    waiting_.push_back(std::move(incoming_.front()));
+    incoming_.pop_front();
+  }
+  return !stopping_;
+}
+
+void BatchEngine::run() {
+  std::unique_lock lk(mu_);
+  while (take_incoming(lk)) {
+    busy_ = true;
+    auto cancels = std::move(cancel_requests_);
+    cancel_requests_.clear();
+    lk.unlock();
+
+    for (const auto& id : cancels) {
+      for (auto& j : waiting_) j->cancelled |= j->job_id == id;
+      for (auto& j : running_) j->cancelled |= j->job_id == id;
+    }
+    apply_cancels();
+    admit();
+    if (build_batch()) {
+      try {
+        evaluate();
+      } catch (const std::exception& e) {
+        log::error("inference_failed", e.what(), {{"running", static_cast<int>(running_.size())}});
+        fail_all(e.what());
+      }
+    }
+    publish_stats();
+
+    lk.lock();
+    busy_ = false;
+    if (live_ids_.empty()) idle_cv_.notify_all();
+  }
+  lk.unlock();
+  // Stopping: every job still here ends as cancelled.
+  for (auto& j : waiting_) finish(*j, FinishReason::cancelled);
+  for (auto& j : running_) finish(*j, FinishReason::cancelled);
+  waiting_.clear();
+  running_.clear();
+  lk.lock();
+  for (auto& j : incoming_) {
+    lk.unlock();
+    finish(*j, FinishReason::cancelled);
+    lk.lock();
+  }
+  incoming_.clear();
+  n_queued_ = 0;
+  idle_cv_.notify_all();
+}
+
+bool BatchEngine::deliver(Job& job, const JobEvent& ev) {
+  if (job.cancelled || !job.on_event) return !job.cancelled;
+  bool keep = true;
+  try {
+    keep = job.on_event(ev);
+  } catch (const std::exception& e) {
+    log::warn("event_failed", e.what(), {{"job_id", job.job_id}});
+    keep = false;
+  }
+  if (!keep && ev.kind == JobEvent::Kind::token) job.cancelled = true;
+  return keep;
+}
+
+// Sends the end event and frees everything the job holds; the job is then dropped by the caller.
+void BatchEngine::finish(Job& job, FinishReason reason, std::string text) {
+  Sequence& seq = *job.seq;
+  const bool was_admitted = seq.state() != SequenceState::waiting;
+  if (seq.state() != SequenceState::finished) text += seq.finish(reason);
+  if (!text.empty() && !job.cancelled) {
+    job.pending.text = std::move(text);
+    deliver(job, job.pending);
+  }
+  JobEvent end;
+  end.kind = JobEvent::Kind::end;
+  end.finish = seq.finish_reason();
+  // A receiver that went away is still told (it may clean up), whatever it answers.
+  const bool gone = job.cancelled;
+  job.cancelled = false;
+  end.stop_matched = job.stop_matched;
+  end.prompt_tokens = seq.n_prompt();
+  end.generated_tokens = seq.n_generated();
+  end.reused_prompt_tokens = seq.n_reused();
+  if (job.has_first_token) {
+    end.time_to_first_token_ms = ms_between(job.submitted, job.first_token);
+    end.decode_ms = ms_between(job.first_token, Clock::now());
+  }
+  if (gone) end.finish = FinishReason::cancelled;
+  deliver(job, end);
+  if (was_admitted) {
+    blocks_.release(seq.id());
+    free_seq_ids_.push_back(seq.id());
+  }
+  std::lock_guard lk(mu_);
+  if (!was_admitted) --n_queued_;
+  live_ids_.erase(job.job_id);
+}
+
+void BatchEngine::apply_cancels() {
+  auto drop = [&](auto& list) {
+    for (auto it = list.begin(); it != list.end();) {
+      if ((*it)->cancelled) {
+        finish(**it, FinishReason::cancelled);
+        it = list.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  drop(waiting_);
+  drop(running_);
+}
+
+void BatchEngine::admit() {
+  while (!waiting_.empty() && !free_seq_ids_.empty()) {
+    Job& job = *waiting_.front();
+    Sequence& seq = *job.seq;
+    const int32_t id = free_seq_ids_.back();
+    const int total = seq.n_prompt() + job.max_new_tokens;
+    auto reused = blocks_.admit(id, seq.tokens(), total);
+    if (!reused) break;  // first come, first served: nobody overtakes the oldest request
+    free_seq_ids_.pop_back();
+    seq.admit(id, *reused);
+    prompt_tokens_total_ += static_cast<uint64_t>(seq.n_prompt());
+    log::debug("admitted", "sequence admitted",
+               {{"job_id", job.job_id}, {"seq", id}, {"prompt_tokens", seq.n_prompt()}, {"reused", *reused}});
+    running_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+    std::lock_guard lk(mu_);
+    --n_queued_;
+  }
+}
+
+bool BatchEngine::build_batch() {
+  batch_.tokens.clear();
+  batch_.positions.clear();
+  batch_.seq_ids.clear();
+  batch_.want_logits.clear();
+  slices_.clear();
+  int row = 0;
+  // Decodes first: every decoding sequence advances one token each step.
+  for (auto& j : running_) {
+    Sequence& s = *j->seq;
+    if (s.state() != SequenceState::decoding) continue;
+    batch_.add(s.tokens().back(), s.n_computed(), s.id(), true);
+    slices_.push_back({j.get(), 1, row++});
+  }
+  // Then prompt chunks, oldest first, within the step's prefill budget.
+  int budget = opts_.prefill_chunk;
+  for (auto& j : running_) {
+    if (budget == 0) break;
+    Sequence& s = *j->seq;
+    if (s.state() != SequenceState::prefilling) continue;
+    const int take = std::min(budget, s.prompt_remaining());
+    const bool completes = take == s.prompt_remaining();
+    for (int i = 0; i < take; ++i) {
+      const int pos = s.n_computed() + i;
+      batch_.add(s.tokens()[pos], pos, s.id(), completes && i + 1 == take);
+    }
+    slices_.push_back({j.get(), take, completes ? row++ : -1});
+    budget -= take;
+  }
+  return !slices_.empty();
+}
+
+void BatchEngine::evaluate() {
+  const std::vector<float> logits = rt_.model().forward(batch_, kv_);
+  ++steps_;
+  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
+  for (const Slice& sl : slices_) {
+    Job& job = *sl.job;
+    Sequence& s = *job.seq;
+    s.computed(sl.n_tokens);
+    blocks_.computed(s.id(), s.tokens(), s.n_computed());
+    if (sl.logits_row < 0) continue;
+    std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
+    sampling::SampledToken lp;
+    TokenResult r = s.on_logits(row, job.request.logprobs, &lp);
+    JobEvent& ev = job.pending;
+    ev.token_ids.push_back(s.tokens().back());
+    if (job.request.logprobs) {
+      ev.logprobs.push_back(lp.logprob);
+      ev.top_logprobs.push_back(std::move(lp.top));
+    }
+    if (r.stop_matched) job.stop_matched = r.stop_matched;
+    ++generated_tokens_total_;
+    if (!job.has_first_token) {
+      job.has_first_token = true;
+      job.first_token = Clock::now();
+    }
+    if (!r.text.empty()) {
+      ev.text = std::move(r.text);
+      if (!deliver(job, ev)) job.cancelled = true;
+      ev = JobEvent{};
+    }
+  }
+  // Retire finished (and disconnected) sequences at once.
+  for (auto it = running_.begin(); it != running_.end();) {
+    Job& job = **it;
+    if (job.seq->state() == SequenceState::finished || job.cancelled) {
+      finish(job, job.cancelled ? FinishReason::cancelled : job.seq->finish_reason());
+      it = running_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void BatchEngine::fail_all(const std::string& message) {
+  for (auto& j : running_) {
+    JobEvent err;
+    err.kind = JobEvent::Kind::error;
+    err.error_code = "INFERENCE_FAILED";
+    err.error_message = message;
+    deliver(*j, err);
+    j->cancelled = true;  // no end event after the error
+    Sequence& s = *j->seq;
+    s.finish(FinishReason::cancelled);
+    blocks_.release(s.id());
+    free_seq_ids_.push_back(s.id());
+    std::lock_guard lk(mu_);
+    live_ids_.erase(j->job_id);
+  }
+  running_.clear();
+}
+
+void BatchEngine::publish_stats() {
+  std::lock_guard lk(mu_);
+  stats_.queue_length = n_queued_;
+  stats_.running_sequences = static_cast<int>(running_.size());
+  stats_.kv_cache_usage = blocks_.usage();
+  stats_.prefix_cache_hit_tokens = blocks_.hit_tokens_total();
+  stats_.prompt_tokens = prompt_tokens_total_;
+  stats_.generated_tokens = generated_tokens_total_;
+  stats_.steps = steps_;
+}
+
+}  // namespace rbees::engine

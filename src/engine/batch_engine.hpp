@@ -1,0 +1,152 @@
+#pragma once
+// Continuous batching: one scheduler thread runs the model for every active request at once. Each
+// step builds ONE batch: a decode token for every decoding sequence, then prefill chunks of the
+// admitted ones (at most `prefill_chunk` prompt tokens per step, so a long prompt never stalls the
+// decodes), evaluates it, samples each sequence's next token with its own sampler and retires
+// finished sequences at once, freeing their KV blocks for the queue. Admission is first come, first
+// served: the oldest waiting request is admitted as soon as a sequence slot and KV blocks for its
+// prompt plus max_tokens are free, and no later request overtakes it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/job_events.hpp"
+#include "engine/kv_blocks.hpp"
+#include "engine/model_runtime.hpp"
+#include "engine/request.hpp"
+#include "engine/sequence.hpp"
+#include "model/batch.hpp"
+#include "model/kv_cache.hpp"
+
+namespace rbees::engine {
+
+struct BatchEngineOptions {
+  int ctx_size = 4096;      // KV cells shared by all sequences
+  int max_seqs = 8;         // sequences decoding at once
+  int max_queue = 64;       // requests waiting for admission; beyond: OVERLOADED
+  int prefill_chunk = 512;  // prompt tokens evaluated per step, over all prefilling sequences
+  int block_size = 16;      // KV cells per block (paging and prefix-cache granularity)
+  ggml_type kv_type = GGML_TYPE_F16;
+};
+
+struct SubmitResult {
+  enum class Status { accepted, overloaded, invalid, shutting_down };
+  Status status = Status::accepted;
+  std::string message;
+  int prompt_tokens = 0;
+  bool ok() const { return status == Status::accepted; }
+};
+
+struct BatchEngineStats {
+  int queue_length = 0;
+  int running_sequences = 0;
+  double kv_cache_usage = 0;  // blocks in use or reserved, over all blocks
+  uint64_t prefix_cache_hit_tokens = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t generated_tokens = 0;
+  uint64_t steps = 0;
+};
+
+class BatchEngine {
+ public:
+  BatchEngine(ModelRuntime& runtime, BatchEngineOptions options);
+  ~BatchEngine();  // cancels what is still running
+  BatchEngine(const BatchEngine&) = delete;
+  BatchEngine& operator=(const BatchEngine&) = delete;
+
+  // Tokenizes and queues a request; events follow on the scheduler thread. Refused (nothing queued,
+  // no event) when the queue is full, the engine is stopping, or the request cannot fit: its prompt
+  // plus max_tokens exceeds the per-sequence limit (message names the numbers).
+  SubmitResult submit(Request request, JobEventFn on_event);
+  // Ends a job within one step: it gets an end event with FinishReason::cancelled. False when no such
+  // job is queued or running (finished or unknown: cancel is idempotent).
+  bool cancel(const std::string& job_id);
+  // Stops admitting (submit answers shutting_down); running and queued jobs go on.
+  void stop_admitting();
+  // Cancels every job and stops the scheduler.
+  void shutdown();
+
+  // Tokens one sequence may hold: the model's context, or the KV space if smaller.
+  int sequence_limit() const { return limit_; }
+  const BatchEngineOptions& options() const { return opts_; }
+  BatchEngineStats stats() const;
+  // Waits until no job is queued or running (for tests and draining).
+  void wait_idle();
+  ModelRuntime& runtime() { return rt_; }
+
+ private:
+  struct Job {
+    std::string job_id;
+    Request request;
+    JobEventFn on_event;
+    std::unique_ptr<Sequence> seq;
+    std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point first_token;
+    bool has_first_token = false;
+    std::optional<std::string> stop_matched;
+    int max_new_tokens = 0;
+    JobEvent pending;  // tokens whose text is still held back
+    bool cancelled = false;
+  };
+  // One sequence's share of a step's batch.
+  struct Slice {
+    Job* job;
+    int n_tokens;
+    int logits_row;  // -1: no logits this step
+  };
+
+  void run();
+  bool take_incoming(std::unique_lock<std::mutex>& lk);
+  void apply_cancels();
+  void admit();
+  bool build_batch();
+  void evaluate();
+  void finish(Job& job, FinishReason reason, std::string text = {});
+  void fail_all(const std::string& message);
+  bool deliver(Job& job, const JobEvent& ev);
+  void publish_stats();
+
+  ModelRuntime& rt_;
+  BatchEngineOptions opts_;
+  int limit_;
+  model::KvCache kv_;
+  KvBlocks blocks_;
+
+  // Shared with submitters (under mu_).
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::unique_ptr<Job>> incoming_;
+  std::unordered_set<std::string> live_ids_;  // queued or running
+  std::unordered_set<std::string> cancel_requests_;
+  bool admitting_ = true;
+  bool stopping_ = false;
+  bool busy_ = false;
+  int n_queued_ = 0;  // submitted, not yet admitted
+  BatchEngineStats stats_;
+
+  // Scheduler thread only.
+  std::deque<std::unique_ptr<Job>> waiting_;
+  std::vector<std::unique_ptr<Job>> running_;  // admission order
+  std::vector<int32_t> free_seq_ids_;
+  std::vector<Slice> slices_;
+  model::Batch batch_;
+  uint64_t prompt_tokens_total_ = 0;
+  uint64_t generated_tokens_total_ = 0;
+  uint64_t steps_ = 0;
+
+  std::thread thread_;
+};
+
+}  // namespace rbees::engine

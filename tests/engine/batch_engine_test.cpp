@@ -1,0 +1,299 @@
+#include "engine/batch_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/generator.hpp"
+#include "engine/model_runtime.hpp"
+
+namespace rbees::engine {
+namespace {
+
+nlohmann::json reference() {
+  std::ifstream f(std::string(RBEES_SOURCE_DIR) + "/tests/data/wp-llama-5m.ref-given.json");
+  return nlohmann::json::parse(f);
+}
+
+// Collects one job's events.
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string text;
+  std::vector<int32_t> tokens;
+  int n_token_events = 0;
+  std::optional<JobEvent> end;
+  bool disconnect_after_first = false;
+
+  JobEventFn fn() {
+    return [this](const JobEvent& ev) {
+      std::lock_guard lk(mu);
+      if (ev.kind == JobEvent::Kind::token) {
+        text += ev.text;
+        tokens.insert(tokens.end(), ev.token_ids.begin(), ev.token_ids.end());
+        ++n_token_events;
+      } else {
+        end = ev;
+      }
+      cv.notify_all();
+      return !(disconnect_after_first && n_token_events >= 1);
+    };
+  }
+  JobEvent wait_end() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return end.has_value(); });
+    return *end;
+  }
+  void wait_tokens(int n) {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return n_token_events >= n || end.has_value(); });
+  }
+};
+
+Request greedy(const std::string& id, const std::string& prompt, std::optional<int> max_tokens) {
+  Request r;
+  r.job_id = id;
+  r.prompt = TextPrompt{prompt, true};
+  r.sampling.temperature = 0.0f;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+class BatchEngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    RuntimeOptions o;
+    o.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
+    o.device = "cpu";
+    o.threads = 1;  // the test machine's cores are shared
+    runtime_ = ModelRuntime::load(o).release();
+  }
+  static void TearDownTestSuite() {
+    delete runtime_;
+    runtime_ = nullptr;
+  }
+  // The single-request continuation, through the one-sequence path.
+  static std::vector<int32_t> single(const Request& r) {
+    Generator gen(*runtime_);
+    GenerationRequest g;
+    g.prompt = runtime_->tokenizer().encode(std::get<TextPrompt>(r.prompt).text, true);
+    g.sampling = r.sampling;
+    g.max_tokens = r.max_tokens;
+    g.ignore_eos = r.ignore_eos;
+    return gen.generate(g, nullptr).tokens;
+  }
+  static ModelRuntime* runtime_;
+};
+ModelRuntime* BatchEngineTest::runtime_ = nullptr;
+
+TEST_F(BatchEngineTest, SixteenConcurrentGreedyRequestsMatchTheirSingleRequestContinuations) {
+  const auto ref = reference();
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < ref["cases"].size(); ++i) {
+    reqs.push_back(greedy("ref" + std::to_string(i), ref["cases"][i]["prompt"], 48));
+  }
+  const std::vector<std::string> more = {
+      "Pierre",
+      "The Emperor Napoleon rode along the line of the army",
+      "Natasha ran into the drawing room, and the old countess",
+      "It was a cold winter morning in Moscow when the news came that",
+      "Prince Vasili",
+      "\"Mon cher,\" said Anna Pavlovna, \"you are",
+      "The battle of Borodino",
+      "Nicholas Rostov galloped towards the French, and his horse",
+      "She",
+      "War and Peace, by Leo Tolstoy. Book One. Chapter I. Well, Prince, so Genoa and Lucca are now just family "
+      "estates of the Buonapartes. But I warn you, if you don't tell me that this means war",
+      "Kutuzov"};
+  for (size_t i = 0; i < more.size(); ++i) {
+    reqs.push_back(greedy("more" + std::to_string(i), more[i], 6 + static_cast<int>(i) * 5));
+  }
+  ASSERT_EQ(reqs.size(), 16u);
+  std::vector<std::vector<int32_t>> want;  // computed first: the model runs one pass at a time
+  for (const auto& r : reqs) want.push_back(single(r));
+
+  BatchEngineOptions opts;
+  opts.ctx_size = 2048;
+  opts.max_seqs = 16;
+  opts.prefill_chunk = 24;  // prompts are split over several steps, beside running decodes
+  BatchEngine engine(*runtime_, opts);
+  std::vector<std::unique_ptr<Collector>> out;
+  for (const auto& r : reqs) {
+    out.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.submit(r, out.back()->fn()).ok());
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const JobEvent end = out[i]->wait_end();
+    EXPECT_EQ(out[i]->tokens, want[i]) << reqs[i].job_id;
+    EXPECT_EQ(end.generated_tokens, static_cast<int>(want[i].size()));
+    if (i < ref["cases"].size()) {
+      EXPECT_EQ(out[i]->text, ref["cases"][i]["greedy_text"].get<std::string>());
+      EXPECT_EQ(end.finish, FinishReason::max_tokens);
+    }
+  }
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().running_sequences, 0);
+  EXPECT_GT(engine.stats().steps, 48u);
+}
+
+TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
+  const std::string base = reference()["cases"][0]["prompt"].get<std::string>() +
+                           " of the Buonapartes. But I warn you, if you don't tell me that this means war, if you "
+                           "still try to defend the infamies and horrors perpetrated by that Antichrist";
+  const auto req =
+      greedy("b", base + " - I really believe he is Antichrist - I will have nothing more to do with you", 24);
+  const auto want = single(req);
+  BatchEngineOptions opts;
+  opts.ctx_size = 1024;
+  opts.max_seqs = 4;
+  opts.block_size = 16;
+  BatchEngine engine(*runtime_, opts);
+
+  Collector first;
+  ASSERT_TRUE(engine.submit(greedy("a", base, 8), first.fn()).ok());
+  first.wait_end();
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().prefix_cache_hit_tokens, 0u);
+
+  const int n_base = static_cast<int>(runtime_->tokenizer().encode(base, true).size());
+  Collector second;
+  ASSERT_TRUE(engine.submit(req, second.fn()).ok());
+  const JobEvent end = second.wait_end();
+  engine.wait_idle();
+  const uint64_t hits = engine.stats().prefix_cache_hit_tokens;
+  // Every full block of the first prompt (and of its generated tokens that the second shares) is reused.
+  EXPECT_GE(hits, static_cast<uint64_t>(n_base / 16 * 16));
+  EXPECT_EQ(static_cast<uint64_t>(end.reused_prompt_tokens), hits);
+  EXPECT_EQ(second.tokens, want);
+}
+
+TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {
+  Request r;
+  r.job_id = "seeded";
+  r.prompt = TextPrompt{"Prince Andrew looked at the sky", true};
+  r.sampling.temperature = 0.8f;
+  r.sampling.top_k = 50;
+  r.sampling.seed = 4242;
+  r.max_tokens = 32;
+  BatchEngineOptions opts;
+  opts.max_seqs = 8;
+  BatchEngine engine(*runtime_, opts);
+
+  Collector alone;
+  ASSERT_TRUE(engine.submit(r, alone.fn()).ok());
+  alone.wait_end();
+  engine.wait_idle();
+
+  std::vector<std::unique_ptr<Collector>> others;
+  for (int i = 0; i < 5; ++i) {
+    Request o = r;
+    o.job_id = "other" + std::to_string(i);
+    o.sampling.seed = 100 + i;
+    o.prompt = TextPrompt{"The old count said " + std::to_string(i), true};
+    others.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.submit(o, others.back()->fn()).ok());
+  }
+  Collector batched;
+  r.job_id = "seeded2";
+  ASSERT_TRUE(engine.submit(r, batched.fn()).ok());
+  batched.wait_end();
+  for (auto& o : others) o->wait_end();
+  EXPECT_EQ(batched.tokens, alone.tokens);
+  EXPECT_EQ(batched.text, alone.text);
+  EXPECT_EQ(alone.tokens.size(), 32u);
+}
+
+TEST_F(BatchEngineTest, CancelAndDisconnectEndTheJobAndTheNextIsServed) {
+  BatchEngineOptions opts;
+  opts.max_seqs = 2;
+  BatchEngine engine(*runtime_, opts);
+  auto long_req = greedy("long", "Pierre", 900);
+  long_req.ignore_eos = true;
+
+  Collector c;
+  ASSERT_TRUE(engine.submit(long_req, c.fn()).ok());
+  c.wait_tokens(2);
+  EXPECT_TRUE(engine.cancel("long"));
+  const JobEvent end = c.wait_end();
+  EXPECT_EQ(end.finish, FinishReason::cancelled);
+  EXPECT_LT(end.generated_tokens, 900);
+  engine.wait_idle();
+  EXPECT_FALSE(engine.cancel("long"));  // finished: nothing to cancel
+
+  Collector gone;
+  gone.disconnect_after_first = true;
+  long_req.job_id = "gone";
+  ASSERT_TRUE(engine.submit(long_req, gone.fn()).ok());
+  EXPECT_EQ(gone.wait_end().finish, FinishReason::cancelled);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().running_sequences, 0);
+  EXPECT_DOUBLE_EQ(engine.stats().kv_cache_usage, 0.0);
+
+  const auto ref = reference()["cases"][1];
+  Collector next;
+  ASSERT_TRUE(engine.submit(greedy("next", ref["prompt"], 48), next.fn()).ok());
+  next.wait_end();
+  EXPECT_EQ(next.text, ref["greedy_text"].get<std::string>());
+}
+
+TEST_F(BatchEngineTest, QueueOverflowIsRefusedAsOverloaded) {
+  BatchEngineOptions opts;
+  opts.max_seqs = 1;
+  opts.max_queue = 2;
+  BatchEngine engine(*runtime_, opts);
+  auto r = greedy("running", "Pierre", 900);
+  r.ignore_eos = true;
+  Collector running;
+  ASSERT_TRUE(engine.submit(r, running.fn()).ok());
+  running.wait_tokens(1);  // admitted: the queue is empty again
+  Collector q1, q2, q3;
+  r.job_id = "q1";
+  EXPECT_TRUE(engine.submit(r, q1.fn()).ok());
+  r.job_id = "q2";
+  EXPECT_TRUE(engine.submit(r, q2.fn()).ok());
+  r.job_id = "q3";
+  const auto refused = engine.submit(r, q3.fn());
+  EXPECT_EQ(refused.status, SubmitResult::Status::overloaded);
+  EXPECT_EQ(engine.stats().queue_length, 2);
+  for (const char* id : {"running", "q1", "q2"}) engine.cancel(id);
+  EXPECT_EQ(q1.wait_end().finish, FinishReason::cancelled);
+  EXPECT_EQ(q2.wait_end().finish, FinishReason::cancelled);
+  engine.wait_idle();
+  EXPECT_FALSE(q3.end.has_value());
+}
+
+TEST_F(BatchEngineTest, ContextLimitEndsWithContextLengthAndOversizedRequestsAreRefused) {
+  BatchEngineOptions opts;
+  opts.ctx_size = 64;
+  opts.block_size = 16;
+  opts.max_seqs = 2;
+  BatchEngine engine(*runtime_, opts);
+  ASSERT_EQ(engine.sequence_limit(), 64);
+  const auto ref = reference()["cases"][0];
+  auto r = greedy("ctx", ref["prompt"], std::nullopt);  // 21 prompt tokens
+  r.ignore_eos = true;
+  Collector c;
+  ASSERT_TRUE(engine.submit(r, c.fn()).ok());
+  const JobEvent end = c.wait_end();
+  EXPECT_EQ(end.finish, FinishReason::context_length);
+  EXPECT_EQ(end.prompt_tokens + end.generated_tokens, 64);
+  const auto want = ref["greedy_ids"].get<std::vector<int32_t>>();
+  ASSERT_EQ(c.tokens.size(), 43u);
+  EXPECT_TRUE(std::equal(c.tokens.begin(), c.tokens.end(), want.begin()));
+
+  auto big = greedy("big", ref["prompt"], 44);
+  const auto refused = engine.submit(big, nullptr);
+  EXPECT_EQ(refused.status, SubmitResult::Status::invalid);
+  EXPECT_NE(refused.message.find("21"), std::string::npos) << refused.message;
+  EXPECT_NE(refused.message.find("44"), std::string::npos) << refused.message;
+  EXPECT_NE(refused.message.find("64"), std::string::npos) << refused.message;
+}
+
+}  // namespace
+}  // namespace rbees::engine
