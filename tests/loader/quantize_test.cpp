@@ -40,6 +40,10 @@ struct Case {
   bool embeddings;  // token_embd converted too
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class QuantizeDefaultModel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(QuantizeDefaultModel, TypesAndDequantizedValues) {
