@@ -99,6 +99,19 @@ TEST(Quantize, F16GgufToQ8) {
   EXPECT_LT(relative_l2(to_f32(*up), before), 1e-2);
 }
 
+// Its rows are 8 or 32 long: too short for any 256-block type, so every matrix falls back.
+TEST(Quantize, ThirdPartyTinyLlama2FallsBackWhereRowsAreShort) {
+  auto p = std::filesystem::path(RBEES_SHARED_DIR) / "models" / "llama-2-tiny-random.gguf";
+  if (!std::filesystem::exists(p)) GTEST_SKIP() << p << " is absent (../shared not checked out)";
+  ModelSource src = load_model_source(p.string());
+  std::vector<std::string> fell_back;
+  quantize_source(src, GGML_TYPE_Q4_K, &fell_back);
+  EXPECT_EQ(src.find("blk.0.ffn_down.weight")->type, GGML_TYPE_Q5_0);  // 32 wide
+  EXPECT_EQ(src.find("blk.0.attn_q.weight")->type, GGML_TYPE_F16);     // 8 wide
+  EXPECT_EQ(src.find("output.weight")->type, GGML_TYPE_F16);
+  EXPECT_EQ(fell_back.size(), 8u);  // 7 block matrices + output
+}
+
 TEST(Quantize, ParseQuant) {
   EXPECT_EQ(parse_quant("q8_0"), GGML_TYPE_Q8_0);
   EXPECT_EQ(parse_quant("q4_0"), GGML_TYPE_Q4_0);
