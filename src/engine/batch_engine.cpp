@@ -64,41 +64,40 @@ void BatchEngine::stop_admitting() {
   admitting_ = false;
 }
 
-SubmitResult BatchEngine::submit(Request request, JobEventFn on_event) {
+SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   SubmitResult res;
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {SubmitResult::Status::shutting_down, "the worker is shutting down", 0};
+    if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
     if (n_queued_ >= opts_.max_queue) {
-      return {SubmitResult::Status::overloaded,
-              "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
+      return {Admission::overloaded, "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
     }
     if (live_ids_.count(request.job_id) != 0) {
-      return {SubmitResult::Status::invalid, "job_id '" + request.job_id + "' is already running", 0};
+      return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0};
     }
   }
   std::vector<int32_t> prompt;
   try {
     prompt = encode_prompt(rt_, request.prompt);
   } catch (const std::invalid_argument& e) {
-    return {SubmitResult::Status::invalid, e.what(), 0};
+    return {Admission::invalid, e.what(), 0};
   }
   const int n_prompt = static_cast<int>(prompt.size());
   res.prompt_tokens = n_prompt;
-  if (n_prompt == 0) return {SubmitResult::Status::invalid, "the prompt has no tokens", 0};
+  if (n_prompt == 0) return {Admission::invalid, "the prompt has no tokens", 0};
   if (request.max_tokens && *request.max_tokens <= 0) {
-    return {SubmitResult::Status::invalid, "max_tokens must be positive", n_prompt};
+    return {Admission::invalid, "max_tokens must be positive", n_prompt};
   }
   if (n_prompt >= limit_ || (request.max_tokens && n_prompt + *request.max_tokens > limit_)) {
     std::string msg = "the prompt has " + std::to_string(n_prompt) + " tokens";
     if (request.max_tokens) msg += " and max_tokens is " + std::to_string(*request.max_tokens);
     msg += "; a sequence holds at most " + std::to_string(limit_) + " tokens";
-    return {SubmitResult::Status::invalid, msg, n_prompt};
+    return {Admission::invalid, msg, n_prompt};
   }
 
   auto job = std::make_unique<Job>();
   job->job_id = request.job_id;
-  job->on_event = std::move(on_event);
+  job->sink = std::move(sink);
   job->submitted = Clock::now();
   job->seq = std::make_unique<Sequence>(
       std::move(prompt), request.sampling, rt_.tokenizer(),
@@ -107,13 +106,12 @@ SubmitResult BatchEngine::submit(Request request, JobEventFn on_event) {
   job->request = std::move(request);
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {SubmitResult::Status::shutting_down, "the worker is shutting down", 0};
+    if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
     if (n_queued_ >= opts_.max_queue) {
-      return {SubmitResult::Status::overloaded,
-              "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
+      return {Admission::overloaded, "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
     }
     if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
-      return {SubmitResult::Status::invalid, "job_id '" + job->job_id + "' is already running", 0};
+      return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0};
     }
     ++n_queued_;
     stats_.queue_length = n_queued_;
@@ -133,7 +131,7 @@ bool BatchEngine::cancel(const std::string& job_id) {
   return true;
 }
 
-BatchEngineStats BatchEngine::stats() const {
+BatchEngineStats BatchEngine::detailed_stats() const {
   std::lock_guard lk(mu_);
   return stats_;
 }
@@ -161,10 +159,9 @@ void BatchEngine::run() {
     cancel_requests_.clear();
     lk.unlock();
 
-    for (const auto& id : cancels) {
-      for (auto& j : waiting_) j->cancelled |= j->job_id == id;
-      for (auto& j : running_) j->cancelled |= j->job_id == id;
-    }
+    auto cancel_if = [&](Job& j) { j.cancelled |= cancels.count(j.job_id) != 0 || (j.sink && j.sink->client_gone()); };
+    for (auto& j : waiting_) cancel_if(*j);
+    for (auto& j : running_) cancel_if(*j);
     apply_cancels();
     admit();
     if (build_batch()) {
@@ -198,44 +195,28 @@ void BatchEngine::run() {
   idle_cv_.notify_all();
 }
 
-bool BatchEngine::deliver(Job& job, const JobEvent& ev) {
-  if (job.cancelled || !job.on_event) return !job.cancelled;
-  bool keep = true;
-  try {
-    keep = job.on_event(ev);
-  } catch (const std::exception& e) {
-    log::warn("event_failed", e.what(), {{"job_id", job.job_id}});
-    keep = false;
-  }
-  if (!keep && ev.kind == JobEvent::Kind::token) job.cancelled = true;
-  return keep;
-}
-
-// Sends the end event and frees everything the job holds; the job is then dropped by the caller.
-void BatchEngine::finish(Job& job, FinishReason reason, std::string text) {
+// Tells the sink how the job ended and frees everything the job holds; the caller drops the job.
+void BatchEngine::finish(Job& job, FinishReason reason) {
   Sequence& seq = *job.seq;
   const bool was_admitted = seq.state() != SequenceState::waiting;
-  if (seq.state() != SequenceState::finished) text += seq.finish(reason);
-  if (!text.empty() && !job.cancelled) {
-    job.pending.text = std::move(text);
-    deliver(job, job.pending);
-  }
-  JobEvent end;
-  end.kind = JobEvent::Kind::end;
-  end.finish = seq.finish_reason();
-  // A receiver that went away is still told (it may clean up), whatever it answers.
-  const bool gone = job.cancelled;
-  job.cancelled = false;
-  end.stop_matched = job.stop_matched;
+  FinalResult end;
+  end.trailing_text = seq.finish(reason);
+  end.reason = seq.finish_reason();
+  if (end.reason == FinishReason::stop_sequence) end.stop_sequence = job.stop_matched;
   end.prompt_tokens = seq.n_prompt();
-  end.generated_tokens = seq.n_generated();
-  end.reused_prompt_tokens = seq.n_reused();
+  end.cached_prompt_tokens = seq.n_reused();
+  end.tokens_out = seq.n_generated();
   if (job.has_first_token) {
-    end.time_to_first_token_ms = ms_between(job.submitted, job.first_token);
+    end.prefill_ms = ms_between(job.submitted, job.first_token);
     end.decode_ms = ms_between(job.first_token, Clock::now());
   }
-  if (gone) end.finish = FinishReason::cancelled;
-  deliver(job, end);
+  if (job.sink) {
+    try {
+      job.sink->on_finish(end);
+    } catch (const std::exception& e) {
+      log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
+    }
+  }
   if (was_admitted) {
     blocks_.release(seq.id());
     free_seq_ids_.push_back(seq.id());
@@ -325,22 +306,26 @@ void BatchEngine::evaluate() {
     std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
     sampling::SampledToken lp;
     TokenResult r = s.on_logits(row, job.request.logprobs, &lp);
-    JobEvent& ev = job.pending;
-    ev.token_ids.push_back(s.tokens().back());
-    if (job.request.logprobs) {
-      ev.logprobs.push_back(lp.logprob);
-      ev.top_logprobs.push_back(std::move(lp.top));
-    }
     if (r.stop_matched) job.stop_matched = r.stop_matched;
     ++generated_tokens_total_;
     if (!job.has_first_token) {
       job.has_first_token = true;
       job.first_token = Clock::now();
     }
-    if (!r.text.empty()) {
+    if (job.sink) {
+      TokenEvent ev;
+      ev.id = s.tokens().back();
       ev.text = std::move(r.text);
-      if (!deliver(job, ev)) job.cancelled = true;
-      ev = JobEvent{};
+      if (job.request.logprobs) {
+        ev.logprob = lp.logprob;
+        ev.top_logprobs = std::move(lp.top);
+      }
+      try {
+        job.sink->on_token(ev);
+      } catch (const std::exception& e) {
+        log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
+        job.cancelled = true;
+      }
     }
   }
   // Retire finished (and disconnected) sequences at once.
@@ -357,14 +342,20 @@ void BatchEngine::evaluate() {
 
 void BatchEngine::fail_all(const std::string& message) {
   for (auto& j : running_) {
-    JobEvent err;
-    err.kind = JobEvent::Kind::error;
-    err.error_code = "INFERENCE_FAILED";
-    err.error_message = message;
-    deliver(*j, err);
-    j->cancelled = true;  // no end event after the error
     Sequence& s = *j->seq;
     s.finish(FinishReason::cancelled);
+    FinalResult end;
+    end.reason = FinishReason::cancelled;
+    end.failure = Failure{FailureKind::inference_failed, message, true};
+    end.prompt_tokens = s.n_prompt();
+    end.tokens_out = s.n_generated();
+    if (j->sink) {
+      try {
+        j->sink->on_finish(end);
+      } catch (const std::exception& e) {
+        log::warn("sink_failed", e.what(), {{"job_id", j->job_id}});
+      }
+    }
     blocks_.release(s.id());
     free_seq_ids_.push_back(s.id());
     std::lock_guard lk(mu_);
@@ -382,6 +373,44 @@ void BatchEngine::publish_stats() {
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = generated_tokens_total_;
   stats_.steps = steps_;
+}
+
+}  // namespace rbees::engine
+
+namespace rbees::engine {
+
+EngineStats BatchEngine::stats() const {
+  std::lock_guard lk(mu_);
+  return {stats_.queue_length, stats_.running_sequences, stats_.kv_cache_usage};
+}
+
+HealthInfo BatchEngine::health() const {
+  HealthInfo h;
+  const auto& model = rt_.model();
+  const auto weights = model.residency();
+  h.model = rt_.name();
+  h.device = rt_.device().info().id;
+  h.resident = weights.resident() && kv_.residency().resident();
+  h.quant_kind = model.config().source_dtype;
+  if (!rt_.device().is_cpu()) {
+    h.vram_bytes = weights.bytes_on_requested + ggml_backend_buffer_get_size(kv_.buffer());
+  }
+  h.tokenizer_kind = std::string(rt_.tokenizer().kind());
+  h.vocab_size = static_cast<int64_t>(rt_.tokenizer().vocab_size());
+  h.context_length = limit_;
+  return h;
+}
+
+std::vector<int32_t> BatchEngine::tokenize(std::string_view text, bool add_special) const {
+  return rt_.tokenizer().encode(text, add_special);
+}
+
+std::string BatchEngine::detokenize(std::span<const int32_t> ids) const {
+  return rt_.tokenizer().decode(ids);
+}
+
+std::string BatchEngine::token_text(int32_t id) const {
+  return rt_.tokenizer().token_bytes(id, false);
 }
 
 }  // namespace rbees::engine

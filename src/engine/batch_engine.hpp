@@ -21,7 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine/job_events.hpp"
+#include "engine/engine.hpp"
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runtime.hpp"
 #include "engine/request.hpp"
@@ -40,14 +40,6 @@ struct BatchEngineOptions {
   ggml_type kv_type = GGML_TYPE_F16;
 };
 
-struct SubmitResult {
-  enum class Status { accepted, overloaded, invalid, shutting_down };
-  Status status = Status::accepted;
-  std::string message;
-  int prompt_tokens = 0;
-  bool ok() const { return status == Status::accepted; }
-};
-
 struct BatchEngineStats {
   int queue_length = 0;
   int running_sequences = 0;
@@ -58,20 +50,25 @@ struct BatchEngineStats {
   uint64_t steps = 0;
 };
 
-class BatchEngine {
+class BatchEngine : public Engine {
  public:
   BatchEngine(ModelRuntime& runtime, BatchEngineOptions options);
-  ~BatchEngine();  // cancels what is still running
+  ~BatchEngine() override;  // cancels what is still running
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
 
-  // Tokenizes and queues a request; events follow on the scheduler thread. Refused (nothing queued,
-  // no event) when the queue is full, the engine is stopping, or the request cannot fit: its prompt
-  // plus max_tokens exceeds the per-sequence limit (message names the numbers).
-  SubmitResult submit(Request request, JobEventFn on_event);
-  // Ends a job within one step: it gets an end event with FinishReason::cancelled. False when no such
-  // job is queued or running (finished or unknown: cancel is idempotent).
-  bool cancel(const std::string& job_id);
+  // Tokenizes and queues a request; the sink hears from the scheduler thread. Refused (nothing queued,
+  // no call to the sink) when the queue is full, the engine is stopping, or the request cannot fit:
+  // its prompt plus max_tokens exceeds the per-sequence limit (the message names the numbers).
+  SubmitResult submit(Request request, std::shared_ptr<Sink> sink) override;
+  // Ends a job within one step with FinishReason::cancelled. False when no such job is queued or
+  // running (finished or unknown: cancel is idempotent).
+  bool cancel(const std::string& job_id) override;
+  HealthInfo health() const override;
+  EngineStats stats() const override;
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override;
+  std::string detokenize(std::span<const int32_t> ids) const override;
+  std::string token_text(int32_t id) const override;
   // Stops admitting (submit answers shutting_down); running and queued jobs go on.
   void stop_admitting();
   // Cancels every job and stops the scheduler.
@@ -80,7 +77,7 @@ class BatchEngine {
   // Tokens one sequence may hold: the model's context, or the KV space if smaller.
   int sequence_limit() const { return limit_; }
   const BatchEngineOptions& options() const { return opts_; }
-  BatchEngineStats stats() const;
+  BatchEngineStats detailed_stats() const;
   // Waits until no job is queued or running (for tests and draining).
   void wait_idle();
   ModelRuntime& runtime() { return rt_; }
@@ -89,14 +86,13 @@ class BatchEngine {
   struct Job {
     std::string job_id;
     Request request;
-    JobEventFn on_event;
+    std::shared_ptr<Sink> sink;
     std::unique_ptr<Sequence> seq;
     std::chrono::steady_clock::time_point submitted;
     std::chrono::steady_clock::time_point first_token;
     bool has_first_token = false;
     std::optional<std::string> stop_matched;
     int max_new_tokens = 0;
-    JobEvent pending;  // tokens whose text is still held back
     bool cancelled = false;
   };
   // One sequence's share of a step's batch.
@@ -112,9 +108,8 @@ class BatchEngine {
   void admit();
   bool build_batch();
   void evaluate();
-  void finish(Job& job, FinishReason reason, std::string text = {});
+  void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
-  bool deliver(Job& job, const JobEvent& ev);
   void publish_stats();
 
   ModelRuntime& rt_;

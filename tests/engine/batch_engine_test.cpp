@@ -21,31 +21,34 @@ nlohmann::json reference() {
   return nlohmann::json::parse(f);
 }
 
-// Collects one job's events.
-struct Collector {
+// Collects one job's output.
+struct Collector : Sink {
   std::mutex mu;
   std::condition_variable cv;
   std::string text;
   std::vector<int32_t> tokens;
   int n_token_events = 0;
-  std::optional<JobEvent> end;
+  std::optional<FinalResult> end;
   bool disconnect_after_first = false;
 
-  JobEventFn fn() {
-    return [this](const JobEvent& ev) {
-      std::lock_guard lk(mu);
-      if (ev.kind == JobEvent::Kind::token) {
-        text += ev.text;
-        tokens.insert(tokens.end(), ev.token_ids.begin(), ev.token_ids.end());
-        ++n_token_events;
-      } else {
-        end = ev;
-      }
-      cv.notify_all();
-      return !(disconnect_after_first && n_token_events >= 1);
-    };
+  void on_token(const TokenEvent& ev) override {
+    std::lock_guard lk(mu);
+    text += ev.text;
+    tokens.push_back(ev.id);
+    ++n_token_events;
+    cv.notify_all();
   }
-  JobEvent wait_end() {
+  void on_finish(const FinalResult& r) override {
+    std::lock_guard lk(mu);
+    text += r.trailing_text;
+    end = r;
+    cv.notify_all();
+  }
+  bool client_gone() const override {
+    std::lock_guard lk(const_cast<std::mutex&>(mu));
+    return disconnect_after_first && n_token_events >= 1;
+  }
+  FinalResult wait_end() {
     std::unique_lock lk(mu);
     cv.wait(lk, [&] { return end.has_value(); });
     return *end;
@@ -55,6 +58,10 @@ struct Collector {
     cv.wait(lk, [&] { return n_token_events >= n || end.has_value(); });
   }
 };
+
+std::shared_ptr<Collector> collector() {
+  return std::make_shared<Collector>();
+}
 
 Request greedy(const std::string& id, const std::string& prompt, std::optional<int> max_tokens) {
   Request r;
@@ -123,23 +130,23 @@ TEST_F(BatchEngineTest, SixteenConcurrentGreedyRequestsMatchTheirSingleRequestCo
   opts.max_seqs = 16;
   opts.prefill_chunk = 24;  // prompts are split over several steps, beside running decodes
   BatchEngine engine(*runtime_, opts);
-  std::vector<std::unique_ptr<Collector>> out;
+  std::vector<std::shared_ptr<Collector>> out;
   for (const auto& r : reqs) {
-    out.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine.submit(r, out.back()->fn()).ok());
+    out.push_back(collector());
+    ASSERT_TRUE(engine.submit(r, out.back()).admission == Admission::accepted);
   }
   for (size_t i = 0; i < reqs.size(); ++i) {
-    const JobEvent end = out[i]->wait_end();
+    const FinalResult end = out[i]->wait_end();
     EXPECT_EQ(out[i]->tokens, want[i]) << reqs[i].job_id;
-    EXPECT_EQ(end.generated_tokens, static_cast<int>(want[i].size()));
+    EXPECT_EQ(end.tokens_out, static_cast<int>(want[i].size()));
     if (i < ref["cases"].size()) {
       EXPECT_EQ(out[i]->text, ref["cases"][i]["greedy_text"].get<std::string>());
-      EXPECT_EQ(end.finish, FinishReason::max_tokens);
+      EXPECT_EQ(end.reason, FinishReason::max_tokens);
     }
   }
   engine.wait_idle();
   EXPECT_EQ(engine.stats().running_sequences, 0);
-  EXPECT_GT(engine.stats().steps, 48u);
+  EXPECT_GT(engine.detailed_stats().steps, 48u);
 }
 
 TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
@@ -155,22 +162,22 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
   opts.block_size = 16;
   BatchEngine engine(*runtime_, opts);
 
-  Collector first;
-  ASSERT_TRUE(engine.submit(greedy("a", base, 8), first.fn()).ok());
-  first.wait_end();
+  auto first = collector();
+  ASSERT_TRUE(engine.submit(greedy("a", base, 8), first).admission == Admission::accepted);
+  first->wait_end();
   engine.wait_idle();
-  EXPECT_EQ(engine.stats().prefix_cache_hit_tokens, 0u);
+  EXPECT_EQ(engine.detailed_stats().prefix_cache_hit_tokens, 0u);
 
   const int n_base = static_cast<int>(runtime_->tokenizer().encode(base, true).size());
-  Collector second;
-  ASSERT_TRUE(engine.submit(req, second.fn()).ok());
-  const JobEvent end = second.wait_end();
+  auto second = collector();
+  ASSERT_TRUE(engine.submit(req, second).admission == Admission::accepted);
+  const FinalResult end = second->wait_end();
   engine.wait_idle();
-  const uint64_t hits = engine.stats().prefix_cache_hit_tokens;
+  const uint64_t hits = engine.detailed_stats().prefix_cache_hit_tokens;
   // Every full block of the first prompt (and of its generated tokens that the second shares) is reused.
   EXPECT_GE(hits, static_cast<uint64_t>(n_base / 16 * 16));
-  EXPECT_EQ(static_cast<uint64_t>(end.reused_prompt_tokens), hits);
-  EXPECT_EQ(second.tokens, want);
+  EXPECT_EQ(static_cast<uint64_t>(end.cached_prompt_tokens), hits);
+  EXPECT_EQ(second->tokens, want);
 }
 
 TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {
@@ -185,28 +192,28 @@ TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {
   opts.max_seqs = 8;
   BatchEngine engine(*runtime_, opts);
 
-  Collector alone;
-  ASSERT_TRUE(engine.submit(r, alone.fn()).ok());
-  alone.wait_end();
+  auto alone = collector();
+  ASSERT_TRUE(engine.submit(r, alone).admission == Admission::accepted);
+  alone->wait_end();
   engine.wait_idle();
 
-  std::vector<std::unique_ptr<Collector>> others;
+  std::vector<std::shared_ptr<Collector>> others;
   for (int i = 0; i < 5; ++i) {
     Request o = r;
     o.job_id = "other" + std::to_string(i);
     o.sampling.seed = 100 + i;
     o.prompt = TextPrompt{"The old count said " + std::to_string(i), true};
-    others.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine.submit(o, others.back()->fn()).ok());
+    others.push_back(collector());
+    ASSERT_TRUE(engine.submit(o, others.back()).admission == Admission::accepted);
   }
-  Collector batched;
+  auto batched = collector();
   r.job_id = "seeded2";
-  ASSERT_TRUE(engine.submit(r, batched.fn()).ok());
-  batched.wait_end();
+  ASSERT_TRUE(engine.submit(r, batched).admission == Admission::accepted);
+  batched->wait_end();
   for (auto& o : others) o->wait_end();
-  EXPECT_EQ(batched.tokens, alone.tokens);
-  EXPECT_EQ(batched.text, alone.text);
-  EXPECT_EQ(alone.tokens.size(), 32u);
+  EXPECT_EQ(batched->tokens, alone->tokens);
+  EXPECT_EQ(batched->text, alone->text);
+  EXPECT_EQ(alone->tokens.size(), 32u);
 }
 
 TEST_F(BatchEngineTest, CancelAndDisconnectEndTheJobAndTheNextIsServed) {
@@ -216,30 +223,30 @@ TEST_F(BatchEngineTest, CancelAndDisconnectEndTheJobAndTheNextIsServed) {
   auto long_req = greedy("long", "Pierre", 900);
   long_req.ignore_eos = true;
 
-  Collector c;
-  ASSERT_TRUE(engine.submit(long_req, c.fn()).ok());
-  c.wait_tokens(2);
+  auto c = collector();
+  ASSERT_TRUE(engine.submit(long_req, c).admission == Admission::accepted);
+  c->wait_tokens(2);
   EXPECT_TRUE(engine.cancel("long"));
-  const JobEvent end = c.wait_end();
-  EXPECT_EQ(end.finish, FinishReason::cancelled);
-  EXPECT_LT(end.generated_tokens, 900);
+  const FinalResult end = c->wait_end();
+  EXPECT_EQ(end.reason, FinishReason::cancelled);
+  EXPECT_LT(end.tokens_out, 900);
   engine.wait_idle();
   EXPECT_FALSE(engine.cancel("long"));  // finished: nothing to cancel
 
-  Collector gone;
-  gone.disconnect_after_first = true;
+  auto gone = collector();
+  gone->disconnect_after_first = true;
   long_req.job_id = "gone";
-  ASSERT_TRUE(engine.submit(long_req, gone.fn()).ok());
-  EXPECT_EQ(gone.wait_end().finish, FinishReason::cancelled);
+  ASSERT_TRUE(engine.submit(long_req, gone).admission == Admission::accepted);
+  EXPECT_EQ(gone->wait_end().reason, FinishReason::cancelled);
   engine.wait_idle();
   EXPECT_EQ(engine.stats().running_sequences, 0);
-  EXPECT_DOUBLE_EQ(engine.stats().kv_cache_usage, 0.0);
+  EXPECT_DOUBLE_EQ(engine.stats().kv_cache_usage_ratio, 0.0);
 
   const auto ref = reference()["cases"][1];
-  Collector next;
-  ASSERT_TRUE(engine.submit(greedy("next", ref["prompt"], 48), next.fn()).ok());
-  next.wait_end();
-  EXPECT_EQ(next.text, ref["greedy_text"].get<std::string>());
+  auto next = collector();
+  ASSERT_TRUE(engine.submit(greedy("next", ref["prompt"], 48), next).admission == Admission::accepted);
+  next->wait_end();
+  EXPECT_EQ(next->text, ref["greedy_text"].get<std::string>());
 }
 
 TEST_F(BatchEngineTest, QueueOverflowIsRefusedAsOverloaded) {
@@ -249,23 +256,23 @@ TEST_F(BatchEngineTest, QueueOverflowIsRefusedAsOverloaded) {
   BatchEngine engine(*runtime_, opts);
   auto r = greedy("running", "Pierre", 900);
   r.ignore_eos = true;
-  Collector running;
-  ASSERT_TRUE(engine.submit(r, running.fn()).ok());
-  running.wait_tokens(1);  // admitted: the queue is empty again
-  Collector q1, q2, q3;
+  auto running = collector();
+  ASSERT_TRUE(engine.submit(r, running).admission == Admission::accepted);
+  running->wait_tokens(1);  // admitted: the queue is empty again
+  auto q1 = collector(), q2 = collector(), q3 = collector();
   r.job_id = "q1";
-  EXPECT_TRUE(engine.submit(r, q1.fn()).ok());
+  EXPECT_TRUE(engine.submit(r, q1).admission == Admission::accepted);
   r.job_id = "q2";
-  EXPECT_TRUE(engine.submit(r, q2.fn()).ok());
+  EXPECT_TRUE(engine.submit(r, q2).admission == Admission::accepted);
   r.job_id = "q3";
-  const auto refused = engine.submit(r, q3.fn());
-  EXPECT_EQ(refused.status, SubmitResult::Status::overloaded);
+  const auto refused = engine.submit(r, q3);
+  EXPECT_EQ(refused.admission, Admission::overloaded);
   EXPECT_EQ(engine.stats().queue_length, 2);
   for (const char* id : {"running", "q1", "q2"}) engine.cancel(id);
-  EXPECT_EQ(q1.wait_end().finish, FinishReason::cancelled);
-  EXPECT_EQ(q2.wait_end().finish, FinishReason::cancelled);
+  EXPECT_EQ(q1->wait_end().reason, FinishReason::cancelled);
+  EXPECT_EQ(q2->wait_end().reason, FinishReason::cancelled);
   engine.wait_idle();
-  EXPECT_FALSE(q3.end.has_value());
+  EXPECT_FALSE(q3->end.has_value());
 }
 
 TEST_F(BatchEngineTest, ContextLimitEndsWithContextLengthAndOversizedRequestsAreRefused) {
@@ -278,18 +285,18 @@ TEST_F(BatchEngineTest, ContextLimitEndsWithContextLengthAndOversizedRequestsAre
   const auto ref = reference()["cases"][0];
   auto r = greedy("ctx", ref["prompt"], std::nullopt);  // 21 prompt tokens
   r.ignore_eos = true;
-  Collector c;
-  ASSERT_TRUE(engine.submit(r, c.fn()).ok());
-  const JobEvent end = c.wait_end();
-  EXPECT_EQ(end.finish, FinishReason::context_length);
-  EXPECT_EQ(end.prompt_tokens + end.generated_tokens, 64);
+  auto c = collector();
+  ASSERT_TRUE(engine.submit(r, c).admission == Admission::accepted);
+  const FinalResult end = c->wait_end();
+  EXPECT_EQ(end.reason, FinishReason::context_length);
+  EXPECT_EQ(end.prompt_tokens + end.tokens_out, 64);
   const auto want = ref["greedy_ids"].get<std::vector<int32_t>>();
-  ASSERT_EQ(c.tokens.size(), 43u);
-  EXPECT_TRUE(std::equal(c.tokens.begin(), c.tokens.end(), want.begin()));
+  ASSERT_EQ(c->tokens.size(), 43u);
+  EXPECT_TRUE(std::equal(c->tokens.begin(), c->tokens.end(), want.begin()));
 
   auto big = greedy("big", ref["prompt"], 44);
-  const auto refused = engine.submit(big, nullptr);
-  EXPECT_EQ(refused.status, SubmitResult::Status::invalid);
+  const auto refused = engine.submit(big, collector());
+  EXPECT_EQ(refused.admission, Admission::invalid);
   EXPECT_NE(refused.message.find("21"), std::string::npos) << refused.message;
   EXPECT_NE(refused.message.find("44"), std::string::npos) << refused.message;
   EXPECT_NE(refused.message.find("64"), std::string::npos) << refused.message;
