@@ -594,6 +594,15 @@ Value binary_operator(Interpreter& in, const std::string& op, const Value& a, co
     if (b.as_double() == 0) throw TemplateError("division by zero");
     return Value::number(a.as_double() / b.as_double());
   }
+  if (op == "%" && a.is_string()) {  // printf-style formatting, as the `format` filter
+    CallArgs args;
+    if (b.is_array()) {
+      args.args = b.as_array();
+    } else {
+      args.args.push_back(b);
+    }
+    return apply_filter(in, "format", a, args);
+  }
   if (op == "//" || op == "%") {
     if (!nums) unsupported(op, a, b);
     if (b.as_double() == 0) throw TemplateError(op == "%" ? "modulo by zero" : "integer division or modulo by zero");

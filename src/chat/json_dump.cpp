@@ -64,7 +64,7 @@ class Dumper {
   void dump(std::string& out, const Value& v, int depth) {
     if (depth > kMaxDepth) throw TemplateError("tojson: value nested too deeply (or cyclic)");
     switch (v.type()) {
-      case Value::Type::kUndefined:
+      case Value::Type::kUndefined: throw TemplateError("Object of type Undefined is not JSON serializable");
       case Value::Type::kNone: out += "null"; return;
       case Value::Type::kBool: out += v.as_bool() ? "true" : "false"; return;
       case Value::Type::kInt: out += std::to_string(v.as_int()); return;

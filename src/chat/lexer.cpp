@@ -234,7 +234,6 @@ class Lexer {
       count_lines(pos_, p + 2);
       emit_text(std::move(text), raw_line);
       pos_ = p + 2;
-      line_ -= 0;
       after_tag_end(end_sign, true);
       return;
     }

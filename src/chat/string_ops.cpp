@@ -64,9 +64,7 @@ std::vector<std::string> split(const std::string& s, const std::optional<std::st
     if (maxsplit >= 0 && static_cast<long long>(out.size()) >= maxsplit) {
       std::string rest;
       for (size_t k = i; k < u.size(); ++k) rest += u[k];
-      size_t end = rest.size();
       out.push_back(strip(rest, std::nullopt, false, true));
-      (void)end;
       break;
     }
     std::string word;

@@ -121,6 +121,8 @@ CASES = [
     ("f_indent", "[{{ 'a\\nb\\n\\nc' | indent }}][{{ 'a\\nb' | indent(2, true) }}][{{ 'a\\n\\nb' | indent(2, blank=true) }}][{{ 'x\\ny' | indent('--') }}]", {}),
     ("f_wordcount_minmax_sum", "{{ 'Hello, world! How are you?' | wordcount }} {{ [3, 1, 2] | min }} {{ [3, 1, 2] | max }} {{ [1, 2, 3] | sum }} {{ users | sum(attribute='n') }}", {"users": [{"n": 1}, {"n": 4}]}),
     ("f_format", "{{ '%s is %d years' | format('Anna', 20) }} {{ '100%%' | format }}", {}),
+    ("percent_operator", "{{ 'Hello %s' % 'Anna' }} {{ '%s-%s' % ('a', 'b') }} {{ '%d%%' % 50 }}", {}),
+    ("e_tojson_undefined", "{{ missing | tojson }}", {}),
     ("f_center_attr", "[{{ 'ab' | center(6) }}] {{ d | attr('k') }}", {"d": {"k": "v"}}),
     # tests
     ("t_types", "{{ 'a' is string }}{{ 1 is string }}{{ 1 is number }}{{ 1.5 is number }}{{ true is number }}{{ 1 is integer }}{{ 1.0 is integer }}{{ 1.0 is float }}{{ {} is mapping }}{{ [] is mapping }}{{ 'a' is iterable }}{{ 1 is iterable }}{{ [] is sequence }}{{ true is boolean }}{{ 1 is boolean }}", {}),
