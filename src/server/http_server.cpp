@@ -1,0 +1,358 @@
+#include "server/http_server.hpp"
+
+#include "core/log.hpp"
+#include "server/execute_request.hpp"
+#include "server/execute_sink.hpp"
+#include "server/openai_request.hpp"
+#include "server/openai_sink.hpp"
+#include "server/request_timing.hpp"
+#include "server/sse.hpp"
+#include "server/stream_channel.hpp"
+
+#include <httplib.h>
+
+#include <random>
+
+namespace rbees::server {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kStreamPoll = std::chrono::milliseconds(200);
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(dump_json(body), "application/json");
+}
+
+bool is_openai_path(const std::string& path) {
+  return path.rfind("/v1/", 0) == 0 || path == "/tokenize" || path == "/detokenize";
+}
+
+// 503 bodies: the worker protocol's {"code","message","retriable"} or OpenAI's error shape.
+void send_unavailable(httplib::Response& res, const std::string& path, const std::string& code,
+                      const std::string& message, int retry_after) {
+  if (retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
+  if (is_openai_path(path)) {
+    send_json(res, 503, openai_error_body(message, "server_error", std::nullopt, code));
+  } else {
+    send_json(res, 503, {{"code", code}, {"message", message}, {"retriable", true}});
+  }
+}
+
+std::string random_id(const std::string& prefix) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return prefix + buf;
+}
+
+std::string outcome_of(int status) {
+  if (status >= 200 && status < 300) return "ok";
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 404: return "not_found";
+    case 413: return "too_large";
+    case 503: return "unavailable";
+    default: return "error";
+  }
+}
+
+// Streams a channel's frames as a chunked text/event-stream; a failed write or a connection closed
+// before the stream's end cancels the job.
+void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> channel,
+                    std::shared_ptr<engine::Engine> engine, std::string job_id) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto give_up = [channel, engine, job_id] {
+    if (channel->closed()) return;
+    channel->mark_client_gone();
+    engine->cancel(job_id);
+    log::info("client_gone", "client disconnected; job cancelled", {{"job_id", job_id}});
+  };
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [channel, give_up](size_t, httplib::DataSink& sink) {
+        auto batch = channel->pop(kStreamPoll);
+        if (!batch.data.empty() && !sink.write(batch.data.data(), batch.data.size())) {
+          give_up();
+          return false;
+        }
+        if (batch.closed) {
+          sink.done();
+        } else if (sink.is_writable && !sink.is_writable()) {
+          give_up();
+          return false;
+        }
+        return true;
+      },
+      [give_up](bool /*success*/) { give_up(); });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions options, std::shared_ptr<WorkerMetrics> metrics)
+    : options_(std::move(options)),
+      metrics_(metrics ? std::move(metrics) : std::make_shared<WorkerMetrics>()),
+      auth_(options_.api_key),
+      http_(std::make_unique<httplib::Server>()),
+      started_(std::chrono::steady_clock::now()),
+      started_wall_(std::chrono::system_clock::now()) {
+  install_routes();
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+int HttpServer::bind(const std::string& host, int port) {
+  if (port == 0) return http_->bind_to_any_port(host);
+  return http_->bind_to_port(host, port) ? port : -1;
+}
+
+bool HttpServer::listen() {
+  return http_->listen_after_bind();
+}
+
+void HttpServer::stop() {
+  if (http_) http_->stop();
+}
+
+void HttpServer::set_engine(std::shared_ptr<engine::Engine> engine) {
+  {
+    std::lock_guard lock(engine_mu_);
+    engine_ = std::move(engine);
+  }
+  State expected = State::loading;
+  state_.compare_exchange_strong(expected, State::healthy);
+}
+
+void HttpServer::begin_drain() {
+  state_ = State::draining;
+}
+
+std::shared_ptr<engine::Engine> HttpServer::engine() const {
+  std::lock_guard lock(engine_mu_);
+  return engine_;
+}
+
+void HttpServer::install_routes() {
+  auto& s = *http_;
+  const int threads = options_.http_threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_payload_max_length(options_.max_body_bytes);
+
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/health" || auth_.allows(req.get_header_value("Authorization"))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("WWW-Authenticate", "Bearer");
+    if (is_openai_path(req.path)) {
+      send_json(res, 401,
+                openai_error_body("invalid or missing API key", "invalid_request_error", std::nullopt,
+                                  std::string("invalid_api_key")));
+    } else {
+      send_json(res, 401, {{"code", "UNAUTHORIZED"}, {"message", "invalid or missing API key"}, {"retriable", false}});
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // Fills in bodies for errors httplib raises itself (404, 413, ...); ours already have one.
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string message = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
+                                : res.status == 413 ? "request body too large"
+                                                    : "request failed";
+    if (is_openai_path(req.path)) {
+      send_json(res, res.status, openai_error_body(message, "invalid_request_error", std::nullopt, std::nullopt));
+    } else {
+      send_json(res, res.status, {{"code", res.status == 404 ? "NOT_FOUND" : "INVALID_REQUEST"}, {"message", message}});
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  // Runs for every response (401s, 404s and errors included) just before it is written, so a client
+  // that has its answer also sees it counted.
+  s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    static const std::vector<std::string> known = {"/health",    "/execute",        "/cancel",
+                                                   "/v1/models", "/v1/completions", "/v1/chat/completions",
+                                                   "/tokenize",  "/detokenize",     "/metrics"};
+    const bool is_known = std::find(known.begin(), known.end(), req.path) != known.end();
+    metrics_->requests.with({is_known ? req.path : "other", outcome_of(res.status)}).inc();
+  });
+
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string message = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+    }
+    log::error("http_exception", message);
+    send_json(res, 500, {{"code", "INFERENCE_FAILED"}, {"message", message}, {"retriable", false}});
+  });
+
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const State st = state_;
+    json body = {
+        {"status", st == State::loading    ? "loading"
+                   : st == State::draining ? "draining"
+                                           : "healthy"},
+        {"worker_id", options_.worker_id},
+        {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}};
+    if (auto e = engine()) {
+      const auto h = e->health();
+      body["model"] = h.model;
+      body["device"] = h.device;
+      body["resident"] = h.resident;
+      body["quant_kind"] = h.quant_kind;
+      body["vram_bytes"] = h.vram_bytes;
+      body["tokenizer_kind"] = h.tokenizer_kind;
+      body["vocab_size"] = h.vocab_size;
+      body["context_length"] = h.context_length;
+    }
+    send_json(res, st == State::healthy ? 200 : 503, body);
+  });
+
+  // The engine for a work request, or nullptr after answering 503 (loading or draining).
+  auto ready_engine = [this](const httplib::Request& req, httplib::Response& res) -> std::shared_ptr<engine::Engine> {
+    const State st = state_;
+    if (st == State::draining) {
+      send_unavailable(res, req.path, "SHUTTING_DOWN", "the worker is shutting down", 0);
+      return nullptr;
+    }
+    auto e = engine();
+    if (st == State::loading || !e) {
+      send_unavailable(res, req.path, "LOADING", "the model is still loading", options_.retry_after_seconds);
+      return nullptr;
+    }
+    return e;
+  };
+
+  // Admission refusals: 503 OVERLOADED / SHUTTING_DOWN, or 400 for a request the context cannot hold.
+  auto refuse = [this](const httplib::Request& req, httplib::Response& res, const engine::SubmitResult& r) {
+    switch (r.admission) {
+      case engine::Admission::overloaded:
+        send_unavailable(res, req.path, "OVERLOADED", r.message.empty() ? "the queue is full" : r.message,
+                         options_.retry_after_seconds);
+        break;
+      case engine::Admission::shutting_down:
+        send_unavailable(res, req.path, "SHUTTING_DOWN", "the worker is shutting down", 0);
+        break;
+      default: {
+        FieldErrors errors = {{"max_tokens", "context_length", r.message, std::nullopt}};
+        send_json(res, 400, is_openai_path(req.path) ? openai_error_body(errors) : worker_error_body(errors));
+      }
+    }
+  };
+
+  s.Post("/execute", [this, ready_engine, refuse](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_execute_request(req.body);
+    if (!parsed.ok()) return send_json(res, 400, worker_error_body(parsed.errors));
+    auto e = ready_engine(req, res);
+    if (!e) return;
+    engine::Request request = std::move(*parsed.value);
+    const std::string job_id = request.job_id;
+    auto channel = std::make_shared<StreamChannel>();
+    // `started` is queued before submission so that it precedes any token the engine sends.
+    channel->push(sse_frame(started_event(job_id, e->health().model, std::chrono::system_clock::now())));
+    auto sink = std::make_shared<ExecuteSink>(channel, metrics_, e->health().vram_bytes);
+    const auto admitted = e->submit(std::move(request), sink);
+    if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
+    log::info("job_admitted", "job admitted", {{"job_id", job_id}, {"prompt_tokens", admitted.prompt_tokens}});
+    stream_channel(res, channel, e, job_id);
+  });
+
+  s.Post("/cancel", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_cancel_request(req.body);
+    if (!parsed.ok()) return send_json(res, 400, worker_error_body(parsed.errors));
+    bool found = false;
+    if (auto e = engine()) found = e->cancel(parsed.value->job_id);
+    send_json(res, 202, {{"job_id", parsed.value->job_id}, {"cancelled", found}});
+  });
+
+  auto openai = [this, ready_engine, refuse](const httplib::Request& req, httplib::Response& res, bool chat) {
+    auto parsed = chat ? parse_chat_completion_request(req.body) : parse_completion_request(req.body);
+    if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
+    auto e = ready_engine(req, res);
+    if (!e) return;
+    OpenAiRequest o = std::move(*parsed.value);
+    OpenAiContext ctx;
+    ctx.id = random_id(chat ? "chatcmpl-" : "cmpl-");
+    ctx.model = e->health().model;
+    ctx.created =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    ctx.chat = chat;
+    ctx.stream = o.stream;
+    ctx.include_usage = o.include_usage;
+    ctx.logprobs = o.request.logprobs;
+    if (o.request.echo && !chat) {
+      if (auto* text = std::get_if<engine::TextPrompt>(&o.request.prompt)) ctx.echo_prefix = text->text;
+      if (auto* ids = std::get_if<engine::TokenPrompt>(&o.request.prompt)) ctx.echo_prefix = e->detokenize(ids->ids);
+    }
+    o.request.job_id = ctx.id;
+    auto channel = std::make_shared<StreamChannel>();
+    auto sink = std::make_shared<OpenAiSink>(ctx, e, channel, metrics_);
+    const auto admitted = e->submit(std::move(o.request), sink);
+    if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
+    if (ctx.stream) return stream_channel(res, channel, e, ctx.id);
+    channel->wait_closed();
+    send_json(res, sink->status(), sink->response());
+  };
+  s.Post("/v1/completions", [openai](const httplib::Request& req, httplib::Response& res) { openai(req, res, false); });
+  s.Post("/v1/chat/completions",
+         [openai](const httplib::Request& req, httplib::Response& res) { openai(req, res, true); });
+
+  s.Get("/v1/models", [this, ready_engine](const httplib::Request& req, httplib::Response& res) {
+    auto e = ready_engine(req, res);
+    if (!e) return;
+    const auto created = std::chrono::duration_cast<std::chrono::seconds>(started_wall_.time_since_epoch()).count();
+    send_json(res, 200,
+              {{"object", "list"},
+               {"data", json::array({{{"id", e->health().model},
+                                      {"object", "model"},
+                                      {"created", created},
+                                      {"owned_by", "rbees-workerd"}}})}});
+  });
+
+  s.Post("/tokenize", [ready_engine](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_tokenize_request(req.body);
+    if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
+    auto e = ready_engine(req, res);
+    if (!e) return;
+    send_json(res, 200, {{"tokens", e->tokenize(parsed.value->content, parsed.value->add_special)}});
+  });
+
+  s.Post("/detokenize", [ready_engine](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_detokenize_request(req.body);
+    if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
+    auto e = ready_engine(req, res);
+    if (!e) return;
+    const auto vocab = e->health().vocab_size;
+    for (size_t i = 0; i < parsed.value->tokens.size(); ++i) {
+      if (vocab > 0 && parsed.value->tokens[i] >= vocab) {
+        FieldErrors errors = {{"tokens[" + std::to_string(i) + "]", "range(0..=" + std::to_string(vocab - 1) + ")",
+                               "is not a token id of this model", json(parsed.value->tokens[i])}};
+        return send_json(res, 400, openai_error_body(errors));
+      }
+    }
+    send_json(res, 200, {{"content", e->detokenize(parsed.value->tokens)}});
+  });
+
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    metrics_->uptime_seconds.set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    if (auto e = engine()) {
+      const auto st = e->stats();
+      metrics_->queue_length.set(static_cast<double>(st.queue_length));
+      metrics_->running_sequences.set(static_cast<double>(st.running_sequences));
+      metrics_->kv_cache_usage_ratio.set(st.kv_cache_usage_ratio);
+      metrics_->vram_bytes.set(static_cast<double>(e->health().vram_bytes));
+    }
+    res.set_content(metrics_->registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+}  // namespace rbees::server

@@ -1,0 +1,66 @@
+#pragma once
+// The worker's HTTP server: the worker protocol (/health, /execute, /cancel), the OpenAI-compatible
+// API (/v1/models, /v1/completions, /v1/chat/completions), llama-server's /tokenize and /detokenize,
+// and Prometheus /metrics, over an abstract engine. The port opens before the model is loaded:
+// until set_engine(), /health answers 503 "loading" and work is refused.
+
+#include "engine/engine.hpp"
+#include "server/auth.hpp"
+#include "server/metrics.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace httplib {
+class Server;
+}
+
+namespace rbees::server {
+
+struct ServerOptions {
+  std::string worker_id;
+  std::optional<std::string> api_key;       // every endpoint but /health then needs it
+  size_t max_body_bytes = 4 * 1024 * 1024;  // larger bodies get 413
+  int http_threads = 64;                    // each open stream holds one
+  int retry_after_seconds = 1;              // Retry-After of 503 OVERLOADED
+};
+
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, std::shared_ptr<WorkerMetrics> metrics);
+  ~HttpServer();
+
+  // Binds the listening socket; returns the port (useful with port 0), or -1.
+  int bind(const std::string& host, int port);
+  // Serves until stop(); call after bind().
+  bool listen();
+  void stop();
+
+  // loading -> healthy.
+  void set_engine(std::shared_ptr<engine::Engine> engine);
+  // healthy -> draining: new work gets 503 SHUTTING_DOWN, running streams continue.
+  void begin_drain();
+
+  enum class State { loading, healthy, draining };
+  State state() const { return state_; }
+
+ private:
+  void install_routes();
+  std::shared_ptr<engine::Engine> engine() const;
+
+  ServerOptions options_;
+  std::shared_ptr<WorkerMetrics> metrics_;
+  ApiKeyCheck auth_;
+  std::unique_ptr<httplib::Server> http_;
+  std::atomic<State> state_{State::loading};
+  mutable std::mutex engine_mu_;
+  std::shared_ptr<engine::Engine> engine_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::system_clock::time_point started_wall_;
+};
+
+}  // namespace rbees::server

@@ -1,0 +1,41 @@
+#include "server/stream_channel.hpp"
+
+namespace rbees::server {
+
+void StreamChannel::push(std::string frame) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    pending_ += frame;
+  }
+  cv_.notify_all();
+}
+
+void StreamChannel::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+StreamChannel::Batch StreamChannel::pop(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, wait, [&] { return !pending_.empty() || closed_; });
+  Batch b;
+  b.data.swap(pending_);
+  b.closed = closed_;
+  return b;
+}
+
+void StreamChannel::wait_closed() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return closed_; });
+}
+
+bool StreamChannel::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+}  // namespace rbees::server
