@@ -1,6 +1,7 @@
 #include "app/cli.hpp"
 
 #include "app/chat_template_command.hpp"
+#include "app/bench_command.hpp"
 #include "app/generate_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/signals.hpp"
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   auto* chat_template_cmd = add_chat_template_command(app, chat_template);
   GenerateOptions generate;
   auto* generate_cmd = add_generate_command(app, generate);
+  BenchOptions bench;
+  auto* bench_cmd = add_bench_command(app, bench);
 
   auto args = with_default_subcommand(argc, argv, app);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
     if (serve_cmd->parsed()) return run_serve(serve);
     if (chat_template_cmd->parsed()) return run_chat_template(chat_template);
     if (generate_cmd->parsed()) return run_generate(generate);
+    if (bench_cmd->parsed()) return run_bench(bench);
   } catch (const std::invalid_argument& e) {
     std::cerr << "rbees-workerd: " << e.what() << "\n";
     return 2;

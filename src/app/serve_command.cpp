@@ -1,5 +1,6 @@
 #include "app/serve_command.hpp"
 
+#include "app/batching_options.hpp"
 #include "app/default_model.hpp"
 #include "app/signals.hpp"
 #include "core/device.hpp"
@@ -18,6 +19,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
       ->default_val("127.0.0.1");
   cmd->add_option("--port", opts.port, "Port to listen on")->check(CLI::Range(1, 65535))->default_val(8080);
   cmd->add_option("--worker-id", opts.worker_id, "Identifier reported to the pool manager and in logs (default: host name)");
+  add_batching_options(*cmd, opts.batching);
   add_common_options(*cmd, opts.common);
   return cmd;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "app/common_options.hpp"
+#include "engine/batch_engine.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string worker_id;
+  engine::BatchEngineOptions batching;
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);

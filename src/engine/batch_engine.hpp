@@ -32,7 +32,7 @@
 namespace rbees::engine {
 
 struct BatchEngineOptions {
-  int ctx_size = 4096;      // KV cells shared by all sequences
+  int ctx_size = 8192;      // KV cells shared by all sequences
   int max_seqs = 8;         // sequences decoding at once
   int max_queue = 64;       // requests waiting for admission; beyond: OVERLOADED
   int prefill_chunk = 512;  // prompt tokens evaluated per step, over all prefilling sequences

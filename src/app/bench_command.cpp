@@ -1,0 +1,174 @@
+#include "app/bench_command.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <numeric>
+
+#include "app/default_model.hpp"
+#include "core/log.hpp"
+#include "engine/batch_engine.hpp"
+#include "engine/generator.hpp"
+#include "engine/model_runtime.hpp"
+
+namespace rbees::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Prompt of exactly n tokens: BOS (when the tokenizer adds one), then ids spread over the vocabulary.
+// Token content does not change the cost of a forward pass; distinct prompts keep the prefix cache
+// out of the measurement.
+std::vector<int32_t> synthetic_prompt(const engine::ModelRuntime& rt, int n, int salt) {
+  std::vector<int32_t> ids;
+  const auto& tok = rt.tokenizer();
+  if (tok.add_bos() && tok.bos_id()) ids.push_back(*tok.bos_id());
+  const int64_t vocab = rt.config().n_vocab;
+  for (int i = 0; static_cast<int>(ids.size()) < n; ++i) {
+    int32_t id = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + salt * 104729 + 1000) % vocab);
+    if (tok.is_special(id)) id = static_cast<int32_t>((id + 1) % vocab);
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+struct CountingSink : engine::Sink {
+  std::mutex* mu;
+  std::condition_variable* cv;
+  int* remaining;
+  int tokens = 0;
+  void on_token(const engine::TokenEvent&) override { ++tokens; }
+  void on_finish(const engine::FinalResult&) override {
+    std::lock_guard lk(*mu);
+    --*remaining;
+    cv->notify_all();
+  }
+  bool client_gone() const override { return false; }
+};
+
+double aggregate_decode(engine::BatchEngine& eng, const engine::ModelRuntime& rt, int streams, int gen, int salt) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int remaining = streams;
+  std::vector<std::shared_ptr<CountingSink>> sinks;
+  const auto t0 = Clock::now();
+  for (int s = 0; s < streams; ++s) {
+    engine::Request r;
+    r.job_id = "bench-" + std::to_string(salt) + "-" + std::to_string(s);
+    r.prompt = engine::TokenPrompt{synthetic_prompt(rt, 16, salt * 1000 + s)};
+    r.sampling.temperature = 0.0f;
+    r.max_tokens = gen;
+    r.ignore_eos = true;
+    auto sink = std::make_shared<CountingSink>();
+    sink->mu = &mu;
+    sink->cv = &cv;
+    sink->remaining = &remaining;
+    sinks.push_back(sink);
+    auto res = eng.submit(std::move(r), sink);
+    if (res.admission != engine::Admission::accepted) throw std::runtime_error("bench request refused: " + res.message);
+  }
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return remaining == 0; });
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  int total = 0;
+  for (const auto& s : sinks) total += s->tokens;
+  return total / secs;
+}
+
+}  // namespace
+
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode throughput of a model on this machine");
+  cmd->add_option("--model,-m", o.model, "A Hugging Face directory or a GGUF file (default: the embedded model)");
+  cmd->add_option("--prompt-tokens", o.prompt_tokens, "Prompt length for the prefill measurement")
+      ->check(CLI::PositiveNumber)
+      ->default_val(512);
+  cmd->add_option("--gen-tokens", o.gen_tokens, "Tokens generated per stream in the decode measurements")
+      ->check(CLI::PositiveNumber)
+      ->default_val(128);
+  cmd->add_option("--streams", o.streams, "Concurrent stream counts for the aggregate decode measurement")
+      ->default_str("1 4 8 16");
+  cmd->add_option("--prefill-chunk", o.prefill_chunk, "Prompt tokens per engine step")
+      ->check(CLI::PositiveNumber)
+      ->default_val(512);
+  cmd->add_option("--repetitions,-r", o.repetitions, "Runs of each measurement; the best is reported")
+      ->check(CLI::PositiveNumber)
+      ->default_val(1);
+  add_common_options(*cmd, o.common);
+  return cmd;
+}
+
+int run_bench(const BenchOptions& o) {
+  apply_logging(o.common);
+  engine::RuntimeOptions ro;
+  ro.model_path = o.model.empty() ? default_model_path().string() : o.model;
+  ro.device = o.common.device;
+  ro.threads = o.common.threads;
+  auto rt = engine::ModelRuntime::load(ro);
+  const int ctx = rt->context_length();
+  if (o.prompt_tokens + 1 > ctx || 16 + o.gen_tokens > ctx) {
+    throw std::invalid_argument("--prompt-tokens / --gen-tokens exceed the model's context of " + std::to_string(ctx));
+  }
+
+  double prefill_tps = 0, decode_tps = 0;
+  {
+    engine::Generator gen(*rt, std::max(o.prompt_tokens + 1, 16 + o.gen_tokens));
+    engine::GenerationRequest warm;
+    warm.prompt = synthetic_prompt(*rt, 16, 0);
+    warm.sampling.temperature = 0.0f;
+    warm.max_tokens = 4;
+    warm.ignore_eos = true;
+    gen.generate(warm, nullptr);
+    for (int r = 0; r < o.repetitions; ++r) {
+      engine::GenerationRequest p;
+      p.prompt = synthetic_prompt(*rt, o.prompt_tokens, 1 + r);
+      p.sampling.temperature = 0.0f;
+      p.max_tokens = 1;
+      p.ignore_eos = true;
+      auto res = gen.generate(p, nullptr);
+      prefill_tps = std::max(prefill_tps, o.prompt_tokens / (res.prefill_ms / 1000.0));
+
+      engine::GenerationRequest d = warm;
+      d.prompt = synthetic_prompt(*rt, 16, 100 + r);
+      d.max_tokens = o.gen_tokens;
+      res = gen.generate(d, nullptr);
+      decode_tps = std::max(decode_tps, (res.generated_tokens - 1) / (res.decode_ms / 1000.0));
+    }
+  }
+
+  std::vector<std::pair<int, double>> agg;
+  {
+    const int max_streams = *std::max_element(o.streams.begin(), o.streams.end());
+    engine::BatchEngineOptions eo;
+    eo.max_seqs = max_streams;
+    eo.max_queue = max_streams;
+    eo.prefill_chunk = o.prefill_chunk;
+    eo.ctx_size = max_streams * (16 + o.gen_tokens + eo.block_size);
+    engine::BatchEngine eng(*rt, eo);
+    aggregate_decode(eng, *rt, 1, 4, 0);  // warm-up
+    int salt = 1;
+    for (int s : o.streams) {
+      double best = 0;
+      for (int r = 0; r < o.repetitions; ++r)
+        best = std::max(best, aggregate_decode(eng, *rt, s, o.gen_tokens, salt++));
+      agg.emplace_back(s, best);
+    }
+  }
+
+  std::printf("model: %s  device: %s  threads: %d\n", rt->name().c_str(), rt->device().info().id.c_str(),
+              rt->device().n_threads());
+  std::printf("%-36s %12s\n", "measurement", "tokens/s");
+  std::printf("%-36s %12.1f\n", ("prefill, 1 stream, " + std::to_string(o.prompt_tokens) + " tokens").c_str(),
+              prefill_tps);
+  std::printf("%-36s %12.1f\n", ("decode, 1 stream, " + std::to_string(o.gen_tokens) + " tokens").c_str(), decode_tps);
+  for (const auto& [s, tps] : agg) {
+    std::printf("%-36s %12.1f\n", ("decode aggregate, " + std::to_string(s) + " streams (engine)").c_str(), tps);
+  }
+  return 0;
+}
+
+}  // namespace rbees::app
