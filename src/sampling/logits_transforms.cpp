@@ -63,31 +63,41 @@ void apply_top_k(std::vector<Candidate>& candidates, int32_t k) {
 }
 
 void apply_top_p(std::vector<Candidate>& candidates, float p) {
-  if (!std::is_sorted(candidates.begin(), candidates.end(), higher_first)) sort_candidates(candidates);
   if (p >= 1.0f || candidates.empty()) return;
-  const double max_logit = candidates.front().logit;
+  double max_logit = -std::numeric_limits<double>::infinity();
+  for (const auto& c : candidates) max_logit = std::max<double>(max_logit, c.logit);
   double total = 0.0;
   for (const auto& c : candidates) total += std::exp(static_cast<double>(c.logit) - max_logit);
+  const double target = static_cast<double>(p) * total;
+
+  // The nucleus is usually a small fraction of a large vocabulary: order only a growing head of the
+  // candidates until it holds the mass, instead of sorting them all.
+  size_t sorted = 0;
   double cumulative = 0.0;
-  size_t keep = candidates.size();
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    cumulative += std::exp(static_cast<double>(candidates[i].logit) - max_logit) / total;
-    if (cumulative >= p) {
-      keep = i + 1;
-      break;
+  size_t head = std::min<size_t>(candidates.size(), 64);
+  while (true) {
+    std::partial_sort(candidates.begin() + sorted, candidates.begin() + head, candidates.end(), higher_first);
+    for (; sorted < head; ++sorted) {
+      cumulative += std::exp(static_cast<double>(candidates[sorted].logit) - max_logit);
+      if (cumulative >= target) {
+        candidates.resize(sorted + 1);
+        return;
+      }
     }
+    if (head == candidates.size()) return;  // rounding: the whole mass fell just short of p
+    head = std::min(candidates.size(), head * 4);
   }
-  candidates.resize(std::max<size_t>(keep, 1));
 }
 
 void apply_min_p(std::vector<Candidate>& candidates, float min_p) {
-  if (!std::is_sorted(candidates.begin(), candidates.end(), higher_first)) sort_candidates(candidates);
   if (min_p <= 0.0f || candidates.empty()) return;
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (const auto& c : candidates) max_logit = std::max(max_logit, c.logit);
   // p_i / p_max = exp(l_i - l_max), so the threshold needs no normalisation.
-  const double threshold = static_cast<double>(candidates.front().logit) + std::log(static_cast<double>(min_p));
-  size_t keep = 1;
-  while (keep < candidates.size() && static_cast<double>(candidates[keep].logit) >= threshold) ++keep;
-  candidates.resize(keep);
+  const double threshold = static_cast<double>(max_logit) + std::log(static_cast<double>(min_p));
+  std::erase_if(candidates,
+                [&](const Candidate& c) { return c.logit != max_logit && static_cast<double>(c.logit) < threshold; });
+  sort_candidates(candidates);
 }
 
 }  // namespace rbees::sampling

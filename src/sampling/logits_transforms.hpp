@@ -33,10 +33,10 @@ void apply_presence_frequency_penalty(std::span<float> logits, const TokenCounts
 // Divides every logit by the temperature (> 0).
 void apply_temperature(std::vector<Candidate>& candidates, float temperature);
 
-// The following three leave the candidates sorted by logit, highest first (ties by lower id), and
-// always keep at least one candidate.
+// The following three always keep at least one candidate, and when they remove any, leave the
+// survivors sorted by logit, highest first (ties by lower id).
 
-// Keeps the k highest logits (k <= 0: no-op apart from sorting).
+// Keeps the k highest logits (k <= 0 or k >= size: all, sorted).
 void apply_top_k(std::vector<Candidate>& candidates, int32_t k);
 
 // Keeps the smallest highest-probability prefix whose probability mass reaches p.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -93,6 +94,31 @@ TEST(TopP, OneKeepsEverything) {
   auto c = make_candidates({0.0f, 1.0f, 2.0f});
   apply_top_p(c, 1.0f);
   EXPECT_EQ(c.size(), 3u);
+}
+
+TEST(TopP, LargeVocabularyMatchesFullSortReference) {
+  // A flat-ish distribution over 5000 tokens needs many candidates, beyond the first partial sort.
+  std::vector<float> logits(5000);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>((i * 7919) % 1000) / 250.0f;
+  for (float p : {0.05f, 0.5f, 0.9f, 0.999f}) {
+    auto expected = make_candidates(logits);
+    std::sort(expected.begin(), expected.end(), [](const Candidate& a, const Candidate& b) {
+      return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
+    });
+    double total = 0.0;
+    for (float l : logits) total += std::exp(static_cast<double>(l) - 3.996);
+    double cumulative = 0.0;
+    size_t keep = 0;
+    while (keep < expected.size()) {
+      cumulative += std::exp(static_cast<double>(expected[keep++].logit) - 3.996);
+      if (cumulative >= p * total) break;
+    }
+    expected.resize(keep);
+    auto c = make_candidates(logits);
+    apply_top_p(c, p);
+    if (p >= 0.5f) EXPECT_GT(c.size(), 64u);  // past the first partial sort
+    EXPECT_EQ(ids(c), ids(expected)) << "p = " << p;
+  }
 }
 
 TEST(MinP, KeepsTokensAboveFractionOfMax) {
