@@ -92,7 +92,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   std::vector<ggml_backend_t> backends{device_.backend()};
   if (!device_.is_cpu()) {
     cpu_backend_.reset(ggml_backend_cpu_init());
-    ggml_backend_cpu_set_n_threads(cpu_backend_.get(), core::default_thread_count());
+    ggml_backend_cpu_set_n_threads(cpu_backend_.get(), device_.n_threads());
     backends.push_back(cpu_backend_.get());
   }
   graph_size_ = std::max(2048, c.n_layer * 48 + 64);

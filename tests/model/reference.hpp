@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -138,14 +139,20 @@ inline Batch prompt_batch(const std::vector<int32_t>& ids, int32_t seq = 0, int3
   return b;
 }
 
-// A loaded model on the CPU with its source kept alive.
+// The device the model tests run on: the CPU unless RBEES_TEST_DEVICE names another ("cuda:0").
+inline core::Device test_device() {
+  const char* want = std::getenv("RBEES_TEST_DEVICE");
+  return core::Device(core::find_device(want != nullptr ? want : "cpu"), 1);
+}
+
+// A loaded model with its source kept alive.
 struct LoadedModel {
   core::Device device;
   loader::ModelSource source;
   std::unique_ptr<LlamaModel> model;
 
   LoadedModel(const std::string& path, ModelOptions options)
-      : device(core::find_device("cpu"), 1), source(loader::load_model_source(path)) {
+      : device(test_device()), source(loader::load_model_source(path)) {
     model = std::make_unique<LlamaModel>(source, device, std::move(options));
   }
 };
