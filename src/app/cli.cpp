@@ -5,6 +5,7 @@
 #include "app/generate_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/signals.hpp"
+#include "app/tokenize_command.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
   auto* serve_cmd = add_serve_command(app, serve);
   ChatTemplateOptions chat_template;
   auto* chat_template_cmd = add_chat_template_command(app, chat_template);
+  TokenizeOptions tokenize;
+  auto* tokenize_cmd = add_tokenize_command(app, tokenize);
   GenerateOptions generate;
   auto* generate_cmd = add_generate_command(app, generate);
   BenchOptions bench;
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
   try {
     if (serve_cmd->parsed()) return run_serve(serve);
     if (chat_template_cmd->parsed()) return run_chat_template(chat_template);
+    if (tokenize_cmd->parsed()) return run_tokenize(tokenize);
     if (generate_cmd->parsed()) return run_generate(generate);
     if (bench_cmd->parsed()) return run_bench(bench);
   } catch (const std::invalid_argument& e) {
