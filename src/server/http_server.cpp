@@ -30,15 +30,14 @@ bool is_openai_path(const std::string& path) {
   return path.rfind("/v1/", 0) == 0 || path == "/tokenize" || path == "/detokenize";
 }
 
-// 503 bodies: the worker protocol's {"code","message","retriable"} or OpenAI's error shape.
+// 503 bodies carry the worker protocol's {"code","message","retriable"} on every endpoint; OpenAI
+// endpoints add OpenAI's "error" object beside them, which is what OpenAI clients read.
 void send_unavailable(httplib::Response& res, const std::string& path, const std::string& code,
                       const std::string& message, int retry_after) {
   if (retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
-  if (is_openai_path(path)) {
-    send_json(res, 503, openai_error_body(message, "server_error", std::nullopt, code));
-  } else {
-    send_json(res, 503, {{"code", code}, {"message", message}, {"retriable", true}});
-  }
+  json body = {{"code", code}, {"message", message}, {"retriable", true}};
+  if (is_openai_path(path)) body["error"] = openai_error_body(message, "server_error", std::nullopt, code)["error"];
+  send_json(res, 503, body);
 }
 
 std::string random_id(const std::string& prefix) {

@@ -185,6 +185,14 @@ TEST_F(HttpServerTest, OverloadedIs503WithRetryAfter) {
   EXPECT_EQ(body["code"], "OVERLOADED");
   EXPECT_EQ(body["retriable"], true);
   EXPECT_TRUE(body["message"].is_string());
+
+  auto openai = client().Post("/v1/completions", R"({"prompt":"x"})", "application/json");
+  EXPECT_EQ(openai->status, 503);
+  EXPECT_EQ(openai->get_header_value("Retry-After"), "1");
+  const json o = json::parse(openai->body);
+  EXPECT_EQ(o["code"], "OVERLOADED");
+  EXPECT_EQ(o["retriable"], true);
+  EXPECT_EQ(o["error"]["code"], "OVERLOADED");
 }
 
 TEST_F(HttpServerTest, ApiKeyRequiredExceptForHealth) {
@@ -200,7 +208,12 @@ TEST_F(HttpServerTest, ApiKeyRequiredExceptForHealth) {
   auto ok = client(std::string("sekret"))
                 .Post("/execute", R"({"job_id":"a","prompt":"x","max_tokens":1})", "application/json");
   EXPECT_EQ(ok->status, 200);
-  EXPECT_TRUE(engine_->requests.size() == 1);
+  EXPECT_EQ(engine_->requests.size(), 1u);
+  const std::string metrics = client(std::string("sekret")).Get("/metrics")->body;
+  EXPECT_NE(metrics.find("rbees_requests_total{endpoint=\"/execute\",outcome=\"unauthorized\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("rbees_requests_total{endpoint=\"/metrics\",outcome=\"unauthorized\"} 1\n"),
+            std::string::npos);
 }
 
 // Streams /execute on another thread, reporting the body seen so far; `stop_after_first_token`
