@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <sstream>
@@ -51,15 +52,22 @@ int run_tokenize(const TokenizeOptions& opts) {
   if (!input.is_array()) throw std::invalid_argument("stdin must hold a JSON array");
 
   nlohmann::json output = nlohmann::json::array();
+  size_t bytes = 0;
+  const auto start = std::chrono::steady_clock::now();
   for (const auto& item : input) {
     if (opts.decode) {
       if (!item.is_array()) throw std::invalid_argument("--decode expects a JSON array of id arrays");
       output.push_back(tok.decode(item.get<std::vector<int32_t>>(), false));
     } else {
       if (!item.is_string()) throw std::invalid_argument("tokenize expects a JSON array of strings");
-      output.push_back(tok.encode(item.get<std::string>(), !opts.no_special));
+      const auto& text = item.get_ref<const std::string&>();
+      bytes += text.size();
+      output.push_back(tok.encode(text, !opts.no_special));
     }
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::debug("tokenize_done", opts.decode ? "decoded" : "encoded",
+             {{"items", input.size()}, {"text_bytes", bytes}, {"seconds", seconds}});
   std::cout << output.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   std::cout.flush();
   return std::cout.good() ? 0 : 1;
