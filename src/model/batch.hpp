@@ -1,7 +1,8 @@
 #pragma once
 // A batch of tokens for one forward pass. Tokens may belong to different sequences and sit at
 // different positions; each token is written to its own KV-cache cell and attends to the cells of
-// its own sequence at positions up to its own.
+// its own sequence at positions up to its own. A batch longer than the model's max_graph_tokens
+// runs as several graphs in batch order, so within a sequence, list positions in increasing order.
 
 #include <cstddef>
 #include <cstdint>
