@@ -35,6 +35,18 @@ TEST(Greedy, GgufF16WithF16CacheReproducesAllFiveContinuations) {
   }
 }
 
+TEST(Greedy, GgufF16FlashAttentionWithF16CacheReproducesAllFiveContinuations) {
+  const auto& ref = Reference::get();
+  ModelOptions flash;
+  flash.flash_attention = true;
+  LoadedModel lm(kF16Gguf, std::move(flash));
+  for (int c = 0; c < ref.n_cases(); ++c) {
+    KvCache kv = lm.model->create_kv_cache(128, GGML_TYPE_F16);
+    const auto want = ref.greedy_ids(c);
+    EXPECT_EQ(greedy(*lm.model, kv, ref.input_ids(c), static_cast<int>(want.size())), want) << "case " << c;
+  }
+}
+
 // Free-running text of the Q8_0 file may leave the reference path early, so feed the reference
 // tokens and compare the argmax at every position with the reference's.
 TEST(Greedy, GgufQ8_0TeacherForcedArgmaxAgreesAtLeast90Percent) {
