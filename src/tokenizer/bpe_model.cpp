@@ -9,7 +9,8 @@
 namespace rbees::tokenizer {
 namespace {
 
-constexpr size_t kCacheLimit = 200000;  // entries; the cache is dropped whole when it fills
+constexpr size_t kCacheLimit = 200000;   // entries; the cache is dropped whole when it fills
+constexpr size_t kCachedWordMax = 256;   // bytes; longer "words" (unsplit SentencePiece text) rarely repeat
 
 }  // namespace
 
@@ -44,6 +45,10 @@ void BpeModel::encode(std::string_view word, std::vector<int32_t>& out) const {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
+  }
+  if (word.size() > kCachedWordMax) {
+    encode_uncached(word, out);
+    return;
   }
   std::vector<int32_t> ids;
   encode_uncached(word, ids);

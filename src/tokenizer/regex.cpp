@@ -20,8 +20,8 @@ struct MatchData {
 }  // namespace
 
 Regex::Regex(const std::string& pattern, Options opts) : pattern_(pattern) {
-  uint32_t flags = PCRE2_UTF | PCRE2_UCP;
-  if (opts.literal) flags |= PCRE2_LITERAL;
+  // PCRE2 accepts only a few options beside LITERAL, and Unicode properties mean nothing there.
+  uint32_t flags = PCRE2_UTF | (opts.literal ? PCRE2_LITERAL : PCRE2_UCP);
   if (opts.dollar_end_only) flags |= PCRE2_DOLLAR_ENDONLY;
   int err = 0;
   PCRE2_SIZE err_offset = 0;
