@@ -9,8 +9,8 @@
 namespace rbees::tokenizer {
 namespace {
 
-constexpr size_t kCacheLimit = 200000;   // entries; the cache is dropped whole when it fills
-constexpr size_t kCachedWordMax = 256;   // bytes; longer "words" (unsplit SentencePiece text) rarely repeat
+constexpr size_t kCacheLimit = 200000;  // entries; the cache is dropped whole when it fills
+constexpr size_t kCachedWordMax = 256;  // bytes; longer "words" (unsplit SentencePiece text) rarely repeat
 
 }  // namespace
 
