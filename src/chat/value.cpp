@@ -194,7 +194,7 @@ bool Value::truthy() const {
     case Type::kFloat: return as_double() != 0.0;
     case Type::kString: return !as_string().empty();
     case Type::kArray: return !as_array().empty();
-    case Type::kObject: return !as_object().entries.empty();
+    case Type::kObject: return as_object().is_namespace || !as_object().entries.empty();  // a namespace is an object
     case Type::kCallable: return true;
   }
   return false;
