@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -127,11 +128,45 @@ void LlamaModel::reserve(KvCache& kv) {
   Graph g = build_graph(n_tokens, kv.size(), n_tokens, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
   reserved_cells_ = kv.size();
+  report_cpu_fallback(g.gf);
   for (int i = 0; i < ggml_backend_sched_get_n_backends(sched_); ++i) {
     ggml_backend_t b = ggml_backend_sched_get_backend(sched_, i);
     log::debug("compute_buffer", "compute buffer reserved",
                {{"backend", ggml_backend_name(b)},
                 {"bytes", static_cast<unsigned long long>(ggml_backend_sched_get_buffer_size(sched_, b))}});
+  }
+}
+
+// On a GPU every op must run on the GPU: an op its backend cannot run would silently go to the CPU
+// fallback through the scheduler, costing a device round trip per split. Say so once, loudly.
+void LlamaModel::report_cpu_fallback(ggml_cgraph* gf) {
+  if (cpu_backend_ == nullptr) return;
+  std::map<std::string, int> ops;
+  for (int i = 0; i < ggml_graph_n_nodes(gf); ++i) {
+    ggml_tensor* node = ggml_graph_node(gf, i);
+    switch (node->op) {
+      case GGML_OP_NONE:
+      case GGML_OP_VIEW:
+      case GGML_OP_RESHAPE:
+      case GGML_OP_PERMUTE:
+      case GGML_OP_TRANSPOSE: continue;  // no computation
+      default: break;
+    }
+    if (ggml_backend_sched_get_tensor_backend(sched_, node) == cpu_backend_.get()) ++ops[ggml_op_desc(node)];
+  }
+  const int splits = ggml_backend_sched_get_n_splits(sched_);
+  cpu_fallback_ops_ = 0;
+  std::string list;
+  for (const auto& [op, count] : ops) {
+    cpu_fallback_ops_ += count;
+    list += (list.empty() ? "" : ",") + op + "x" + std::to_string(count);
+  }
+  if (cpu_fallback_ops_ > 0) {
+    log::warn("cpu_fallback", "ops of the model graph run on the CPU, not on the requested device",
+              {{"device", device_.info().id}, {"ops", list}, {"graph_splits", splits}});
+  } else {
+    log::info("graph_placement", "every op of the model graph runs on the requested device",
+              {{"device", device_.info().id}, {"graph_splits", splits}});
   }
 }
 

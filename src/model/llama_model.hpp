@@ -77,6 +77,8 @@ class LlamaModel {
   bool qk_interleaved() const { return qk_interleaved_; }
   core::Device& device() const { return device_; }
   core::ResidencyReport residency() const;
+  // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).
+  int cpu_fallback_ops() const { return cpu_fallback_ops_; }
 
   // A cache of n_cells token slots for this model on its device.
   KvCache create_kv_cache(int n_cells, ggml_type type = GGML_TYPE_F16) const;
@@ -102,6 +104,7 @@ class LlamaModel {
   };
   Graph build_graph(int n_tokens, int n_kv, int n_out, KvCache& kv);
   void reserve(KvCache& kv);
+  void report_cpu_fallback(ggml_cgraph* gf);
   void forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
                      Output& out);
 
@@ -118,6 +121,7 @@ class LlamaModel {
   std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph
   ggml_context* graph_ctx_ = nullptr;
   int reserved_cells_ = 0;
+  int cpu_fallback_ops_ = 0;
 };
 
 }  // namespace rbees::model
