@@ -2,23 +2,101 @@
 
 #include "app/batching_options.hpp"
 #include "app/default_model.hpp"
+#include "app/ignore_eos_engine.hpp"
 #include "app/signals.hpp"
-#include "core/device.hpp"
 #include "core/log.hpp"
+#include "engine/model_runtime.hpp"
+#include "loader/quantize.hpp"
+#include "server/auth.hpp"
+#include "server/http_server.hpp"
+#include "server/ready_callback.hpp"
 
-#include <condition_variable>
-#include <mutex>
 #include <unistd.h>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <thread>
 
 namespace rbees::app {
 
+namespace {
+
+// What the signal watcher thread tells the main thread.
+struct Termination {
+  std::mutex mu;
+  std::condition_variable cv;
+  int signals = 0;
+  int last_signal = 0;
+  bool loading = true;  // a signal while loading exits at once: nothing runs yet
+
+  void on_signal(int sig) {
+    std::lock_guard lk(mu);
+    ++signals;
+    last_signal = sig;
+    if (loading) {
+      log::info("shutdown", "signal received while loading; exiting", {{"signal", sig}});
+      std::_Exit(0);
+    }
+    cv.notify_all();
+  }
+  // Waits for the first signal (or, with a deadline, until it passes); true when one came.
+  bool wait(int at_least,
+            std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) {
+    std::unique_lock lk(mu);
+    return cv.wait_until(lk, deadline, [&] { return signals >= at_least; });
+  }
+};
+
+std::string default_worker_id() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+std::optional<std::string> api_key_of(const ServeOptions& o) {
+  if (!o.api_key.empty() && !o.api_key_file.empty()) {
+    throw std::invalid_argument("--api-key and --api-key-file exclude each other");
+  }
+  if (!o.api_key.empty()) return o.api_key;
+  if (!o.api_key_file.empty()) return server::read_api_key_file(o.api_key_file);
+  return std::nullopt;
+}
+
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
+}
+
+}  // namespace
+
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
   auto* cmd = app.add_subcommand("serve", "Run the worker daemon (the default subcommand)");
-  cmd->add_option("--model,-m", opts.model, "Model: a Hugging Face directory or a GGUF file (default: the embedded model)");
+  cmd->add_option("--model,-m", opts.model,
+                  "Model: a Hugging Face directory or a GGUF file (default: the embedded model)");
   cmd->add_option("--host", opts.host, "Address to listen on (binding beyond loopback must be asked for)")
       ->default_val("127.0.0.1");
-  cmd->add_option("--port", opts.port, "Port to listen on")->check(CLI::Range(1, 65535))->default_val(8080);
-  cmd->add_option("--worker-id", opts.worker_id, "Identifier reported to the pool manager and in logs (default: host name)");
+  cmd->add_option("--port", opts.port, "Port to listen on (0: any free port; the bound one is logged)")
+      ->check(CLI::Range(0, 65535))
+      ->default_val(8080);
+  cmd->add_option("--worker-id", opts.worker_id,
+                  "Identifier reported to the pool manager and in logs (default: host name)");
+  cmd->add_option("--api-key", opts.api_key, "Require `Authorization: Bearer KEY` on every endpoint but /health");
+  cmd->add_option("--api-key-file", opts.api_key_file, "Read the API key from this file (trailing newline ignored)");
+  cmd->add_option("--callback-url", opts.callback_url,
+                  "Once ready, POST {worker_id, uri, model_ref, vram_bytes, device, context_length} here");
+  cmd->add_option("--callback-timeout", opts.callback_timeout_s,
+                  "Seconds to keep retrying the ready callback before exiting with code 3")
+      ->check(CLI::PositiveNumber)
+      ->default_val(30);
+  cmd->add_option("--shutdown-grace", opts.shutdown_grace_s,
+                  "On SIGTERM/SIGINT, seconds running jobs may take to finish before they are cancelled")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(30);
+  cmd->add_flag("--ignore-eos", opts.ignore_eos, "Generate past end-of-sequence tokens in every request (benchmarks)");
+  cmd->add_option("--quant", opts.quant, "Quantize weight matrices in memory on load: q8_0, q4_0, q4_k or f16")
+      ->check(CLI::IsMember({"q8_0", "q4_0", "q4_k", "f16"}, CLI::ignore_case));
   add_batching_options(*cmd, opts.batching);
   add_common_options(*cmd, opts.common);
   return cmd;
@@ -26,32 +104,121 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
 
 int run_serve(const ServeOptions& opts) {
   apply_logging(opts.common);
-  std::string worker_id = opts.worker_id;
-  if (worker_id.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    worker_id = host;
-  }
+  const std::string worker_id = opts.worker_id.empty() ? default_worker_id() : opts.worker_id;
   log::set_global_field("worker_id", worker_id);
 
-  std::string model = opts.model.empty() ? default_model_path().string() : opts.model;
-  core::DeviceInfo dev = core::find_device(opts.common.device);
-  log::info("startup", "rbees-workerd starting",
-            {{"model", model}, {"device", dev.id}, {"device_name", dev.description},
-             {"memory_total", dev.memory_total}, {"memory_free", dev.memory_free},
-             {"host", opts.host}, {"port", opts.port}});
+  engine::RuntimeOptions ro;
+  ro.model_path = opts.model.empty() ? default_model_path().string() : opts.model;
+  ro.device = opts.common.device;
+  ro.threads = opts.common.threads;
+  if (!opts.quant.empty()) ro.quant = loader::parse_quant(opts.quant);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  int received = 0;
-  watch_termination_signals([&](int sig) {
-    std::lock_guard lk(mu);
-    received = sig;
-    cv.notify_all();
+  server::ServerOptions so;
+  so.worker_id = worker_id;
+  so.api_key = api_key_of(opts);
+
+  Termination term;
+  watch_termination_signals([&term](int sig) { term.on_signal(sig); });
+
+  // The port opens first: /health answers 503 "loading" while the model loads.
+  auto srv = std::make_unique<server::HttpServer>(so, std::make_shared<server::WorkerMetrics>());
+  const int port = srv->bind(opts.host, opts.port);
+  if (port <= 0) {
+    log::error("listen_failed", "cannot listen on " + opts.host + ":" + std::to_string(opts.port),
+               {{"host", opts.host}, {"port", opts.port}});
+    return 1;
+  }
+  const std::string uri = "http://" + opts.host + ":" + std::to_string(port);
+  std::atomic<bool> listen_returned{false};
+  std::thread listener([&srv, &listen_returned] {
+    srv->listen();
+    listen_returned = true;
   });
-  std::unique_lock lk(mu);
-  cv.wait(lk, [&] { return received != 0; });
-  log::info("shutdown", "signal received, exiting", {{"signal", received}});
+  // httplib ignores a stop() that comes before its loop has started, so it is repeated until the
+  // loop has ended.
+  auto stop_listening = [&] {
+    while (listener.joinable() && !listen_returned) {
+      srv->stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (listener.joinable()) listener.join();
+  };
+  log::info("listening", "listening on " + uri + " (loading the model)",
+            {{"host", opts.host}, {"port", port}, {"api_key", so.api_key.has_value()}});
+
+  std::unique_ptr<engine::ModelRuntime> runtime;
+  try {
+    runtime = engine::ModelRuntime::load(ro);
+  } catch (const std::exception& e) {
+    log::error("model_load_failed", "cannot load model " + ro.model_path + ": " + e.what(), {{"model", ro.model_path}});
+    stop_listening();
+    return 1;
+  }
+  log::info("startup", "model ready on its device",
+            {{"model", ro.model_path},
+             {"device", runtime->device().info().id},
+             {"device_name", runtime->device().info().description}});
+
+  auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, opts.batching);
+  std::shared_ptr<engine::Engine> served = batch_engine;
+  if (opts.ignore_eos) served = std::make_shared<IgnoreEosEngine>(batch_engine);
+  srv->set_engine(served);
+  {
+    std::lock_guard lk(term.mu);
+    term.loading = false;
+  }
+  const auto health = served->health();
+  log::info("ready", "serving on " + uri,
+            {{"uri", uri},
+             {"device", health.device},
+             {"context_length", health.context_length},
+             {"max_seqs", opts.batching.max_seqs},
+             {"max_queue", opts.batching.max_queue}});
+
+  auto shut_down = [&] {
+    batch_engine->shutdown();
+    stop_listening();
+    srv.reset();
+  };
+
+  if (!opts.callback_url.empty()) {
+    server::ReadyInfo info{worker_id,         uri,           opts.model.empty() ? ro.model_path : opts.model,
+                           health.vram_bytes, health.device, health.context_length};
+    server::CallbackOptions co;
+    co.timeout = seconds_to_ms(opts.callback_timeout_s);
+    const auto r = server::post_ready_callback(opts.callback_url, info, co);
+    if (!r.ok) {
+      log::error("ready_callback_failed",
+                 "the ready callback to " + opts.callback_url + " did not succeed within " +
+                     std::to_string(opts.callback_timeout_s) + " s; exiting",
+                 {{"url", opts.callback_url}, {"attempts", r.attempts}, {"last_error", r.last_error}});
+      shut_down();
+      return 3;
+    }
+  }
+
+  term.wait(1);
+  log::info("shutdown", "signal received; draining",
+            {{"signal", term.last_signal}, {"grace_s", opts.shutdown_grace_s}});
+  batch_engine->stop_admitting();
+  srv->begin_drain();
+
+  // Running jobs get the grace period; a second signal cuts it short.
+  auto idle = std::async(std::launch::async, [&] { batch_engine->wait_idle(); });
+  const auto deadline = std::chrono::steady_clock::now() + seconds_to_ms(opts.shutdown_grace_s);
+  while (idle.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() >= deadline || term.wait(2, std::chrono::steady_clock::now())) {
+      log::info("shutdown", "cancelling the jobs still running",
+                {{"running", batch_engine->stats().running_sequences}});
+      break;
+    }
+  }
+  // Cancelled jobs' streams end with CANCELLED; stopping the listener lets open responses finish.
+  batch_engine->shutdown();
+  idle.wait();
+  stop_listening();
+  srv.reset();
+  log::info("shutdown", "stopped");
   return 0;
 }
 

@@ -13,12 +13,22 @@ struct ServeOptions {
   CommonOptions common;
   std::string model;  // empty: the embedded default model
   std::string host = "127.0.0.1";
-  int port = 8080;
+  int port = 8080;  // 0: any free port (the bound one is logged)
   std::string worker_id;
+  std::string api_key;
+  std::string api_key_file;
+  std::string callback_url;
+  double callback_timeout_s = 30;
+  double shutdown_grace_s = 30;
+  bool ignore_eos = false;
+  std::string quant;  // empty: the file's types
   engine::BatchEngineOptions batching;
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);
+
+// Exit codes: 0 after a signal-driven shutdown, 1 when the port or the model cannot be opened,
+// 2 for bad options, 3 when the ready callback never succeeds.
 int run_serve(const ServeOptions& opts);
 
 }  // namespace rbees::app

@@ -6,6 +6,7 @@
 #include "chat/model_template.hpp"
 #include "core/log.hpp"
 #include "loader/load.hpp"
+#include "loader/quantize.hpp"
 
 namespace rbees::engine {
 
@@ -25,6 +26,10 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
   {
     // The source's file mappings are only needed while the weights are uploaded.
     loader::ModelSource source = loader::load_model_source(options.model_path);
+    if (options.quant) {
+      loader::quantize_source(source, *options.quant);
+      source.config.source_dtype = ggml_type_name(*options.quant);
+    }
     model::ModelOptions mo;
     mo.float_matrix_type = options.float_matrix_type;
     // ggml's CPU kernels multiply bf16 weights with activations rounded to bf16, which drifts from

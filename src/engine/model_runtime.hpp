@@ -23,6 +23,9 @@ struct RuntimeOptions {
   // except bf16, which becomes f16.
   std::optional<ggml_type> float_matrix_type;
   bool flash_attention = false;
+  // Quantizes the weight matrices in memory before upload (loader::quantize_source): q8_0, q4_0,
+  // q4_K or f16. Unset: the file's types.
+  std::optional<ggml_type> quant;
 };
 
 class ModelRuntime {
