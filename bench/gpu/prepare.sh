@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# GPU benchmark, step 1 of 3 (on the GPU machine, after scripts/gpu/prepare-carry.sh here):
+# builds our worker and the llama.cpp anchor (same snapshot, CUDA, sm_90) side by side, writes a
+# random-weight Llama-2-7B-shaped F16 GGUF and measures device-to-device copy bandwidth.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+out="${OUT:-/tmp/rbees-gpu}"
+models=/tmp/models
+mkdir -p "$out" "$models" /tmp/llama-src
+[ -d /tmp/llama-src/llama.cpp-nlc-3.22.1 ] || tar -C /tmp/llama-src -xJf "$here/.carry/llama-src.tar.xz"
+src=/tmp/llama-src/llama.cpp-nlc-3.22.1
+t0=$(date +%s)
+(
+  cmake -S "$src" -B /tmp/anchor -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF &&
+    cmake --build /tmp/anchor -j 10 --target llama-bench llama-batched-bench llama-server llama-quantize
+) >"$out/anchor-build.log" 2>&1 &
+anchor=$!
+"$here/scripts/gpu/build.sh" "$here/build-cuda" >"$out/build.log" 2>&1
+echo "ours built rc=$? after $(( $(date +%s) - t0 )) s"
+"$here/build-cuda/rbees-make-random-gguf" --shape llama2-7b --vocab-from "$here/.carry/vocab-llama2.gguf" \
+  --out "$models/llama2-7b-f16.gguf" --type f16
+echo "f16 model written after $(( $(date +%s) - t0 )) s"
+wait $anchor
+echo "anchor built rc=$? after $(( $(date +%s) - t0 )) s"
+tail -n 3 "$out/anchor-build.log"
+python3 - <<'PY' | tee "$out/bandwidth.json"
+import json, torch
+n = 4 << 30  # 4 GiB each way
+a = torch.empty(n, dtype=torch.uint8, device="cuda"); b = torch.empty_like(a)
+a.random_(0, 255)
+for _ in range(3): b.copy_(a)
+torch.cuda.synchronize()
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+times = []
+for _ in range(10):
+    s.record(); b.copy_(a); e.record(); torch.cuda.synchronize(); times.append(s.elapsed_time(e) / 1e3)
+times.sort(); t = times[len(times) // 2]
+print(json.dumps({"d2d_copy_bytes_moved": 2 * n, "seconds": t, "bandwidth_GBps": 2 * n / t / 1e9,
+                  "gpu": torch.cuda.get_device_name(0)}))
+PY
