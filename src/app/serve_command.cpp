@@ -95,8 +95,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
       ->check(CLI::NonNegativeNumber)
       ->default_val(30);
   cmd->add_flag("--ignore-eos", opts.ignore_eos, "Generate past end-of-sequence tokens in every request (benchmarks)");
-  cmd->add_option("--quant", opts.quant, "Quantize weight matrices in memory on load: q8_0, q4_0, q4_k or f16")
-      ->check(CLI::IsMember({"q8_0", "q4_0", "q4_k", "f16"}, CLI::ignore_case));
+  cmd->add_option("--quant", opts.quant,
+                  "Weight matrices in memory: q8_0, q4_0, q4_k or f16 (quantized on load), or f32 (full precision, "
+                  "no rounding of bf16/f16 weights or activations)")
+      ->check(CLI::IsMember({"q8_0", "q4_0", "q4_k", "f16", "f32"}, CLI::ignore_case));
+  cmd->add_option("--kv-type", opts.kv_type, "KV-cache element type: f16 or f32")
+      ->check(CLI::IsMember({"f16", "f32"}, CLI::ignore_case))
+      ->default_val("f16");
   add_batching_options(*cmd, opts.batching);
   add_common_options(*cmd, opts.common);
   return cmd;
@@ -111,7 +116,13 @@ int run_serve(const ServeOptions& opts) {
   ro.model_path = opts.model.empty() ? default_model_path().string() : opts.model;
   ro.device = opts.common.device;
   ro.threads = opts.common.threads;
-  if (!opts.quant.empty()) ro.quant = loader::parse_quant(opts.quant);
+  if (CLI::detail::to_lower(opts.quant) == "f32") {
+    ro.float_matrix_type = GGML_TYPE_F32;
+  } else if (!opts.quant.empty()) {
+    ro.quant = loader::parse_quant(opts.quant);
+  }
+  engine::BatchEngineOptions batching = opts.batching;
+  batching.kv_type = CLI::detail::to_lower(opts.kv_type) == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
 
   server::ServerOptions so;
   so.worker_id = worker_id;
@@ -159,7 +170,7 @@ int run_serve(const ServeOptions& opts) {
              {"device", runtime->device().info().id},
              {"device_name", runtime->device().info().description}});
 
-  auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, opts.batching);
+  auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
   std::shared_ptr<engine::Engine> served = batch_engine;
   if (opts.ignore_eos) served = std::make_shared<IgnoreEosEngine>(batch_engine);
   srv->set_engine(served);

@@ -21,7 +21,8 @@ struct ServeOptions {
   double callback_timeout_s = 30;
   double shutdown_grace_s = 30;
   bool ignore_eos = false;
-  std::string quant;  // empty: the file's types
+  std::string quant;  // empty: the file's types; f32: float matrices kept in F32
+  std::string kv_type = "f16";
   engine::BatchEngineOptions batching;
 };
 

@@ -1,0 +1,228 @@
+// The real daemon over HTTP with the default model: health, /execute validation, the SSE stream,
+// greedy output against the transformers reference, stop strings and logprobs.
+#include <cmath>
+
+#include "app/daemon.hpp"
+#include "model/reference.hpp"
+
+namespace rbees::app::testing {
+namespace {
+
+class ServeHttp : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    daemon_ = new Daemon({"--model", kModelDir, "--worker-id", "http-test-worker"});
+    ASSERT_TRUE(daemon_->wait_healthy()) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    daemon_ = nullptr;
+  }
+  static Daemon* daemon_;
+};
+Daemon* ServeHttp::daemon_ = nullptr;
+
+TEST_F(ServeHttp, HealthReportsTheLoadedModel) {
+  const json config = json::parse(read_file(kModelDir + "/config.json"));
+  const json tokenizer = json::parse(read_file(kModelDir + "/tokenizer.json"));
+  const size_t vocab = tokenizer["model"]["vocab"].size();
+  auto res = daemon_->client().Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const json h = json::parse(res->body);
+  EXPECT_EQ(h["status"], "healthy");
+  EXPECT_EQ(h["worker_id"], "http-test-worker");
+  EXPECT_EQ(h["model"], "wp-llama-5m");
+  EXPECT_EQ(h["device"], "cpu");
+  EXPECT_EQ(h["resident"], true);
+  // config.json names the type as torch does ("bfloat16"); health as ggml does ("bf16").
+  const std::string dtype = config["dtype"];
+  EXPECT_EQ(h["quant_kind"], dtype == "bfloat16" ? "bf16" : dtype == "float16" ? "f16" : dtype);
+  EXPECT_EQ(h["vram_bytes"], 0);
+  EXPECT_EQ(h["tokenizer_kind"], "hf-json");
+  EXPECT_EQ(h["vocab_size"].get<size_t>(), std::max<size_t>(vocab, config["vocab_size"].get<size_t>()));
+  EXPECT_EQ(h["context_length"], config["max_position_embeddings"]);
+  ASSERT_TRUE(h["uptime_seconds"].is_number());
+  EXPECT_GT(h["uptime_seconds"].get<double>(), 0.0);
+}
+
+// Every rule broken at once: one 400 lists them all, fields named as in the body.
+TEST_F(ServeHttp, ExecuteValidationListsEveryViolation) {
+  const json body = {{"job_id", ""}, {"prompt", ""}, {"max_tokens", 2049},        {"temperature", 2.5},
+                     {"top_p", 1.5}, {"top_k", -1},  {"repetition_penalty", 0.0}, {"min_p", -0.1},
+                     {"seed", -3}};
+  auto res = daemon_->client().Post("/execute", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 400);
+  const json errs = json::parse(res->body)["errors"];
+  std::map<std::string, std::string> by_field;
+  for (const auto& e : errs) {
+    ASSERT_TRUE(e.contains("message"));
+    by_field[e["field"]] = e["constraint"];
+  }
+  EXPECT_EQ(by_field["job_id"], "non_empty");
+  EXPECT_EQ(by_field["prompt"], "length(1..=32768)");
+  EXPECT_EQ(by_field["max_tokens"], "range(1..=2048)");
+  EXPECT_EQ(by_field["temperature"], "range(0.0..=2.0)");
+  EXPECT_TRUE(by_field.count("top_p"));
+  EXPECT_TRUE(by_field.count("top_k"));
+  EXPECT_TRUE(by_field.count("repetition_penalty"));
+  EXPECT_TRUE(by_field.count("min_p"));
+  EXPECT_TRUE(by_field.count("seed"));
+  EXPECT_EQ(by_field.size(), 9u) << errs.dump();
+
+  // Stop strings: too many, and elements named stop[i].
+  const json stops = {
+      {"job_id", "v2"}, {"prompt", "x"}, {"max_tokens", 0}, {"stop", {"a", "", std::string(101, 'b'), "c", "d"}}};
+  res = daemon_->client().Post("/execute", stops.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 400);
+  by_field.clear();
+  json errors = json::parse(res->body)["errors"];
+  for (const auto& e : errors) by_field[e["field"]] = e["constraint"];
+  EXPECT_EQ(by_field["stop"], "max_count(4)");
+  EXPECT_TRUE(by_field.count("stop[1]"));
+  EXPECT_EQ(by_field["stop[2]"], "max_length(100)");
+  EXPECT_EQ(by_field["max_tokens"], "range(1..=2048)");
+
+  // A prompt over 32768 code points (multi-byte ones, so bytes would be a different count).
+  std::string long_prompt;
+  for (int i = 0; i < 32769; ++i) long_prompt += "\xc3\xa9";
+  res = daemon_->client().Post("/execute", json{{"job_id", "v3"}, {"prompt", long_prompt}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["errors"][0]["field"], "prompt");
+
+  // Wrong types, missing fields and malformed JSON: the same shape.
+  res = daemon_->client().Post("/execute", json{{"prompt", 5}, {"temperature", "hot"}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 400);
+  by_field.clear();
+  errors = json::parse(res->body)["errors"];
+  for (const auto& e : errors) by_field[e["field"]] = e["constraint"];
+  EXPECT_TRUE(by_field.count("job_id"));
+  EXPECT_TRUE(by_field.count("prompt"));
+  EXPECT_TRUE(by_field.count("temperature"));
+  res = daemon_->client().Post("/execute", "{\"job_id\": ", "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 400);
+  EXPECT_FALSE(json::parse(res->body)["errors"].empty());
+}
+
+TEST_F(ServeHttp, StreamEventsComeInOrderWithTheirFields) {
+  const auto r = execute(*daemon_, greedy_body("order-1", "The prince", 12));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_GE(r.events.size(), 3u);
+  EXPECT_EQ(r.events.front().event, "started");
+  const json& started = r.events.front().data;
+  EXPECT_EQ(started["type"], "started");
+  EXPECT_EQ(started["job_id"], "order-1");
+  EXPECT_EQ(started["model"], "wp-llama-5m");
+  EXPECT_TRUE(std::regex_match(started["started_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")));
+  int next_i = 0;
+  bool seen_end = false;
+  for (size_t k = 1; k < r.events.size(); ++k) {
+    const auto& e = r.events[k];
+    EXPECT_EQ(e.data["type"], e.event);
+    ASSERT_FALSE(seen_end) << "event after end: " << e.event;
+    if (e.event == "token") {
+      EXPECT_EQ(e.data["i"], next_i++);
+      EXPECT_FALSE(e.data["t"].get<std::string>().empty());
+    } else if (e.event == "metrics") {
+      EXPECT_TRUE(e.data["tokens_per_sec"].is_number());
+      EXPECT_TRUE(e.data["vram_bytes"].is_number());
+    } else {
+      ASSERT_EQ(e.event, "end");
+      seen_end = true;
+      EXPECT_EQ(e.data["tokens_out"], 12);
+      EXPECT_EQ(e.data["stop_reason"], "max_tokens");
+      EXPECT_TRUE(e.data["decode_time_ms"].is_number());
+      EXPECT_FALSE(e.data.contains("stop_sequence_matched"));
+    }
+  }
+  EXPECT_TRUE(seen_end);
+  EXPECT_GT(next_i, 0);
+}
+
+TEST_F(ServeHttp, GreedyExecuteEqualsTheReferenceContinuation) {
+  int k = 0;
+  for (const auto& c : reference_cases()) {
+    const auto r = execute(
+        *daemon_, greedy_body("greedy-" + std::to_string(k++), c["prompt"], static_cast<int>(c["greedy_ids"].size())));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.text, c["greedy_text"].get<std::string>()) << c["prompt"];
+    EXPECT_EQ(r.last_type, "end");
+  }
+}
+
+TEST_F(ServeHttp, StopStringCutsTheOutputBeforeIt) {
+  int n = 0;
+  for (const auto& c : reference_cases()) {
+    const std::string full = c["greedy_text"];
+    // A stop string from the middle of the continuation, at its first occurrence.
+    const size_t at = full.find(' ', full.size() / 2);
+    ASSERT_NE(at, std::string::npos);
+    const std::string stop = full.substr(at, 5);
+    const size_t first = full.find(stop);
+    json body = greedy_body("stop-" + std::to_string(n++), c["prompt"], static_cast<int>(c["greedy_ids"].size()));
+    body["stop"] = {"\x01never", stop};
+    const auto r = execute(*daemon_, body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.text, full.substr(0, first)) << "stop " << json(stop);
+    EXPECT_EQ(r.end["stop_reason"], "stop_sequence");
+    EXPECT_EQ(r.end["stop_sequence_matched"], stop);
+  }
+}
+
+// The first generated token's top log-probabilities against the reference logits' log-softmax.
+// Measured at full precision (F32 weights and KV cache): the reference is fp32, and the default f16
+// weights and cache move log-probabilities by up to about 2e-2.
+TEST(ServeLogprobs, CompletionLogprobsMatchTheReference) {
+  Daemon full({"--model", kModelDir, "--quant", "f32", "--kv-type", "f32"});
+  ASSERT_TRUE(full.wait_healthy()) << full.log();
+  Daemon* daemon_ = &full;
+  const auto tensors = model::testing::read_safetensors(source_path("tests/data/wp-llama-5m.ref-given.safetensors"));
+  const auto cases = reference_cases();
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const auto& logits = tensors.at("case" + std::to_string(k) + ".logits");
+    const int64_t rows = logits.shape[0], vocab = logits.shape[1];
+    const float* last = logits.f32.data() + (rows - 1) * vocab;
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < vocab; ++i) mx = std::max<double>(mx, last[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < vocab; ++i) sum += std::exp(last[i] - mx);
+    std::vector<std::pair<double, int>> lp;
+    for (int64_t i = 0; i < vocab; ++i) lp.push_back({last[i] - mx - std::log(sum), static_cast<int>(i)});
+    std::sort(lp.begin(), lp.end(), std::greater<>());
+
+    const json body = {{"prompt", cases[k]["prompt"]}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 5}};
+    auto res = daemon_->client().Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json out = json::parse(res->body);
+    const json& logprobs = out["choices"][0]["logprobs"];
+    EXPECT_NEAR(logprobs["token_logprobs"][0].get<double>(), lp[0].first, 1e-3);
+    const json& top = logprobs["top_logprobs"][0];
+    ASSERT_EQ(top.size(), 5u) << top.dump();
+    for (int j = 0; j < 5; ++j) {
+      auto text = daemon_->client().Post("/detokenize", json{{"tokens", {lp[j].second}}}.dump(), "application/json");
+      ASSERT_TRUE(text);
+      const std::string piece = json::parse(text->body)["content"];
+      ASSERT_TRUE(top.contains(piece)) << "token " << lp[j].second << " " << json(piece) << " in " << top.dump();
+      EXPECT_NEAR(top[piece].get<double>(), lp[j].first, 1e-3) << "case " << k << " rank " << j;
+    }
+  }
+}
+
+TEST_F(ServeHttp, TokenizeAndDetokenizeRoundTrip) {
+  const auto c = reference_cases()[0];
+  auto res = daemon_->client().Post("/tokenize", json{{"content", c["prompt"]}, {"add_special", true}}.dump(),
+                                    "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["tokens"], c["input_ids"]);
+}
+
+}  // namespace
+}  // namespace rbees::app::testing
