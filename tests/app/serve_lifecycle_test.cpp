@@ -1,0 +1,230 @@
+// The real daemon's job lifecycle over HTTP: cancel, client disconnect, overload refusals, SIGTERM
+// draining, API keys. Long jobs use --ignore-eos so that they cannot end early on their own.
+#include <atomic>
+#include <future>
+
+#include "app/daemon.hpp"
+
+namespace rbees::app::testing {
+namespace {
+
+bool has_token_event(const std::string& body) {
+  return body.find("event: token") != std::string::npos;
+}
+
+// The greedy reference of case 0 still comes out: the worker serves normally.
+void expect_serves_normally(const Daemon& d, const std::string& job_id) {
+  const auto c = reference_cases()[0];
+  const auto r = execute(d, greedy_body(job_id, c["prompt"], static_cast<int>(c["greedy_ids"].size())));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.text, c["greedy_text"].get<std::string>());
+}
+
+TEST(ServeLifecycle, CancelEndsTheStreamWithCancelled) {
+  Daemon d({"--model", kModelDir, "--ignore-eos"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  std::atomic<bool> cancelled{false};
+  int cancel_status = 0;
+  json cancel_body;
+  const auto r = execute_streaming(d, greedy_body("long-1", "The prince", 1000), [&](const std::string& acc) {
+    if (!cancelled && has_token_event(acc)) {
+      cancelled = true;
+      auto res = d.client(10).Post("/cancel", json{{"job_id", "long-1"}}.dump(), "application/json");
+      cancel_status = res ? res->status : -1;
+      if (res) cancel_body = json::parse(res->body);
+    }
+    return true;
+  });
+  EXPECT_EQ(cancel_status, 202);
+  EXPECT_EQ(cancel_body["cancelled"], true);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.last_type, "error");
+  EXPECT_EQ(r.end["code"], "CANCELLED");
+  EXPECT_TRUE(r.end.contains("message"));
+  EXPECT_TRUE(r.end.contains("retriable"));
+  // Cancel is idempotent: a finished or unknown job is still 202.
+  auto again = d.client(10).Post("/cancel", json{{"job_id", "long-1"}}.dump(), "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202);
+  const double generated = metric_value(metrics_text(d), "rbees_generated_tokens_total").value_or(-1);
+  EXPECT_GT(generated, 0);
+  EXPECT_LT(generated, 1000);
+  expect_serves_normally(d, "after-cancel");
+}
+
+TEST(ServeLifecycle, ClientDisconnectStopsTheJob) {
+  Daemon d({"--model", kModelDir, "--ignore-eos"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  const auto r = execute_streaming(d, greedy_body("gone-1", "The prince", 1000),
+                                   [&](const std::string& acc) { return !has_token_event(acc); });
+  EXPECT_NE(r.last_type, "end");
+  // The job leaves the engine without running to its 1000 tokens.
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  double running = -1;
+  while (Clock::now() < deadline) {
+    running = metric_value(metrics_text(d), "rbees_running_sequences").value_or(-1);
+    if (running == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(running, 0);
+  EXPECT_LT(metric_value(metrics_text(d), "rbees_generated_tokens_total").value_or(1e9), 1000);
+  expect_serves_normally(d, "after-disconnect");
+  EXPECT_NE(d.log().find("client_gone"), std::string::npos);
+}
+
+TEST(ServeLifecycle, OverloadIsRefusedWithRetryAfterAndNothingHangs) {
+  Daemon d({"--model", kModelDir, "--ignore-eos", "--max-seqs", "1", "--max-queue", "1"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  constexpr int kClients = 6;
+  constexpr int kTokens = 200;
+  struct Outcome {
+    int status = 0;
+    std::string retry_after;
+    std::string body;
+    ExecuteResult result;
+  };
+  std::vector<std::future<Outcome>> futures;
+  for (int i = 0; i < kClients; ++i) {
+    futures.push_back(std::async(std::launch::async, [&d, i] {
+      Outcome o;
+      auto c = d.client(120);
+      auto res = c.Post("/execute", greedy_body("load-" + std::to_string(i), "The prince", kTokens).dump(),
+                        "application/json");
+      if (!res) return o;
+      o.status = res->status;
+      o.retry_after = res->get_header_value("Retry-After");
+      o.body = res->body;
+      o.result = collect(res->status, res->body);
+      return o;
+    }));
+  }
+  int complete = 0, refused = 0;
+  for (auto& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(180)), std::future_status::ready);
+    const Outcome o = f.get();
+    if (o.status == 200) {
+      EXPECT_EQ(o.result.last_type, "end") << o.body;
+      EXPECT_EQ(o.result.end["tokens_out"], kTokens);
+      ++complete;
+    } else {
+      ASSERT_EQ(o.status, 503) << o.body;
+      EXPECT_FALSE(o.retry_after.empty());
+      EXPECT_GT(std::stoi(o.retry_after), 0);
+      const json body = json::parse(o.body);
+      EXPECT_EQ(body["code"], "OVERLOADED");
+      EXPECT_TRUE(body["message"].is_string());
+      EXPECT_EQ(body["retriable"], true);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(complete + refused, kClients);
+  EXPECT_GE(complete, 1);
+  EXPECT_GE(refused, 1);
+  expect_serves_normally(d, "after-load");
+}
+
+TEST(ServeLifecycle, SigtermLetsRunningJobsFinishWithinGrace) {
+  Daemon d({"--model", kModelDir, "--ignore-eos", "--shutdown-grace", "60"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  std::atomic<bool> signalled{false};
+  auto job = std::async(std::launch::async, [&] {
+    return execute_streaming(d, greedy_body("drain-1", "The prince", 300), [&](const std::string& acc) {
+      if (!signalled && has_token_event(acc)) {
+        signalled = true;
+        d.signal(SIGTERM);
+      }
+      return true;
+    });
+  });
+  // Draining: health says so and new work is refused.
+  std::optional<json> health;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && !health) {
+    if (signalled) {
+      auto res = d.client(5).Get("/health");
+      if (res && res->status == 503) health = json::parse(res->body);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(health) << d.log();
+  EXPECT_EQ((*health)["status"], "draining");
+  auto refused = d.client(5).Post("/execute", greedy_body("late", "x", 4).dump(), "application/json");
+  if (refused) {  // the listener may already be closed when the job was quick
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_EQ(json::parse(refused->body)["code"], "SHUTTING_DOWN");
+  }
+  ASSERT_EQ(job.wait_for(std::chrono::seconds(120)), std::future_status::ready);
+  const auto r = job.get();
+  EXPECT_EQ(r.last_type, "end") << r.body;
+  EXPECT_EQ(r.end["tokens_out"], 300);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
+}
+
+TEST(ServeLifecycle, SigtermCancelsJobsPastTheGrace) {
+  Daemon d({"--model", kModelDir, "--ignore-eos", "--shutdown-grace", "0.2"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  std::atomic<bool> signalled{false};
+  const auto r = execute_streaming(d, greedy_body("drain-2", "The prince", 1000), [&](const std::string& acc) {
+    if (!signalled && has_token_event(acc)) {
+      signalled = true;
+      d.signal(SIGTERM);
+    }
+    return true;
+  });
+  EXPECT_EQ(r.last_type, "error") << r.body;
+  EXPECT_EQ(r.end["code"], "CANCELLED");
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
+}
+
+TEST(ServeLifecycle, ApiKeyGuardsEveryEndpointButHealth) {
+  char path[] = "/tmp/rbees-key-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string key = "s3cret-key-for-tests";
+  ASSERT_EQ(write(fd, (key + "\n").data(), key.size() + 1), static_cast<ssize_t>(key.size() + 1));
+  close(fd);
+  for (const std::vector<std::string>& key_args :
+       {std::vector<std::string>{"--api-key", key}, std::vector<std::string>{"--api-key-file", path}}) {
+    std::vector<std::string> args = {"--model", kModelDir};
+    args.insert(args.end(), key_args.begin(), key_args.end());
+    Daemon d(args);
+    ASSERT_TRUE(d.wait_healthy()) << d.log();
+    struct Call {
+      std::string method, path;
+      json body;
+      int ok_status;
+    };
+    const std::vector<Call> calls = {
+        {"POST", "/execute", greedy_body("k1", "The prince", 2), 200},
+        {"POST", "/cancel", {{"job_id", "k1"}}, 202},
+        {"GET", "/v1/models", nullptr, 200},
+        {"POST", "/v1/completions", {{"prompt", "The prince"}, {"max_tokens", 2}}, 200},
+        {"POST",
+         "/v1/chat/completions",
+         {{"messages", {{{"role", "user"}, {"content", "Hello"}}}}, {"max_tokens", 2}},
+         200},
+        {"POST", "/tokenize", {{"content", "The prince"}}, 200},
+        {"POST", "/detokenize", {{"tokens", {1, 2}}}, 200},
+        {"GET", "/metrics", nullptr, 200},
+    };
+    for (const auto& call : calls) {
+      for (const std::string& auth : {std::string(), std::string("Bearer wrong"), "Bearer " + key}) {
+        httplib::Headers h;
+        if (!auth.empty()) h.emplace("Authorization", auth);
+        auto c = d.client(30);
+        auto res =
+            call.method == "GET" ? c.Get(call.path, h) : c.Post(call.path, h, call.body.dump(), "application/json");
+        ASSERT_TRUE(res) << call.path;
+        const bool right = auth == "Bearer " + key;
+        EXPECT_EQ(res->status, right ? call.ok_status : 401) << call.method << " " << call.path << " auth=" << auth;
+      }
+    }
+    auto health = d.client(5).Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+  }
+  std::remove(path);
+}
+
+}  // namespace
+}  // namespace rbees::app::testing
