@@ -143,7 +143,11 @@ void BatchEngine::wait_idle() {
 
 // Moves newly submitted jobs to the scheduler's own queue; waits while there is nothing to do.
 bool BatchEngine::take_incoming(std::unique_lock<std::mutex>& lk) {
-  cv_.wait(lk, [&] { return stopping_ || !incoming_.empty() || !cancel_requests_.empty() || !running_.empty(); });
+  // Waiting jobs count as work: one left unadmitted while the last running job finished must be
+  // admitted now, not when the next request happens to arrive.
+  cv_.wait(lk, [&] {
+    return stopping_ || !incoming_.empty() || !cancel_requests_.empty() || !running_.empty() || !waiting_.empty();
+  });
   while (!incoming_.empty()) {
     waiting_.push_back(std::move(incoming_.front()));
     incoming_.pop_front();

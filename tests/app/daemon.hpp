@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,12 +59,17 @@ class Daemon {
     std::vector<char*> argv;
     for (auto& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid_, all[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
+    // fork + exec rather than posix_spawn, so that the child can ask to be killed with the test
+    // process: a test binary killed by a timeout leaves no daemon behind.
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(fd, 2);
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      execve(argv[0], argv.data(), environ);
+      _exit(127);
+    }
     close(fd);
   }
   ~Daemon() {
