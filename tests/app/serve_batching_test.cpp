@@ -38,15 +38,39 @@ TEST(ServeBatching, SixteenConcurrentGreedyRequestsEachGiveTheirOwnContinuation)
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   const auto jobs = sixteen_jobs();
   ASSERT_EQ(jobs.size(), 16u);
-  std::vector<std::string> single;
+  // Each prompt alone first. Batches of other shapes may change logits in their last bits, which can
+  // flip a greedy choice between two near-tied tokens; past the first step whose top two
+  // log-probabilities (alone) are within kTie, the continuation is not determined and is not compared
+  // (for the reference prompts the whole continuation is compared all the same).
+  constexpr double kTie = 0.05;
+  std::vector<std::string> single, determined;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const auto r = execute(d, greedy_body("single-" + std::to_string(i), jobs[i].prompt, jobs[i].max_tokens));
     ASSERT_EQ(r.status, 200) << r.body;
     ASSERT_EQ(r.last_type, "end");
     single.push_back(r.text);
+    const json body = {
+        {"prompt", jobs[i].prompt}, {"max_tokens", jobs[i].max_tokens}, {"temperature", 0}, {"logprobs", 2}};
+    auto res = d.client().Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json lp = json::parse(res->body)["choices"][0]["logprobs"];
+    std::string prefix;
+    bool tied = false;
+    for (size_t t = 0; t < lp["tokens"].size() && !tied; ++t) {
+      std::vector<double> top;
+      for (const auto& [tok, v] : lp["top_logprobs"][t].items()) top.push_back(v.get<double>());
+      std::sort(top.rbegin(), top.rend());
+      tied = top.size() > 1 && top[0] - top[1] < kTie;
+      if (!tied) prefix += lp["tokens"][t].get<std::string>();
+    }
+    determined.push_back(tied ? prefix : r.text);
   }
   const auto cases = reference_cases();
-  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(single[i], cases[i]["greedy_text"].get<std::string>());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(single[i], cases[i]["greedy_text"].get<std::string>());
+    determined[i] = single[i];  // these must come out whole: the acceptance of concurrent batching
+  }
 
   std::vector<std::future<ExecuteResult>> futures;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -59,7 +83,11 @@ TEST(ServeBatching, SixteenConcurrentGreedyRequestsEachGiveTheirOwnContinuation)
     const auto r = futures[i].get();
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.last_type, "end");
-    EXPECT_EQ(r.text, single[i]) << "prompt " << json(jobs[i].prompt);
+    if (determined[i] == single[i]) {
+      EXPECT_EQ(r.text, single[i]) << "prompt " << json(jobs[i].prompt);
+    } else {
+      EXPECT_EQ(r.text.substr(0, determined[i].size()), determined[i]) << "prompt " << json(jobs[i].prompt);
+    }
   }
 }
 
