@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 ARGS ?=
 
-.PHONY: setup configure build run test clean
+.PHONY: setup configure build run test test-asan fuzz clean
 
 setup:
 	bash scripts/setup.sh
@@ -22,6 +22,19 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+# The unit and integration suite under AddressSanitizer and UndefinedBehaviorSanitizer (CMakePresets.json,
+# build-asan/). Tests labelled `asan-slow` are left out; see docs/RELIABILITY.md.
+test-asan: setup
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+	@# LeakSanitizer stops threads with ptrace, which some containers forbid: then it is switched off.
+	RBEES_ASAN_OPTIONS=$$(bash scripts/lsan-works.sh || echo detect_leaks=0) ctest --preset asan -j$(JOBS)
+
+# Each libFuzzer target for FUZZ_SECONDS (clang; build-fuzz/).
+FUZZ_SECONDS ?= 30
+fuzz: setup
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

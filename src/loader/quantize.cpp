@@ -113,8 +113,8 @@ void quantize_source(ModelSource& src, ggml_type target, std::vector<std::string
     if (v.n_dims == 1) {
       want = GGML_TYPE_F32;  // norms, biases, rope factors: small, and kept exact
     } else if (is_block_matrix(name) || name == "output.weight" || (embeddings_too && name == "token_embd.weight")) {
-      auto fit =
-          std::find_if(chain.begin(), chain.end(), [&](ggml_type t) { return v.ne[0] % ggml_blck_size(t) == 0; });
+      const int64_t row = v.ne[0];  // a named copy: clang before 16 cannot capture structured bindings
+      auto fit = std::find_if(chain.begin(), chain.end(), [row](ggml_type t) { return row % ggml_blck_size(t) == 0; });
       want = *fit;  // f16 (block 1) always fits
       if (want != target) fallen.push_back(name);
     } else {
