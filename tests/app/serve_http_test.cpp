@@ -226,3 +226,24 @@ TEST_F(ServeHttp, TokenizeAndDetokenizeRoundTrip) {
 
 }  // namespace
 }  // namespace rbees::app::testing
+
+namespace rbees::app::testing {
+namespace {
+
+TEST(ServeQuant, QuantOptionQuantizesTheWeightsOnLoad) {
+  for (const std::string q : {"q8_0", "q4_k"}) {
+    Daemon d({"--model", kModelDir, "--quant", q});
+    ASSERT_TRUE(d.wait_healthy()) << d.log();
+    auto res = d.client(5).Get("/health");
+    ASSERT_TRUE(res);
+    std::string kind = json::parse(res->body)["quant_kind"];
+    std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
+    EXPECT_EQ(kind, q);
+    const auto r = execute(d, greedy_body("q-" + q, "The prince", 8));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.end["tokens_out"], 8);
+  }
+}
+
+}  // namespace
+}  // namespace rbees::app::testing
