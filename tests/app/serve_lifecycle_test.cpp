@@ -176,6 +176,32 @@ TEST(ServeLifecycle, SigtermCancelsJobsPastTheGrace) {
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
 }
 
+// A second signal ends the grace period at once.
+TEST(ServeLifecycle, SecondSignalCancelsWithoutWaitingForTheGrace) {
+  Daemon d({"--model", kModelDir, "--ignore-eos", "--shutdown-grace", "600"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  std::atomic<bool> signalled{false};
+  auto job = std::async(std::launch::async, [&] {
+    return execute_streaming(d, greedy_body("drain-3", "The prince", 1000), [&](const std::string& acc) {
+      if (!signalled && has_token_event(acc)) {
+        signalled = true;
+        d.signal(SIGTERM);
+      }
+      return true;
+    });
+  });
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && d.log().find("draining") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  d.signal(SIGINT);
+  ASSERT_EQ(job.wait_for(std::chrono::seconds(120)), std::future_status::ready);
+  const auto r = job.get();
+  EXPECT_EQ(r.last_type, "error") << r.body;
+  EXPECT_EQ(r.end["code"], "CANCELLED");
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
+}
+
 TEST(ServeLifecycle, ApiKeyGuardsEveryEndpointButHealth) {
   char path[] = "/tmp/rbees-key-XXXXXX";
   const int fd = mkstemp(path);
