@@ -197,14 +197,26 @@ int run_serve(const ServeOptions& opts) {
                            health.vram_bytes, health.device, health.context_length};
     server::CallbackOptions co;
     co.timeout = seconds_to_ms(opts.callback_timeout_s);
-    const auto r = server::post_ready_callback(opts.callback_url, info, co);
-    if (!r.ok) {
-      log::error("ready_callback_failed",
-                 "the ready callback to " + opts.callback_url + " did not succeed within " +
-                     std::to_string(opts.callback_timeout_s) + " s; exiting",
-                 {{"url", opts.callback_url}, {"attempts", r.attempts}, {"last_error", r.last_error}});
-      shut_down();
-      return 3;
+    // The callback runs beside the signal wait, so that a SIGTERM while the orchestrator is
+    // unreachable stops the worker at once; the thread holds only its own copies.
+    auto done = std::make_shared<std::promise<server::CallbackResult>>();
+    auto result = done->get_future();
+    std::thread([done, url = opts.callback_url, info, co] {
+      done->set_value(server::post_ready_callback(url, info, co));
+    }).detach();
+    while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (term.wait(1, std::chrono::steady_clock::now())) break;
+    }
+    if (result.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      const auto r = result.get();
+      if (!r.ok) {
+        log::error("ready_callback_failed",
+                   "the ready callback to " + opts.callback_url + " did not succeed within " +
+                       std::to_string(opts.callback_timeout_s) + " s; exiting",
+                   {{"url", opts.callback_url}, {"attempts", r.attempts}, {"last_error", r.last_error}});
+        shut_down();
+        return 3;
+      }
     }
   }
 

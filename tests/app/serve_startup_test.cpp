@@ -134,5 +134,16 @@ TEST(ServeStartup, ReadyCallbackThatNeverSucceedsExitsThree) {
   EXPECT_EQ(d2.wait_exit(std::chrono::seconds(60)), std::optional<int>(3)) << d2.log();
 }
 
+TEST(ServeStartup, SigtermWhileTheCallbackIsRetriedExitsZero) {
+  CallbackListener listener(1000000);
+  Daemon d({"--model", kModelDir, "--callback-url", listener.url(), "--callback-timeout", "600"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (listener.attempts < 1 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(listener.attempts, 1);
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
+}
+
 }  // namespace
 }  // namespace rbees::app::testing
