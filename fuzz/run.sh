@@ -25,8 +25,9 @@ if [ -z "${NO_BUILD:-}" ]; then
   cmake --build "$BUILD" -j"${JOBS:-2}" --target "${TARGETS[@]}" rbees-make-gguf-seed >/dev/null
 fi
 
-if [ ! -d "$BUILD/corpus" ]; then
+if [ ! -f "$BUILD/corpus/.seeded" ]; then
   python3 fuzz/seed_corpus.py "$BUILD" "$BUILD/corpus"
+  touch "$BUILD/corpus/.seeded"
 fi
 
 dict_for() {

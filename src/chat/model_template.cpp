@@ -43,7 +43,7 @@ std::optional<Json> read_json(const fs::path& path) {
   if (!text) return std::nullopt;
   try {
     return Json::parse(*text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range (1e400)
     throw std::runtime_error(path.string() + ": " + e.what());
   }
 }

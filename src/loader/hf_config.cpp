@@ -209,7 +209,7 @@ json read_json(const std::filesystem::path& p) {
   if (!in) throw LoadError(p.string(), "cannot open");
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range (1e400)
     throw LoadError(p.string(), std::string("not valid JSON: ") + e.what());
   }
 }

@@ -51,7 +51,7 @@ std::vector<std::filesystem::path> weight_files(const std::filesystem::path& dir
     try {
       std::ifstream in(index);
       j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e400)
       throw LoadError(index.string(), std::string("not valid JSON: ") + e.what());
     }
     auto wm = j.find("weight_map");

@@ -47,7 +47,8 @@ std::vector<SafetensorsEntry> read_safetensors(const FileMapping& file) {
   nlohmann::ordered_json header;
   try {
     header = nlohmann::ordered_json::parse(file.data() + 8, file.data() + 8 + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double (1e400) is an out_of_range.
     throw LoadError(path, std::string("safetensors header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) throw LoadError(path, "safetensors header is not a JSON object");

@@ -61,7 +61,7 @@ std::optional<json> parse_object_body(std::string_view body, FieldErrors& errors
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     errors.push_back({"body", "json", std::string("malformed JSON: ") + e.what(), std::nullopt});
     return std::nullopt;
   }

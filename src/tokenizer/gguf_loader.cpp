@@ -54,6 +54,10 @@ struct GgufFile {
     if (k < 0 || gguf_get_kv_type(ctx, k) != GGUF_TYPE_ARRAY || gguf_get_arr_type(ctx, k) != GGUF_TYPE_STRING)
       return out;
     const size_t n = gguf_get_arr_n(ctx, k);
+    if (n > kMaxVocabSize) {
+      throw std::runtime_error(std::string("tokenizer: GGUF array ") + name + " has " + std::to_string(n) +
+                               " entries, more than the limit of " + std::to_string(kMaxVocabSize));
+    }
     out.reserve(n);
     for (size_t i = 0; i < n; ++i) out.emplace_back(gguf_get_arr_str(ctx, k, i));
     return out;

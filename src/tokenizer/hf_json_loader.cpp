@@ -14,7 +14,18 @@ using nlohmann::json;
 namespace rbees::tokenizer {
 namespace {
 
+// Refuses files too large to be a real tokenizer before reading them into memory.
+void check_file_size(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > kMaxTokenizerFileBytes) {
+    throw std::runtime_error("tokenizer: " + path.string() + " is " + std::to_string(size) +
+                             " bytes, more than the limit of " + std::to_string(kMaxTokenizerFileBytes));
+  }
+}
+
 json read_json(const fs::path& path) {
+  check_file_size(path);
   std::ifstream f(path);
   if (!f) throw std::runtime_error("tokenizer: cannot read " + path.string());
   try {
@@ -31,6 +42,7 @@ std::optional<json> read_json_if_present(const fs::path& path) {
 }
 
 std::string read_text(const fs::path& path) {
+  check_file_size(path);
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
@@ -169,6 +181,10 @@ std::shared_ptr<Tokenizer::Impl> load_hf_json(const fs::path& path, const fs::pa
   }
   Vocab& vocab = *impl->vocab;
   const json& vj = model.at("vocab");
+  if (vj.size() > kMaxVocabSize) {
+    throw std::runtime_error("tokenizer: " + path.string() + " has " + std::to_string(vj.size()) +
+                             " tokens, more than the limit of " + std::to_string(kMaxVocabSize));
+  }
   vocab.id_to_token.resize(vj.size());
   vocab.token_to_id.reserve(vj.size() * 2);
   for (auto it = vj.begin(); it != vj.end(); ++it) vocab.set(it.value().get<int32_t>(), it.key());

@@ -4,6 +4,8 @@
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/utf8.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -71,19 +73,33 @@ void finish_tokenizer(Tokenizer::Impl& impl) {
   impl.eog = std::move(eog);
 }
 
-Tokenizer Tokenizer::load(const std::string& path_text) {
+namespace {
+
+std::shared_ptr<const Tokenizer::Impl> load_impl(const std::string& path_text) {
   const fs::path path(path_text);
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(path / "tokenizer.json")) return Tokenizer(load_hf_json(path / "tokenizer.json", path));
+    if (fs::exists(path / "tokenizer.json")) return load_hf_json(path / "tokenizer.json", path);
     for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.path().extension() == ".gguf") return Tokenizer(load_gguf(entry.path()));
+      if (entry.path().extension() == ".gguf") return load_gguf(entry.path());
     }
     throw std::runtime_error("tokenizer: no tokenizer.json or GGUF file in " + path_text);
   }
   if (!fs::exists(path, ec)) throw std::runtime_error("tokenizer: no such file: " + path_text);
-  if (is_gguf_file(path)) return Tokenizer(load_gguf(path));
-  return Tokenizer(load_hf_json(path, path.parent_path()));
+  if (is_gguf_file(path)) return load_gguf(path);
+  return load_hf_json(path, path.parent_path());
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load(const std::string& path_text) {
+  // A file of the wrong shape (a string where an object belongs, a missing key) surfaces as a JSON
+  // library exception deep in the loader; callers are promised std::runtime_error.
+  try {
+    return Tokenizer(load_impl(path_text));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("tokenizer: " + path_text + " is malformed: " + e.what());
+  }
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view raw, bool add_special, bool parse_special) const {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,11 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+// Limits that keep a malformed or hostile tokenizer file from exhausting memory before it is refused:
+// the largest real vocabularies have about 260k tokens and their tokenizer.json about 20 MB.
+inline constexpr size_t kMaxVocabSize = 2'000'000;
+inline constexpr uintmax_t kMaxTokenizerFileBytes = 100ull << 20;
+
 struct Vocab {
   std::vector<std::string> id_to_token;  // as stored: byte-level characters or "▁"-escaped text
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> token_to_id;
@@ -27,6 +33,10 @@ struct Vocab {
   }
   // Places a token at an id, growing the table as needed (added tokens may lie beyond the model vocab).
   void set(int32_t id, const std::string& token) {
+    if (id < 0 || static_cast<size_t>(id) >= kMaxVocabSize) {
+      throw std::runtime_error("tokenizer: token id " + std::to_string(id) + " of \"" + token.substr(0, 64) +
+                               "\" is outside 0.." + std::to_string(kMaxVocabSize - 1));
+    }
     if (static_cast<size_t>(id) >= id_to_token.size()) id_to_token.resize(static_cast<size_t>(id) + 1);
     id_to_token[static_cast<size_t>(id)] = token;
     token_to_id.emplace(token, id);
