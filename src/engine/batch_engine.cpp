@@ -214,6 +214,16 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
     end.prefill_ms = ms_between(job.submitted, job.first_token);
     end.decode_ms = ms_between(job.first_token, Clock::now());
   }
+  if (was_admitted) {
+    blocks_.release(seq.id());
+    free_seq_ids_.push_back(seq.id());
+  }
+  // The id is free before the client hears the end, so a client may reuse it at once.
+  {
+    std::lock_guard lk(mu_);
+    if (!was_admitted) --n_queued_;
+    live_ids_.erase(job.job_id);
+  }
   if (job.sink) {
     try {
       job.sink->on_finish(end);
@@ -221,13 +231,6 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
       log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
     }
   }
-  if (was_admitted) {
-    blocks_.release(seq.id());
-    free_seq_ids_.push_back(seq.id());
-  }
-  std::lock_guard lk(mu_);
-  if (!was_admitted) --n_queued_;
-  live_ids_.erase(job.job_id);
 }
 
 void BatchEngine::apply_cancels() {

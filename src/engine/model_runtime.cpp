@@ -35,6 +35,10 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     // ggml's CPU kernels multiply bf16 weights with activations rounded to bf16, which drifts from
     // the reference; f16 (what llama.cpp's converter writes) keeps greedy output on the reference.
     if (!mo.float_matrix_type && source.config.source_dtype == "bf16") mo.float_matrix_type = GGML_TYPE_F16;
+    // Health and metrics report the type the weights have in memory, not on disk.
+    const std::string d = source.config.source_dtype;
+    if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
+      source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
     mo.flash_attention = options.flash_attention;
     rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));
   }
