@@ -47,7 +47,7 @@ std::vector<int> get_ids(const json& j, const char* key, const std::string& file
   const json* v = find_non_null(j, key);
   if (v == nullptr) return ids;
   auto one = [&](const json& x) {
-    if (!x.is_number_integer() || x.get<int64_t>() < 0)
+    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX)
       throw LoadError(file, std::string("field '") + key + "' must hold non-negative integer token ids");
     ids.push_back(x.get<int>());
   };

@@ -35,6 +35,20 @@ json read_json(const fs::path& path) {
   }
 }
 
+// A token id from the file: an integer in 0..kMaxVocabSize-1. nlohmann's get<int32_t>() would
+// truncate large integers and has undefined behaviour on floats out of int range.
+int32_t token_id(const json& v) {
+  if (!v.is_number_integer()) {
+    throw std::runtime_error("tokenizer: token id " + v.dump().substr(0, 64) + " is not an integer");
+  }
+  const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() < kMaxVocabSize
+                                               : v.get<int64_t>() >= 0 && v.get<int64_t>() < int64_t{kMaxVocabSize};
+  if (!in_range) {
+    throw std::runtime_error("tokenizer: token id " + v.dump() + " is outside 0.." + std::to_string(kMaxVocabSize - 1));
+  }
+  return static_cast<int32_t>(v.get<int64_t>());
+}
+
 std::optional<json> read_json_if_present(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return std::nullopt;
@@ -74,7 +88,7 @@ void parse_template(const json& proc, Tokenizer::Impl& impl) {
     }
     const std::string name = item.at("SpecialToken").at("id").get<std::string>();
     for (const auto& id : specials.at(name).at("ids"))
-      (after ? impl.suffix_ids : impl.prefix_ids).push_back(id.get<int32_t>());
+      (after ? impl.suffix_ids : impl.prefix_ids).push_back(token_id(id));
   }
 }
 
@@ -101,10 +115,10 @@ std::string token_name(const json& j) {
 }
 
 void add_ids(const json& j, std::vector<int32_t>& out) {
-  if (j.is_number_integer()) out.push_back(j.get<int32_t>());
+  if (j.is_number_integer()) out.push_back(token_id(j));
   if (j.is_array()) {
     for (const auto& v : j) {
-      if (v.is_number_integer()) out.push_back(v.get<int32_t>());
+      if (v.is_number_integer()) out.push_back(token_id(v));
     }
   }
 }
@@ -142,7 +156,7 @@ void read_model_configs(const fs::path& dir, Tokenizer::Impl& impl) {
     const json& c = **cfg;
     if (c.contains("eos_token_id")) add_ids(c["eos_token_id"], eos);
     if (!impl.bos && c.contains("bos_token_id") && c["bos_token_id"].is_number_integer()) {
-      impl.bos = c["bos_token_id"].get<int32_t>();
+      impl.bos = token_id(c["bos_token_id"]);
     }
   }
   if (std::error_code ec; fs::is_regular_file(dir / "chat_template.jinja", ec)) {
@@ -187,13 +201,13 @@ std::shared_ptr<Tokenizer::Impl> load_hf_json(const fs::path& path, const fs::pa
   }
   vocab.id_to_token.resize(vj.size());
   vocab.token_to_id.reserve(vj.size() * 2);
-  for (auto it = vj.begin(); it != vj.end(); ++it) vocab.set(it.value().get<int32_t>(), it.key());
+  for (auto it = vj.begin(); it != vj.end(); ++it) vocab.set(token_id(it.value()), it.key());
 
   std::vector<AddedToken> added;
   for (const auto& t : j.value("added_tokens", json::array())) {
     AddedToken a;
     a.content = t.at("content").get<std::string>();
-    a.id = t.at("id").get<int32_t>();
+    a.id = token_id(t.at("id"));
     a.special = t.value("special", false);
     a.lstrip = t.value("lstrip", false);
     a.rstrip = t.value("rstrip", false);

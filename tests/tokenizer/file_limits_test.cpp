@@ -88,9 +88,28 @@ TEST_F(TokenizerFileLimitsTest, AddedTokenIdOutsideLimitIsRefused) {
 
 TEST_F(TokenizerFileLimitsTest, WrongShapesAreRuntimeErrors) {
   EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["model"] = "BPE"; })), HasSubstr("malformed"));
-  EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["model"]["vocab"]["a"] = "zero"; })), HasSubstr("malformed"));
   EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["added_tokens"] = {{{"id", 1}}}; })), HasSubstr("malformed"));
   EXPECT_THAT(load_error(write_tokenizer([](json& j) { j.erase("model"); })), HasSubstr("malformed"));
+}
+
+// A float id beyond int's range was converted with undefined behaviour (tokenizer_json_fuzz,
+// crash-557cb652); strings and fractions are refused as well.
+TEST_F(TokenizerFileLimitsTest, NonIntegerIdsAreRefused) {
+  EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["model"]["vocab"]["b"] = 2.22222e+116; })),
+              HasSubstr("is not an integer"));
+  EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["model"]["vocab"]["b"] = 1.5; })),
+              HasSubstr("is not an integer"));
+  EXPECT_THAT(load_error(write_tokenizer([](json& j) { j["model"]["vocab"]["a"] = "zero"; })),
+              HasSubstr("is not an integer"));
+  EXPECT_THAT(load_error(write_tokenizer([](json& j) {
+                j["added_tokens"] = {{{"id", 1e300}, {"content", "<x>"}}};
+              })),
+              HasSubstr("is not an integer"));
+}
+
+TEST_F(TokenizerFileLimitsTest, HugeUnsignedIdIsRefused) {
+  auto path = write_tokenizer([](json& j) { j["model"]["vocab"]["b"] = uint64_t{18446744073709551615u}; });
+  EXPECT_THAT(load_error(path), HasSubstr("outside 0.."));
 }
 
 TEST_F(TokenizerFileLimitsTest, OversizedFileIsRefusedBeforeReading) {
