@@ -28,6 +28,9 @@ set(GGML_VULKAN ${RBEES_VULKAN} CACHE BOOL "" FORCE)
 set(GGML_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(GGML_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
 set(GGML_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
+# llamafile's tinyBLAS kernels make F16/F32/Q8_0 prefill on the CPU about twice as fast; llama.cpp
+# turns them on by default too.
+set(GGML_LLAMAFILE ON CACHE BOOL "" FORCE)
 if(RBEES_CUDA)
   set(GGML_CUDA_GRAPHS ON CACHE BOOL "" FORCE)
 endif()
