@@ -250,7 +250,12 @@ ModelSource load_gguf_file(const std::string& path, const LoadOptions& options) 
     if (v.ne[0] % ggml_blck_size(v.type) != 0)
       throw LoadError(path, tname + " row length " + std::to_string(v.ne[0]) + " is not a multiple of the " +
                                 ggml_type_name(v.type) + " block size");
-    const std::size_t size = ggml_row_size(v.type, v.ne[0]) * static_cast<std::size_t>(v.ne[1] * v.ne[2] * v.ne[3]);
+    // Overflow-checked: ggml's reader computes the element count before checking it for overflow.
+    int64_t rows = 0;
+    std::size_t size = 0;
+    if (__builtin_mul_overflow(v.ne[1], v.ne[2], &rows) || __builtin_mul_overflow(rows, v.ne[3], &rows) ||
+        __builtin_mul_overflow(ggml_row_size(v.type, v.ne[0]), static_cast<std::size_t>(rows), &size))
+      throw LoadError(path, tname + " shape is too large");
     if (size != gguf_get_tensor_size(ctx.get(), i))
       throw LoadError(path, tname + " size disagrees with its shape and type");
     const std::size_t offset = gguf_get_tensor_offset(ctx.get(), i);
