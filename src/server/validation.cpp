@@ -62,7 +62,13 @@ std::optional<json> parse_object_body(std::string_view body, FieldErrors& errors
   try {
     j = json::parse(body);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
-    errors.push_back({"body", "json", std::string("malformed JSON: ") + e.what(), std::nullopt});
+    // The parser's message quotes the bytes it read, which may be invalid UTF-8 and would make the
+    // error body itself fail to serialize: keep ASCII only.
+    std::string message = std::string("malformed JSON: ") + e.what();
+    for (char& c : message) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+    errors.push_back({"body", "json", std::move(message), std::nullopt});
     return std::nullopt;
   }
   if (!j.is_object()) {

@@ -7,6 +7,7 @@
 
 #include "server/execute_request.hpp"
 #include "server/openai_request.hpp"
+#include "server/validation.hpp"
 
 namespace rbees::server {
 namespace {
@@ -21,6 +22,17 @@ TEST(ServerFuzzRegressions, NumberOutOfDoubleRangeIsMalformedJson) {
     EXPECT_EQ(errors[0].field, "body");
     EXPECT_EQ(errors[0].constraint, "json");
   }
+}
+
+// The parser's message quoted the invalid byte, so rendering the 400 body threw
+// (request_body_fuzz, crash-df60e0ad).
+TEST(ServerFuzzRegressions, InvalidUtf8BodyRendersAnErrorBody) {
+  const std::string body = "{\xa2job_id\":\"job-1\"}";
+  const auto parsed = parse_execute_request(body);
+  ASSERT_EQ(parsed.errors.size(), 1u);
+  EXPECT_EQ(parsed.errors[0].constraint, "json");
+  EXPECT_NO_THROW(worker_error_body(parsed.errors).dump());
+  EXPECT_NO_THROW(openai_error_body(parsed.errors).dump());
 }
 
 }  // namespace
