@@ -108,6 +108,7 @@ int run_bench(const BenchOptions& o) {
   ro.model_path = o.model.empty() ? default_model_path().string() : o.model;
   ro.device = o.common.device;
   ro.threads = o.common.threads;
+  ro.flash_attention = flash_attention_choice(o.common);
   auto rt = engine::ModelRuntime::load(ro);
   const int ctx = rt->context_length();
   if (o.prompt_tokens + 1 > ctx || 16 + o.gen_tokens > ctx) {

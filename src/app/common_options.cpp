@@ -10,12 +10,23 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--threads", opts.threads, "CPU threads for computation (0: one per core)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
+  cmd.add_option(
+         "--flash-attn", opts.flash_attn,
+         "Flash attention: on, off, or auto (on for a GPU whose backend has a kernel for the model's head size)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
   cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->default_val("info");
   cmd.add_option("--log-format", opts.log_format, "text (for people) or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_val("text");
+}
+
+std::optional<bool> flash_attention_choice(const CommonOptions& opts) {
+  if (opts.flash_attn == "on") return true;
+  if (opts.flash_attn == "off") return false;
+  return std::nullopt;
 }
 
 void apply_logging(const CommonOptions& opts) {

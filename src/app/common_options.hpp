@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 
 namespace rbees::app {
@@ -12,7 +13,11 @@ struct CommonOptions {
   std::string log_format = "text";
   std::string device = "auto";
   int threads = 0;
+  std::string flash_attn = "auto";
 };
+
+// --flash-attn as the runtime takes it: unset means auto.
+std::optional<bool> flash_attention_choice(const CommonOptions& opts);
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
 

@@ -49,6 +49,7 @@ int run_generate(const GenerateOptions& o) {
   ro.model_path = o.model.empty() ? default_model_path().string() : o.model;
   ro.device = o.common.device;
   ro.threads = o.common.threads;
+  ro.flash_attention = flash_attention_choice(o.common);
   auto runtime = engine::ModelRuntime::load(ro);
 
   engine::Prompt prompt;

@@ -116,6 +116,7 @@ int run_serve(const ServeOptions& opts) {
   ro.model_path = opts.model.empty() ? default_model_path().string() : opts.model;
   ro.device = opts.common.device;
   ro.threads = opts.common.threads;
+  ro.flash_attention = flash_attention_choice(opts.common);
   if (CLI::detail::to_lower(opts.quant) == "f32") {
     ro.float_matrix_type = GGML_TYPE_F32;
   } else if (!opts.quant.empty()) {

@@ -1,5 +1,7 @@
 #include "engine/model_runtime.hpp"
 
+#include <ggml-backend.h>
+
 #include <chrono>
 #include <filesystem>
 
@@ -9,6 +11,27 @@
 #include "loader/quantize.hpp"
 
 namespace rbees::engine {
+namespace {
+
+// Asks the device's backend whether it runs flash attention for this model's shapes (F16 K/V, as the
+// model feeds them). The CPU always could, but its plain path is as fast there and matches the
+// references more tightly, so auto means GPU only.
+bool gpu_has_flash_attention(const core::Device& device, const loader::ModelConfig& c) {
+  if (device.is_cpu()) return false;
+  const int hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
+  ggml_init_params ip{ggml_tensor_overhead() * 8, nullptr, true};
+  ggml_context* ctx = ggml_init(ip);
+  ggml_tensor* q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, hd, 1, c.n_head);
+  ggml_tensor* k = ggml_new_tensor_3d(ctx, GGML_TYPE_F16, hd, 256, c.n_head_kv);
+  ggml_tensor* v = ggml_new_tensor_3d(ctx, GGML_TYPE_F16, hd, 256, c.n_head_kv);
+  ggml_tensor* mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, 256, 1);
+  ggml_tensor* fa = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f, 0.0f, 0.0f);
+  const bool ok = ggml_backend_dev_supports_op(device.info().dev, fa);
+  ggml_free(ctx);
+  return ok;
+}
+
+}  // namespace
 
 std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -39,7 +62,9 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     const std::string d = source.config.source_dtype;
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
-    mo.flash_attention = options.flash_attention;
+    mo.flash_attention = options.flash_attention.value_or(gpu_has_flash_attention(*rt->device_, source.config));
+    log::info("attention", mo.flash_attention ? "flash attention" : "softmax attention",
+              {{"device", rt->device_->info().id}});
     rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -22,7 +22,9 @@ struct RuntimeOptions {
   // Converts float weight matrices on upload (see model::ModelOptions); unset keeps the file's types,
   // except bf16, which becomes f16.
   std::optional<ggml_type> float_matrix_type;
-  bool flash_attention = false;
+  // Flash attention: on, off, or (unset) on exactly when the device is a GPU whose backend has a
+  // flash-attention kernel for this model's head size.
+  std::optional<bool> flash_attention;
   // Quantizes the weight matrices in memory before upload (loader::quantize_source): q8_0, q4_0,
   // q4_K or f16. Unset: the file's types.
   std::optional<ggml_type> quant;
