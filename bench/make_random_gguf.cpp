@@ -63,10 +63,14 @@ int main(int argc, char** argv) {
   std::string shape_name, vocab_from, out, type_name = "f16";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--shape") shape_name = argv[i + 1];
-    else if (k == "--vocab-from") vocab_from = argv[i + 1];
-    else if (k == "--out") out = argv[i + 1];
-    else if (k == "--type") type_name = argv[i + 1];
+    if (k == "--shape")
+      shape_name = argv[i + 1];
+    else if (k == "--vocab-from")
+      vocab_from = argv[i + 1];
+    else if (k == "--out")
+      out = argv[i + 1];
+    else if (k == "--type")
+      type_name = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -77,7 +81,9 @@ int main(int argc, char** argv) {
     if (shape_name == s.name) shape = &s;
   }
   if (!shape || vocab_from.empty() || out.empty() || (type_name != "f16" && type_name != "f32")) {
-    std::fprintf(stderr, "usage: %s --shape tinyllama-1.1b|llama2-7b --vocab-from FILE.gguf --out FILE.gguf [--type f16|f32]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s --shape tinyllama-1.1b|llama2-7b --vocab-from FILE.gguf --out FILE.gguf [--type f16|f32]\n",
+                 argv[0]);
     return 2;
   }
   const ggml_type wtype = type_name == "f16" ? GGML_TYPE_F16 : GGML_TYPE_F32;

@@ -12,6 +12,8 @@ inline std::string device_id() {
   return env && *env ? std::string(env) : std::string("cpu");
 }
 
-inline bool on_gpu() { return device_id() != "cpu"; }
+inline bool on_gpu() {
+  return device_id() != "cpu";
+}
 
 }  // namespace rbees::test

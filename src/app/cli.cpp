@@ -1,7 +1,7 @@
 #include "app/cli.hpp"
 
-#include "app/chat_template_command.hpp"
 #include "app/bench_command.hpp"
+#include "app/chat_template_command.hpp"
 #include "app/generate_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/signals.hpp"

@@ -93,7 +93,9 @@ void set_global_field(const std::string& key, const std::string& value) {
   s.globals.emplace_back(key, value);
 }
 
-bool enabled(Level level) { return level >= state().level && level != Level::off; }
+bool enabled(Level level) {
+  return level >= state().level && level != Level::off;
+}
 
 Level parse_level(std::string_view name) {
   for (Level l : {Level::trace, Level::debug, Level::info, Level::warn, Level::error, Level::off}) {
