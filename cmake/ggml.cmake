@@ -28,9 +28,11 @@ set(GGML_VULKAN ${RBEES_VULKAN} CACHE BOOL "" FORCE)
 set(GGML_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(GGML_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
 set(GGML_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
-# llamafile's tinyBLAS kernels make F16/F32/Q8_0 prefill on the CPU about twice as fast; llama.cpp
-# turns them on by default too.
-set(GGML_LLAMAFILE ON CACHE BOOL "" FORCE)
+# llamafile's tinyBLAS kernels make F16 prefill on the CPU about twice as fast (llama.cpp turns them
+# on), but multi-token products then round differently from single-token ones, so a sequence decoded
+# in a batch no longer matches itself decoded alone at near ties. Off by default for that parity.
+option(RBEES_LLAMAFILE "Use llamafile's tinyBLAS CPU kernels (faster prefill, batch-dependent rounding)" OFF)
+set(GGML_LLAMAFILE ${RBEES_LLAMAFILE} CACHE BOOL "" FORCE)
 if(RBEES_CUDA)
   set(GGML_CUDA_GRAPHS ON CACHE BOOL "" FORCE)
 endif()
