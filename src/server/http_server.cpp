@@ -10,6 +10,7 @@
 #include "server/stream_channel.hpp"
 
 #include <httplib.h>
+#include <thread>
 
 #include <random>
 
@@ -62,7 +63,9 @@ std::string outcome_of(int status) {
 // Streams a channel's frames as a chunked text/event-stream; a failed write or a connection closed
 // before the stream's end cancels the job.
 void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> channel,
-                    std::shared_ptr<engine::Engine> engine, std::string job_id) {
+                    std::shared_ptr<engine::Engine> engine, std::string job_id,
+                    std::shared_ptr<std::atomic<int>> open_streams) {
+  ++*open_streams;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   auto give_up = [channel, engine, job_id] {
@@ -87,7 +90,10 @@ void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> chann
         }
         return true;
       },
-      [give_up](bool /*success*/) { give_up(); });
+      [give_up, open_streams](bool /*success*/) {
+        give_up();
+        --*open_streams;
+      });
 }
 
 }  // namespace
@@ -116,6 +122,13 @@ bool HttpServer::listen() {
 }
 
 void HttpServer::stop() {
+  // Streams whose jobs have ended still hold their last events (end, or error CANCELLED after a
+  // drain); stopping the listener first would cut them off. Bounded, so a stuck client cannot hold
+  // the shutdown.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (*open_streams_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   if (http_) http_->stop();
 }
 
@@ -262,7 +275,7 @@ void HttpServer::install_routes() {
     const auto admitted = e->submit(std::move(request), sink);
     if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
     log::info("job_admitted", "job admitted", {{"job_id", job_id}, {"prompt_tokens", admitted.prompt_tokens}});
-    stream_channel(res, channel, e, job_id);
+    stream_channel(res, channel, e, job_id, open_streams_);
   });
 
   s.Post("/cancel", [this](const httplib::Request& req, httplib::Response& res) {
@@ -297,7 +310,7 @@ void HttpServer::install_routes() {
     auto sink = std::make_shared<OpenAiSink>(ctx, e, channel, metrics_);
     const auto admitted = e->submit(std::move(o.request), sink);
     if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
-    if (ctx.stream) return stream_channel(res, channel, e, ctx.id);
+    if (ctx.stream) return stream_channel(res, channel, e, ctx.id, open_streams_);
     channel->wait_closed();
     send_json(res, sink->status(), sink->response());
   };

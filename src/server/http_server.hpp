@@ -56,6 +56,8 @@ class HttpServer {
   std::shared_ptr<WorkerMetrics> metrics_;
   ApiKeyCheck auth_;
   std::unique_ptr<httplib::Server> http_;
+  // Streaming responses not yet fully written; stop() lets them finish.
+  std::shared_ptr<std::atomic<int>> open_streams_ = std::make_shared<std::atomic<int>>(0);
   std::atomic<State> state_{State::loading};
   mutable std::mutex engine_mu_;
   std::shared_ptr<engine::Engine> engine_;
