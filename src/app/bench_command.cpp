@@ -8,7 +8,6 @@
 #include <mutex>
 #include <numeric>
 
-#include "app/default_model.hpp"
 #include "core/log.hpp"
 #include "engine/batch_engine.hpp"
 #include "engine/generator.hpp"
@@ -104,11 +103,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
 
 int run_bench(const BenchOptions& o) {
   apply_logging(o.common);
-  engine::RuntimeOptions ro;
-  ro.model_path = o.model.empty() ? default_model_path().string() : o.model;
-  ro.device = o.common.device;
-  ro.threads = o.common.threads;
-  ro.flash_attention = flash_attention_choice(o.common);
+  engine::RuntimeOptions ro = runtime_options(o.model, o.common);
   auto rt = engine::ModelRuntime::load(ro);
   const int ctx = rt->context_length();
   if (o.prompt_tokens + 1 > ctx || 16 + o.gen_tokens > ctx) {

@@ -1,5 +1,6 @@
 #include "app/common_options.hpp"
 
+#include "app/default_model.hpp"
 #include "core/log.hpp"
 
 namespace rbees::app {
@@ -23,10 +24,13 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
       ->default_val("text");
 }
 
-std::optional<bool> flash_attention_choice(const CommonOptions& opts) {
-  if (opts.flash_attn == "on") return true;
-  if (opts.flash_attn == "off") return false;
-  return std::nullopt;
+engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts) {
+  engine::RuntimeOptions ro;
+  ro.model_path = model.empty() ? default_model_path().string() : model;
+  ro.device = opts.device;
+  ro.threads = opts.threads;
+  if (opts.flash_attn != "auto") ro.flash_attention = opts.flash_attn == "on";
+  return ro;
 }
 
 void apply_logging(const CommonOptions& opts) {

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/model_runtime.hpp"
+
 #include <optional>
 #include <string>
 
@@ -16,8 +18,9 @@ struct CommonOptions {
   std::string flash_attn = "auto";
 };
 
-// --flash-attn as the runtime takes it: unset means auto.
-std::optional<bool> flash_attention_choice(const CommonOptions& opts);
+// The runtime options of a model-loading subcommand: the model (empty: the embedded default model),
+// device, threads and --flash-attn (auto becomes unset).
+engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts);
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
 

@@ -17,9 +17,8 @@ std::filesystem::path default_model_path() {
   for (const auto& c : candidates) {
     if (std::filesystem::exists(c / "config.json")) return std::filesystem::canonical(c);
   }
-  throw std::runtime_error("the embedded default model was not found next to " + exe.string() +
-                           " (looked in " + candidates[0].string() + " and " + candidates[1].string() +
-                           "); pass --model PATH");
+  throw std::runtime_error("the embedded default model was not found next to " + exe.string() + " (looked in " +
+                           candidates[0].string() + " and " + candidates[1].string() + "); pass --model PATH");
 }
 
 }  // namespace rbees::app

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <string_view>
 
-#include "app/default_model.hpp"
 #include "core/log.hpp"
 #include "engine/generator.hpp"
 #include "engine/model_runtime.hpp"
@@ -45,11 +44,7 @@ CLI::App* add_generate_command(CLI::App& app, GenerateOptions& o) {
 
 int run_generate(const GenerateOptions& o) {
   apply_logging(o.common);
-  engine::RuntimeOptions ro;
-  ro.model_path = o.model.empty() ? default_model_path().string() : o.model;
-  ro.device = o.common.device;
-  ro.threads = o.common.threads;
-  ro.flash_attention = flash_attention_choice(o.common);
+  engine::RuntimeOptions ro = runtime_options(o.model, o.common);
   auto runtime = engine::ModelRuntime::load(ro);
 
   engine::Prompt prompt;

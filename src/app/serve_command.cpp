@@ -1,7 +1,6 @@
 #include "app/serve_command.hpp"
 
 #include "app/batching_options.hpp"
-#include "app/default_model.hpp"
 #include "app/ignore_eos_engine.hpp"
 #include "app/signals.hpp"
 #include "core/log.hpp"
@@ -112,11 +111,7 @@ int run_serve(const ServeOptions& opts) {
   const std::string worker_id = opts.worker_id.empty() ? default_worker_id() : opts.worker_id;
   log::set_global_field("worker_id", worker_id);
 
-  engine::RuntimeOptions ro;
-  ro.model_path = opts.model.empty() ? default_model_path().string() : opts.model;
-  ro.device = opts.common.device;
-  ro.threads = opts.common.threads;
-  ro.flash_attention = flash_attention_choice(opts.common);
+  engine::RuntimeOptions ro = runtime_options(opts.model, opts.common);
   if (CLI::detail::to_lower(opts.quant) == "f32") {
     ro.float_matrix_type = GGML_TYPE_F32;
   } else if (!opts.quant.empty()) {

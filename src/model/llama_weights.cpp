@@ -1,5 +1,7 @@
 #include "model/llama_weights.hpp"
 
+#include "loader/rope_factors.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -103,10 +105,7 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
     rope_freqs = ggml_new_tensor_1d(ctx_, GGML_TYPE_F32, hd / 2);
     ggml_set_name(rope_freqs, "rope_freqs.weight");
-    plan.push_back({nullptr,
-                    ops::llama3_freq_factors(static_cast<int>(hd), c.rope.theta, c.rope.factor, c.rope.low_freq_factor,
-                                             c.rope.high_freq_factor, c.rope.original_context),
-                    rope_freqs});
+    plan.push_back({nullptr, loader::llama3_rope_factors(c.rope, static_cast<int>(hd)), rope_freqs});
   }
 
   layers.resize(c.n_layer);

@@ -30,10 +30,4 @@ struct RopeParams {
 ggml_tensor* rope(ggml_context* ctx, ggml_tensor* x, ggml_tensor* positions, ggml_tensor* freq_factors,
                   const RopeParams& p);
 
-// The divisors ggml_rope_ext applies per dimension pair to reproduce transformers'
-// _compute_llama3_parameters: 1 for high frequencies, `factor` for low ones, and a smooth blend
-// between (wavelengths measured against the original training context).
-std::vector<float> llama3_freq_factors(int n_dims, float freq_base, float factor, float low_freq_factor,
-                                       float high_freq_factor, int original_context);
-
 }  // namespace rbees::ops
