@@ -2,7 +2,8 @@
 // noise, so benchmarks run with ignore_eos). The vocabulary and tokenizer metadata are copied from a
 // small GGUF whose vocabulary size matches the shape.
 //
-//   rbees-make-random-gguf --shape tinyllama-1.1b|llama2-7b --vocab-from FILE.gguf --out FILE.gguf [--type f16|f32]
+//   rbees-make-random-gguf --shape tinyllama-1.1b|llama2-7b|overhead-probe --vocab-from FILE.gguf --out FILE.gguf
+//   [--type f16|f32]
 
 #include <ggml.h>
 #include <gguf.h>
@@ -26,6 +27,9 @@ struct Shape {
 constexpr Shape kShapes[] = {
     {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f},
     {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0f},
+    // Llama-2-7B's graph (32 layers, head_dim 128, 32000 logits) with almost no arithmetic: its step
+    // time is the per-step host overhead.
+    {"overhead-probe", 256, 32, 2, 2, 512, 32000, 4096, 10000.0f},
 };
 
 // xorshift64*: fast and good enough for weights nobody reads.
@@ -82,7 +86,8 @@ int main(int argc, char** argv) {
   }
   if (!shape || vocab_from.empty() || out.empty() || (type_name != "f16" && type_name != "f32")) {
     std::fprintf(stderr,
-                 "usage: %s --shape tinyllama-1.1b|llama2-7b --vocab-from FILE.gguf --out FILE.gguf [--type f16|f32]\n",
+                 "usage: %s --shape tinyllama-1.1b|llama2-7b|overhead-probe --vocab-from FILE.gguf --out FILE.gguf "
+                 "[--type f16|f32]\n",
                  argv[0]);
     return 2;
   }

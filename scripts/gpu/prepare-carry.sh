@@ -19,7 +19,8 @@ rm -rf "$carry/debs" "$carry/deps/usr/share/doc" "$carry/deps/usr/src"
 src=$(dirname "$("$here/scripts/ggml-source.sh")")
 tar -C "$(dirname "$src")" -cJf "$carry/llama-src.tar.xz" \
   --exclude=.git --exclude="$(basename "$src")/models" --exclude="$(basename "$src")/docs" \
-  --exclude="$(basename "$src")/tools/ui" --exclude="$(basename "$src")/media" \
+  --exclude="$(basename "$src")/tools/ui/src" --exclude="$(basename "$src")/tools/ui/tests" \
+  --exclude="$(basename "$src")/tools/ui/static" --exclude="$(basename "$src")/media" \
   --exclude="$(basename "$src")/benches" --exclude="$(basename "$src")/gguf-py" \
   --exclude='ggml-vulkan' --exclude='ggml-sycl' --exclude='ggml-opencl' --exclude='ggml-cann' \
   --exclude='ggml-hexagon' --exclude='ggml-webgpu' --exclude='ggml-openvino' --exclude='ggml-et' \

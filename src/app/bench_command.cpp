@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <string>
 
 #include "core/log.hpp"
 #include "engine/batch_engine.hpp"
@@ -78,6 +79,27 @@ double aggregate_decode(engine::BatchEngine& eng, const engine::ModelRuntime& rt
   return total / secs;
 }
 
+// Where the time of one forward pass goes, on the host's clock, averaged over the passes since the
+// last reset; "other" is the rest of the wall time (sampling, batching, streaming).
+struct StepBreakdown {
+  std::string label;
+  double steps = 0, wall_ms = 0, build = 0, upload = 0, compute = 0, download = 0, reused = 0;
+};
+
+StepBreakdown breakdown(const std::string& label, const model::ForwardTimings& t, double wall_ms) {
+  StepBreakdown b;
+  b.label = label;
+  const double n = t.graphs > 0 ? static_cast<double>(t.graphs) : 1.0;
+  b.steps = static_cast<double>(t.graphs);
+  b.wall_ms = wall_ms / n;
+  b.build = t.build_ms / n;
+  b.upload = t.upload_ms / n;
+  b.compute = t.compute_ms / n;
+  b.download = t.download_ms / n;
+  b.reused = t.graphs > 0 ? 1.0 - static_cast<double>(t.graphs_built) / n : 0.0;
+  return b;
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
@@ -111,6 +133,8 @@ int run_bench(const BenchOptions& o) {
   }
 
   double prefill_tps = 0, decode_tps = 0;
+  StepBreakdown decode_split;
+  std::vector<StepBreakdown> agg_split;
   {
     engine::Generator gen(*rt, std::max(o.prompt_tokens + 1, 16 + o.gen_tokens));
     engine::GenerationRequest warm;
@@ -131,8 +155,13 @@ int run_bench(const BenchOptions& o) {
       engine::GenerationRequest d = warm;
       d.prompt = synthetic_prompt(*rt, 16, 100 + r);
       d.max_tokens = o.gen_tokens;
+      rt->model().reset_timings();
+      const auto t0 = Clock::now();
       res = gen.generate(d, nullptr);
-      decode_tps = std::max(decode_tps, (res.generated_tokens - 1) / (res.decode_ms / 1000.0));
+      const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      const double tps = (res.generated_tokens - 1) / (res.decode_ms / 1000.0);
+      if (tps > decode_tps) decode_split = breakdown("decode, 1 stream", rt->model().timings(), wall);
+      decode_tps = std::max(decode_tps, tps);
     }
   }
 
@@ -149,9 +178,17 @@ int run_bench(const BenchOptions& o) {
     int salt = 1;
     for (int s : o.streams) {
       double best = 0;
-      for (int r = 0; r < o.repetitions; ++r)
-        best = std::max(best, aggregate_decode(eng, *rt, s, o.gen_tokens, salt++));
+      StepBreakdown split;
+      for (int r = 0; r < o.repetitions; ++r) {
+        rt->model().reset_timings();
+        const auto t0 = Clock::now();
+        const double tps = aggregate_decode(eng, *rt, s, o.gen_tokens, salt++);
+        const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (tps > best) split = breakdown("aggregate, " + std::to_string(s) + " streams", rt->model().timings(), wall);
+        best = std::max(best, tps);
+      }
       agg.emplace_back(s, best);
+      agg_split.push_back(split);
     }
   }
 
@@ -163,6 +200,15 @@ int run_bench(const BenchOptions& o) {
   std::printf("%-36s %12.1f\n", ("decode, 1 stream, " + std::to_string(o.gen_tokens) + " tokens").c_str(), decode_tps);
   for (const auto& [s, tps] : agg) {
     std::printf("%-36s %12.1f\n", ("decode aggregate, " + std::to_string(s) + " streams (engine)").c_str(), tps);
+  }
+  // Averages per forward pass of the best run (the single-stream run includes its 16-token prefill).
+  std::printf("\n%-28s %6s %8s %7s %7s %8s %8s %7s %7s\n", "per forward pass (ms)", "passes", "wall", "build", "upload",
+              "compute", "download", "other", "reused");
+  agg_split.insert(agg_split.begin(), decode_split);
+  for (const auto& b : agg_split) {
+    const double other = b.wall_ms - b.build - b.upload - b.compute - b.download;
+    std::printf("%-28s %6.0f %8.3f %7.3f %7.3f %8.3f %8.3f %7.3f %6.0f%%\n", b.label.c_str(), b.steps, b.wall_ms,
+                b.build, b.upload, b.compute, b.download, other, 100.0 * b.reused);
   }
   return 0;
 }

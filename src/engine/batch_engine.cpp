@@ -301,7 +301,7 @@ bool BatchEngine::build_batch() {
 }
 
 void BatchEngine::evaluate() {
-  const std::vector<float> logits = rt_.model().forward(batch_, kv_);
+  const std::span<const float> logits = rt_.model().forward_view(batch_, kv_);
   ++steps_;
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
   for (const Slice& sl : slices_) {

@@ -1,6 +1,7 @@
 #include "model/kv_cache.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -12,11 +13,14 @@
 namespace rbees::model {
 
 namespace {
-constexpr int kSpanPad = 32;
-}
+// Attention scans the used cells rounded up to this: the graph keeps its shape for this many decode
+// steps, so it is reused (and a GPU replays it as a CUDA graph) instead of being rebuilt per token.
+constexpr int kSpanPad = 256;
+std::atomic<uint64_t> next_storage_id{1};
+}  // namespace
 
 KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type)
-    : dev_(device.info().dev), type_(type), cells_(n_cells) {
+    : dev_(device.info().dev), type_(type), cells_(n_cells), storage_id_(next_storage_id++) {
   if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
   if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
   ggml_init_params params{ggml_tensor_overhead() * 2 * n_layer, nullptr, true};
@@ -63,7 +67,8 @@ KvCache::KvCache(KvCache&& o) noexcept
       v_(std::move(o.v_)),
       cells_(std::move(o.cells_)),
       seqs_(std::move(o.seqs_)),
-      used_(std::exchange(o.used_, 0)) {}
+      used_(std::exchange(o.used_, 0)),
+      storage_id_(std::exchange(o.storage_id_, 0)) {}
 
 KvCache& KvCache::operator=(KvCache&& o) noexcept {
   if (this != &o) {
@@ -77,6 +82,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     cells_ = std::move(o.cells_);
     seqs_ = std::move(o.seqs_);
     used_ = std::exchange(o.used_, 0);
+    storage_id_ = std::exchange(o.storage_id_, 0);
   }
   return *this;
 }

@@ -64,6 +64,9 @@ class KvCache {
   ggml_tensor* k(int layer) const { return k_[layer]; }
   ggml_tensor* v(int layer) const { return v_[layer]; }
   ggml_backend_buffer_t buffer() const { return buffer_; }
+  // Names this cache's device storage; no other cache, living or dead, has the same id. A graph
+  // built for one cache may only run again on the cache with its id.
+  uint64_t storage_id() const { return storage_id_; }
   core::ResidencyReport residency() const;
 
  private:
@@ -83,6 +86,7 @@ class KvCache {
   std::vector<Cell> cells_;
   std::map<int32_t, std::map<int32_t, int32_t>> seqs_;  // seq -> pos -> cell
   int used_ = 0;
+  uint64_t storage_id_ = 0;
 };
 
 }  // namespace rbees::model

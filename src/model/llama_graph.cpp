@@ -49,6 +49,8 @@ LlamaModel::Graph LlamaModel::build_graph(int n_tokens, int n_kv, int n_out, KvC
   }
 
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
+  // The flash kernels take an F16 mask: convert it once for all layers.
+  ggml_tensor* mask = attn.flash ? ggml_cast(ctx, g.mask, GGML_TYPE_F16) : g.mask;
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   for (int il = 0; il < c.n_layer; ++il) {
@@ -66,15 +68,17 @@ LlamaModel::Graph LlamaModel::build_graph(int n_tokens, int n_kv, int n_out, KvC
     k = named(ops::rope(ctx, k, g.positions, w.rope_freqs, rope_), "k_rope", il);
 
     // Store this batch's keys and values in their cells, then attend over the cells in use. The
-    // views read the results of set_rows, so the stores come first in the graph.
-    ggml_tensor* k_all = ggml_set_rows(ctx, kv.k(il), ggml_reshape_2d(ctx, k, n_embd_kv, n_tokens), g.cells);
+    // views read the results of set_rows, so the stores come first in the graph. The keys are a
+    // flattening view of the RoPE output (not a reshape): GPU backends fuse rope, view, set_rows.
+    ggml_tensor* k_rows = ggml_view_2d(ctx, k, n_embd_kv, n_tokens, k->nb[2], 0);
+    ggml_tensor* k_all = ggml_set_rows(ctx, kv.k(il), k_rows, g.cells);
     ggml_tensor* v_all = ggml_set_rows(ctx, kv.v(il), v, g.cells);
     const size_t k_es = ggml_element_size(k_all);
     const size_t v_es = ggml_element_size(v_all);
     ggml_tensor* k_cells = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, n_kv, hd * k_es, k_all->nb[1], 0);
     ggml_tensor* v_cells = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, n_kv, hd * v_es, v_all->nb[1], 0);
 
-    ggml_tensor* a = named(ops::attention(ctx, q, k_cells, v_cells, g.mask, attn), "attn_out_before_o", il);
+    ggml_tensor* a = named(ops::attention(ctx, q, k_cells, v_cells, mask, attn), "attn_out_before_o", il);
     a = ggml_reshape_2d(ctx, a, hd * c.n_head, n_tokens);
     a = named(ops::linear(ctx, L.wo, a, L.bo), "attn_block_out", il);
 

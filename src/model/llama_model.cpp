@@ -3,6 +3,7 @@
 #include <ggml-cpu.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -105,6 +106,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
 
 LlamaModel::~LlamaModel() {
   if (sched_ != nullptr) ggml_backend_sched_free(sched_);
+  if (host_logits_ != nullptr) ggml_backend_buffer_free(host_logits_);
   if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
 }
 
@@ -124,6 +126,7 @@ KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
 void LlamaModel::reserve(KvCache& kv) {
   if (kv.size() <= reserved_cells_) return;
   const int n_tokens = std::min(options_.max_graph_tokens, kv.size());
+  graph_kv_id_ = 0;
   ggml_backend_sched_reset(sched_);
   Graph g = build_graph(n_tokens, kv.size(), n_tokens, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
@@ -171,10 +174,40 @@ void LlamaModel::report_cpu_fallback(ggml_cgraph* gf) {
 }
 
 std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
-  return forward(batch, kv, ForwardOptions{}).logits;
+  const std::span<const float> rows = forward_view(batch, kv);
+  return {rows.begin(), rows.end()};
+}
+
+std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv) {
+  Output out;
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out);
+  return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
+  Output out;
+  const size_t n_rows = run(batch, kv, options, out);
+  const float* rows = host_logits(n_rows);
+  out.logits.assign(rows, rows + n_rows * static_cast<size_t>(config_.n_vocab));
+  return out;
+}
+
+// Host memory for n_rows logits rows, grown as needed. On a GPU it comes from the device's host
+// buffer type (pinned), which the device copies into without staging.
+float* LlamaModel::host_logits(size_t n_rows) {
+  const size_t bytes = std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab) * sizeof(float);
+  if (host_logits_ == nullptr || ggml_backend_buffer_get_size(host_logits_) < bytes) {
+    if (host_logits_ != nullptr) ggml_backend_buffer_free(host_logits_);
+    host_logits_ = nullptr;
+    ggml_backend_buffer_type_t buft = ggml_backend_dev_host_buffer_type(device_.info().dev);
+    if (buft != nullptr) host_logits_ = ggml_backend_buft_alloc_buffer(buft, bytes);
+    if (host_logits_ == nullptr) host_logits_ = ggml_backend_buft_alloc_buffer(ggml_backend_cpu_buffer_type(), bytes);
+    if (host_logits_ == nullptr) throw std::runtime_error("could not allocate host memory for the logits");
+  }
+  return static_cast<float*>(ggml_backend_buffer_get_base(host_logits_));
+}
+
+size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -187,14 +220,30 @@ Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions
   if (!options.capture.empty() && n > step) throw std::invalid_argument("capture needs a batch that fits one graph");
   kv.check_placeable(batch.seq_ids, batch.positions);  // before any graph touches the cache
   reserve(kv);
-  Output out;
-  for (size_t begin = 0; begin < n; begin += step)
-    forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out);
-  return out;
+  size_t n_rows = 0;
+  for (size_t i = 0; i < n; ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
+  float* dst = host_logits(n_rows);
+  size_t done = 0;
+  for (size_t begin = 0; begin < n; begin += step) {
+    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out,
+                          dst + done * static_cast<size_t>(config_.n_vocab));
+  }
+  return done;
 }
 
-void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
-                               Output& out) {
+bool LlamaModel::can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const {
+  return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.n_tokens == n_tokens && graph_.n_kv == n_kv &&
+         graph_.n_out == n_out;
+}
+
+size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
+                                 const ForwardOptions& options, Output& out, float* logits_dst) {
+  using Clock = std::chrono::steady_clock;
+  auto lap = [t = Clock::now()](double& acc) mutable {
+    const auto now = Clock::now();
+    acc += std::chrono::duration<double, std::milli>(now - t).count();
+    t = now;
+  };
   const int n_tokens = static_cast<int>(end - begin);
   std::vector<int32_t> tokens(batch.tokens.begin() + begin, batch.tokens.begin() + end);
   std::vector<int32_t> positions(batch.positions.begin() + begin, batch.positions.begin() + end);
@@ -212,17 +261,28 @@ void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvC
     if (none) out_ids.push_back(n_tokens - 1);
     const int n_out = static_cast<int>(out_ids.size());
 
-    ggml_backend_sched_reset(sched_);
-    Graph g = build_graph(n_tokens, n_kv, n_out, kv);
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
     CaptureState capture{&options.capture, &out.captured, {}};
-    for (const auto& name : options.capture) {
-      if (ggml_graph_get_tensor(g.gf, name.c_str()) == nullptr) {
-        throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
+    const bool capturing = !options.capture.empty();
+    // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
+    // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
+    if (capturing || !can_reuse_graph(n_tokens, n_kv, n_out, kv)) {
+      graph_kv_id_ = 0;
+      ggml_backend_sched_reset(sched_);
+      graph_ = build_graph(n_tokens, n_kv, n_out, kv);
+      for (const auto& name : options.capture) {
+        if (ggml_graph_get_tensor(graph_.gf, name.c_str()) == nullptr) {
+          throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
+        }
       }
+      if (!ggml_backend_sched_alloc_graph(sched_, graph_.gf)) throw std::runtime_error("could not allocate the graph");
+      ++timings_.graphs_built;
+      if (!capturing) graph_kv_id_ = kv.storage_id();
     }
-    if (!ggml_backend_sched_alloc_graph(sched_, g.gf)) throw std::runtime_error("could not allocate the graph");
+    const Graph& g = graph_;
+    ++timings_.graphs;
+    lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(cells.begin(), cells.end());
     std::vector<float> mask(static_cast<size_t>(n_kv) * n_tokens);
@@ -232,19 +292,23 @@ void LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvC
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
     ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
+    lap(timings_.upload_ms);
 
-    if (!options.capture.empty()) ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
+    if (capturing) ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
     const ggml_status status = ggml_backend_sched_graph_compute(sched_, g.gf);
     ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
-    if (status != GGML_STATUS_SUCCESS) throw std::runtime_error("graph computation failed");
-    if (!capture.error.empty()) throw std::invalid_argument(capture.error);
-
-    if (!none) {
-      const size_t old = out.logits.size();
-      out.logits.resize(old + static_cast<size_t>(n_out) * config_.n_vocab);
-      ggml_backend_tensor_get(g.logits, out.logits.data() + old, 0, ggml_nbytes(g.logits));
-      for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
+    if (status != GGML_STATUS_SUCCESS) {
+      graph_kv_id_ = 0;
+      throw std::runtime_error("graph computation failed");
     }
+    if (!capture.error.empty()) throw std::invalid_argument(capture.error);
+    lap(timings_.compute_ms);
+
+    if (none) return 0;
+    ggml_backend_tensor_get(g.logits, logits_dst, 0, ggml_nbytes(g.logits));
+    for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
+    lap(timings_.download_ms);
+    return static_cast<size_t>(n_out);
   } catch (...) {
     kv.release(cells, seqs);
     throw;

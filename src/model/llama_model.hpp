@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,17 @@ struct ForwardOptions {
   std::vector<std::string> capture;
 };
 
+// Host-side time of forward passes, split by phase, for benchmarks. compute_ms includes waiting for
+// the device to finish the graph.
+struct ForwardTimings {
+  uint64_t graphs = 0;        // graphs evaluated
+  uint64_t graphs_built = 0;  // of which were built and allocated anew (the rest reused the last one)
+  double build_ms = 0;        // building the graph and allocating its tensors
+  double upload_ms = 0;       // filling the inputs (tokens, positions, cells, mask)
+  double compute_ms = 0;
+  double download_ms = 0;  // copying logits back
+};
+
 struct Output {
   std::vector<float> logits;  // n_rows x n_vocab, row-major
   std::vector<int32_t> rows;  // the batch index of each logits row
@@ -87,6 +99,12 @@ class LlamaModel {
   // the tokens that want them (batch order), n_vocab floats each.
   std::vector<float> forward(const Batch& batch, KvCache& kv);
   Output forward(const Batch& batch, KvCache& kv, const ForwardOptions& options);
+  // As forward(), without copying the logits: the rows stay in the model's host buffer (pinned
+  // memory on a GPU, so the device copies them at full speed) until the next pass.
+  std::span<const float> forward_view(const Batch& batch, KvCache& kv);
+
+  const ForwardTimings& timings() const { return timings_; }
+  void reset_timings() { timings_ = {}; }
 
  private:
   // The inputs and output of one graph.
@@ -103,10 +121,15 @@ class LlamaModel {
     ggml_tensor* logits = nullptr;     // F32 [n_vocab, n_out]
   };
   Graph build_graph(int n_tokens, int n_kv, int n_out, KvCache& kv);
+  // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
+  bool can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const;
   void reserve(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
-  void forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
-                     Output& out);
+  // Runs the whole batch; the logits rows land in host_logits_, their batch indices in `rows`.
+  size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out);
+  size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
+                       Output& out, float* logits_dst);
+  float* host_logits(size_t n_rows);
 
   loader::ModelConfig config_;
   core::Device& device_;
@@ -121,6 +144,10 @@ class LlamaModel {
   std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph
   ggml_context* graph_ctx_ = nullptr;
   int reserved_cells_ = 0;
+  Graph graph_;               // the last graph built and allocated
+  uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
+  ForwardTimings timings_;
+  ggml_backend_buffer_t host_logits_ = nullptr;
   int cpu_fallback_ops_ = 0;
 };
 

@@ -13,8 +13,8 @@ ggml_tensor* attention(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, ggml_t
     // The flash kernels of the GPU backends take F16 keys, values and mask.
     if (k->type == GGML_TYPE_F32) k = ggml_cast(ctx, k, GGML_TYPE_F16);
     if (v->type == GGML_TYPE_F32) v = ggml_cast(ctx, v, GGML_TYPE_F16);
-    ggml_tensor* mask16 = ggml_cast(ctx, mask, GGML_TYPE_F16);
-    ggml_tensor* out = ggml_flash_attn_ext(ctx, q, k, v, mask16, p.scale, 0.0f, 0.0f);
+    if (mask->type != GGML_TYPE_F16) mask = ggml_cast(ctx, mask, GGML_TYPE_F16);
+    ggml_tensor* out = ggml_flash_attn_ext(ctx, q, k, v, mask, p.scale, 0.0f, 0.0f);
     ggml_prec_set_acc(out, GGML_PREC_F32);
     return out;  // already [head_dim, n_head, n_tokens]
   }

@@ -14,7 +14,8 @@ struct AttentionParams {
 
 // q: F32 [head_dim, n_head, n_tokens] (rotated);
 // k, v: [head_dim, n_head_kv, n_kv] (F32 or F16; rows of head_dim contiguous, e.g. views of a cache);
-// mask: F32 [n_kv, n_tokens] (this ggml needs no row padding; the flash path casts it to F16).
+// mask: [n_kv, n_tokens], F32 or, for the flash path, F16 (this ggml needs no row padding; the flash
+// path converts an F32 mask itself).
 // n_head must be a multiple of n_head_kv: query head h reads key/value head h / (n_head / n_head_kv).
 // Returns F32 [head_dim, n_head, n_tokens], contiguous.
 ggml_tensor* attention(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, ggml_tensor* v, ggml_tensor* mask,

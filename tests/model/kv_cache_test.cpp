@@ -88,6 +88,40 @@ TEST(KvCacheForward, IncrementalDecodingMatchesOneFullPass) {
   EXPECT_EQ(kv.used(), static_cast<int>(ids.size()));
 }
 
+// Decode steps of one shape run one graph again with new inputs; a pass on another cache (even of
+// the same size) must build its own graph, or it would write into the first cache.
+TEST(KvCacheForward, DecodeStepsReuseOneGraphAndAnotherCacheGetsItsOwn) {
+  const auto& ref = Reference::get();
+  LlamaModel& m = exact_model();
+  const int V = m.n_vocab();
+  const auto ids = ref.input_ids(4);
+  KvCache full_kv = m.create_kv_cache(64, GGML_TYPE_F32);
+  const auto full = m.forward(prompt_batch(ids), full_kv);
+
+  KvCache a = m.create_kv_cache(64, GGML_TYPE_F32);
+  KvCache b = m.create_kv_cache(64, GGML_TYPE_F32);
+  m.forward(prompt_batch({ids.begin(), ids.begin() + 5}), a);
+  m.forward(prompt_batch({ids.begin(), ids.begin() + 5}), b);
+  m.reset_timings();
+  for (size_t i = 5; i < 12; ++i) {
+    Batch step;
+    step.add(ids[i], static_cast<int32_t>(i), 0, true);
+    EXPECT_LT(rel_l2(m.forward(step, a), row(full, i, V)), 1e-5) << "position " << i;
+  }
+  EXPECT_EQ(m.timings().graphs, 7u);
+  EXPECT_EQ(m.timings().graphs_built, 1u);
+  // Same shape, other cache: rebuilt, and cache a is untouched by b's step.
+  Batch step;
+  step.add(ids[5], 5, 0, true);
+  EXPECT_LT(rel_l2(m.forward(step, b), row(full, 5, V)), 1e-5);
+  EXPECT_EQ(m.timings().graphs_built, 2u);
+  EXPECT_EQ(a.used(), 12);
+  EXPECT_EQ(b.used(), 6);
+  step = {};
+  step.add(ids[12], 12, 0, true);
+  EXPECT_LT(rel_l2(m.forward(step, a), row(full, 12, V)), 1e-5);
+}
+
 TEST(KvCacheForward, LongBatchSplitIntoSeveralGraphsMatchesOnePass) {
   const auto& ref = Reference::get();
   ModelOptions small = exact_options();
