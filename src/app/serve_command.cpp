@@ -68,6 +68,40 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
 }
 
+void add_http_limit_options(CLI::App& cmd, ServeOptions& opts) {
+  cmd.add_option("--max-body-size", opts.max_body_size, "Largest request body in bytes; larger: 413")
+      ->check(CLI::PositiveNumber)
+      ->default_val(opts.max_body_size);
+  cmd.add_option("--max-header-size", opts.max_header_size,
+                 "Largest total of a request's header lines in bytes; larger: 431 (one line is capped at 8192 "
+                 "bytes: 400)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 20))
+      ->default_val(opts.max_header_size);
+  cmd.add_option("--read-timeout", opts.read_timeout_s,
+                 "Seconds a request being received may go without sending a byte before the connection is dropped")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->default_val(opts.read_timeout_s);
+  cmd.add_option("--write-timeout", opts.write_timeout_s,
+                 "Seconds a response write may stay blocked (a client not reading) before the connection is dropped "
+                 "and its job cancelled")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->default_val(opts.write_timeout_s);
+  cmd.add_option("--idle-timeout", opts.idle_timeout_s,
+                 "Seconds an open connection may wait for its first or next (keep-alive) request")
+      ->check(CLI::Range(1, 3600))
+      ->default_val(opts.idle_timeout_s);
+  cmd.add_option("--request-timeout", opts.request_timeout_s,
+                 "Seconds a generation request may take from arrival to its last event, queueing included; past "
+                 "it the job is cancelled and ends with TIMEOUT (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(opts.request_timeout_s);
+  cmd.add_option("--http-threads", opts.http_threads,
+                 "HTTP threads; each open stream holds one (0: --max-seqs + --max-queue + " +
+                     std::to_string(kSpareHttpThreads) + ")")
+      ->check(CLI::Range(0, 4096))
+      ->default_val(opts.http_threads);
+}
+
 }  // namespace
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
@@ -102,6 +136,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
       ->check(CLI::IsMember({"f16", "f32"}, CLI::ignore_case))
       ->default_val("f16");
   add_batching_options(*cmd, opts.batching);
+  add_http_limit_options(*cmd, opts);
   add_common_options(*cmd, opts.common);
   return cmd;
 }
@@ -123,6 +158,14 @@ int run_serve(const ServeOptions& opts) {
   server::ServerOptions so;
   so.worker_id = worker_id;
   so.api_key = api_key_of(opts);
+  so.max_body_bytes = opts.max_body_size;
+  so.max_header_bytes = opts.max_header_size;
+  so.read_timeout = seconds_to_ms(opts.read_timeout_s);
+  so.write_timeout = seconds_to_ms(opts.write_timeout_s);
+  so.idle_timeout_s = opts.idle_timeout_s;
+  so.request_timeout = seconds_to_ms(opts.request_timeout_s);
+  so.http_threads =
+      opts.http_threads > 0 ? opts.http_threads : opts.batching.max_seqs + opts.batching.max_queue + kSpareHttpThreads;
 
   Termination term;
   watch_termination_signals([&term](int sig) { term.on_signal(sig); });
@@ -151,7 +194,11 @@ int run_serve(const ServeOptions& opts) {
     if (listener.joinable()) listener.join();
   };
   log::info("listening", "listening on " + uri + " (loading the model)",
-            {{"host", opts.host}, {"port", port}, {"api_key", so.api_key.has_value()}});
+            {{"host", opts.host},
+             {"port", port},
+             {"api_key", so.api_key.has_value()},
+             {"http_threads", so.http_threads},
+             {"request_timeout_s", opts.request_timeout_s}});
 
   std::unique_ptr<engine::ModelRuntime> runtime;
   try {

@@ -24,7 +24,19 @@ struct ServeOptions {
   std::string quant;  // empty: the file's types; f32: float matrices kept in F32
   std::string kv_type = "f16";
   engine::BatchEngineOptions batching;
+  // HTTP limits (server::ServerOptions has their meaning).
+  size_t max_body_size = 4 * 1024 * 1024;
+  size_t max_header_size = 16 * 1024;
+  double read_timeout_s = 10;
+  double write_timeout_s = 10;
+  int idle_timeout_s = 5;
+  double request_timeout_s = 0;  // 0: none
+  int http_threads = 0;          // 0: --max-seqs + --max-queue + kSpareHttpThreads
 };
+
+// HTTP threads beyond one per possible stream, so that /health, /cancel and /metrics are answered
+// while every sequence slot and queue place holds a stream.
+constexpr int kSpareHttpThreads = 16;
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);
 

@@ -1,6 +1,7 @@
 #include "server/http_server.hpp"
 
 #include "core/log.hpp"
+#include "server/deadline_sink.hpp"
 #include "server/execute_request.hpp"
 #include "server/execute_sink.hpp"
 #include "server/openai_request.hpp"
@@ -41,6 +42,25 @@ void send_unavailable(httplib::Response& res, const std::string& path, const std
   send_json(res, 503, body);
 }
 
+// The parsed header lines together, as they came ("Name: value\r\n").
+size_t header_bytes(const httplib::Request& req) {
+  size_t n = 0;
+  for (const auto& [name, value] : req.headers) n += name.size() + value.size() + 4;
+  return n;
+}
+
+// A refusal by one of the HTTP limits (res.status already set), in the endpoint's API's error shape,
+// naming the limit.
+void send_limit_error(const httplib::Request& req, httplib::Response& res, const std::string& what,
+                      const std::string& limit) {
+  const std::string message = what + ": " + limit;
+  if (is_openai_path(req.path)) {
+    send_json(res, res.status, openai_error_body(message, "invalid_request_error", std::nullopt, std::nullopt));
+  } else {
+    send_json(res, res.status, {{"code", "INVALID_REQUEST"}, {"message", message}, {"retriable", false}});
+  }
+}
+
 std::string random_id(const std::string& prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[17];
@@ -54,7 +74,9 @@ std::string outcome_of(int status) {
     case 400: return "bad_request";
     case 401: return "unauthorized";
     case 404: return "not_found";
-    case 413: return "too_large";
+    case 413:
+    case 414:
+    case 431: return "too_large";
     case 503: return "unavailable";
     default: return "error";
   }
@@ -64,7 +86,7 @@ std::string outcome_of(int status) {
 // before the stream's end cancels the job.
 void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> channel,
                     std::shared_ptr<engine::Engine> engine, std::string job_id,
-                    std::shared_ptr<std::atomic<int>> open_streams) {
+                    std::shared_ptr<std::atomic<int>> open_streams, Deadline deadline) {
   ++*open_streams;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
@@ -76,7 +98,11 @@ void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> chann
   };
   res.set_chunked_content_provider(
       "text/event-stream",
-      [channel, give_up](size_t, httplib::DataSink& sink) {
+      [channel, give_up, engine, job_id, deadline](size_t, httplib::DataSink& sink) {
+        if (deadline_passed(deadline, *channel)) {
+          engine->cancel(job_id);
+          log::info("request_timeout", "request ran past its time limit; job cancelled", {{"job_id", job_id}});
+        }
         auto batch = channel->pop(kStreamPoll);
         if (!batch.data.empty() && !sink.write(batch.data.data(), batch.data.size())) {
           give_up();
@@ -150,13 +176,37 @@ std::shared_ptr<engine::Engine> HttpServer::engine() const {
   return engine_;
 }
 
+Deadline HttpServer::deadline_from_now() const {
+  if (options_.request_timeout.count() <= 0) return std::nullopt;
+  return std::chrono::steady_clock::now() + options_.request_timeout;
+}
+
+std::shared_ptr<engine::Sink> HttpServer::with_deadline(std::shared_ptr<engine::Sink> sink,
+                                                        std::shared_ptr<StreamChannel> channel) const {
+  if (options_.request_timeout.count() <= 0) return sink;
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g s", std::chrono::duration<double>(options_.request_timeout).count());
+  return std::make_shared<DeadlineSink>(std::move(sink), std::move(channel), limit);
+}
+
 void HttpServer::install_routes() {
   auto& s = *http_;
   const int threads = options_.http_threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_payload_max_length(options_.max_body_bytes);
+  s.set_read_timeout(options_.read_timeout);
+  s.set_write_timeout(options_.write_timeout);
+  s.set_keep_alive_timeout(options_.idle_timeout_s);
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Before authentication and before the body is read. cpp-httplib has already bounded each line;
+    // this bounds them together.
+    if (header_bytes(req) > options_.max_header_bytes) {
+      res.status = 431;
+      send_limit_error(req, res, "request headers too large",
+                       "at most " + std::to_string(options_.max_header_bytes) + " bytes (--max-header-size)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path == "/health" || auth_.allows(req.get_header_value("Authorization"))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -172,11 +222,27 @@ void HttpServer::install_routes() {
   });
 
   // Fills in bodies for errors httplib raises itself (404, 413, ...); ours already have one.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string message = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
-                                : res.status == 413 ? "request body too large"
-                                                    : "request failed";
+    switch (res.status) {
+      case 404: break;
+      case 413:
+        send_limit_error(req, res, "request body too large",
+                         "at most " + std::to_string(options_.max_body_bytes) + " bytes (--max-body-size)");
+        return httplib::Server::HandlerResponse::Handled;
+      case 414:
+        send_limit_error(req, res, "request line too long", "at most 8192 bytes");
+        return httplib::Server::HandlerResponse::Handled;
+      case 400:
+        // Raised by httplib when a header line is over its limit, or the request is garbage.
+        send_limit_error(req, res, "malformed request",
+                         "the request line, a header or the body's framing could not be read; a header line may be "
+                         "at most 8192 bytes");
+        return httplib::Server::HandlerResponse::Handled;
+      default: break;
+    }
+    const std::string message =
+        res.status == 404 ? "no such endpoint: " + req.method + " " + req.path : "request failed";
     if (is_openai_path(req.path)) {
       send_json(res, res.status, openai_error_body(message, "invalid_request_error", std::nullopt, std::nullopt));
     } else {
@@ -261,36 +327,66 @@ void HttpServer::install_routes() {
     }
   };
 
-  s.Post("/execute", [this, ready_engine, refuse](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = parse_execute_request(req.body);
-    if (!parsed.ok()) return send_json(res, 400, worker_error_body(parsed.errors));
-    auto e = ready_engine(req, res);
-    if (!e) return;
-    engine::Request request = std::move(*parsed.value);
-    const std::string job_id = request.job_id;
-    auto channel = std::make_shared<StreamChannel>();
-    // `started` is queued before submission so that it precedes any token the engine sends.
-    channel->push(sse_frame(started_event(job_id, e->health().model, std::chrono::system_clock::now())));
-    auto sink = std::make_shared<ExecuteSink>(channel, metrics_, e->health().vram_bytes);
-    const auto admitted = e->submit(std::move(request), sink);
-    if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
-    log::info("job_admitted", "job admitted", {{"job_id", job_id}, {"prompt_tokens", admitted.prompt_tokens}});
-    stream_channel(res, channel, e, job_id, open_streams_);
-  });
+  // POST bodies are read here rather than by httplib, which bounds only bodies that state a
+  // Content-Length: a chunked one would be read whole, however large.
+  using BodyHandler = std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
+  auto post = [this, &s](const std::string& path, BodyHandler handler) {
+    s.Post(path, [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                                      const httplib::ContentReader& read) {
+      std::string body;
+      bool too_large = false;
+      const bool complete = read([&](const char* data, size_t len) {
+        too_large = body.size() + len > options_.max_body_bytes;
+        if (!too_large) body.append(data, len);
+        return !too_large;
+      });
+      if (too_large || res.status == 413) {  // 413: httplib's own check of Content-Length
+        res.status = 413;
+        return send_limit_error(req, res, "request body too large",
+                                "at most " + std::to_string(options_.max_body_bytes) + " bytes (--max-body-size)");
+      }
+      if (!complete) {
+        res.status = 400;
+        return send_limit_error(req, res, "malformed request", "the body could not be read");
+      }
+      handler(req, body, res);
+    });
+  };
 
-  s.Post("/cancel", [this](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = parse_cancel_request(req.body);
+  post("/execute",
+       [this, ready_engine, refuse](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+         auto parsed = parse_execute_request(body);
+         if (!parsed.ok()) return send_json(res, 400, worker_error_body(parsed.errors));
+         auto e = ready_engine(req, res);
+         if (!e) return;
+         const Deadline deadline = deadline_from_now();
+         engine::Request request = std::move(*parsed.value);
+         const std::string job_id = request.job_id;
+         auto channel = std::make_shared<StreamChannel>();
+         // `started` is queued before submission so that it precedes any token the engine sends.
+         channel->push(sse_frame(started_event(job_id, e->health().model, std::chrono::system_clock::now())));
+         auto sink = with_deadline(std::make_shared<ExecuteSink>(channel, metrics_, e->health().vram_bytes), channel);
+         const auto admitted = e->submit(std::move(request), sink);
+         if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
+         log::info("job_admitted", "job admitted", {{"job_id", job_id}, {"prompt_tokens", admitted.prompt_tokens}});
+         stream_channel(res, channel, e, job_id, open_streams_, deadline);
+       });
+
+  post("/cancel", [this](const httplib::Request&, const std::string& body, httplib::Response& res) {
+    auto parsed = parse_cancel_request(body);
     if (!parsed.ok()) return send_json(res, 400, worker_error_body(parsed.errors));
     bool found = false;
     if (auto e = engine()) found = e->cancel(parsed.value->job_id);
     send_json(res, 202, {{"job_id", parsed.value->job_id}, {"cancelled", found}});
   });
 
-  auto openai = [this, ready_engine, refuse](const httplib::Request& req, httplib::Response& res, bool chat) {
-    auto parsed = chat ? parse_chat_completion_request(req.body) : parse_completion_request(req.body);
+  auto openai = [this, ready_engine, refuse](const httplib::Request& req, const std::string& body,
+                                             httplib::Response& res, bool chat) {
+    auto parsed = chat ? parse_chat_completion_request(body) : parse_completion_request(body);
     if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
     auto e = ready_engine(req, res);
     if (!e) return;
+    const Deadline deadline = deadline_from_now();
     OpenAiRequest o = std::move(*parsed.value);
     OpenAiContext ctx;
     ctx.id = random_id(chat ? "chatcmpl-" : "cmpl-");
@@ -308,15 +404,22 @@ void HttpServer::install_routes() {
     o.request.job_id = ctx.id;
     auto channel = std::make_shared<StreamChannel>();
     auto sink = std::make_shared<OpenAiSink>(ctx, e, channel, metrics_);
-    const auto admitted = e->submit(std::move(o.request), sink);
+    const auto admitted = e->submit(std::move(o.request), with_deadline(sink, channel));
     if (admitted.admission != engine::Admission::accepted) return refuse(req, res, admitted);
-    if (ctx.stream) return stream_channel(res, channel, e, ctx.id, open_streams_);
+    if (ctx.stream) return stream_channel(res, channel, e, ctx.id, open_streams_, deadline);
+    if (deadline && !channel->wait_closed_until(*deadline) && deadline_passed(deadline, *channel)) {
+      e->cancel(ctx.id);
+      log::info("request_timeout", "request ran past its time limit; job cancelled", {{"job_id", ctx.id}});
+    }
     channel->wait_closed();
     send_json(res, sink->status(), sink->response());
   };
-  s.Post("/v1/completions", [openai](const httplib::Request& req, httplib::Response& res) { openai(req, res, false); });
-  s.Post("/v1/chat/completions",
-         [openai](const httplib::Request& req, httplib::Response& res) { openai(req, res, true); });
+  post("/v1/completions", [openai](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+    openai(req, body, res, false);
+  });
+  post("/v1/chat/completions", [openai](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+    openai(req, body, res, true);
+  });
 
   s.Get("/v1/models", [this, ready_engine](const httplib::Request& req, httplib::Response& res) {
     auto e = ready_engine(req, res);
@@ -330,16 +433,16 @@ void HttpServer::install_routes() {
                                       {"owned_by", "rbees-workerd"}}})}});
   });
 
-  s.Post("/tokenize", [ready_engine](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = parse_tokenize_request(req.body);
+  post("/tokenize", [ready_engine](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+    auto parsed = parse_tokenize_request(body);
     if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
     auto e = ready_engine(req, res);
     if (!e) return;
     send_json(res, 200, {{"tokens", e->tokenize(parsed.value->content, parsed.value->add_special)}});
   });
 
-  s.Post("/detokenize", [ready_engine](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = parse_detokenize_request(req.body);
+  post("/detokenize", [ready_engine](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+    auto parsed = parse_detokenize_request(body);
     if (!parsed.ok()) return send_json(res, 400, openai_error_body(parsed.errors));
     auto e = ready_engine(req, res);
     if (!e) return;

@@ -6,6 +6,7 @@
 
 #include "engine/engine.hpp"
 #include "server/auth.hpp"
+#include "server/deadline_sink.hpp"
 #include "server/metrics.hpp"
 
 #include <atomic>
@@ -23,10 +24,24 @@ namespace rbees::server {
 
 struct ServerOptions {
   std::string worker_id;
-  std::optional<std::string> api_key;       // every endpoint but /health then needs it
+  std::optional<std::string> api_key;  // every endpoint but /health then needs it
+  int http_threads = 64;               // each open stream holds one
+  int retry_after_seconds = 1;         // Retry-After of 503 OVERLOADED
+
+  // Limits that keep one client from holding the process (each is an option of `serve`).
   size_t max_body_bytes = 4 * 1024 * 1024;  // larger bodies get 413
-  int http_threads = 64;                    // each open stream holds one
-  int retry_after_seconds = 1;              // Retry-After of 503 OVERLOADED
+  // All header lines together; more get 431. (cpp-httplib caps one header line at 8192 bytes, 400,
+  // and the request line at 8192, 414, at its compile time.)
+  size_t max_header_bytes = 16 * 1024;
+  // Longest wait for the next bytes of a request being read, and for a response write to make
+  // progress: a client that stops reading its stream is dropped, and its job cancelled.
+  std::chrono::milliseconds read_timeout{10'000};
+  std::chrono::milliseconds write_timeout{10'000};
+  // How long a connection may sit without a request, before its first one or between keep-alive
+  // requests (whole seconds: cpp-httplib's unit).
+  int idle_timeout_s = 5;
+  // From arrival to the end of the response, queueing included; zero: no limit.
+  std::chrono::milliseconds request_timeout{0};
 };
 
 class HttpServer {
@@ -51,6 +66,10 @@ class HttpServer {
  private:
   void install_routes();
   std::shared_ptr<engine::Engine> engine() const;
+  // When a request arriving now must end (--request-timeout), and its sink made to report it.
+  Deadline deadline_from_now() const;
+  std::shared_ptr<engine::Sink> with_deadline(std::shared_ptr<engine::Sink> sink,
+                                              std::shared_ptr<StreamChannel> channel) const;
 
   ServerOptions options_;
   std::shared_ptr<WorkerMetrics> metrics_;

@@ -33,6 +33,11 @@ void StreamChannel::wait_closed() {
   cv_.wait(lock, [&] { return closed_; });
 }
 
+bool StreamChannel::wait_closed_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_until(lock, deadline, [&] { return closed_; });
+}
+
 bool StreamChannel::closed() const {
   std::lock_guard lock(mu_);
   return closed_;

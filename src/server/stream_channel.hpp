@@ -24,10 +24,17 @@ class StreamChannel {
   Batch pop(std::chrono::milliseconds wait);
   // Waits until closed (non-streaming responses).
   void wait_closed();
+  // The same, up to a deadline; true when closed.
+  bool wait_closed_until(std::chrono::steady_clock::time_point deadline);
   bool closed() const;
 
   void mark_client_gone() { client_gone_ = true; }
   bool client_gone() const { return client_gone_; }
+
+  // Set when the request ran past its time limit and was cancelled for it, so that the sink reports
+  // a timeout rather than a cancellation.
+  void mark_timed_out() { timed_out_ = true; }
+  bool timed_out() const { return timed_out_; }
 
  private:
   mutable std::mutex mu_;
@@ -35,6 +42,7 @@ class StreamChannel {
   std::string pending_;
   bool closed_ = false;
   std::atomic<bool> client_gone_{false};
+  std::atomic<bool> timed_out_{false};
 };
 
 }  // namespace rbees::server
