@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU benchmark, step 1 of 3 (on the GPU machine, after scripts/gpu/prepare-carry.sh here):
-# builds our worker and the llama.cpp anchor (same snapshot, CUDA, sm_90) side by side, writes a
+# builds our worker, then the llama.cpp anchor (same snapshot, CUDA, sm_90) on the same ggml build, writes a
 # random-weight Llama-2-7B-shaped F16 GGUF and measures device-to-device copy bandwidth.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,15 +10,18 @@ mkdir -p "$out" "$models" /tmp/llama-src
 [ -d /tmp/llama-src/llama.cpp-nlc-3.22.1 ] || tar -C /tmp/llama-src -xJf "$here/.carry/llama-src.tar.xz"
 src=/tmp/llama-src/llama.cpp-nlc-3.22.1
 t0=$(date +%s)
-(
-  cmake -S "$src" -B /tmp/anchor -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF &&
-    cmake --build /tmp/anchor -j 10 --target llama-bench llama-batched-bench llama-server llama-quantize
-) >"$out/anchor-build.log" 2>&1 &
-anchor=$!
 "$here/scripts/gpu/build.sh" "$here/build-cuda" >"$out/build.log" 2>&1
 echo "ours built rc=$? after $(( $(date +%s) - t0 )) s"
+# The anchor links the very ggml our worker was built with (same source, flags and kernels), so both
+# run identical kernels and ggml's CUDA code is compiled once.
+cmake --install "$here/build-cuda/ggml" --prefix /tmp/ggml-install >"$out/ggml-install.log" 2>&1
+(
+  cmake -S "$src" -B /tmp/anchor -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_USE_SYSTEM_GGML=ON \
+    -DCMAKE_PREFIX_PATH=/tmp/ggml-install -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF &&
+    cmake --build /tmp/anchor -j "$(nproc)" --target llama-bench llama-batched-bench llama-server llama-quantize
+) >"$out/anchor-build.log" 2>&1 &
+anchor=$!
 "$here/build-cuda/rbees-make-random-gguf" --shape llama2-7b --vocab-from "$here/.carry/vocab-llama2.gguf" \
   --out "$models/llama2-7b-f16.gguf" --type f16
 echo "f16 model written after $(( $(date +%s) - t0 )) s"
