@@ -5,6 +5,8 @@
 #   - HTTP: `rbees-workerd serve --max-seqs 8` against `llama-server -np 8` (same slots and context),
 #     aggregate decode at 1, 4, 8, 16 concurrent streams through /v1/completions (bench/http_load.py)
 # Usage: bench/cpu_bench.sh [PROMPT_TOKENS] [GEN_TOKENS]    (defaults 128 and 32: a 2-core machine)
+# Prebuilt binaries (e.g. on the GPU machine, run with CUDA_VISIBLE_DEVICES= so both stay on the CPU):
+#   OURS=path/rbees-workerd MAKE_GGUF=path/rbees-make-random-gguf ANCHOR_BIN=dir VOCAB=file.gguf OUT_DIR=dir
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 pp=${1:-128}
@@ -12,14 +14,20 @@ tg=${2:-32}
 threads=${THREADS:-$(nproc)}
 cache="${RBEES_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rbees-workerd}"
 models="$cache/bench-models"
-out="$here/bench/out"
+out="${OUT_DIR:-$here/bench/out}"
 mkdir -p "$models" "$out"
 build="${BUILD:-$here/build}"
-ours="$build/rbees-workerd"
-cmake --build "$build" --target rbees-workerd rbees-make-random-gguf -j"$(nproc)" >/dev/null
-bin=$("$here/bench/build-anchor.sh" 2>"$out/anchor-build.log" | tail -n 1)
-vocab="$here/../shared/models/llama-2-tiny-random.gguf"
-[ -f "$models/tinyllama-f16.gguf" ] || "$build/rbees-make-random-gguf" --shape tinyllama-1.1b --vocab-from "$vocab" \
+if [ -n "${OURS:-}" ]; then
+  ours="$OURS"
+  make_gguf="$MAKE_GGUF"
+else
+  ours="$build/rbees-workerd"
+  make_gguf="$build/rbees-make-random-gguf"
+  cmake --build "$build" --target rbees-workerd rbees-make-random-gguf -j"$(nproc)" >/dev/null
+fi
+bin=${ANCHOR_BIN:-$("$here/bench/build-anchor.sh" 2>"$out/anchor-build.log" | tail -n 1)}
+vocab="${VOCAB:-$here/../shared/models/llama-2-tiny-random.gguf}"
+[ -f "$models/tinyllama-f16.gguf" ] || "$make_gguf" --shape tinyllama-1.1b --vocab-from "$vocab" \
   --out "$models/tinyllama-f16.gguf" --type f16
 [ -f "$models/tinyllama-q8_0.gguf" ] ||
   "$bin/llama-quantize" "$models/tinyllama-f16.gguf" "$models/tinyllama-q8_0.gguf" Q8_0 >"$out/quantize.log" 2>&1

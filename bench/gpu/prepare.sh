@@ -14,10 +14,15 @@ t0=$(date +%s)
 echo "ours built rc=$? after $(( $(date +%s) - t0 )) s"
 # The anchor links the very ggml our worker was built with (same source, flags and kernels), so both
 # run identical kernels and ggml's CUDA code is compiled once.
+# ggml's installed package config does not name the CUDA libraries a static ggml-cuda needs.
+cuda=$(dirname "$(dirname "$(command -v nvcc)")")
+cuda_libs="-L$cuda/lib64 -L$cuda/lib64/stubs -lcudart -lcublas -lcublasLt -lcuda"
+ls "$cuda"/lib64/libnccl* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libnccl* >/dev/null 2>&1 && cuda_libs="$cuda_libs -lnccl"
 cmake --install "$here/build-cuda/ggml" --prefix /tmp/ggml-install >"$out/ggml-install.log" 2>&1
 (
   cmake -S "$src" -B /tmp/anchor -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_USE_SYSTEM_GGML=ON \
-    -DCMAKE_PREFIX_PATH=/tmp/ggml-install -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DCMAKE_PREFIX_PATH=/tmp/ggml-install -DBUILD_SHARED_LIBS=OFF \
+    -DCMAKE_CXX_STANDARD_LIBRARIES="$cuda_libs" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF &&
     cmake --build /tmp/anchor -j "$(nproc)" --target llama-bench llama-batched-bench llama-server llama-quantize
 ) >"$out/anchor-build.log" 2>&1 &
