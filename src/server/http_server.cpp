@@ -11,6 +11,7 @@
 #include "server/stream_channel.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <thread>
 
 #include <random>
@@ -22,6 +23,9 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kStreamPoll = std::chrono::milliseconds(200);
+// Connections the kernel may hold for accept(); cpp-httplib's 5 makes a burst of clients wait a
+// second (a SYN retransmit) each.
+constexpr int kListenBacklog = 1024;
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -139,8 +143,10 @@ HttpServer::~HttpServer() {
 }
 
 int HttpServer::bind(const std::string& host, int port) {
-  if (port == 0) return http_->bind_to_any_port(host);
-  return http_->bind_to_port(host, port) ? port : -1;
+  const int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
+  // listen() again on a listening socket only changes its backlog.
+  if (bound > 0 && listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
+  return bound;
 }
 
 bool HttpServer::listen() {
@@ -197,6 +203,14 @@ void HttpServer::install_routes() {
   s.set_read_timeout(options_.read_timeout);
   s.set_write_timeout(options_.write_timeout);
   s.set_keep_alive_timeout(options_.idle_timeout_s);
+  // cpp-httplib's default options add SO_REUSEPORT, with which a second worker binds a port already
+  // in use and silently takes part of its connections; SO_REUSEADDR alone lets a restarted worker
+  // rebind at once and a second one fail.
+  s.set_socket_options([this](int fd) {
+    const int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = fd;
+  });
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Before authentication and before the body is read. cpp-httplib has already bounded each line;

@@ -78,6 +78,7 @@ class HttpServer {
   // Streaming responses not yet fully written; stop() lets them finish.
   std::shared_ptr<std::atomic<int>> open_streams_ = std::make_shared<std::atomic<int>>(0);
   std::atomic<State> state_{State::loading};
+  int listen_fd_ = -1;  // the listening socket, once created
   mutable std::mutex engine_mu_;
   std::shared_ptr<engine::Engine> engine_;
   std::chrono::steady_clock::time_point started_;

@@ -1,6 +1,7 @@
 // The HTTP limits that keep one client from holding the worker: body and header sizes, silent and
 // stalled connections, and the per-request time limit, through the real daemon.
 #include <future>
+#include <latch>
 
 #include "app/daemon.hpp"
 #include "app/raw_socket.hpp"
@@ -250,6 +251,51 @@ TEST(ServeLimits, RequestTimeoutEndsJobsWithTimeout) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.last_type, "end") << r.body;
   EXPECT_NE(d.log().find("request_timeout"), std::string::npos);
+}
+
+// A burst of connections is queued by the kernel until accepted, not dropped: with cpp-httplib's
+// backlog of 5 a part of such a burst waited a second each for a SYN retransmit.
+TEST(ServeLimits, BurstOfConnectionsIsAcceptedWithoutRetransmits) {
+  Daemon d({"--model", kModelDir});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  constexpr int kBurst = 128;
+  std::latch go(kBurst);
+  std::vector<std::future<int64_t>> connects;
+  for (int i = 0; i < kBurst; ++i) {
+    connects.push_back(std::async(std::launch::async, [&] {
+      go.arrive_and_wait();
+      const auto start = Clock::now();
+      RawConnection c(d.port());
+      const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+      return c.ok() ? ms : int64_t{-1};
+    }));
+  }
+  int64_t worst = 0;
+  for (auto& f : connects) {
+    const int64_t ms = f.get();
+    ASSERT_GE(ms, 0) << "a connection was refused";
+    worst = std::max(worst, ms);
+  }
+  EXPECT_LT(worst, 900) << "a connection waited for a SYN retransmit";
+  EXPECT_TRUE(health_latency(d));
+}
+
+// A second worker on a port in use fails to start instead of sharing the port (cpp-httplib's
+// default SO_REUSEPORT let it bind and take part of the first one's connections).
+TEST(ServeLimits, SecondWorkerOnAPortInUseExitsOne) {
+  Daemon d({"--model", kModelDir});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  char log_path[] = "/tmp/rbees-second-XXXXXX";
+  close(mkstemp(log_path));
+  const std::string command = "timeout 60 " + std::string(RBEES_BINARY) + " serve --threads 1 --model " + kModelDir +
+                              " --port " + std::to_string(d.port()) + " 2>" + log_path;
+  const int status = std::system(command.c_str());
+  const std::string log = read_file(log_path);
+  std::remove(log_path);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1) << log;
+  EXPECT_NE(log.find("listen_failed"), std::string::npos) << log;
+  EXPECT_TRUE(health_latency(d));
 }
 
 }  // namespace
