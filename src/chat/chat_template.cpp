@@ -85,6 +85,7 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const R
 
 std::string ChatTemplate::render_context(const nlohmann::ordered_json& context, const RenderOptions& opts) const {
   if (!context.is_object()) throw TemplateError("template context must be a JSON object");
+  ValueArena arena;  // declared first, closed last: frees what the template left in cycles
   Limits limits;
   limits.max_output_bytes = opts.max_output_bytes;
   auto globals = make_globals(opts, limits);

@@ -2,9 +2,11 @@
 
 #include "chat/template_error.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 namespace rbees::chat {
 namespace {
@@ -120,12 +122,16 @@ Value Value::string(std::string s) {
 }
 Value Value::array(Array items) {
   Value v;
-  v.data_ = std::shared_ptr<Array>(new Array(std::move(items)), delete_array);
+  auto a = std::shared_ptr<Array>(new Array(std::move(items)), delete_array);
+  ValueArena::track(a);
+  v.data_ = std::move(a);
   return v;
 }
 Value Value::object() {
   Value v;
-  v.data_ = std::shared_ptr<Object>(new Object(), delete_object);
+  auto o = std::shared_ptr<Object>(new Object(), delete_object);
+  ValueArena::track(o);
+  v.data_ = std::move(o);
   return v;
 }
 Value Value::namespace_object() {
@@ -135,8 +141,74 @@ Value Value::namespace_object() {
 }
 Value Value::callable(std::string name, std::function<Value(CallArgs&)> fn) {
   Value v;
-  v.data_ = std::make_shared<Callable>(Callable{std::move(name), std::move(fn)});
+  // Not make_shared: the arena's weak reference would keep the whole object's memory.
+  auto c = std::shared_ptr<Callable>(new Callable{std::move(name), std::move(fn)});
+  ValueArena::track(c);
+  v.data_ = std::move(c);
   return v;
+}
+
+namespace {
+thread_local ValueArena* current_arena = nullptr;
+
+template <typename T>
+void drop_expired(std::vector<std::weak_ptr<T>>& v) {
+  std::erase_if(v, [](const std::weak_ptr<T>& w) { return w.expired(); });
+}
+}  // namespace
+
+ValueArena::ValueArena() : outer_(current_arena) {
+  current_arena = this;
+}
+
+ValueArena::~ValueArena() {
+  current_arena = outer_;
+  // Contents are moved out of every live container first and freed only once all are empty, so
+  // freeing never follows a cycle (nor recurses through deep nesting: the deleters queue children).
+  std::vector<Value> contents;
+  std::vector<std::function<Value(CallArgs&)>> functions;
+  for (auto& w : arrays_) {
+    if (auto a = w.lock()) {
+      std::move(a->begin(), a->end(), std::back_inserter(contents));
+      a->clear();
+    }
+  }
+  for (auto& w : objects_) {
+    if (auto o = w.lock()) {
+      for (auto& entry : o->entries) contents.push_back(std::move(entry.second));
+      o->entries.clear();
+      o->index.clear();
+    }
+  }
+  for (auto& w : callables_) {
+    if (auto c = w.lock()) functions.push_back(std::exchange(c->fn, nullptr));
+  }
+}
+
+// The records of containers already freed are dropped whenever the lists have doubled, so a long
+// render that creates many short-lived values keeps memory in proportion to the live ones.
+void ValueArena::prune() {
+  if (arrays_.size() + objects_.size() + callables_.size() < next_prune_) return;
+  drop_expired(arrays_);
+  drop_expired(objects_);
+  drop_expired(callables_);
+  next_prune_ = std::max<size_t>(4096, 2 * (arrays_.size() + objects_.size() + callables_.size()));
+}
+
+void ValueArena::track(const std::shared_ptr<Array>& a) {
+  if (!current_arena) return;
+  current_arena->arrays_.push_back(a);
+  current_arena->prune();
+}
+void ValueArena::track(const std::shared_ptr<Object>& o) {
+  if (!current_arena) return;
+  current_arena->objects_.push_back(o);
+  current_arena->prune();
+}
+void ValueArena::track(const std::shared_ptr<Callable>& c) {
+  if (!current_arena) return;
+  current_arena->callables_.push_back(c);
+  current_arena->prune();
 }
 
 Value Value::from_json(const nlohmann::ordered_json& j) {

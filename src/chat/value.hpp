@@ -104,6 +104,31 @@ struct Callable {
   std::function<Value(CallArgs&)> fn;
 };
 
+// Lists, dicts and callables can hold each other in cycles (`{% set ns.self = ns %}`, `l.append(l)`,
+// a bound method stored in its own list) that reference counting never frees. While a ValueArena is
+// open on a thread, the containers created there are recorded; when it closes, those still alive are
+// emptied, which breaks every cycle. Open one around a whole render: no value may outlive it intact.
+class ValueArena {
+ public:
+  ValueArena();
+  ~ValueArena();
+  ValueArena(const ValueArena&) = delete;
+  ValueArena& operator=(const ValueArena&) = delete;
+
+ private:
+  friend class Value;
+  static void track(const std::shared_ptr<Array>& a);
+  static void track(const std::shared_ptr<Object>& o);
+  static void track(const std::shared_ptr<Callable>& c);
+  void prune();
+
+  ValueArena* outer_;
+  std::vector<std::weak_ptr<Array>> arrays_;
+  std::vector<std::weak_ptr<Object>> objects_;
+  std::vector<std::weak_ptr<Callable>> callables_;
+  size_t next_prune_ = 4096;
+};
+
 // Python ==, with 1 == 1.0 == True; recursion is bounded (cyclic lists raise TemplateError).
 bool values_equal(const Value& a, const Value& b, int depth = 0);
 // Python <; raises TemplateError for unorderable types.
