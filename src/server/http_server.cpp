@@ -95,7 +95,8 @@ void stream_channel(httplib::Response& res, std::shared_ptr<StreamChannel> chann
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   auto give_up = [channel, engine, job_id] {
-    if (channel->closed()) return;
+    // Called from a failed write and again when the response is released: act once.
+    if (channel->closed() || channel->client_gone()) return;
     channel->mark_client_gone();
     engine->cancel(job_id);
     log::info("client_gone", "client disconnected; job cancelled", {{"job_id", job_id}});
