@@ -23,8 +23,8 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
-# The unit and integration suite under AddressSanitizer and UndefinedBehaviorSanitizer (CMakePresets.json,
-# build-asan/). Tests labelled `asan-slow` are left out; see docs/RELIABILITY.md.
+# The whole unit and integration suite under AddressSanitizer and UndefinedBehaviorSanitizer
+# (CMakePresets.json, build-asan/); see docs/RELIABILITY.md.
 test-asan: setup
 	cmake --preset asan
 	cmake --build --preset asan -j$(JOBS)
@@ -33,8 +33,9 @@ test-asan: setup
 
 # Each libFuzzer target for FUZZ_SECONDS (clang; build-fuzz/).
 FUZZ_SECONDS ?= 30
-fuzz: setup
-	bash fuzz/run.sh $(FUZZ_SECONDS)
+fuzz:
+	bash scripts/setup.sh fuzz
+	JOBS=$(JOBS) bash fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

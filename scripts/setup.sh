@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (when missing) and obtains the ggml source.
+#   setup.sh [fuzz]    fuzz: also clang, its libFuzzer/sanitizer runtimes and python3 (fuzz/run.sh)
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git xxd pkg-config ccache
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev)
+# libclang-rt-dev: Debian's default clang version's runtimes, libclang_rt.fuzzer among them.
+[ "${1:-}" != fuzz ] || PACKAGES+=(clang libclang-rt-dev python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
