@@ -69,7 +69,9 @@ DeviceInfo find_device(const std::string& request) {
   throw std::invalid_argument("device '" + request + "' is not available (available: " + have + ")");
 }
 
-DeviceInfo cpu_device() { return find_device("cpu"); }
+DeviceInfo cpu_device() {
+  return find_device("cpu");
+}
 
 int default_thread_count() {
   unsigned n = std::thread::hardware_concurrency();
@@ -82,12 +84,24 @@ Device::Device(DeviceInfo info, int n_threads) : info_(std::move(info)) {
   set_n_threads(n_threads > 0 ? n_threads : default_thread_count());
 }
 
-void Device::set_n_threads(int n) {
-  n_threads_ = n;
-  if (ggml_backend_is_cpu(backend_.get())) ggml_backend_cpu_set_n_threads(backend_.get(), n);
+void ThreadpoolDeleter::operator()(ggml_threadpool* t) const {
+  ggml_threadpool_free(t);
 }
 
-ggml_backend_buffer_type_t Device::buffer_type() const { return ggml_backend_dev_buffer_type(info_.dev); }
+void Device::set_n_threads(int n) {
+  n_threads_ = n;
+  if (!ggml_backend_is_cpu(backend_.get())) return;
+  ggml_backend_cpu_set_n_threads(backend_.get(), n);
+  ggml_threadpool_params params = ggml_threadpool_params_default(n);
+  ThreadpoolPtr pool(ggml_threadpool_new(&params));
+  if (!pool) return;  // graphs then start their own threads, as without a pool
+  ggml_backend_cpu_set_threadpool(backend_.get(), pool.get());
+  threadpool_ = std::move(pool);
+}
+
+ggml_backend_buffer_type_t Device::buffer_type() const {
+  return ggml_backend_dev_buffer_type(info_.dev);
+}
 
 void Device::memory(std::size_t* free, std::size_t* total) const {
   ggml_backend_dev_memory(info_.dev, free, total);

@@ -34,6 +34,11 @@ struct BackendDeleter {
 };
 using BackendPtr = std::unique_ptr<ggml_backend, BackendDeleter>;
 
+struct ThreadpoolDeleter {
+  void operator()(ggml_threadpool* t) const;
+};
+using ThreadpoolPtr = std::unique_ptr<ggml_threadpool, ThreadpoolDeleter>;
+
 // A device and the backend that runs graphs on it.
 class Device {
  public:
@@ -49,6 +54,9 @@ class Device {
 
  private:
   DeviceInfo info_;
+  // CPU only: worker threads that live as long as the device, so a graph does not start and join
+  // its threads every pass. Declared before the backend, which uses it, so it is freed after it.
+  ThreadpoolPtr threadpool_;
   BackendPtr backend_;
   int n_threads_ = 0;
 };

@@ -111,7 +111,7 @@ LlamaModel::~LlamaModel() {
 }
 
 core::ResidencyReport LlamaModel::residency() const {
-  return core::residency({weights_->buffer()}, device_.info().dev);
+  return core::residency(weights_->buffers(), device_.info().dev);
 }
 
 KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/weight_buffer_type.hpp"
 #include "ops/rope.hpp"
 
 namespace rbees::model {
@@ -67,7 +68,8 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   std::vector<Planned> plan;
 
   // Creates the tensor named `name` with ggml shape `shape`; null when it is optional and absent.
-  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required) -> ggml_tensor* {
+  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required,
+                  bool matmul = false) -> ggml_tensor* {
     const loader::TensorView* v = source.find(name);
     if (v == nullptr) {
       if (required) throw std::runtime_error("model " + source.path + " lacks tensor " + name);
@@ -87,7 +89,15 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     } else if (options.float_matrix_type && is_float(type)) {
       type = *options.float_matrix_type;
     }
-    ggml_tensor* t = ggml_new_tensor(ctx_, type, n_dims, shape.data());
+    ggml_context* home = ctx_;
+    if (matmul && n_dims == 2) {
+      if (ggml_backend_buffer_type_t fast = faster_matmul_buffer_type(device, type, shape[0], shape[1])) {
+        ggml_context*& c = extra_ctx_[fast];
+        if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true});
+        home = c;
+      }
+    }
+    ggml_tensor* t = ggml_new_tensor(home, type, n_dims, shape.data());
     ggml_set_name(t, name.c_str());
     if (type == v->type && v->nbytes != ggml_nbytes(t)) {
       throw std::runtime_error("tensor " + name + " in " + v->file + " holds " + std::to_string(v->nbytes) +
@@ -99,7 +109,7 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
 
   tok_embd = take("token_embd.weight", {c.n_embd, c.n_vocab}, true);
   output_norm = take("output_norm.weight", {c.n_embd}, true);
-  output = take("output.weight", {c.n_embd, c.n_vocab}, false);
+  output = take("output.weight", {c.n_embd, c.n_vocab}, false, true);
   if (output == nullptr) output = tok_embd;
   rope_freqs = take("rope_freqs.weight", {hd / 2}, false);
   if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
@@ -113,18 +123,18 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     auto& L = layers[il];
     auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
     L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true);
-    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true);
-    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true);
-    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true);
-    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true);
+    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true);
+    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true);
+    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true);
+    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true);
     L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias);
     L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias);
     L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias);
     L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias);
     L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true);
-    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true);
-    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true);
-    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true);
+    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true);
+    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true);
+    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true);
     L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias);
     L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias);
     L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias);
@@ -136,6 +146,14 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     throw std::runtime_error("could not allocate " + source.path + "'s weights on " + device.info().id);
   }
   ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  for (const auto& [buft, ctx] : extra_ctx_) {
+    ggml_backend_buffer_t b = ggml_backend_alloc_ctx_tensors_from_buft(ctx, buft);
+    if (b == nullptr) {
+      throw std::runtime_error("could not allocate " + source.path + "'s weights in " + ggml_backend_buft_name(buft));
+    }
+    ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    extra_buffers_.push_back(b);
+  }
 
   std::size_t total = 0;
   for (const auto& p : plan) total += ggml_nbytes(p.tensor);
@@ -170,12 +188,22 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
 }
 
 LlamaWeights::~LlamaWeights() {
+  for (ggml_backend_buffer_t b : extra_buffers_) ggml_backend_buffer_free(b);
+  for (const auto& [buft, ctx] : extra_ctx_) ggml_free(ctx);
   if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
   if (ctx_ != nullptr) ggml_free(ctx_);
 }
 
+std::vector<ggml_backend_buffer_t> LlamaWeights::buffers() const {
+  std::vector<ggml_backend_buffer_t> all{buffer_};
+  all.insert(all.end(), extra_buffers_.begin(), extra_buffers_.end());
+  return all;
+}
+
 std::size_t LlamaWeights::bytes() const {
-  return ggml_backend_buffer_get_size(buffer_);
+  std::size_t n = 0;
+  for (ggml_backend_buffer_t b : buffers()) n += ggml_backend_buffer_get_size(b);
+  return n;
 }
 
 }  // namespace rbees::model

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -59,12 +60,17 @@ class LlamaWeights {
   ggml_tensor* rope_freqs = nullptr;  // per-dimension RoPE divisors, or null
   std::vector<LayerWeights> layers;
 
+  // The device buffer of most weights; on a CPU, quantized matrices may sit in extra buffers too.
   ggml_backend_buffer_t buffer() const { return buffer_; }
+  std::vector<ggml_backend_buffer_t> buffers() const;
   std::size_t bytes() const;
 
  private:
   ggml_context* ctx_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
+  // Matrices stored in a faster layout, one context and buffer per extra buffer type.
+  std::map<ggml_backend_buffer_type_t, ggml_context*> extra_ctx_;
+  std::vector<ggml_backend_buffer_t> extra_buffers_;
 };
 
 }  // namespace rbees::model

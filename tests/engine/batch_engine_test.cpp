@@ -29,8 +29,9 @@ std::string test_device() {
 // (ggml-cuda multiplies 1 column, 2-16 columns and more with different kernels), so a batched row
 // may round differently; there the two may part only where the single-request run had a near tie
 // (top two log-probabilities within kNearTie), the batched run taking the runner-up, and are not
-// compared after that.
-constexpr float kNearTie = 0.02f;
+// compared after that. The default model's F32 weights go through TF32 kernels in batched GPU
+// products (about 1e-3 relative on logits of magnitude ~10), hence a tie band of 0.1.
+constexpr float kNearTie = 0.1f;
 void expect_continuation(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
                          const std::vector<std::vector<sampling::TokenLogprob>>& want_tops, const std::string& what) {
   if (test_device() == "cpu" || got == want) {

@@ -83,7 +83,7 @@ TEST(KvCacheForward, IncrementalDecodingMatchesOneFullPass) {
     Batch step;
     step.add(ids[i], static_cast<int32_t>(i), 0, true);
     logits = m.forward(step, kv);
-    EXPECT_LT(rel_l2(logits, row(full, i, V)), 1e-5) << "position " << i;
+    EXPECT_LT(rel_l2(logits, row(full, i, V)), device_tolerance(1e-5)) << "position " << i;
   }
   EXPECT_EQ(kv.used(), static_cast<int>(ids.size()));
 }
@@ -106,20 +106,20 @@ TEST(KvCacheForward, DecodeStepsReuseOneGraphAndAnotherCacheGetsItsOwn) {
   for (size_t i = 5; i < 12; ++i) {
     Batch step;
     step.add(ids[i], static_cast<int32_t>(i), 0, true);
-    EXPECT_LT(rel_l2(m.forward(step, a), row(full, i, V)), 1e-5) << "position " << i;
+    EXPECT_LT(rel_l2(m.forward(step, a), row(full, i, V)), device_tolerance(1e-5)) << "position " << i;
   }
   EXPECT_EQ(m.timings().graphs, 7u);
   EXPECT_EQ(m.timings().graphs_built, 1u);
   // Same shape, other cache: rebuilt, and cache a is untouched by b's step.
   Batch step;
   step.add(ids[5], 5, 0, true);
-  EXPECT_LT(rel_l2(m.forward(step, b), row(full, 5, V)), 1e-5);
+  EXPECT_LT(rel_l2(m.forward(step, b), row(full, 5, V)), device_tolerance(1e-5));
   EXPECT_EQ(m.timings().graphs_built, 2u);
   EXPECT_EQ(a.used(), 12);
   EXPECT_EQ(b.used(), 6);
   step = {};
   step.add(ids[12], 12, 0, true);
-  EXPECT_LT(rel_l2(m.forward(step, a), row(full, 12, V)), 1e-5);
+  EXPECT_LT(rel_l2(m.forward(step, a), row(full, 12, V)), device_tolerance(1e-5));
 }
 
 TEST(KvCacheForward, LongBatchSplitIntoSeveralGraphsMatchesOnePass) {
@@ -130,7 +130,7 @@ TEST(KvCacheForward, LongBatchSplitIntoSeveralGraphsMatchesOnePass) {
   const auto ids = ref.input_ids(4);
   KvCache kv = lm.model->create_kv_cache(64, GGML_TYPE_F32);
   const auto logits = lm.model->forward(prompt_batch(ids), kv);
-  EXPECT_LT(rel_l2(logits, ref.at("case4.logits").f32), 1e-5);
+  EXPECT_LT(rel_l2(logits, ref.at("case4.logits").f32), device_tolerance(1e-5));
 }
 
 TEST(KvCacheForward, TwoSequencesInOneBatchMatchEachAlone) {
@@ -174,7 +174,7 @@ TEST(KvCacheForward, TwoSequencesInOneBatchMatchEachAlone) {
     Batch step;
     for (int s = 0; s < 2; ++s) {
       const auto r = row(logits, s, V);
-      EXPECT_LT(rel_l2(r, alone_logits[s][i]), 1e-4) << "sequence " << s << " step " << i;
+      EXPECT_LT(rel_l2(r, alone_logits[s][i]), device_tolerance(1e-4)) << "sequence " << s << " step " << i;
       together[s].push_back(argmax(r.data(), V));
       step.add(together[s].back(), static_cast<int32_t>(prompts[s].size()) + i, seq[s], true);
     }
@@ -207,7 +207,7 @@ TEST(KvCacheForward, ForkedSequenceSharesPrefixCellsAndContinuesLikeAFreshOne) {
   ids.push_back(cont[0]);
   KvCache fresh = m.create_kv_cache(64, GGML_TYPE_F32);
   const auto full = m.forward(prompt_batch(ids), fresh);
-  EXPECT_LT(rel_l2(forked, row(full, ids.size() - 1, V)), 1e-5);
+  EXPECT_LT(rel_l2(forked, row(full, ids.size() - 1, V)), device_tolerance(1e-5));
   EXPECT_EQ(argmax(forked.data(), V), cont[1]);
 
   // Rolling sequence 1 back and feeding the token again gives the same logits.
