@@ -24,7 +24,8 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 # The whole unit and integration suite under AddressSanitizer and UndefinedBehaviorSanitizer
-# (CMakePresets.json, build-asan/); see docs/RELIABILITY.md.
+# (CMakePresets.json, build-asan/), less the soak (its RSS limit cannot hold under ASan); see
+# docs/RELIABILITY.md.
 test-asan: setup
 	cmake --preset asan
 	cmake --build --preset asan -j$(JOBS)
