@@ -180,15 +180,13 @@ std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
 
 std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv) {
   Output out;
-  const size_t n_rows = run(batch, kv, ForwardOptions{}, out);
-  return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
+  return run(batch, kv, ForwardOptions{}, out);
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
   Output out;
-  const size_t n_rows = run(batch, kv, options, out);
-  const float* rows = host_logits(n_rows);
-  out.logits.assign(rows, rows + n_rows * static_cast<size_t>(config_.n_vocab));
+  const std::span<const float> rows = run(batch, kv, options, out);
+  out.logits.assign(rows.begin(), rows.end());
   return out;
 }
 
@@ -207,7 +205,7 @@ float* LlamaModel::host_logits(size_t n_rows) {
   return static_cast<float*>(ggml_backend_buffer_get_base(host_logits_));
 }
 
-size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out) {
+std::span<const float> LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -223,12 +221,12 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
   size_t n_rows = 0;
   for (size_t i = 0; i < n; ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
   float* dst = host_logits(n_rows);
+  const size_t n_vocab = static_cast<size_t>(config_.n_vocab);
   size_t done = 0;
   for (size_t begin = 0; begin < n; begin += step) {
-    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out,
-                          dst + done * static_cast<size_t>(config_.n_vocab));
+    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out, dst + done * n_vocab);
   }
-  return done;
+  return {dst, done * n_vocab};
 }
 
 bool LlamaModel::can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const {
@@ -285,12 +283,12 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(cells.begin(), cells.end());
-    std::vector<float> mask(static_cast<size_t>(n_kv) * n_tokens);
-    kv.fill_mask(mask.data(), n_kv, seqs, positions);
+    mask_.resize(static_cast<size_t>(n_kv) * n_tokens);  // every element is written below
+    kv.fill_mask(mask_.data(), n_kv, seqs, positions);
     ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
     ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
-    ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
+    ggml_backend_tensor_set(g.mask, mask_.data(), 0, ggml_nbytes(g.mask));
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
     lap(timings_.upload_ms);
 

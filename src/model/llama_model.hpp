@@ -125,8 +125,8 @@ class LlamaModel {
   bool can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const;
   void reserve(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
-  // Runs the whole batch; the logits rows land in host_logits_, their batch indices in `rows`.
-  size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out);
+  // Runs the whole batch; returns the logits rows (in host_logits_), their batch indices go to `out.rows`.
+  std::span<const float> run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out);
   size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
                        Output& out, float* logits_dst);
   float* host_logits(size_t n_rows);
@@ -148,6 +148,7 @@ class LlamaModel {
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
   ggml_backend_buffer_t host_logits_ = nullptr;
+  std::vector<float> mask_;  // the attention mask of the current pass, kept to reuse its memory
   int cpu_fallback_ops_ = 0;
 };
 
