@@ -27,12 +27,20 @@ ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggm
   return report;
 }
 
-void log_residency(const ResidencyReport& report, const std::string& what, const std::string& requested_id) {
+void log_residency(const ResidencyReport& report, const std::string& what, const std::string& requested_id,
+                   bool partial) {
   for (const auto& b : report.buffers) {
-    log::info("residency", "", {{"what", what}, {"buffer_type", b.buffer_type}, {"bytes", b.bytes},
-                                {"on_requested_device", b.on_requested}});
+    log::info(
+        "residency", "",
+        {{"what", what}, {"buffer_type", b.buffer_type}, {"bytes", b.bytes}, {"on_requested_device", b.on_requested}});
   }
-  if (!report.resident()) {
+  if (partial) {
+    log::info("residency", "partial offload: part of the model stays on the CPU as asked",
+              {{"what", what},
+               {"device", requested_id},
+               {"bytes_on_device", report.bytes_on_requested},
+               {"bytes_on_cpu", report.bytes_elsewhere}});
+  } else if (!report.resident()) {
     log::warn("residency", "part of the model is not on the requested device",
               {{"what", what}, {"device", requested_id}, {"bytes_elsewhere", report.bytes_elsewhere}});
   }

@@ -28,7 +28,10 @@ struct ResidencyReport {
 // belongs to that device (host buffers count for the CPU device).
 ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggml_backend_dev_t requested);
 
-// Logs one line per buffer type and a warning when anything is off the requested device.
-void log_residency(const ResidencyReport& report, const std::string& what, const std::string& requested_id);
+// Logs one line per buffer type, then how many bytes are on the requested device and how many
+// elsewhere: a warning when anything is off it, unless that was asked for (`partial`: --gpu-layers
+// left layers on the CPU), which is said at info.
+void log_residency(const ResidencyReport& report, const std::string& what, const std::string& requested_id,
+                   bool partial = false);
 
 }  // namespace rbees::core

@@ -397,11 +397,11 @@ HealthInfo BatchEngine::health() const {
   const auto weights = model.residency();
   h.model = rt_.name();
   h.device = rt_.device().info().id;
-  h.resident = weights.resident() && kv_.residency().resident();
+  const auto kv = kv_.residency();
+  h.resident = weights.resident() && kv.resident();
   h.quant_kind = model.config().source_dtype;
-  if (!rt_.device().is_cpu()) {
-    h.vram_bytes = weights.bytes_on_requested + ggml_backend_buffer_get_size(kv_.buffer());
-  }
+  // With --gpu-layers, only what is on the GPU counts (the rest is in host memory).
+  if (!rt_.device().is_cpu()) h.vram_bytes = weights.bytes_on_requested + kv.bytes_on_requested;
   h.tokenizer_kind = std::string(rt_.tokenizer().kind());
   h.vocab_size = static_cast<int64_t>(rt_.tokenizer().vocab_size());
   h.context_length = limit_;

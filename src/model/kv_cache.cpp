@@ -19,32 +19,50 @@ constexpr int kSpanPad = 256;
 std::atomic<uint64_t> next_storage_id{1};
 }  // namespace
 
-KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type)
+KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type,
+                 int first_device_layer)
     : dev_(device.info().dev), type_(type), cells_(n_cells), storage_id_(next_storage_id++) {
   if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
   if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
+  first_device_layer = std::clamp(first_device_layer, 0, n_layer);
   ggml_init_params params{ggml_tensor_overhead() * 2 * n_layer, nullptr, true};
   ctx_ = ggml_init(params);
+  if (first_device_layer > 0) cpu_ctx_ = ggml_init(params);
   for (int il = 0; il < n_layer; ++il) {
-    k_.push_back(ggml_new_tensor_2d(ctx_, type, n_embd_k, n_cells));
-    v_.push_back(ggml_new_tensor_2d(ctx_, type, n_embd_v, n_cells));
+    ggml_context* home = il < first_device_layer ? cpu_ctx_ : ctx_;
+    k_.push_back(ggml_new_tensor_2d(home, type, n_embd_k, n_cells));
+    v_.push_back(ggml_new_tensor_2d(home, type, n_embd_v, n_cells));
     ggml_format_name(k_.back(), "cache_k-%d", il);
     ggml_format_name(v_.back(), "cache_v-%d", il);
   }
-  buffer_ = ggml_backend_alloc_ctx_tensors_from_buft(ctx_, device.buffer_type());
-  if (buffer_ == nullptr) {
-    ggml_free(ctx_);
-    throw std::runtime_error("could not allocate the KV cache (" + std::to_string(n_cells) + " cells) on " +
-                             device.info().id);
+  // Allocates the tensors of ctx (when it has any) in one buffer of buft.
+  auto allocate = [&](ggml_context* ctx, ggml_backend_buffer_type_t buft, const std::string& where) {
+    if (ctx == nullptr || ggml_get_first_tensor(ctx) == nullptr) return static_cast<ggml_backend_buffer_t>(nullptr);
+    ggml_backend_buffer_t b = ggml_backend_alloc_ctx_tensors_from_buft(ctx, buft);
+    if (b == nullptr) {
+      free_storage();
+      throw std::runtime_error("could not allocate the KV cache (" + std::to_string(n_cells) + " cells) on " + where);
+    }
+    // Masked cells still enter the products (times zero), so they must hold finite numbers.
+    ggml_backend_buffer_clear(b, 0);
+    return b;
+  };
+  buffer_ = allocate(ctx_, device.buffer_type(), device.info().id);
+  if (cpu_ctx_ != nullptr) {
+    cpu_buffer_ =
+        allocate(cpu_ctx_, ggml_backend_dev_buffer_type(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)), "cpu");
   }
-  // Masked cells still enter the products (times zero), so they must hold finite numbers.
-  ggml_backend_buffer_clear(buffer_, 0);
+  auto size = [](ggml_backend_buffer_t b) {
+    return static_cast<unsigned long long>(b != nullptr ? ggml_backend_buffer_get_size(b) : 0);
+  };
   log::info("kv_cache", "KV cache allocated",
             {{"cells", n_cells},
              {"layers", n_layer},
              {"type", ggml_type_name(type)},
-             {"bytes", static_cast<unsigned long long>(ggml_backend_buffer_get_size(buffer_))},
-             {"device", device.info().id}});
+             {"bytes", size(buffer_) + size(cpu_buffer_)},
+             {"device", device.info().id},
+             {"layers_on_cpu", first_device_layer},
+             {"bytes_on_cpu", size(cpu_buffer_)}});
 }
 
 KvCache::~KvCache() {
@@ -54,8 +72,12 @@ KvCache::~KvCache() {
 void KvCache::free_storage() {
   if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
   if (ctx_ != nullptr) ggml_free(ctx_);
+  if (cpu_buffer_ != nullptr) ggml_backend_buffer_free(cpu_buffer_);
+  if (cpu_ctx_ != nullptr) ggml_free(cpu_ctx_);
   buffer_ = nullptr;
   ctx_ = nullptr;
+  cpu_buffer_ = nullptr;
+  cpu_ctx_ = nullptr;
 }
 
 KvCache::KvCache(KvCache&& o) noexcept
@@ -63,6 +85,8 @@ KvCache::KvCache(KvCache&& o) noexcept
       type_(o.type_),
       ctx_(std::exchange(o.ctx_, nullptr)),
       buffer_(std::exchange(o.buffer_, nullptr)),
+      cpu_ctx_(std::exchange(o.cpu_ctx_, nullptr)),
+      cpu_buffer_(std::exchange(o.cpu_buffer_, nullptr)),
       k_(std::move(o.k_)),
       v_(std::move(o.v_)),
       cells_(std::move(o.cells_)),
@@ -77,6 +101,8 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     type_ = o.type_;
     ctx_ = std::exchange(o.ctx_, nullptr);
     buffer_ = std::exchange(o.buffer_, nullptr);
+    cpu_ctx_ = std::exchange(o.cpu_ctx_, nullptr);
+    cpu_buffer_ = std::exchange(o.cpu_buffer_, nullptr);
     k_ = std::move(o.k_);
     v_ = std::move(o.v_);
     cells_ = std::move(o.cells_);
@@ -233,7 +259,7 @@ void KvCache::fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_i
 }
 
 core::ResidencyReport KvCache::residency() const {
-  return core::residency({buffer_}, dev_);
+  return core::residency(buffers(), dev_);
 }
 
 }  // namespace rbees::model

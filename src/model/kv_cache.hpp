@@ -19,8 +19,10 @@ namespace rbees::model {
 class KvCache {
  public:
   // n_embd_k / n_embd_v: key / value width of one token in one layer (head_dim * n_head_kv).
-  // type: GGML_TYPE_F16 (compact) or GGML_TYPE_F32 (exact).
-  KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type);
+  // type: GGML_TYPE_F16 (compact) or GGML_TYPE_F32 (exact). Layers below first_device_layer (those
+  // --gpu-layers leaves on the CPU) are stored in CPU memory, the rest on the device.
+  KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type,
+          int first_device_layer = 0);
   ~KvCache();
   KvCache(KvCache&& other) noexcept;
   KvCache& operator=(KvCache&& other) noexcept;
@@ -63,7 +65,8 @@ class KvCache {
 
   ggml_tensor* k(int layer) const { return k_[layer]; }
   ggml_tensor* v(int layer) const { return v_[layer]; }
-  ggml_backend_buffer_t buffer() const { return buffer_; }
+  // The device's buffer (null when no layer is on the device), then the CPU's (null when none is).
+  std::vector<ggml_backend_buffer_t> buffers() const { return {buffer_, cpu_buffer_}; }
   // Names this cache's device storage; no other cache, living or dead, has the same id. A graph
   // built for one cache may only run again on the cache with its id.
   uint64_t storage_id() const { return storage_id_; }
@@ -81,6 +84,8 @@ class KvCache {
   ggml_type type_ = GGML_TYPE_F16;
   ggml_context* ctx_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
+  ggml_context* cpu_ctx_ = nullptr;  // the layers below first_device_layer
+  ggml_backend_buffer_t cpu_buffer_ = nullptr;
   std::vector<ggml_tensor*> k_;
   std::vector<ggml_tensor*> v_;
   std::vector<Cell> cells_;

@@ -77,9 +77,15 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   head_dim_ = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   qk_interleaved_ = source.qk_interleaved;
   rope_ = rope_params(c, head_dim_, qk_interleaved_);
+  if (options_.gpu_layers && device_.is_cpu()) {
+    log::info("gpu_layers", "--gpu-layers is ignored on a CPU device: every layer is on the CPU",
+              {{"gpu_layers", *options_.gpu_layers}, {"device", device_.info().id}});
+    options_.gpu_layers.reset();
+  }
 
-  weights_ =
-      std::make_unique<LlamaWeights>(source, device_, WeightOptions{options_.float_matrix_type, options_.progress});
+  weights_ = std::make_unique<LlamaWeights>(
+      source, device_, WeightOptions{options_.float_matrix_type, options_.gpu_layers, options_.progress});
+  const LayerPlacement& placed = weights_->placement();
   log::info("model_weights", "model weights on device",
             {{"architecture", c.architecture},
              {"layers", c.n_layer},
@@ -89,7 +95,16 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
              {"n_vocab", c.n_vocab},
              {"bytes", static_cast<unsigned long long>(weights_->bytes())},
              {"device", device_.info().id}});
-  core::log_residency(residency(), "weights", device_.info().id);
+  if (!placed.everything_on_device()) {
+    log::info("gpu_layers", "layers split between the device and the CPU",
+              {{"device", device_.info().id},
+               {"gpu_layers", *options_.gpu_layers},
+               {"layers_on_device", c.n_layer - placed.first_device_layer},
+               {"layers_on_cpu", placed.first_device_layer},
+               {"output_on_device", placed.output_on_device},
+               {"token_embd_on_device", placed.input_on_device}});
+  }
+  core::log_residency(residency(), "weights", device_.info().id, !placed.everything_on_device());
 
   std::vector<ggml_backend_t> backends{device_.backend()};
   if (!device_.is_cpu()) {
@@ -116,8 +131,9 @@ core::ResidencyReport LlamaModel::residency() const {
 
 KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
   const int n_embd_kv = head_dim_ * config_.n_head_kv;
-  KvCache kv(device_, config_.n_layer, n_embd_kv, n_embd_kv, n_cells, type);
-  core::log_residency(kv.residency(), "kv_cache", device_.info().id);
+  const int first_device_layer = weights_->placement().first_device_layer;
+  KvCache kv(device_, config_.n_layer, n_embd_kv, n_embd_kv, n_cells, type, first_device_layer);
+  core::log_residency(kv.residency(), "kv_cache", device_.info().id, first_device_layer > 0);
   return kv;
 }
 
@@ -141,7 +157,8 @@ void LlamaModel::reserve(KvCache& kv) {
 }
 
 // On a GPU every op must run on the GPU: an op its backend cannot run would silently go to the CPU
-// fallback through the scheduler, costing a device round trip per split. Say so once, loudly.
+// fallback through the scheduler, costing a device round trip per split. Say so once, loudly, unless
+// --gpu-layers left layers on the CPU: their ops run there by design.
 void LlamaModel::report_cpu_fallback(ggml_cgraph* gf) {
   if (cpu_backend_ == nullptr) return;
   std::map<std::string, int> ops;
@@ -164,7 +181,10 @@ void LlamaModel::report_cpu_fallback(ggml_cgraph* gf) {
     cpu_fallback_ops_ += count;
     list += (list.empty() ? "" : ",") + op + "x" + std::to_string(count);
   }
-  if (cpu_fallback_ops_ > 0) {
+  if (cpu_fallback_ops_ > 0 && !weights_->placement().everything_on_device()) {
+    log::info("graph_placement", "ops of the layers --gpu-layers left on the CPU run there",
+              {{"device", device_.info().id}, {"ops", list}, {"graph_splits", splits}});
+  } else if (cpu_fallback_ops_ > 0) {
     log::warn("cpu_fallback", "ops of the model graph run on the CPU, not on the requested device",
               {{"device", device_.info().id}, {"ops", list}, {"graph_splits", splits}});
   } else {

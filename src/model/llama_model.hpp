@@ -31,6 +31,9 @@ struct ModelOptions {
   // See WeightOptions: e.g. GGML_TYPE_F32 computes exactly from bf16 files; unset keeps types.
   std::optional<ggml_type> float_matrix_type;
   bool flash_attention = false;
+  // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (see LayerPlacement);
+  // unset: everything. Ignored on a CPU device.
+  std::optional<int> gpu_layers;
   // Tokens per graph; a larger batch is evaluated in several graphs, in order.
   int max_graph_tokens = 512;
   ProgressFn progress;
@@ -89,6 +92,8 @@ class LlamaModel {
   bool qk_interleaved() const { return qk_interleaved_; }
   core::Device& device() const { return device_; }
   core::ResidencyReport residency() const;
+  // Which layers are on the device and which on the CPU (--gpu-layers).
+  const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).
   int cpu_fallback_ops() const { return cpu_fallback_ops_; }
 

@@ -48,7 +48,25 @@ struct Planned {
   ggml_tensor* tensor = nullptr;
 };
 
+// Allocates every tensor of `ctx` in one buffer of `buft` for weights; null when ctx holds none.
+ggml_backend_buffer_t alloc_weights(ggml_context* ctx, ggml_backend_buffer_type_t buft, const std::string& path) {
+  if (ggml_get_first_tensor(ctx) == nullptr) return nullptr;
+  ggml_backend_buffer_t b = ggml_backend_alloc_ctx_tensors_from_buft(ctx, buft);
+  if (b == nullptr) {
+    throw std::runtime_error("could not allocate " + path + "'s weights in " + ggml_backend_buft_name(buft));
+  }
+  ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  return b;
+}
+
 }  // namespace
+
+LayerPlacement place_layers(int n_layer, std::optional<int> gpu_layers) {
+  if (gpu_layers && *gpu_layers < 0) throw std::invalid_argument("gpu_layers must not be negative");
+  // llama.cpp counts the output layer as layer n_layer: all n_layer + 1 of them is everything.
+  if (!gpu_layers || *gpu_layers > n_layer) return {};
+  return {n_layer - *gpu_layers, false, false};
+}
 
 LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device& device,
                            const WeightOptions& options) {
@@ -62,14 +80,23 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   const int64_t hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   const int64_t n_q = hd * c.n_head;
   const int64_t n_kv = hd * c.n_head_kv;
+  placement_ = place_layers(c.n_layer, options.gpu_layers);
+  ggml_backend_dev_t cpu_dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (!placement_.everything_on_device() && cpu_dev == nullptr) throw std::runtime_error("ggml has no CPU device");
 
   ggml_init_params params{ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true};
   ctx_ = ggml_init(params);
   std::vector<Planned> plan;
 
-  // Creates the tensor named `name` with ggml shape `shape`; null when it is optional and absent.
-  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required,
-                  bool matmul = false) -> ggml_tensor* {
+  auto context_for = [&](ggml_backend_buffer_type_t buft) {
+    ggml_context*& c = extra_ctx_[buft];
+    if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true});
+    return c;
+  };
+  // Creates the tensor named `name` with ggml shape `shape`, on the device or (on_device false) in
+  // CPU buffers; null when it is optional and absent.
+  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required, bool matmul = false,
+                  bool on_device = true) -> ggml_tensor* {
     const loader::TensorView* v = source.find(name);
     if (v == nullptr) {
       if (required) throw std::runtime_error("model " + source.path + " lacks tensor " + name);
@@ -89,12 +116,11 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     } else if (options.float_matrix_type && is_float(type)) {
       type = *options.float_matrix_type;
     }
-    ggml_context* home = ctx_;
+    ggml_backend_dev_t home_dev = on_device ? device.info().dev : cpu_dev;
+    ggml_context* home = on_device ? ctx_ : context_for(ggml_backend_dev_buffer_type(cpu_dev));
     if (matmul && n_dims == 2) {
-      if (ggml_backend_buffer_type_t fast = faster_matmul_buffer_type(device, type, shape[0], shape[1])) {
-        ggml_context*& c = extra_ctx_[fast];
-        if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true});
-        home = c;
+      if (ggml_backend_buffer_type_t fast = faster_matmul_buffer_type(home_dev, type, shape[0], shape[1])) {
+        home = context_for(fast);
       }
     }
     ggml_tensor* t = ggml_new_tensor(home, type, n_dims, shape.data());
@@ -107,13 +133,19 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     return t;
   };
 
-  tok_embd = take("token_embd.weight", {c.n_embd, c.n_vocab}, true);
-  output_norm = take("output_norm.weight", {c.n_embd}, true);
-  output = take("output.weight", {c.n_embd, c.n_vocab}, false, true);
+  const bool in_dev = placement_.input_on_device;
+  const bool out_dev = placement_.output_on_device;
+  // Shared by every layer; the scheduler does not place RoPE by it, so it goes where most layers go.
+  const bool rope_dev = placement_.layer_on_device(c.n_layer / 2);
+  tok_embd = take("token_embd.weight", {c.n_embd, c.n_vocab}, true, false, in_dev);
+  output_norm = take("output_norm.weight", {c.n_embd}, true, false, out_dev);
+  output = take("output.weight", {c.n_embd, c.n_vocab}, false, true, out_dev);
+  // Tied embeddings: place_layers keeps the input and output layers together.
   if (output == nullptr) output = tok_embd;
-  rope_freqs = take("rope_freqs.weight", {hd / 2}, false);
+  rope_freqs = take("rope_freqs.weight", {hd / 2}, false, false, rope_dev);
   if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
-    rope_freqs = ggml_new_tensor_1d(ctx_, GGML_TYPE_F32, hd / 2);
+    rope_freqs =
+        ggml_new_tensor_1d(rope_dev ? ctx_ : context_for(ggml_backend_dev_buffer_type(cpu_dev)), GGML_TYPE_F32, hd / 2);
     ggml_set_name(rope_freqs, "rope_freqs.weight");
     plan.push_back({nullptr, loader::llama3_rope_factors(c.rope, static_cast<int>(hd)), rope_freqs});
   }
@@ -122,37 +154,35 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   for (int il = 0; il < c.n_layer; ++il) {
     auto& L = layers[il];
     auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
-    L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true);
-    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true);
-    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true);
-    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true);
-    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true);
-    L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias);
-    L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias);
-    L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias);
-    L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias);
-    L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true);
-    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true);
-    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true);
-    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true);
-    L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias);
-    L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias);
-    L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias);
+    const bool d = placement_.layer_on_device(il);
+    L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true, false, d);
+    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true, d);
+    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true, d);
+    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true, d);
+    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true, d);
+    L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias, false, d);
+    L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias, false, d);
+    L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias, false, d);
+    L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias, false, d);
+    L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true, false, d);
+    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true, d);
+    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true, d);
+    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true, d);
+    L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias, false, d);
+    L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias, false, d);
+    L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias, false, d);
   }
 
-  buffer_ = ggml_backend_alloc_ctx_tensors_from_buft(ctx_, device.buffer_type());
-  if (buffer_ == nullptr) {
-    ggml_free(ctx_);
-    throw std::runtime_error("could not allocate " + source.path + "'s weights on " + device.info().id);
-  }
-  ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-  for (const auto& [buft, ctx] : extra_ctx_) {
-    ggml_backend_buffer_t b = ggml_backend_alloc_ctx_tensors_from_buft(ctx, buft);
-    if (b == nullptr) {
-      throw std::runtime_error("could not allocate " + source.path + "'s weights in " + ggml_backend_buft_name(buft));
+  if (ggml_get_first_tensor(ctx_) != nullptr) {
+    buffer_ = ggml_backend_alloc_ctx_tensors_from_buft(ctx_, device.buffer_type());
+    if (buffer_ == nullptr) {
+      ggml_free(ctx_);
+      throw std::runtime_error("could not allocate " + source.path + "'s weights on " + device.info().id);
     }
-    ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-    extra_buffers_.push_back(b);
+    ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  }
+  for (const auto& [buft, ctx] : extra_ctx_) {
+    if (ggml_backend_buffer_t b = alloc_weights(ctx, buft, source.path)) extra_buffers_.push_back(b);
   }
 
   std::size_t total = 0;
@@ -195,7 +225,8 @@ LlamaWeights::~LlamaWeights() {
 }
 
 std::vector<ggml_backend_buffer_t> LlamaWeights::buffers() const {
-  std::vector<ggml_backend_buffer_t> all{buffer_};
+  std::vector<ggml_backend_buffer_t> all;
+  if (buffer_ != nullptr) all.push_back(buffer_);
   all.insert(all.end(), extra_buffers_.begin(), extra_buffers_.end());
   return all;
 }

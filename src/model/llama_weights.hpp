@@ -1,7 +1,8 @@
 #pragma once
 // The weight tensors of a Llama-family model on a device: created from a ModelSource with the
 // shapes the config implies, uploaded from the memory-mapped views, types kept as stored unless a
-// float type is asked for.
+// float type is asked for. With --gpu-layers, the layers left on the CPU get CPU buffers (extra
+// buffer types for quantized matrices, as a CPU device would).
 
 #include <ggml-backend.h>
 #include <ggml.h>
@@ -39,11 +40,33 @@ struct LayerWeights {
 // Receives the fraction of weight bytes uploaded, in [0, 1] (the loader's LoadOptions convention).
 using ProgressFn = std::function<void(float)>;
 
+// Which parts of the model live on the requested device, following llama.cpp's -ngl: the last
+// `gpu_layers` repeating layers; the output norm and matrix count as one more layer after them, so
+// they join only when gpu_layers > n_layer. The token embedding stays on the CPU (its row lookup is
+// cheap there) unless everything is on the device.
+struct LayerPlacement {
+  int first_device_layer = 0;    // repeating layers il >= this are on the device
+  bool input_on_device = true;   // token embedding
+  bool output_on_device = true;  // output norm and output matrix
+
+  bool layer_on_device(int il) const { return il >= first_device_layer; }
+  bool everything_on_device() const { return first_device_layer == 0 && input_on_device && output_on_device; }
+  bool operator==(const LayerPlacement&) const = default;
+};
+
+// The placement of a model of n_layer repeating layers: everything on the device when gpu_layers is
+// unset or covers the output layer too (gpu_layers > n_layer). Throws std::invalid_argument when
+// gpu_layers is negative.
+LayerPlacement place_layers(int n_layer, std::optional<int> gpu_layers);
+
 struct WeightOptions {
   // When set (F32, F16 or BF16), float matrices (F32/F16/BF16 in the file) are converted to this
   // type on upload; quantized tensors always stay as stored. One-dimensional tensors (norms,
   // biases, RoPE factors) are always F32.
   std::optional<ggml_type> float_matrix_type;
+  // Repeating layers on the device (see LayerPlacement); unset: everything. The parts left out go to
+  // CPU buffers, whatever the device (the model drops this option on a CPU device).
+  std::optional<int> gpu_layers;
   ProgressFn progress;
 };
 
@@ -60,15 +83,19 @@ class LlamaWeights {
   ggml_tensor* rope_freqs = nullptr;  // per-dimension RoPE divisors, or null
   std::vector<LayerWeights> layers;
 
-  // The device buffer of most weights; on a CPU, quantized matrices may sit in extra buffers too.
+  const LayerPlacement& placement() const { return placement_; }
+  // The device buffer of most weights (null when nothing is on the device); on a CPU, quantized
+  // matrices may sit in extra buffers too, and layers left on the CPU sit in CPU buffers.
   ggml_backend_buffer_t buffer() const { return buffer_; }
   std::vector<ggml_backend_buffer_t> buffers() const;
   std::size_t bytes() const;
 
  private:
+  LayerPlacement placement_;
   ggml_context* ctx_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
-  // Matrices stored in a faster layout, one context and buffer per extra buffer type.
+  // Tensors in other buffer types than the device's: matrices stored in a faster layout (extra CPU
+  // buffer types) and the layers left on the CPU; one context and buffer per buffer type.
   std::map<ggml_backend_buffer_type_t, ggml_context*> extra_ctx_;
   std::vector<ggml_backend_buffer_t> extra_buffers_;
 };

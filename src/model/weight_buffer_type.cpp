@@ -4,10 +4,10 @@
 
 namespace rbees::model {
 
-ggml_backend_buffer_type_t faster_matmul_buffer_type(const core::Device& device, ggml_type type, int64_t ne0,
-                                                     int64_t ne1) {
-  if (!device.is_cpu() || !ggml_is_quantized(type)) return nullptr;
-  ggml_backend_dev_t dev = device.info().dev;
+ggml_backend_buffer_type_t faster_matmul_buffer_type(ggml_backend_dev_t dev, ggml_type type, int64_t ne0, int64_t ne1) {
+  if (dev == nullptr || ggml_backend_dev_type(dev) != GGML_BACKEND_DEVICE_TYPE_CPU || !ggml_is_quantized(type)) {
+    return nullptr;
+  }
   auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
       ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
   if (get_extra == nullptr) return nullptr;

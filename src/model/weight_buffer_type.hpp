@@ -6,14 +6,12 @@
 #include <ggml-backend.h>
 #include <ggml.h>
 
-#include "core/device.hpp"
-
 namespace rbees::model {
 
 // An extra CPU buffer type that stores a quantized [ne0, ne1] matrix of `type`, used as the first
 // operand of ggml_mul_mat, in a faster layout; null on other devices, for other types, or when none
-// applies.
-ggml_backend_buffer_type_t faster_matmul_buffer_type(const core::Device& device, ggml_type type, int64_t ne0,
-                                                     int64_t ne1);
+// applies. `dev` is where the matrix lives: the model's device, or the CPU for the layers
+// --gpu-layers leaves there.
+ggml_backend_buffer_type_t faster_matmul_buffer_type(ggml_backend_dev_t dev, ggml_type type, int64_t ne0, int64_t ne1);
 
 }  // namespace rbees::model
