@@ -3,6 +3,8 @@
 #include "app/default_model.hpp"
 #include "core/log.hpp"
 
+#include <limits>
+
 namespace rbees::app {
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
@@ -16,6 +18,11 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
          "Flash attention: on, off, or auto (on for a GPU whose backend has a kernel for the model's head size)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
+  cmd.add_option("--gpu-layers", opts.gpu_layers,
+                 "Layers on the GPU, counted from the last as llama.cpp's -ngl (the output layer is one more, so "
+                 "999 is all); the rest and the token embedding stay on the CPU. -1: all. No effect on a CPU device")
+      ->check(CLI::Range(-1, std::numeric_limits<int>::max()))
+      ->default_val(-1);
   cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->default_val("info");
@@ -30,6 +37,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.device = opts.device;
   ro.threads = opts.threads;
   if (opts.flash_attn != "auto") ro.flash_attention = opts.flash_attn == "on";
+  if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
   return ro;
 }
 

@@ -16,10 +16,11 @@ struct CommonOptions {
   std::string device = "auto";
   int threads = 0;
   std::string flash_attn = "auto";
+  int gpu_layers = -1;  // -1: every layer on the device
 };
 
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),
-// device, threads and --flash-attn (auto becomes unset).
+// device, threads, --flash-attn (auto becomes unset) and --gpu-layers (-1 becomes unset).
 engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts);
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts);

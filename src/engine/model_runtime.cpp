@@ -55,6 +55,7 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     }
     model::ModelOptions mo;
     mo.float_matrix_type = options.float_matrix_type;
+    mo.gpu_layers = options.gpu_layers;
     // ggml's CPU kernels multiply bf16 weights with activations rounded to bf16, which drifts from
     // the reference; f16 (what llama.cpp's converter writes) keeps greedy output on the reference.
     if (!mo.float_matrix_type && source.config.source_dtype == "bf16") mo.float_matrix_type = GGML_TYPE_F16;

@@ -28,6 +28,9 @@ struct RuntimeOptions {
   // Quantizes the weight matrices in memory before upload (loader::quantize_source): q8_0, q4_0,
   // q4_K or f16. Unset: the file's types.
   std::optional<ggml_type> quant;
+  // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (the output layer
+  // counts as one more); the rest on the CPU. Unset: everything on the device. Ignored on a CPU.
+  std::optional<int> gpu_layers;
 };
 
 class ModelRuntime {

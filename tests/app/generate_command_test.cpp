@@ -90,6 +90,37 @@ TEST(GenerateCommand, StopStringIsNotPrinted) {
   EXPECT_EQ(r.out, full.substr(0, full.find("Pierre")));
 }
 
+// --gpu-layers changes nothing on a CPU device, whatever its value; below -1 (all) it is refused.
+TEST(GenerateCommand, GpuLayersIsIgnoredOnTheCpuAndNegativeCountsAreRefused) {
+  const auto c = reference()["cases"][0];
+  const std::string prompt = c["prompt"].get<std::string>();
+  const std::string n_tokens = std::to_string(c["greedy_ids"].size());
+  const std::vector<std::string> args{"generate", "--prompt",  prompt, "--temperature", "0",  "--max-tokens",
+                                      n_tokens,   "--threads", "1",    "--device",      "cpu"};
+  const auto plain = run(args);
+  ASSERT_EQ(plain.status, 0);
+  EXPECT_EQ(plain.out, c["greedy_text"].get<std::string>());
+  for (const std::string n : {"-1", "0", "3", "999"}) {
+    auto with = args;
+    with.insert(with.end(), {"--gpu-layers", n});
+    const auto r = run(with);
+    EXPECT_EQ(r.status, 0) << n;
+    EXPECT_EQ(r.out, plain.out) << n;
+  }
+  auto bad = args;
+  bad.insert(bad.end(), {"--gpu-layers", "-2"});
+  EXPECT_EQ(run(bad).status, 2);
+}
+
+TEST(GenerateCommand, ServeHelpListsGpuLayersWithItsDefault) {
+  const auto r = run({"serve", "--help"});
+  ASSERT_EQ(r.status, 0);
+  const auto at = r.out.find("--gpu-layers");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  EXPECT_NE(line.find("=-1"), std::string::npos) << line;  // CLI11 shows the default after "="
+}
+
 TEST(GenerateCommand, ChatPromptRuns) {
   auto r = run({"generate", "--prompt", "Who is Pierre?", "--chat", "--temperature", "0", "--max-tokens", "16",
                 "--threads", "1"});
