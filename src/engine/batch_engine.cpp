@@ -64,14 +64,22 @@ void BatchEngine::stop_admitting() {
   admitting_ = false;
 }
 
+bool BatchEngine::has_room() const {
+  return n_queued_ + n_running_ < opts_.max_seqs + opts_.max_queue;
+}
+
+std::string BatchEngine::overloaded_message() const {
+  return "the sequence slots and the queue are full (" + std::to_string(opts_.max_seqs + opts_.max_queue) +
+         " requests running or waiting: " + std::to_string(opts_.max_seqs) + " slots, " +
+         std::to_string(opts_.max_queue) + " queue places)";
+}
+
 SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   SubmitResult res;
   {
     std::lock_guard lk(mu_);
     if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
-    if (n_queued_ >= opts_.max_queue) {
-      return {Admission::overloaded, "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
-    }
+    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (live_ids_.count(request.job_id) != 0) {
       return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0};
     }
@@ -107,9 +115,7 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   {
     std::lock_guard lk(mu_);
     if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
-    if (n_queued_ >= opts_.max_queue) {
-      return {Admission::overloaded, "the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)", 0};
-    }
+    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
       return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0};
     }
@@ -196,6 +202,7 @@ void BatchEngine::run() {
   }
   incoming_.clear();
   n_queued_ = 0;
+  n_running_ = 0;
   idle_cv_.notify_all();
 }
 
@@ -221,7 +228,11 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
   // The id is free before the client hears the end, so a client may reuse it at once.
   {
     std::lock_guard lk(mu_);
-    if (!was_admitted) --n_queued_;
+    if (was_admitted) {
+      --n_running_;
+    } else {
+      --n_queued_;
+    }
     live_ids_.erase(job.job_id);
   }
   if (job.sink) {
@@ -263,8 +274,10 @@ void BatchEngine::admit() {
                {{"job_id", job.job_id}, {"seq", id}, {"prompt_tokens", seq.n_prompt()}, {"reused", *reused}});
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+    // One move, under one lock: the sum that bounds admission never dips in between.
     std::lock_guard lk(mu_);
     --n_queued_;
+    ++n_running_;
   }
 }
 
@@ -356,6 +369,14 @@ void BatchEngine::fail_all(const std::string& message) {
     end.failure = Failure{FailureKind::inference_failed, message, true};
     end.prompt_tokens = s.n_prompt();
     end.tokens_out = s.n_generated();
+    blocks_.release(s.id());
+    free_seq_ids_.push_back(s.id());
+    // As in finish(): the slot and the id are free before the client hears, so a retry is admitted.
+    {
+      std::lock_guard lk(mu_);
+      --n_running_;
+      live_ids_.erase(j->job_id);
+    }
     if (j->sink) {
       try {
         j->sink->on_finish(end);
@@ -363,10 +384,6 @@ void BatchEngine::fail_all(const std::string& message) {
         log::warn("sink_failed", e.what(), {{"job_id", j->job_id}});
       }
     }
-    blocks_.release(s.id());
-    free_seq_ids_.push_back(s.id());
-    std::lock_guard lk(mu_);
-    live_ids_.erase(j->job_id);
   }
   running_.clear();
 }

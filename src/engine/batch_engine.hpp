@@ -6,6 +6,13 @@
 // finished sequences at once, freeing their KV blocks for the queue. Admission is first come, first
 // served: the oldest waiting request is admitted as soon as a sequence slot and KV blocks for its
 // prompt plus max_tokens are free, and no later request overtakes it.
+//
+// Capacity: max_seqs running plus max_queue waiting. A request is refused as OVERLOADED only when
+// that many are already queued or running, so a burst that arrives while a step runs fills the free
+// sequence slots as well as the queue. The scheduler admits at step boundaries only: until then an
+// accepted request counts as queued (queue_length) even where a slot is free for it. A request kept
+// waiting for KV blocks while a slot is free holds that slot's place, so the queue may then hold
+// more than max_queue, but the engine never holds more than max_seqs + max_queue requests.
 
 #include <atomic>
 #include <chrono>
@@ -34,7 +41,7 @@ namespace rbees::engine {
 struct BatchEngineOptions {
   int ctx_size = 8192;      // KV cells shared by all sequences
   int max_seqs = 8;         // sequences decoding at once
-  int max_queue = 64;       // requests waiting for admission; beyond: OVERLOADED
+  int max_queue = 64;       // requests waiting beyond the free sequence slots; beyond: OVERLOADED
   int prefill_chunk = 512;  // prompt tokens evaluated per step, over all prefilling sequences
   int block_size = 16;      // KV cells per block (paging and prefix-cache granularity)
   ggml_type kv_type = GGML_TYPE_F16;
@@ -58,8 +65,9 @@ class BatchEngine : public Engine {
   BatchEngine& operator=(const BatchEngine&) = delete;
 
   // Tokenizes and queues a request; the sink hears from the scheduler thread. Refused (nothing queued,
-  // no call to the sink) when the queue is full, the engine is stopping, or the request cannot fit:
-  // its prompt plus max_tokens exceeds the per-sequence limit (the message names the numbers).
+  // no call to the sink) when the slots and the queue are full, the engine is stopping, or the
+  // request cannot fit: its prompt plus max_tokens exceeds the per-sequence limit (the message names
+  // the numbers).
   SubmitResult submit(Request request, std::shared_ptr<Sink> sink) override;
   // Ends a job within one step with FinishReason::cancelled. False when no such job is queued or
   // running (finished or unknown: cancel is idempotent).
@@ -103,6 +111,9 @@ class BatchEngine : public Engine {
   };
 
   void run();
+  // Under mu_: whether one more request fits in the free sequence slots or the queue.
+  bool has_room() const;
+  std::string overloaded_message() const;
   bool take_incoming(std::unique_lock<std::mutex>& lk);
   void apply_cancels();
   void admit();
@@ -128,7 +139,8 @@ class BatchEngine : public Engine {
   bool admitting_ = true;
   bool stopping_ = false;
   bool busy_ = false;
-  int n_queued_ = 0;  // submitted, not yet admitted
+  int n_queued_ = 0;   // submitted, not yet admitted (also while the scheduler has not seen them)
+  int n_running_ = 0;  // admitted, not yet finished; n_queued_ + n_running_ <= max_seqs + max_queue
   BatchEngineStats stats_;
 
   // Scheduler thread only.
