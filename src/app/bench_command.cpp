@@ -100,6 +100,22 @@ StepBreakdown breakdown(const std::string& label, const model::ForwardTimings& t
   return b;
 }
 
+void print_op_profile(const std::string& label, const model::OpProfile& p) {
+  std::vector<std::pair<std::string, model::OpProfile::Entry>> rows(p.by_op.begin(), p.by_op.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.ms;
+  const double n = p.passes > 0 ? static_cast<double>(p.passes) : 1.0;
+  std::printf("\nops of one forward pass, %s (%llu passes; each op run and waited for alone)\n", label.c_str(),
+              static_cast<unsigned long long>(p.passes));
+  std::printf("%-32s %8s %10s %7s\n", "op", "per pass", "ms/pass", "share");
+  for (const auto& [op, e] : rows) {
+    std::printf("%-32s %8.1f %10.3f %6.1f%%\n", op.c_str(), e.count / n, e.ms / n,
+                total > 0 ? 100.0 * e.ms / total : 0);
+  }
+  std::printf("%-32s %8s %10.3f\n", "total", "", total / n);
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
@@ -119,6 +135,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("--repetitions,-r", o.repetitions, "Runs of each measurement; the best is reported")
       ->check(CLI::PositiveNumber)
       ->default_val(1);
+  cmd->add_flag("--profile-ops", o.profile_ops,
+                "Afterwards, time one decode run op by op (single stream and the most streams) and print where a "
+                "forward pass spends its time");
   add_common_options(*cmd, o.common);
   return cmd;
 }
@@ -134,6 +153,7 @@ int run_bench(const BenchOptions& o) {
 
   double prefill_tps = 0, decode_tps = 0;
   StepBreakdown decode_split;
+  model::OpProfile single_profile, batch_profile;
   std::vector<StepBreakdown> agg_split;
   {
     engine::Generator gen(*rt, std::max(o.prompt_tokens + 1, 16 + o.gen_tokens));
@@ -163,6 +183,14 @@ int run_bench(const BenchOptions& o) {
       if (tps > decode_tps) decode_split = breakdown("decode, 1 stream", rt->model().timings(), wall);
       decode_tps = std::max(decode_tps, tps);
     }
+    if (o.profile_ops) {
+      engine::GenerationRequest d = warm;
+      d.prompt = synthetic_prompt(*rt, 16, 99);
+      d.max_tokens = std::min(o.gen_tokens, 32);
+      rt->model().set_op_profile(&single_profile);
+      gen.generate(d, nullptr);
+      rt->model().set_op_profile(nullptr);
+    }
   }
 
   std::vector<std::pair<int, double>> agg;
@@ -190,6 +218,11 @@ int run_bench(const BenchOptions& o) {
       agg.emplace_back(s, best);
       agg_split.push_back(split);
     }
+    if (o.profile_ops) {
+      rt->model().set_op_profile(&batch_profile);
+      aggregate_decode(eng, *rt, max_streams, std::min(o.gen_tokens, 32), salt++);
+      rt->model().set_op_profile(nullptr);
+    }
   }
 
   std::printf("model: %s  device: %s  threads: %d\n", rt->name().c_str(), rt->device().info().id.c_str(),
@@ -209,6 +242,12 @@ int run_bench(const BenchOptions& o) {
     const double other = b.wall_ms - b.build - b.upload - b.compute - b.download;
     std::printf("%-28s %6.0f %8.3f %7.3f %7.3f %8.3f %8.3f %7.3f %6.0f%%\n", b.label.c_str(), b.steps, b.wall_ms,
                 b.build, b.upload, b.compute, b.download, other, 100.0 * b.reused);
+  }
+  if (o.profile_ops) {
+    print_op_profile("decode, 1 stream", single_profile);
+    const int max_streams = *std::max_element(o.streams.begin(), o.streams.end());
+    print_op_profile("aggregate, " + std::to_string(max_streams) + " streams (16-token prompts included)",
+                     batch_profile);
   }
   return 0;
 }

@@ -20,6 +20,7 @@ struct BenchOptions {
   std::vector<int> streams{1, 4, 8, 16};
   int prefill_chunk = 512;
   int repetitions = 1;
+  bool profile_ops = false;
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);

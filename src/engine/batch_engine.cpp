@@ -30,6 +30,9 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
   if (opts_.max_seqs <= 0 || opts_.max_seqs >= kFirstHolderId) throw std::invalid_argument("max_seqs out of range");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
+  // Each sequence slot gets a home region of the cache, so a decode token attends over its own
+  // sequence's cells rather than over every sequence's.
+  kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
   for (int32_t i = opts_.max_seqs - 1; i >= 0; --i) free_seq_ids_.push_back(i);
   running_.reserve(opts_.max_seqs);
@@ -263,11 +266,14 @@ void BatchEngine::admit() {
   while (!waiting_.empty() && !free_seq_ids_.empty()) {
     Job& job = *waiting_.front();
     Sequence& seq = *job.seq;
-    const int32_t id = free_seq_ids_.back();
+    // The lowest free slot: the regions in use stay packed at the start of the cache, which keeps the
+    // per-region attention batch short.
+    const auto slot = std::min_element(free_seq_ids_.begin(), free_seq_ids_.end());
+    const int32_t id = *slot;
     const int total = seq.n_prompt() + job.max_new_tokens;
     auto reused = blocks_.admit(id, seq.tokens(), total);
     if (!reused) break;  // first come, first served: nobody overtakes the oldest request
-    free_seq_ids_.pop_back();
+    free_seq_ids_.erase(slot);
     seq.admit(id, *reused);
     prompt_tokens_total_ += static_cast<uint64_t>(seq.n_prompt());
     log::debug("admitted", "sequence admitted",
@@ -288,12 +294,18 @@ bool BatchEngine::build_batch() {
   batch_.want_logits.clear();
   slices_.clear();
   int row = 0;
-  // Decodes first: every decoding sequence advances one token each step.
+  // Decodes first, in slot order (so the model's per-region attention needs no reordering): every
+  // decoding sequence advances one token each step.
+  decode_order_.clear();
   for (auto& j : running_) {
+    if (j->seq->state() == SequenceState::decoding) decode_order_.push_back(j.get());
+  }
+  std::sort(decode_order_.begin(), decode_order_.end(),
+            [](const Job* a, const Job* b) { return a->seq->id() < b->seq->id(); });
+  for (Job* j : decode_order_) {
     Sequence& s = *j->seq;
-    if (s.state() != SequenceState::decoding) continue;
     batch_.add(s.tokens().back(), s.n_computed(), s.id(), true);
-    slices_.push_back({j.get(), 1, row++});
+    slices_.push_back({j, 1, row++});
   }
   // Then prompt chunks, oldest first, within the step's prefill budget.
   int budget = opts_.prefill_chunk;

@@ -148,6 +148,7 @@ class BatchEngine : public Engine {
   std::vector<std::unique_ptr<Job>> running_;  // admission order
   std::vector<int32_t> free_seq_ids_;
   std::vector<Slice> slices_;
+  std::vector<Job*> decode_order_;
   model::Batch batch_;
   uint64_t prompt_tokens_total_ = 0;
   uint64_t generated_tokens_total_ = 0;

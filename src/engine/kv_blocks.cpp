@@ -79,6 +79,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
     if (b.refs++ == 0) evictable_.erase({b.stamp, id});
   }
   while (n_blocks_ - n_alloc_ - n_reserved_ < need) evict_one();
+  make_home_room(seq, std::max<int>(max_total, static_cast<int>(prompt.size())) - static_cast<int>(matched.size()) * B);
 
   SeqState st;
   st.table = matched;
@@ -106,9 +107,28 @@ int KvBlocks::new_block() {
 
 void KvBlocks::evict_one() {
   if (evictable_.empty()) throw std::logic_error("KV block accounting: nothing to evict");
-  const int id = evictable_.begin()->second;
-  evictable_.erase(evictable_.begin());
+  evict(evictable_.begin()->second);
+}
+
+// A sequence attends over its home region alone while its cells fit there (KvCache::set_regions).
+// Cached blocks left there by the region's earlier sequences give way, oldest first, so that the new
+// sequence's tokens fit; blocks elsewhere stay cached.
+void KvBlocks::make_home_room(int32_t seq, int tokens) {
+  int room = kv_.region_free(seq);
+  for (auto it = evictable_.begin(); room < tokens && it != evictable_.end();) {
+    const int id = it->second;
+    ++it;  // evict() erases the entry just passed
+    int here = 0;
+    for (int32_t cell : kv_.seq_cells(blocks_[id].holder)) here += kv_.in_region(cell, seq) ? 1 : 0;
+    if (here == 0) continue;
+    evict(id);
+    room += here;
+  }
+}
+
+void KvBlocks::evict(int id) {
   Block& b = blocks_[id];
+  evictable_.erase({b.stamp, id});
   kv_.seq_rm(b.holder);
   auto [lo, hi] = by_hash_.equal_range(b.hash);
   for (auto it = lo; it != hi; ++it) {

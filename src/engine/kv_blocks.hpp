@@ -80,6 +80,8 @@ class KvBlocks {
   int blocks_for(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
   int new_block();
   void evict_one();
+  void evict(int id);
+  void make_home_room(int32_t seq, int tokens);
   void unref(int id);
   static uint64_t chain_hash(uint64_t parent, std::span<const int32_t> tokens);
   std::optional<int> find_cached(uint64_t parent, std::span<const int32_t> tokens) const;

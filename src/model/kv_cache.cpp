@@ -92,6 +92,7 @@ KvCache::KvCache(KvCache&& o) noexcept
       cells_(std::move(o.cells_)),
       seqs_(std::move(o.seqs_)),
       used_(std::exchange(o.used_, 0)),
+      n_regions_(std::exchange(o.n_regions_, 1)),
       storage_id_(std::exchange(o.storage_id_, 0)) {}
 
 KvCache& KvCache::operator=(KvCache&& o) noexcept {
@@ -108,6 +109,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     cells_ = std::move(o.cells_);
     seqs_ = std::move(o.seqs_);
     used_ = std::exchange(o.used_, 0);
+    n_regions_ = std::exchange(o.n_regions_, 1);
     storage_id_ = std::exchange(o.storage_id_, 0);
   }
   return *this;
@@ -208,14 +210,28 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
   const size_t n = seq_ids.size();
   std::vector<int32_t> cells;
   cells.reserve(n);
-  int32_t next = 0;
+  const int32_t r_size = region_size();
+  int32_t next = 0;  // first-fit cursor for tokens without room in a home region
   for (size_t i = 0; i < n; ++i) {
-    while (cells_[next].pos >= 0) ++next;
-    cells_[next].pos = positions[i];
-    cells_[next].seqs.insert(seq_ids[i]);
-    seqs_[seq_ids[i]][positions[i]] = next;
+    const int32_t seq = seq_ids[i];
+    int32_t cell = -1;
+    if (seq < n_regions_) {
+      for (int32_t c = seq * r_size, end = c + r_size; c < end; ++c) {
+        if (cells_[c].pos < 0) {
+          cell = c;
+          break;
+        }
+      }
+    }
+    if (cell < 0) {
+      while (cells_[next].pos >= 0) ++next;
+      cell = next;
+    }
+    cells_[cell].pos = positions[i];
+    cells_[cell].seqs.insert(seq);
+    seqs_[seq][positions[i]] = cell;
     ++used_;
-    cells.push_back(next);
+    cells.push_back(cell);
   }
   return cells;
 }
@@ -254,6 +270,64 @@ void KvCache::fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_i
     for (const auto& [pos, cell] : it->second) {
       if (pos > positions[t]) break;
       if (cell < n_kv) row[cell] = 0.0f;
+    }
+  }
+}
+
+void KvCache::set_regions(int n) {
+  if (n <= 0 || n > size()) throw std::invalid_argument("KV cache regions must be between 1 and the cell count");
+  n_regions_ = n;
+}
+
+bool KvCache::in_region(int32_t cell, int32_t seq) const {
+  const int32_t r_size = region_size();
+  return seq >= 0 && seq < n_regions_ && cell >= seq * r_size && cell < (seq + 1) * r_size;
+}
+
+int KvCache::region_free(int32_t seq) const {
+  if (seq < 0 || seq >= n_regions_) return 0;
+  const int32_t r_size = region_size();
+  int n = 0;
+  for (int32_t c = seq * r_size, end = c + r_size; c < end; ++c) n += cells_[c].pos < 0 ? 1 : 0;
+  return n;
+}
+
+int KvCache::home_extent(int32_t seq) const {
+  if (seq < 0 || seq >= n_regions_) return -1;
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return 0;
+  const int32_t base = seq * region_size();
+  int extent = 0;
+  for (const auto& [pos, cell] : it->second) {
+    if (!in_region(cell, seq)) return -1;
+    extent = std::max(extent, cell - base + 1);
+  }
+  return extent;
+}
+
+int KvCache::region_window(int extent) const {
+  const int padded = (extent + kSpanPad - 1) / kSpanPad * kSpanPad;
+  return std::clamp(padded, 1, region_size());
+}
+
+void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,
+                               const std::vector<int32_t>& stream_pos) const {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  const int32_t r_size = region_size();
+  for (size_t r = 0; r < stream_seq.size(); ++r) {
+    float* row = mask + r * window;
+    std::fill(row, row + window, neg_inf);
+    if (stream_seq[r] < 0) {
+      row[0] = 0.0f;
+      continue;
+    }
+    auto it = seqs_.find(stream_seq[r]);
+    if (it == seqs_.end()) continue;
+    const int32_t base = static_cast<int32_t>(r) * r_size;
+    for (const auto& [pos, cell] : it->second) {
+      if (pos > stream_pos[r]) break;
+      const int32_t off = cell - base;
+      if (off >= 0 && off < window) row[off] = 0.0f;
     }
   }
 }

@@ -58,6 +58,30 @@ class KvCache {
   // Cells [0, n) that attention must scan: every used cell lies below it (padded to limit the
   // number of distinct graph shapes).
   int attention_span() const;
+
+  // Home regions. With n regions the cells split into n equal runs of region_size() cells, and a
+  // sequence s < n places its tokens in run s while it has free cells there (anywhere after). A
+  // sequence whose cells all lie in its home region can attend over that region alone: attention
+  // then costs what the sequence holds, not what the whole cache holds. One region (the default)
+  // makes the whole cache sequence 0's home.
+  void set_regions(int n);
+  int n_regions() const { return n_regions_; }
+  int region_size() const { return size() / n_regions_; }
+  // Free cells in the home region of `seq` (0 for a sequence without one).
+  int region_free(int32_t seq) const;
+  // Whether `cell` lies in the home region of `seq`.
+  bool in_region(int32_t cell, int32_t seq) const;
+  // For a sequence whose every cell lies in its home region: one past the highest offset it uses
+  // there (0 when it holds nothing); otherwise -1.
+  int home_extent(int32_t seq) const;
+  // Padded attention window over the home regions for extents up to `extent` (see attention_span).
+  int region_window(int extent) const;
+  // Additive mask [window, n_streams], row r for home region r: 0 where the token of stream r
+  // (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of region r. A stream
+  // with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row stays
+  // finite.
+  void fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,
+                        const std::vector<int32_t>& stream_pos) const;
   // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
   // sequence, cell position <= token position), -INF elsewhere.
   void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,
@@ -91,6 +115,7 @@ class KvCache {
   std::vector<Cell> cells_;
   std::map<int32_t, std::map<int32_t, int32_t>> seqs_;  // seq -> pos -> cell
   int used_ = 0;
+  int n_regions_ = 1;
   uint64_t storage_id_ = 0;
 };
 

@@ -23,7 +23,7 @@ ggml_tensor* named(ggml_tensor* t, const char* what) {
 
 }  // namespace
 
-LlamaModel::Graph LlamaModel::build_graph(int n_tokens, int n_kv, int n_out, KvCache& kv) {
+LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
   graph_ctx_ = ggml_init({graph_meta_.size(), graph_meta_.data(), true});
   ggml_context* ctx = graph_ctx_;
@@ -31,26 +31,43 @@ LlamaModel::Graph LlamaModel::build_graph(int n_tokens, int n_kv, int n_out, KvC
   const LlamaWeights& w = *weights_;
   const int64_t hd = head_dim_;
   const int64_t n_embd_kv = hd * c.n_head_kv;
+  const int n_tokens = shape.n_tokens;
+  const int n_s = shape.n_stream_tokens;  // tokens attending over their home regions
+  const int n_g = n_tokens - n_s;         // tokens attending over the cache's first n_kv cells
 
   Graph g;
-  g.n_tokens = n_tokens;
-  g.n_kv = n_kv;
-  g.n_out = n_out;
+  g.shape = shape;
   g.gf = ggml_new_graph_custom(ctx, graph_size_, false);
 
   g.tokens = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens), "inp_tokens");
   g.positions = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens), "inp_pos");
   g.cells = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens), "inp_cells");
-  g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_kv, n_tokens), "inp_mask");
-  for (ggml_tensor* t : {g.tokens, g.positions, g.cells, g.mask}) ggml_set_input(t);
-  if (n_out != n_tokens) {
-    g.out_ids = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_out), "inp_out_ids");
+  for (ggml_tensor* t : {g.tokens, g.positions, g.cells}) ggml_set_input(t);
+  if (n_g > 0) {
+    g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, shape.n_kv, n_g), "inp_mask");
+    ggml_set_input(g.mask);
+  }
+  if (n_s > 0) {
+    g.region_mask =
+        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F32, shape.window, 1, 1, shape.n_streams), "inp_region_mask");
+    ggml_set_input(g.region_mask);
+    if (!shape.streams_in_order) {
+      g.stream_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_streams), "inp_stream_rows");
+      g.token_streams = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_s), "inp_token_streams");
+      ggml_set_input(g.stream_rows);
+      ggml_set_input(g.token_streams);
+    }
+  }
+  if (shape.n_out != n_tokens) {
+    g.out_ids = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_out), "inp_out_ids");
     ggml_set_input(g.out_ids);
   }
 
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
-  // The flash kernels take an F16 mask: convert it once for all layers.
-  ggml_tensor* mask = attn.flash ? ggml_cast(ctx, g.mask, GGML_TYPE_F16) : g.mask;
+  // The flash kernels take F16 masks: convert them once for all layers.
+  auto for_kernel = [&](ggml_tensor* m) { return m != nullptr && attn.flash ? ggml_cast(ctx, m, GGML_TYPE_F16) : m; };
+  ggml_tensor* mask = for_kernel(g.mask);
+  ggml_tensor* region_mask = for_kernel(g.region_mask);
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   for (int il = 0; il < c.n_layer; ++il) {
@@ -75,11 +92,33 @@ LlamaModel::Graph LlamaModel::build_graph(int n_tokens, int n_kv, int n_out, KvC
     ggml_tensor* v_all = ggml_set_rows(ctx, kv.v(il), v, g.cells);
     const size_t k_es = ggml_element_size(k_all);
     const size_t v_es = ggml_element_size(v_all);
-    ggml_tensor* k_cells = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, n_kv, hd * k_es, k_all->nb[1], 0);
-    ggml_tensor* v_cells = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, n_kv, hd * v_es, v_all->nb[1], 0);
+    const int64_t n_q = hd * c.n_head;  // one token's queries, flattened
 
-    ggml_tensor* a = named(ops::attention(ctx, q, k_cells, v_cells, mask, attn), "attn_out_before_o", il);
-    a = ggml_reshape_2d(ctx, a, hd * c.n_head, n_tokens);
+    ggml_tensor* a_s = nullptr;
+    if (n_s > 0) {
+      // Home regions as a batch of streams: [head_dim, n_head_kv, window, n_streams], one query each.
+      ggml_tensor* qs = ggml_view_2d(ctx, q, n_q, n_s, q->nb[2], 0);
+      if (!shape.streams_in_order) qs = ggml_get_rows(ctx, qs, g.stream_rows);
+      qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, shape.n_streams);
+      const size_t k_region = k_all->nb[1] * kv.region_size();
+      const size_t v_region = v_all->nb[1] * kv.region_size();
+      ggml_tensor* ks = ggml_view_4d(ctx, k_all, hd, c.n_head_kv, shape.window, shape.n_streams, hd * k_es,
+                                     k_all->nb[1], k_region, 0);
+      ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.window, shape.n_streams, hd * v_es,
+                                     v_all->nb[1], v_region, 0);
+      a_s = ggml_reshape_2d(ctx, ops::attention(ctx, qs, ks, vs, region_mask, attn), n_q, shape.n_streams);
+      if (!shape.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
+    }
+    ggml_tensor* a_g = nullptr;
+    if (n_g > 0) {
+      ggml_tensor* qg = ggml_view_3d(ctx, q, hd, c.n_head, n_g, q->nb[1], q->nb[2], n_s * q->nb[2]);
+      ggml_tensor* k_cells = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.n_kv, hd * k_es, k_all->nb[1], 0);
+      ggml_tensor* v_cells = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.n_kv, hd * v_es, v_all->nb[1], 0);
+      a_g = ggml_reshape_2d(ctx, ops::attention(ctx, qg, k_cells, v_cells, mask, attn), n_q, n_g);
+    }
+    ggml_tensor* a = a_s == nullptr ? a_g : a_g == nullptr ? a_s : ggml_concat(ctx, a_s, a_g, 1);
+    a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);
+    a = ggml_reshape_2d(ctx, a, n_q, n_tokens);
     a = named(ops::linear(ctx, L.wo, a, L.bo), "attn_block_out", il);
 
     if (il == c.n_layer - 1 && g.out_ids != nullptr) {

@@ -144,7 +144,11 @@ void LlamaModel::reserve(KvCache& kv) {
   const int n_tokens = std::min(options_.max_graph_tokens, kv.size());
   graph_kv_id_ = 0;
   ggml_backend_sched_reset(sched_);
-  Graph g = build_graph(n_tokens, kv.size(), n_tokens, kv);
+  Shape shape;
+  shape.n_tokens = n_tokens;
+  shape.n_kv = kv.size();
+  shape.n_out = n_tokens;
+  Graph g = build_graph(shape, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
   reserved_cells_ = kv.size();
   report_cpu_fallback(g.gf);
@@ -249,10 +253,59 @@ std::span<const float> LlamaModel::run(const Batch& batch, KvCache& kv, const Fo
   return {dst, done * n_vocab};
 }
 
-bool LlamaModel::can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const {
-  return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.n_tokens == n_tokens && graph_.n_kv == n_kv &&
-         graph_.n_out == n_out;
+bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
+  return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.shape == shape;
 }
+
+namespace {
+
+// Which leading tokens of a chunk attend over their home regions, and how they map to streams.
+struct StreamPlan {
+  int n_tokens = 0;  // leading tokens in streams
+  int n_streams = 0;
+  int window = 0;
+  bool in_order = true;
+  std::vector<int32_t> stream_rows;    // per stream: its token (0 for a placeholder)
+  std::vector<int32_t> token_streams;  // per token: its stream
+  std::vector<int32_t> stream_seq;     // per stream: its sequence, -1 for a placeholder
+  std::vector<int32_t> stream_pos;
+};
+
+// A token qualifies when its sequence has a home region, holds every cell there (the new one
+// included) and has no other token in the chunk; the run of qualifying tokens from the start forms
+// the streams. Stream r is home region r, so regions without a token become placeholders.
+StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, const std::vector<int32_t>& positions) {
+  StreamPlan p;
+  std::map<int32_t, int> count;
+  for (int32_t s : seqs) ++count[s];
+  int extent = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int32_t s = seqs[i];
+    if (count[s] != 1 || s >= kv.n_regions()) break;
+    const int e = kv.home_extent(s);
+    if (e < 0) break;
+    extent = std::max(extent, e);
+    p.n_streams = std::max(p.n_streams, s + 1);
+    ++p.n_tokens;
+  }
+  if (p.n_tokens == 0) return p;
+  p.window = kv.region_window(extent);
+  p.stream_rows.assign(p.n_streams, 0);
+  p.stream_seq.assign(p.n_streams, -1);
+  p.stream_pos.assign(p.n_streams, 0);
+  p.in_order = p.n_streams == p.n_tokens;
+  for (int i = 0; i < p.n_tokens; ++i) {
+    const int32_t s = seqs[i];
+    p.stream_rows[s] = i;
+    p.stream_seq[s] = s;
+    p.stream_pos[s] = positions[i];
+    p.token_streams.push_back(s);
+    p.in_order = p.in_order && s == i;
+  }
+  return p;
+}
+
+}  // namespace
 
 size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
                                  const ForwardOptions& options, Output& out, float* logits_dst) {
@@ -273,11 +326,19 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
 
   const std::vector<int32_t> cells = kv.place(seqs, positions);
   try {
-    const int n_kv = kv.attention_span();
+    const StreamPlan plan = plan_streams(kv, seqs, positions);
+    const int n_general = n_tokens - plan.n_tokens;
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
-    const int n_out = static_cast<int>(out_ids.size());
+    Shape shape;
+    shape.n_tokens = n_tokens;
+    shape.n_kv = n_general > 0 ? kv.attention_span() : 0;
+    shape.n_out = static_cast<int>(out_ids.size());
+    shape.n_stream_tokens = plan.n_tokens;
+    shape.n_streams = plan.n_streams;
+    shape.window = plan.window;
+    shape.streams_in_order = plan.in_order;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
@@ -285,10 +346,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     const bool capturing = !options.capture.empty();
     // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
     // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
-    if (capturing || !can_reuse_graph(n_tokens, n_kv, n_out, kv)) {
+    if (capturing || !can_reuse_graph(shape, kv)) {
       graph_kv_id_ = 0;
       ggml_backend_sched_reset(sched_);
-      graph_ = build_graph(n_tokens, n_kv, n_out, kv);
+      graph_ = build_graph(shape, kv);
       for (const auto& name : options.capture) {
         if (ggml_graph_get_tensor(graph_.gf, name.c_str()) == nullptr) {
           throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
@@ -303,16 +364,34 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(cells.begin(), cells.end());
-    mask_.resize(static_cast<size_t>(n_kv) * n_tokens);  // every element is written below
-    kv.fill_mask(mask_.data(), n_kv, seqs, positions);
     ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
     ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
-    ggml_backend_tensor_set(g.mask, mask_.data(), 0, ggml_nbytes(g.mask));
+    if (g.mask != nullptr) {
+      mask_.resize(static_cast<size_t>(shape.n_kv) * n_general);  // every element is written below
+      const std::vector<int32_t> g_seqs(seqs.begin() + plan.n_tokens, seqs.end());
+      const std::vector<int32_t> g_pos(positions.begin() + plan.n_tokens, positions.end());
+      kv.fill_mask(mask_.data(), shape.n_kv, g_seqs, g_pos);
+      ggml_backend_tensor_set(g.mask, mask_.data(), 0, ggml_nbytes(g.mask));
+    }
+    if (g.region_mask != nullptr) {
+      region_mask_.resize(static_cast<size_t>(shape.window) * shape.n_streams);
+      kv.fill_region_mask(region_mask_.data(), shape.window, plan.stream_seq, plan.stream_pos);
+      ggml_backend_tensor_set(g.region_mask, region_mask_.data(), 0, ggml_nbytes(g.region_mask));
+    }
+    if (g.stream_rows != nullptr) {
+      ggml_backend_tensor_set(g.stream_rows, plan.stream_rows.data(), 0, ggml_nbytes(g.stream_rows));
+      ggml_backend_tensor_set(g.token_streams, plan.token_streams.data(), 0, ggml_nbytes(g.token_streams));
+    }
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
     lap(timings_.upload_ms);
 
-    if (capturing) ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
+    if (capturing) {
+      ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
+    } else if (op_profile_ != nullptr) {
+      ggml_backend_sched_set_eval_callback(sched_, OpProfile::callback, op_profile_);
+      ++op_profile_->passes;
+    }
     const ggml_status status = ggml_backend_sched_graph_compute(sched_, g.gf);
     ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
     if (status != GGML_STATUS_SUCCESS) {
@@ -326,7 +405,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     ggml_backend_tensor_get(g.logits, logits_dst, 0, ggml_nbytes(g.logits));
     for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
     lap(timings_.download_ms);
-    return static_cast<size_t>(n_out);
+    return static_cast<size_t>(shape.n_out);
   } catch (...) {
     kv.release(cells, seqs);
     throw;

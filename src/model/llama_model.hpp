@@ -23,6 +23,7 @@
 #include "model/batch.hpp"
 #include "model/kv_cache.hpp"
 #include "model/llama_weights.hpp"
+#include "model/op_profile.hpp"
 #include "ops/rope.hpp"
 
 namespace rbees::model {
@@ -110,24 +111,41 @@ class LlamaModel {
 
   const ForwardTimings& timings() const { return timings_; }
   void reset_timings() { timings_ = {}; }
+  // While set, every pass is timed op by op into `profile` (slower: see OpProfile); null stops it.
+  void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
 
  private:
-  // The inputs and output of one graph.
-  struct Graph {
+  // What a graph's shape depends on. The first n_stream_tokens tokens (one each for distinct
+  // sequences living in their home regions, see KvCache::set_regions) attend over their regions,
+  // n_streams regions batched in one 4-D attention of `window` cells each; the other tokens attend
+  // over the cache's first n_kv cells through one mask.
+  struct Shape {
     int n_tokens = 0;
     int n_kv = 0;
     int n_out = 0;
+    int n_stream_tokens = 0;
+    int n_streams = 0;
+    int window = 0;
+    bool streams_in_order = true;  // token r is stream r: no reordering needed
+    bool operator==(const Shape&) const = default;
+  };
+  // The inputs and output of one graph.
+  struct Graph {
+    Shape shape;
     ggml_cgraph* gf = nullptr;
     ggml_tensor* tokens = nullptr;     // I32 [n_tokens]
     ggml_tensor* positions = nullptr;  // I32 [n_tokens]
     ggml_tensor* cells = nullptr;      // I64 [n_tokens]: the KV cell each token writes
-    ggml_tensor* mask = nullptr;       // F32 [n_kv, n_tokens]
+    ggml_tensor* mask = nullptr;       // F32 [n_kv, n_tokens - n_stream_tokens], or null
+    ggml_tensor* region_mask = nullptr;    // F32 [window, 1, 1, n_streams], or null
+    ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
+    ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
     ggml_tensor* out_ids = nullptr;    // I32 [n_out], null when every token wants logits
     ggml_tensor* logits = nullptr;     // F32 [n_vocab, n_out]
   };
-  Graph build_graph(int n_tokens, int n_kv, int n_out, KvCache& kv);
+  Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
-  bool can_reuse_graph(int n_tokens, int n_kv, int n_out, const KvCache& kv) const;
+  bool can_reuse_graph(const Shape& shape, const KvCache& kv) const;
   void reserve(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
   // Runs the whole batch; returns the logits rows (in host_logits_), their batch indices go to `out.rows`.
@@ -153,8 +171,10 @@ class LlamaModel {
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
   ggml_backend_buffer_t host_logits_ = nullptr;
-  std::vector<float> mask_;  // the attention mask of the current pass, kept to reuse its memory
+  std::vector<float> mask_;  // the attention masks of the current pass, kept to reuse their memory
+  std::vector<float> region_mask_;
   int cpu_fallback_ops_ = 0;
+  OpProfile* op_profile_ = nullptr;
 };
 
 }  // namespace rbees::model
