@@ -200,7 +200,8 @@ int run_bench(const BenchOptions& o) {
     eo.max_seqs = max_streams;
     eo.max_queue = max_streams;
     eo.prefill_chunk = o.prefill_chunk;
-    eo.ctx_size = max_streams * (16 + o.gen_tokens + eo.block_size);
+    // Room per stream rounded up to 256 cells, as llama-batched-bench's per-sequence KV streams are.
+    eo.ctx_size = max_streams * ((16 + o.gen_tokens + eo.block_size + 255) / 256 * 256);
     engine::BatchEngine eng(*rt, eo);
     aggregate_decode(eng, *rt, 1, 4, 0);  // warm-up
     int salt = 1;

@@ -32,7 +32,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
   // Each sequence slot gets a home region of the cache, so a decode token attends over its own
   // sequence's cells rather than over every sequence's.
-  kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
+  if (rt_.model().attends_by_region()) kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
   for (int32_t i = opts_.max_seqs - 1; i >= 0; --i) free_seq_ids_.push_back(i);
   running_.reserve(opts_.max_seqs);

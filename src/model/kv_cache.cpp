@@ -30,8 +30,11 @@ KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_em
   if (first_device_layer > 0) cpu_ctx_ = ggml_init(params);
   for (int il = 0; il < n_layer; ++il) {
     ggml_context* home = il < first_device_layer ? cpu_ctx_ : ctx_;
-    k_.push_back(ggml_new_tensor_2d(home, type, n_embd_k, n_cells));
-    v_.push_back(ggml_new_tensor_2d(home, type, n_embd_v, n_cells));
+    // kSpanPad rows past the last cell, never placed: a region's attention window may run past the
+    // region (and the last region's past the cells) up to a multiple of kSpanPad, a length the
+    // GPU's one-query flash kernel requires.
+    k_.push_back(ggml_new_tensor_2d(home, type, n_embd_k, n_cells + kSpanPad));
+    v_.push_back(ggml_new_tensor_2d(home, type, n_embd_v, n_cells + kSpanPad));
     ggml_format_name(k_.back(), "cache_k-%d", il);
     ggml_format_name(v_.back(), "cache_v-%d", il);
   }
@@ -305,9 +308,14 @@ int KvCache::home_extent(int32_t seq) const {
   return extent;
 }
 
-int KvCache::region_window(int extent) const {
-  const int padded = (extent + kSpanPad - 1) / kSpanPad * kSpanPad;
-  return std::clamp(padded, 1, region_size());
+int KvCache::region_window(int extent, int n_streams) const {
+  // Cells past the region belong to other sequences (or to the spare rows) and are masked out. ggml
+  // sizes a view as if it were contiguous, so the windows of all streams must fit in the storage's
+  // rows; when the padded window does not, the region itself is the window.
+  const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
+  const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
+  if (static_cast<int64_t>(padded) * n_streams <= rows) return padded;
+  return std::max(extent, region_size());
 }
 
 void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,

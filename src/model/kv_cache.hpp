@@ -74,8 +74,10 @@ class KvCache {
   // For a sequence whose every cell lies in its home region: one past the highest offset it uses
   // there (0 when it holds nothing); otherwise -1.
   int home_extent(int32_t seq) const;
-  // Padded attention window over the home regions for extents up to `extent` (see attention_span).
-  int region_window(int extent) const;
+  // Attention window for n_streams home regions (0 .. n_streams-1) whose extents are at most
+  // `extent`: a multiple of 256 cells when the storage (which has 256 spare rows past the last cell)
+  // holds that many windows, else the region size.
+  int region_window(int extent, int n_streams) const;
   // Additive mask [window, n_streams], row r for home region r: 0 where the token of stream r
   // (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of region r. A stream
   // with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row stays

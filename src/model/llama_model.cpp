@@ -289,7 +289,7 @@ StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, con
     ++p.n_tokens;
   }
   if (p.n_tokens == 0) return p;
-  p.window = kv.region_window(extent);
+  p.window = kv.region_window(extent, p.n_streams);
   p.stream_rows.assign(p.n_streams, 0);
   p.stream_seq.assign(p.n_streams, -1);
   p.stream_pos.assign(p.n_streams, 0);
@@ -326,7 +326,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
 
   const std::vector<int32_t> cells = kv.place(seqs, positions);
   try {
-    const StreamPlan plan = plan_streams(kv, seqs, positions);
+    // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
+    // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
+    // scanning the whole span once.
+    const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions) : StreamPlan{};
     const int n_general = n_tokens - plan.n_tokens;
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();

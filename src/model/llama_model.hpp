@@ -93,6 +93,9 @@ class LlamaModel {
   bool qk_interleaved() const { return qk_interleaved_; }
   core::Device& device() const { return device_; }
   core::ResidencyReport residency() const;
+  // Whether a batch's one-token-per-sequence part attends per home region (KvCache::set_regions);
+  // without it, regions would only spread the sequences over the span every token scans.
+  bool attends_by_region() const { return options_.flash_attention; }
   // Which layers are on the device and which on the CPU (--gpu-layers).
   const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).
@@ -133,15 +136,15 @@ class LlamaModel {
   struct Graph {
     Shape shape;
     ggml_cgraph* gf = nullptr;
-    ggml_tensor* tokens = nullptr;     // I32 [n_tokens]
-    ggml_tensor* positions = nullptr;  // I32 [n_tokens]
-    ggml_tensor* cells = nullptr;      // I64 [n_tokens]: the KV cell each token writes
-    ggml_tensor* mask = nullptr;       // F32 [n_kv, n_tokens - n_stream_tokens], or null
+    ggml_tensor* tokens = nullptr;         // I32 [n_tokens]
+    ggml_tensor* positions = nullptr;      // I32 [n_tokens]
+    ggml_tensor* cells = nullptr;          // I64 [n_tokens]: the KV cell each token writes
+    ggml_tensor* mask = nullptr;           // F32 [n_kv, n_tokens - n_stream_tokens], or null
     ggml_tensor* region_mask = nullptr;    // F32 [window, 1, 1, n_streams], or null
     ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
     ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
-    ggml_tensor* out_ids = nullptr;    // I32 [n_out], null when every token wants logits
-    ggml_tensor* logits = nullptr;     // F32 [n_vocab, n_out]
+    ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
+    ggml_tensor* logits = nullptr;         // F32 [n_vocab, n_out]
   };
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.

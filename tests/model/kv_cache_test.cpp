@@ -228,3 +228,87 @@ TEST(KvCacheForward, RejectsBadBatchesWithoutTouchingTheCache) {
 
 }  // namespace
 }  // namespace rbees::model::testing
+
+namespace rbees::model::testing {
+namespace {
+
+TEST(KvCacheRegions, SequencesPlaceInTheirHomeRegionAndOverflowElsewhere) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 16, GGML_TYPE_F32);
+  kv.set_regions(4);  // regions of 4 cells: [0,4) [4,8) [8,12) [12,16)
+  EXPECT_EQ(kv.region_size(), 4);
+  EXPECT_EQ(kv.place({2, 0, 2}, {0, 0, 1}), (std::vector<int32_t>{8, 0, 9}));
+  EXPECT_EQ(kv.home_extent(2), 2);
+  EXPECT_EQ(kv.home_extent(0), 1);
+  EXPECT_EQ(kv.home_extent(1), 0);
+  EXPECT_EQ(kv.region_free(2), 2);
+  // Sequence 1 holds six tokens: four fit at home, two go to the first free cells elsewhere.
+  EXPECT_EQ(kv.place({1, 1, 1, 1, 1, 1}, {0, 1, 2, 3, 4, 5}), (std::vector<int32_t>{4, 5, 6, 7, 1, 2}));
+  EXPECT_EQ(kv.home_extent(1), -1);
+  EXPECT_EQ(kv.home_extent(7), -1);  // no home region
+
+  // Stream r reads region r; stream 1 is a placeholder that sees one cell so its row stays finite.
+  const int window = 4;
+  std::vector<float> mask(window * 3);
+  kv.fill_region_mask(mask.data(), window, {0, -1, 2}, {0, 0, 0});
+  const float inf = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(mask, (std::vector<float>{0, inf, inf, inf, 0, inf, inf, inf, 0, inf, inf, inf}));
+  kv.fill_region_mask(mask.data(), window, {0, -1, 2}, {0, 0, 1});
+  EXPECT_EQ(mask[8 + 1], 0.0f);
+  // Windows are multiples of 256 when every stream's fits the storage (cells plus 256 spare rows).
+  EXPECT_EQ(kv.region_window(3, 1), 256);
+  EXPECT_EQ(kv.region_window(3, 4), 4);
+}
+
+// Batched decode steps of several sequences, each in its own home region, attend per region (with
+// flash attention) and give what each sequence gives alone: in and out of slot order, with a region
+// left empty in between.
+TEST(KvCacheForward, SequencesDecodingInTheirHomeRegionsMatchEachAlone) {
+  const auto& ref = Reference::get();
+  static LoadedModel lm(kHfDir, exact_options(true));
+  LlamaModel& m = *lm.model;
+  ASSERT_TRUE(m.attends_by_region());
+  const int V = m.n_vocab();
+  const int n_new = 12;
+  const int cases[3] = {0, 1, 3};
+  const int32_t seq[3] = {3, 0, 2};  // batch order differs from slot order; slot 1 stays empty
+
+  std::vector<std::vector<float>> alone[3];
+  for (int s = 0; s < 3; ++s) {
+    KvCache kv = m.create_kv_cache(128, GGML_TYPE_F32);
+    const auto prompt = ref.input_ids(cases[s]);
+    std::vector<float> last = row(m.forward(prompt_batch(prompt), kv), prompt.size() - 1, V);
+    for (int i = 0; i < n_new; ++i) {
+      alone[s].push_back(last);
+      Batch step;
+      step.add(argmax(last.data(), V), static_cast<int32_t>(prompt.size()) + i, 0, true);
+      last = m.forward(step, kv);
+    }
+  }
+
+  KvCache kv = m.create_kv_cache(4 * 64, GGML_TYPE_F32);
+  kv.set_regions(4);
+  std::vector<int32_t> prompts[3];
+  Batch b;
+  for (int s = 0; s < 3; ++s) {
+    prompts[s] = ref.input_ids(cases[s]);
+    ASSERT_LT(prompts[s].size() + n_new, 64u);
+    for (size_t i = 0; i < prompts[s].size(); ++i) {
+      b.add(prompts[s][i], static_cast<int32_t>(i), seq[s], i + 1 == prompts[s].size());
+    }
+  }
+  auto logits = m.forward(b, kv);
+  for (int i = 0; i < n_new; ++i) {
+    Batch step;
+    for (int s = 0; s < 3; ++s) {
+      const auto r = row(logits, s, V);
+      EXPECT_LT(rel_l2(r, alone[s][i]), device_tolerance(1e-4)) << "sequence " << seq[s] << " step " << i;
+      step.add(argmax(r.data(), V), static_cast<int32_t>(prompts[s].size()) + i, seq[s], true);
+    }
+    logits = m.forward(step, kv);
+  }
+  for (int s = 0; s < 3; ++s) EXPECT_GT(kv.home_extent(seq[s]), 0) << "sequence " << seq[s] << " left its region";
+}
+
+}  // namespace
+}  // namespace rbees::model::testing
