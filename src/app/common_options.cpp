@@ -13,9 +13,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--threads", opts.threads, "CPU threads for computation (0: one per core)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
-  cmd.add_option(
-         "--flash-attn", opts.flash_attn,
-         "Flash attention: on, off, or auto (on for a GPU whose backend has a kernel for the model's head size)")
+  cmd.add_option("--flash-attn", opts.flash_attn,
+                 "Flash attention: on, off, or auto (on for the CPU and for a GPU whose backend has a kernel for the "
+                 "model's head size)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
   cmd.add_option("--gpu-layers", opts.gpu_layers,

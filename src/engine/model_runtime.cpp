@@ -14,10 +14,11 @@ namespace rbees::engine {
 namespace {
 
 // Asks the device's backend whether it runs flash attention for this model's shapes (F16 K/V, as the
-// model feeds them). The CPU always could, but its plain path is as fast there and matches the
-// references more tightly, so auto means GPU only.
-bool gpu_has_flash_attention(const core::Device& device, const loader::ModelConfig& c) {
-  if (device.is_cpu()) return false;
+// model feeds them). The CPU has a kernel for every head size, and there it is the faster path by
+// far: the plain path's batched products (one per head, and per head and sequence for the batch
+// engine) each end in a thread barrier, which at 16 threads cost more than the attention itself.
+bool has_flash_attention(const core::Device& device, const loader::ModelConfig& c) {
+  if (device.is_cpu()) return true;
   const int hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   ggml_init_params ip{ggml_tensor_overhead() * 8, nullptr, true};
   ggml_context* ctx = ggml_init(ip);
@@ -63,7 +64,7 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     const std::string d = source.config.source_dtype;
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
-    mo.flash_attention = options.flash_attention.value_or(gpu_has_flash_attention(*rt->device_, source.config));
+    mo.flash_attention = options.flash_attention.value_or(has_flash_attention(*rt->device_, source.config));
     log::info("attention", mo.flash_attention ? "flash attention" : "softmax attention",
               {{"device", rt->device_->info().id}});
     rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));

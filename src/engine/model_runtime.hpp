@@ -22,7 +22,7 @@ struct RuntimeOptions {
   // Converts float weight matrices on upload (see model::ModelOptions); unset keeps the file's types,
   // except bf16, which becomes f16.
   std::optional<ggml_type> float_matrix_type;
-  // Flash attention: on, off, or (unset) on exactly when the device is a GPU whose backend has a
+  // Flash attention: on, off, or (unset) on for the CPU and for a GPU whose backend has a
   // flash-attention kernel for this model's head size.
   std::optional<bool> flash_attention;
   // Quantizes the weight matrices in memory before upload (loader::quantize_source): q8_0, q4_0,
