@@ -47,6 +47,19 @@ std::string shape_string(const int64_t* ne, int n_dims) {
 }
 
 void check_tensors(const ModelSource& src, const std::string& weights_file) {
+  // The layer count comes from metadata. Checked against the file first: a forged count would
+  // otherwise build a list of expected tensors as long as the count (gigabytes) before naming the
+  // first one missing. Every layer has at least nine tensors.
+  const int n_layer = src.config.n_layer;
+  if (n_layer > 0) {
+    const std::string last = "blk." + std::to_string(n_layer - 1) + ".attn_norm.weight";
+    const std::string says = "the metadata says " + std::to_string(n_layer) + " layers, but ";
+    if (static_cast<std::size_t>(n_layer) > src.tensors.size() / 9) {
+      throw LoadError(weights_file, says + "the file has only " + std::to_string(src.tensors.size()) +
+                                        " tensors (a layer has at least 9)");
+    }
+    if (src.find(last) == nullptr) throw LoadError(weights_file, says + "the file has no tensor '" + last + "'");
+  }
   for (const auto& e : expected_tensors(src.config)) {
     const TensorView* v = src.find(e.name);
     if (v == nullptr) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loader/file_mapping.hpp"
+#include "loader/gguf_loader.hpp"
 #include "loader/hf_config.hpp"
 #include "loader/load_error.hpp"
 #include "loader/safetensors.hpp"
@@ -69,6 +70,20 @@ TEST(LoaderFuzzRegressions, ConfigNumberOutOfRange) {
     ADD_FAILURE() << "accepted";
   } catch (const LoadError& e) {
     EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos) << e.what();
+  }
+}
+
+// A GGUF whose block_count runs into the millions: the list of expected tensors was built before
+// any was looked up, 2.6 GB for this 13.6 kB file (gguf_fuzz, oom-8a3025c1).
+TEST(LoaderFuzzRegressions, GgufLayerCountBeyondTheTensorsIsRefusedUpFront) {
+  const std::string path = std::string(RBEES_SOURCE_DIR) + "/tests/data/fuzz/gguf-oom-layer-count.gguf";
+  try {
+    load_gguf_file(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const LoadError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find("the metadata says"), std::string::npos) << what;
   }
 }
 
