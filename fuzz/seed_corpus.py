@@ -76,7 +76,10 @@ def main():
         target = out / "gguf_fuzz" / f"tiny-{t}.gguf"
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(seeder), str(target), t], check=True)
-    for f in [ROOT / "tests/data/wp-llama-5m-q8_0.gguf"] + ([SHARED / "models/llama-2-tiny-random.gguf"] if have_shared else []):
+    # Inputs that once failed (tests/data/fuzz) keep being replayed and mutated.
+    regressions = sorted((ROOT / "tests/data/fuzz").glob("*.gguf"))
+    shared_gguf = [SHARED / "models/llama-2-tiny-random.gguf"] if have_shared else []
+    for f in [ROOT / "tests/data/wp-llama-5m-q8_0.gguf"] + regressions + shared_gguf:
         write(out, "gguf_fuzz", f.name + ".head", f.read_bytes()[:65536])
 
     # config.json and generation_config.json
