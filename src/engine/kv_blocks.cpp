@@ -114,6 +114,7 @@ void KvBlocks::evict_one() {
 // Cached blocks left there by the region's earlier sequences give way, oldest first, so that the new
 // sequence's tokens fit; blocks elsewhere stay cached.
 void KvBlocks::make_home_room(int32_t seq, int tokens) {
+  if (seq >= kv_.n_regions()) return;  // no home region (the cache is not split)
   int room = kv_.region_free(seq);
   for (auto it = evictable_.begin(); room < tokens && it != evictable_.end();) {
     const int id = it->second;
