@@ -11,7 +11,8 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o) {
   cmd.add_option("--max-seqs", o.max_seqs, "Sequences generating at once (continuous batching)")
       ->check(CLI::Range(1, 1024))
       ->default_val(8);
-  cmd.add_option("--max-queue", o.max_queue, "Requests waiting for a sequence slot, beyond --max-seqs running; past both: 503 OVERLOADED")
+  cmd.add_option("--max-queue", o.max_queue,
+                 "Requests waiting for a sequence slot, beyond --max-seqs running; past both: 503 OVERLOADED")
       ->check(CLI::NonNegativeNumber)
       ->default_val(64);
   cmd.add_option("--prefill-chunk", o.prefill_chunk,

@@ -14,15 +14,12 @@
 
 #include "engine/batch_engine.hpp"
 #include "engine/model_runtime.hpp"
+#include "engine/test_runtime.hpp"
 
 namespace rbees::engine {
 namespace {
 
-// The CPU unless RBEES_TEST_DEVICE names another device ("cuda:0"; scripts/gpu/check.sh).
-std::string test_device() {
-  const char* d = std::getenv("RBEES_TEST_DEVICE");
-  return d != nullptr ? d : "cpu";
-}
+using test_support::test_device;
 
 // Counts one job's tokens; with gate_at > 0 it holds the scheduler thread at that token until
 // released.
@@ -102,13 +99,7 @@ constexpr int kCapacity = kMaxSeqs + kMaxQueue;
 
 class BatchEngineAdmissionTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    RuntimeOptions o;
-    o.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
-    o.device = test_device();
-    o.threads = 1;  // the test machine's cores are shared
-    runtime_ = ModelRuntime::load(o).release();
-  }
+  static void SetUpTestSuite() { runtime_ = test_support::load_test_runtime().release(); }
   static void TearDownTestSuite() {
     delete runtime_;
     runtime_ = nullptr;

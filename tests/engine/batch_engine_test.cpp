@@ -14,15 +14,12 @@
 
 #include "engine/generator.hpp"
 #include "engine/model_runtime.hpp"
+#include "engine/test_runtime.hpp"
 
 namespace rbees::engine {
 namespace {
 
-// The CPU unless RBEES_TEST_DEVICE names another device ("cuda:0"; scripts/gpu/check.sh).
-std::string test_device() {
-  const char* d = std::getenv("RBEES_TEST_DEVICE");
-  return d != nullptr ? d : "cpu";
-}
+using test_support::test_device;
 
 // Batched output against the single-request continuation. On the CPU they must be identical: one
 // row's products round the same whatever else is in the batch. GPU kernels are chosen by batch width
@@ -110,13 +107,7 @@ Request greedy(const std::string& id, const std::string& prompt, std::optional<i
 
 class BatchEngineTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    RuntimeOptions o;
-    o.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
-    o.device = test_device();
-    o.threads = 1;  // the test machine's cores are shared
-    runtime_ = ModelRuntime::load(o).release();
-  }
+  static void SetUpTestSuite() { runtime_ = test_support::load_test_runtime().release(); }
   static void TearDownTestSuite() {
     delete runtime_;
     runtime_ = nullptr;

@@ -1,0 +1,26 @@
+#pragma once
+// The engine tests' model: the embedded default model on the test device, loaded once per suite.
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "engine/model_runtime.hpp"
+
+namespace rbees::engine::test_support {
+
+// The CPU unless RBEES_TEST_DEVICE names another device ("cuda:0"; scripts/gpu/check.sh).
+inline std::string test_device() {
+  const char* d = std::getenv("RBEES_TEST_DEVICE");
+  return d != nullptr ? d : "cpu";
+}
+
+inline std::unique_ptr<ModelRuntime> load_test_runtime() {
+  RuntimeOptions o;
+  o.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
+  o.device = test_device();
+  o.threads = 1;  // the test machine's cores are shared
+  return ModelRuntime::load(o);
+}
+
+}  // namespace rbees::engine::test_support
