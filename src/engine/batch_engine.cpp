@@ -24,6 +24,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
     : rt_(runtime),
       opts_(options),
       limit_(0),
+      greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(
           std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
       blocks_(kv_, options.block_size, kFirstHolderId) {
@@ -43,6 +44,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"max_queue", opts_.max_queue},
              {"prefill_chunk", opts_.prefill_chunk},
              {"block_size", opts_.block_size},
+             {"greedy_on_device", greedy_on_device_},
              {"sequence_limit", limit_}});
   thread_ = std::thread([this] { run(); });
 }
@@ -325,8 +327,21 @@ bool BatchEngine::build_batch() {
   return !slices_.empty();
 }
 
+bool BatchEngine::step_is_greedy() const {
+  return std::all_of(slices_.begin(), slices_.end(), [](const Slice& sl) {
+    return sl.logits_row < 0 || (sl.job->seq->plain_greedy() && !sl.job->request.logprobs);
+  });
+}
+
 void BatchEngine::evaluate() {
-  const std::span<const float> logits = rt_.model().forward_view(batch_, kv_);
+  const bool greedy = greedy_on_device_ && step_is_greedy();
+  std::span<const float> logits;
+  std::span<const int32_t> picks;
+  if (greedy) {
+    picks = rt_.model().forward_greedy(batch_, kv_);
+  } else {
+    logits = rt_.model().forward_view(batch_, kv_);
+  }
   ++steps_;
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
   for (const Slice& sl : slices_) {
@@ -335,9 +350,14 @@ void BatchEngine::evaluate() {
     s.computed(sl.n_tokens);
     blocks_.computed(s.id(), s.tokens(), s.n_computed());
     if (sl.logits_row < 0) continue;
-    std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
     sampling::SampledToken lp;
-    TokenResult r = s.on_logits(row, job.request.logprobs, &lp);
+    TokenResult r;
+    if (greedy) {
+      r = s.on_greedy_token(picks[static_cast<size_t>(sl.logits_row)]);
+    } else {
+      const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
+      r = s.on_logits(row, job.request.logprobs, &lp);
+    }
     if (r.stop_matched) job.stop_matched = r.stop_matched;
     ++generated_tokens_total_;
     if (!job.has_first_token) {

@@ -45,6 +45,10 @@ struct BatchEngineOptions {
   int prefill_chunk = 512;  // prompt tokens evaluated per step, over all prefilling sequences
   int block_size = 16;      // KV cells per block (paging and prefix-cache granularity)
   ggml_type kv_type = GGML_TYPE_F16;
+  // Whether a step whose every sampler is plain greedy lets the model's graph pick the tokens
+  // (LlamaModel::forward_greedy) instead of copying the logits rows to the host. Unset: on a GPU,
+  // where the copy and the host's scan of n_vocab floats per sequence cost more than the pick.
+  std::optional<bool> greedy_on_device;
 };
 
 struct BatchEngineStats {
@@ -118,6 +122,8 @@ class BatchEngine : public Engine {
   void apply_cancels();
   void admit();
   bool build_batch();
+  // Whether every sequence sampling this step is plain greedy and wants no log-probabilities.
+  bool step_is_greedy() const;
   void evaluate();
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
@@ -126,6 +132,7 @@ class BatchEngine : public Engine {
   ModelRuntime& rt_;
   BatchEngineOptions opts_;
   int limit_;
+  bool greedy_on_device_;
   model::KvCache kv_;
   KvBlocks blocks_;
 

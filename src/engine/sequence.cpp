@@ -42,11 +42,15 @@ void Sequence::computed(int n) {
   if (n_computed_ > static_cast<int>(tokens_.size())) throw std::logic_error("computed beyond the known tokens");
 }
 
-TokenResult Sequence::on_logits(std::span<const float> row, std::optional<int32_t> n_top,
-                                sampling::SampledToken* logprobs) {
+void Sequence::check_sampling() const {
   if (n_computed_ != static_cast<int>(tokens_.size())) {
     throw std::logic_error("sequence " + std::to_string(id_) + " sampled before its tokens were computed");
   }
+}
+
+TokenResult Sequence::on_logits(std::span<const float> row, std::optional<int32_t> n_top,
+                                sampling::SampledToken* logprobs) {
+  check_sampling();
   int32_t id;
   if (n_top && logprobs != nullptr) {
     *logprobs = sampler_.sample_with_logprobs(row, *n_top);
@@ -54,6 +58,19 @@ TokenResult Sequence::on_logits(std::span<const float> row, std::optional<int32_
   } else {
     id = sampler_.sample(row);
   }
+  return push(id);
+}
+
+TokenResult Sequence::on_greedy_token(int32_t id) {
+  check_sampling();
+  if (!sampler_.plain_greedy()) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " is not plain greedy: it must sample its logits");
+  }
+  sampler_.accept(id);
+  return push(id);
+}
+
+TokenResult Sequence::push(int32_t id) {
   tokens_.push_back(id);
   if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
   TokenResult r = continuation_.push(id);

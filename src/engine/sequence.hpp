@@ -56,6 +56,11 @@ class Sequence {
   // With `logprobs`, also reports the chosen token's log-probability and n_top alternatives.
   TokenResult on_logits(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt,
                         sampling::SampledToken* logprobs = nullptr);
+  // Whether the next token is the plain argmax of the logits (Sampler::plain_greedy), so that the
+  // model may pick it (LlamaModel::forward_greedy) and pass it to on_greedy_token().
+  bool plain_greedy() const { return sampler_.plain_greedy(); }
+  // As on_logits(), with the argmax already picked. Only for a plain_greedy() sequence.
+  TokenResult on_greedy_token(int32_t id);
   // Ends the sequence from outside (cancel, error); returns the text still held back.
   std::string finish(FinishReason reason);
 
@@ -71,6 +76,9 @@ class Sequence {
 
  private:
   void transition(SequenceState to);
+  void check_sampling() const;
+  // Appends the chosen token and advances the continuation (stop conditions, text).
+  TokenResult push(int32_t id);
 
   int32_t id_ = -1;
   SequenceState state_ = SequenceState::waiting;

@@ -21,7 +21,7 @@ std::atomic<uint64_t> next_storage_id{1};
 
 KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type,
                  int first_device_layer)
-    : dev_(device.info().dev), type_(type), cells_(n_cells), storage_id_(next_storage_id++) {
+    : dev_(device.info().dev), type_(type), cells_(n_cells), homes_(1), storage_id_(next_storage_id++) {
   if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
   if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
   first_device_layer = std::clamp(first_device_layer, 0, n_layer);
@@ -96,6 +96,7 @@ KvCache::KvCache(KvCache&& o) noexcept
       seqs_(std::move(o.seqs_)),
       used_(std::exchange(o.used_, 0)),
       n_regions_(std::exchange(o.n_regions_, 1)),
+      homes_(std::exchange(o.homes_, std::vector<Home>(1))),
       storage_id_(std::exchange(o.storage_id_, 0)) {}
 
 KvCache& KvCache::operator=(KvCache&& o) noexcept {
@@ -113,6 +114,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     seqs_ = std::move(o.seqs_);
     used_ = std::exchange(o.used_, 0);
     n_regions_ = std::exchange(o.n_regions_, 1);
+    homes_ = std::exchange(o.homes_, std::vector<Home>(1));
     storage_id_ = std::exchange(o.storage_id_, 0);
   }
   return *this;
@@ -122,14 +124,52 @@ void KvCache::clear() {
   for (auto& c : cells_) c = Cell{};
   seqs_.clear();
   used_ = 0;
+  for (auto& h : homes_) h = Home{};
+}
+
+void KvCache::tag(int32_t cell, int32_t seq) {
+  if (!cells_[cell].seqs.insert(seq).second || seq >= n_regions_) return;
+  Home& h = homes_[seq];
+  if (in_region(cell, seq)) {
+    h.top = std::max(h.top, cell - seq * region_size() + 1);
+  } else {
+    ++h.outside;
+  }
 }
 
 void KvCache::untag(int32_t cell, int32_t seq) {
   Cell& c = cells_[cell];
-  c.seqs.erase(seq);
+  if (c.seqs.erase(seq) != 0 && seq < n_regions_) {
+    Home& h = homes_[seq];
+    if (!in_region(cell, seq)) {
+      --h.outside;
+    } else if (cell - seq * region_size() + 1 >= h.top) {
+      h.stale = true;
+    }
+  }
   if (c.seqs.empty() && c.pos >= 0) {
     c.pos = -1;
     --used_;
+    const int32_t r_size = region_size();
+    const int32_t region = cell / r_size;
+    if (region < n_regions_) homes_[region].free_from = std::min(homes_[region].free_from, cell - region * r_size);
+  }
+}
+
+void KvCache::recount_home(int32_t seq) const {
+  Home& h = homes_[seq];
+  h.outside = 0;
+  h.top = 0;
+  h.stale = false;
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  const int32_t base = seq * region_size();
+  for (const auto& [pos, cell] : it->second) {
+    if (in_region(cell, seq)) {
+      h.top = std::max(h.top, cell - base + 1);
+    } else {
+      ++h.outside;
+    }
   }
 }
 
@@ -165,7 +205,7 @@ void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
     auto old = dst_pos.find(p->first);
     if (old != dst_pos.end()) untag(old->second, dst);
     dst_pos[p->first] = p->second;
-    cells_[p->second].seqs.insert(dst);
+    tag(p->second, dst);
   }
   if (dst_pos.empty()) seqs_.erase(dst);
 }
@@ -219,19 +259,22 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
     const int32_t seq = seq_ids[i];
     int32_t cell = -1;
     if (seq < n_regions_) {
-      for (int32_t c = seq * r_size, end = c + r_size; c < end; ++c) {
+      Home& h = homes_[seq];
+      for (int32_t c = seq * r_size + h.free_from, end = (seq + 1) * r_size; c < end; ++c) {
         if (cells_[c].pos < 0) {
           cell = c;
           break;
         }
       }
+      // Everything below the cell taken (or the whole region, when none was free) is in use.
+      h.free_from = (cell < 0 ? (seq + 1) * r_size : cell + 1) - seq * r_size;
     }
     if (cell < 0) {
       while (cells_[next].pos >= 0) ++next;
       cell = next;
     }
     cells_[cell].pos = positions[i];
-    cells_[cell].seqs.insert(seq);
+    tag(cell, seq);
     seqs_[seq][positions[i]] = cell;
     ++used_;
     cells.push_back(cell);
@@ -280,6 +323,9 @@ void KvCache::fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_i
 void KvCache::set_regions(int n) {
   if (n <= 0 || n > size()) throw std::invalid_argument("KV cache regions must be between 1 and the cell count");
   n_regions_ = n;
+  homes_.assign(static_cast<size_t>(n), Home{});
+  for (int32_t s = 0; s < n; ++s) recount_home(s);
+  // free_from stays 0 (no claim about the regions' free cells): place() finds out.
 }
 
 bool KvCache::in_region(int32_t cell, int32_t seq) const {
@@ -297,15 +343,9 @@ int KvCache::region_free(int32_t seq) const {
 
 int KvCache::home_extent(int32_t seq) const {
   if (seq < 0 || seq >= n_regions_) return -1;
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return 0;
-  const int32_t base = seq * region_size();
-  int extent = 0;
-  for (const auto& [pos, cell] : it->second) {
-    if (!in_region(cell, seq)) return -1;
-    extent = std::max(extent, cell - base + 1);
-  }
-  return extent;
+  const Home& h = homes_[seq];
+  if (h.stale) recount_home(seq);
+  return h.outside > 0 ? -1 : h.top;
 }
 
 int KvCache::region_window(int extent, int n_streams) const {

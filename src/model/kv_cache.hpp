@@ -103,8 +103,20 @@ class KvCache {
     int32_t pos = -1;
     std::set<int32_t> seqs;
   };
+  void tag(int32_t cell, int32_t seq);
   void untag(int32_t cell, int32_t seq);
   void free_storage();
+  // Rebuilds homes_[seq] from the sequence's cells.
+  void recount_home(int32_t seq) const;
+
+  // What home_extent() and place() need of home region s (sequence s), kept up to date as cells are
+  // tagged and untagged so that a step does not walk every sequence's cells or regions.
+  struct Home {
+    int outside = 0;        // cells of the sequence outside its home region
+    int top = 0;            // one past the highest offset it uses in the region (unless stale)
+    bool stale = false;     // a cell at the top was untagged: top is recounted when asked for
+    int32_t free_from = 0;  // no cell of the region below this offset is free
+  };
 
   ggml_backend_dev_t dev_ = nullptr;
   ggml_type type_ = GGML_TYPE_F16;
@@ -118,6 +130,7 @@ class KvCache {
   std::map<int32_t, std::map<int32_t, int32_t>> seqs_;  // seq -> pos -> cell
   int used_ = 0;
   int n_regions_ = 1;
+  mutable std::vector<Home> homes_;  // one per region; recounted lazily by const home_extent()
   uint64_t storage_id_ = 0;
 };
 

@@ -139,6 +139,11 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   g.logits = named(ops::linear(ctx, w.output, x), "logits");
   ggml_set_output(g.logits);
   ggml_build_forward_expand(g.gf, g.logits);
+  if (shape.argmax) {
+    g.argmax = named(ggml_argmax(ctx, g.logits), "argmax");
+    ggml_set_output(g.argmax);
+    ggml_build_forward_expand(g.gf, g.argmax);
+  }
   return g;
 }
 

@@ -148,6 +148,7 @@ void LlamaModel::reserve(KvCache& kv) {
   shape.n_tokens = n_tokens;
   shape.n_kv = kv.size();
   shape.n_out = n_tokens;
+  shape.argmax = true;  // a superset of the graph without it
   Graph g = build_graph(shape, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
   reserved_cells_ = kv.size();
@@ -204,13 +205,28 @@ std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
 
 std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv) {
   Output out;
-  return run(batch, kv, ForwardOptions{}, out);
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, false);
+  return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
+}
+
+std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache& kv) {
+  Output out;
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, true);
+  for (size_t i = 0; i < n_rows; ++i) {
+    // The device's argmax finds nothing in a row of NaN or -inf only.
+    if (greedy_ids_[i] < 0 || greedy_ids_[i] >= config_.n_vocab) {
+      throw std::runtime_error("the logits of batch row " + std::to_string(out.rows[i]) +
+                               " have no greatest value (non-finite logits)");
+    }
+  }
+  return {greedy_ids_.data(), n_rows};
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
   Output out;
-  const std::span<const float> rows = run(batch, kv, options, out);
-  out.logits.assign(rows.begin(), rows.end());
+  const size_t n_rows = run(batch, kv, options, out, false);
+  const float* rows = host_logits(n_rows);
+  out.logits.assign(rows, rows + n_rows * static_cast<size_t>(config_.n_vocab));
   return out;
 }
 
@@ -229,7 +245,7 @@ float* LlamaModel::host_logits(size_t n_rows) {
   return static_cast<float*>(ggml_backend_buffer_get_base(host_logits_));
 }
 
-std::span<const float> LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out) {
+size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -244,13 +260,24 @@ std::span<const float> LlamaModel::run(const Batch& batch, KvCache& kv, const Fo
   reserve(kv);
   size_t n_rows = 0;
   for (size_t i = 0; i < n; ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
-  float* dst = host_logits(n_rows);
+  float* logits = nullptr;
+  if (greedy) {
+    greedy_ids_.resize(std::max<size_t>(1, n_rows));
+  } else {
+    logits = host_logits(n_rows);
+  }
   const size_t n_vocab = static_cast<size_t>(config_.n_vocab);
   size_t done = 0;
   for (size_t begin = 0; begin < n; begin += step) {
-    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out, dst + done * n_vocab);
+    Destination dst;
+    if (greedy) {
+      dst.ids = greedy_ids_.data() + done;
+    } else {
+      dst.logits = logits + done * n_vocab;
+    }
+    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out, dst);
   }
-  return {dst, done * n_vocab};
+  return done;
 }
 
 bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
@@ -308,7 +335,7 @@ StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, con
 }  // namespace
 
 size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
-                                 const ForwardOptions& options, Output& out, float* logits_dst) {
+                                 const ForwardOptions& options, Output& out, Destination dst) {
   using Clock = std::chrono::steady_clock;
   auto lap = [t = Clock::now()](double& acc) mutable {
     const auto now = Clock::now();
@@ -342,6 +369,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.n_streams = plan.n_streams;
     shape.window = plan.window;
     shape.streams_in_order = plan.in_order;
+    shape.argmax = dst.ids != nullptr;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
@@ -405,7 +433,11 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     lap(timings_.compute_ms);
 
     if (none) return 0;
-    ggml_backend_tensor_get(g.logits, logits_dst, 0, ggml_nbytes(g.logits));
+    if (dst.ids != nullptr) {
+      ggml_backend_tensor_get(g.argmax, dst.ids, 0, ggml_nbytes(g.argmax));
+    } else {
+      ggml_backend_tensor_get(g.logits, dst.logits, 0, ggml_nbytes(g.logits));
+    }
     for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
     lap(timings_.download_ms);
     return static_cast<size_t>(shape.n_out);

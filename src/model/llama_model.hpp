@@ -111,6 +111,12 @@ class LlamaModel {
   // As forward(), without copying the logits: the rows stay in the model's host buffer (pinned
   // memory on a GPU, so the device copies them at full speed) until the next pass.
   std::span<const float> forward_view(const Batch& batch, KvCache& kv);
+  // As forward_view(), but the graph picks each row's greatest logit and only the token ids come
+  // back (batch order): for steps whose every sampler is greedy, where copying n_vocab floats per
+  // row to the host and scanning them there would cost more than the pick. Among equal greatest
+  // logits the device may pick any. Throws std::runtime_error when a row has no greatest logit
+  // (every value NaN or -inf).
+  std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv);
 
   const ForwardTimings& timings() const { return timings_; }
   void reset_timings() { timings_ = {}; }
@@ -130,6 +136,7 @@ class LlamaModel {
     int n_streams = 0;
     int window = 0;
     bool streams_in_order = true;  // token r is stream r: no reordering needed
+    bool argmax = false;           // the graph ends in each row's greatest logit (forward_greedy)
     bool operator==(const Shape&) const = default;
   };
   // The inputs and output of one graph.
@@ -145,16 +152,23 @@ class LlamaModel {
     ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
     ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
     ggml_tensor* logits = nullptr;         // F32 [n_vocab, n_out]
+    ggml_tensor* argmax = nullptr;         // I32 [n_out], only when shape.argmax
   };
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
   bool can_reuse_graph(const Shape& shape, const KvCache& kv) const;
   void reserve(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
-  // Runs the whole batch; returns the logits rows (in host_logits_), their batch indices go to `out.rows`.
-  std::span<const float> run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out);
+  // Where a pass puts its results: logits rows, or (ids != null) each row's greatest logit's id.
+  struct Destination {
+    float* logits = nullptr;
+    int32_t* ids = nullptr;
+  };
+  // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
+  // `out.rows`.
+  size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy);
   size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
-                       Output& out, float* logits_dst);
+                       Output& out, Destination dst);
   float* host_logits(size_t n_rows);
 
   loader::ModelConfig config_;
@@ -174,7 +188,8 @@ class LlamaModel {
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
   ggml_backend_buffer_t host_logits_ = nullptr;
-  std::vector<float> mask_;  // the attention masks of the current pass, kept to reuse their memory
+  std::vector<int32_t> greedy_ids_;  // the ids of the last forward_greedy()
+  std::vector<float> mask_;          // the attention masks of the current pass, kept to reuse their memory
   std::vector<float> region_mask_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;

@@ -77,12 +77,15 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
   return candidates.back().id;  // rounding left target at the very end
 }
 
+bool Sampler::plain_greedy() const {
+  return params_.temperature <= 0.0f && params_.logit_bias.empty() && params_.repetition_penalty == 1.0f &&
+         params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+}
+
 int32_t Sampler::sample(std::span<const float> logits) {
-  const bool plain = params_.logit_bias.empty() && params_.repetition_penalty == 1.0f &&
-                     params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
   // Greedy over unadjusted logits: the row is read in place (one pass, no copy), which matters when
   // many sequences sample every step.
-  if (plain && params_.temperature <= 0.0f && !logits.empty()) {
+  if (plain_greedy() && !logits.empty()) {
     const auto id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     accept(id);
     return id;

@@ -30,8 +30,13 @@ class Sampler {
   // Same choice as sample(), also reporting log-probabilities (n_top alternatives; 0 for none).
   SampledToken sample_with_logprobs(std::span<const float> logits, int32_t n_top);
 
-  // Records a token produced outside sample() (e.g. a forced token) in the history.
+  // Records a token produced outside sample() (e.g. a forced token, or a greedy pick made by the
+  // model's graph) in the history.
   void accept(int32_t id);
+
+  // Whether sample() is the plain argmax of the logits row: greedy, no bias, no penalties. Then the
+  // pick may be made elsewhere (on the device) and passed to accept().
+  bool plain_greedy() const;
 
   // The seed the random stream started from (drawn from std::random_device when none was given).
   uint64_t seed() const { return seed_; }
