@@ -3,7 +3,7 @@
 #   measure.sh engine   quantizes to Q8_0 and Q4_0 with llama-quantize, then llama-bench against
 #                       `rbees-workerd bench` on each file (prefill 512, decode 128, streams for F16)
 #   measure.sh batched  llama-batched-bench on F16, and llama-server against `rbees-workerd serve`
-#                       through HTTP at 1 and 64 streams (bench/http_load.py)
+#                       through HTTP at 1 and 64 streams (bench/http_load.py), then bench/gpu/report.py
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out="${OUT:-/tmp/rbees-gpu}"
@@ -43,9 +43,12 @@ batched)
   for port in 8090 8091; do
     for i in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 1; done
   done
-  python3 "$here/bench/http_load.py" --url http://127.0.0.1:8090 --streams 1,64 --max-tokens 128 | sed 's/^/llama-server /'
-  python3 "$here/bench/http_load.py" --url http://127.0.0.1:8091 --streams 1,64 --max-tokens 128 | sed 's/^/rbees-workerd /'
+  python3 "$here/bench/http_load.py" --url http://127.0.0.1:8090 --streams 1,64 --max-tokens 128 |
+    tee "$out/http-llama-server.jsonl" | sed 's/^/llama-server /'
+  python3 "$here/bench/http_load.py" --url http://127.0.0.1:8091 --streams 1,64 --max-tokens 128 |
+    tee "$out/http-rbees-workerd.jsonl" | sed 's/^/rbees-workerd /'
   kill $ls_pid $our_pid; wait
   ;;
 *) echo "usage: measure.sh engine|batched" >&2; exit 2 ;;
 esac
+if [ "${1:-}" = batched ]; then python3 "$here/bench/gpu/report.py" "$out"; fi
