@@ -33,10 +33,23 @@ ContinuationLimits continuation_limits(int n_prompt, std::optional<int> max_toke
   return l;
 }
 
-Generator::Generator(ModelRuntime& runtime, int n_ctx, ggml_type kv_type)
+Generator::Generator(ModelRuntime& runtime, int n_ctx, ggml_type kv_type, std::optional<bool> greedy_on_device)
     : rt_(runtime),
       n_ctx_(n_ctx > 0 ? std::min(n_ctx, runtime.context_length()) : runtime.context_length()),
+      greedy_on_device_(greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(n_ctx_, kv_type)) {}
+
+TokenResult Generator::step(Sequence& seq) {
+  const int n = static_cast<int>(batch_.size());
+  if (greedy_on_device_ && seq.plain_greedy()) {
+    const std::span<const int32_t> picks = rt_.model().forward_greedy(batch_, kv_);
+    seq.computed(n);
+    return seq.on_greedy_token(picks[0]);
+  }
+  const std::span<const float> logits = rt_.model().forward_view(batch_, kv_);
+  seq.computed(n);
+  return seq.on_logits(logits);
+}
 
 GenerationResult Generator::generate(const GenerationRequest& request, const TextFn& on_text) {
   const int n_prompt = static_cast<int>(request.prompt.size());
@@ -66,9 +79,7 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
   const auto t_prefill = Clock::now();
   batch_ = {};
   for (int i = 0; i < n_prompt; ++i) batch_.add(request.prompt[i], i, kSeq, i + 1 == n_prompt);
-  std::vector<float> logits = rt_.model().forward(batch_, kv_);
-  seq.computed(n_prompt);
-  emit(seq.on_logits(logits));
+  emit(step(seq));
   res.prefill_ms = ms_since(t_prefill);
 
   const auto t_decode = Clock::now();
@@ -78,9 +89,7 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
     batch_.positions.assign(1, pos);
     batch_.seq_ids.assign(1, kSeq);
     batch_.want_logits.assign(1, true);
-    logits = rt_.model().forward(batch_, kv_);
-    seq.computed(1);
-    emit(seq.on_logits(logits));
+    emit(step(seq));
   }
   res.decode_ms = ms_since(t_decode);
   res.generated_tokens = seq.n_generated();

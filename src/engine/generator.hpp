@@ -45,8 +45,11 @@ ContinuationLimits continuation_limits(int n_prompt, std::optional<int> max_toke
 
 class Generator {
  public:
-  // n_ctx: tokens one sequence may hold (0: the model's context length).
-  explicit Generator(ModelRuntime& runtime, int n_ctx = 0, ggml_type kv_type = GGML_TYPE_F16);
+  // n_ctx: tokens one sequence may hold (0: the model's context length). greedy_on_device: whether a
+  // plain greedy sequence's tokens are picked by the model's graph (LlamaModel::forward_greedy)
+  // rather than from logits copied to the host; unset: on a GPU (as BatchEngineOptions).
+  explicit Generator(ModelRuntime& runtime, int n_ctx = 0, ggml_type kv_type = GGML_TYPE_F16,
+                     std::optional<bool> greedy_on_device = std::nullopt);
 
   int context_limit() const { return n_ctx_; }
   // Throws std::invalid_argument when the prompt leaves no room in the context.
@@ -54,7 +57,11 @@ class Generator {
 
  private:
   ModelRuntime& rt_;
+  // One forward pass of batch_ and the choice of the next token from it.
+  TokenResult step(Sequence& seq);
+
   int n_ctx_;
+  bool greedy_on_device_;
   model::KvCache kv_;
   model::Batch batch_;
 };

@@ -37,23 +37,27 @@ class GeneratorTest : public ::testing::Test {
 };
 ModelRuntime* GeneratorTest::runtime_ = nullptr;
 
+// Both ways of picking a greedy token: from the logits copied to the host, and by the graph's argmax
+// (the GPU default).
 TEST_F(GeneratorTest, GreedyMatchesTheReferenceContinuations) {
-  Generator gen(*runtime_);
   const auto ref = reference();
-  for (const auto& c : ref["cases"]) {
-    const auto prompt = runtime_->tokenizer().encode(c["prompt"].get<std::string>(), true);
-    ASSERT_EQ(prompt, c["input_ids"].get<std::vector<int32_t>>());
-    const auto want = c["greedy_ids"].get<std::vector<int32_t>>();
-    GenerationRequest req;
-    req.prompt = prompt;
-    req.sampling.temperature = 0.0f;
-    req.max_tokens = static_cast<int>(want.size());
-    std::string text;
-    auto res = gen.generate(req, [&](std::string_view s) { text += s; });
-    EXPECT_EQ(res.tokens, want) << c["prompt"];
-    EXPECT_EQ(text, c["greedy_text"].get<std::string>());
-    EXPECT_EQ(res.finish, FinishReason::max_tokens);
-    EXPECT_EQ(res.generated_tokens, static_cast<int>(want.size()));
+  for (const bool on_device : {false, true}) {
+    Generator gen(*runtime_, 0, GGML_TYPE_F16, on_device);
+    for (const auto& c : ref["cases"]) {
+      const auto prompt = runtime_->tokenizer().encode(c["prompt"].get<std::string>(), true);
+      ASSERT_EQ(prompt, c["input_ids"].get<std::vector<int32_t>>());
+      const auto want = c["greedy_ids"].get<std::vector<int32_t>>();
+      GenerationRequest req;
+      req.prompt = prompt;
+      req.sampling.temperature = 0.0f;
+      req.max_tokens = static_cast<int>(want.size());
+      std::string text;
+      auto res = gen.generate(req, [&](std::string_view s) { text += s; });
+      EXPECT_EQ(res.tokens, want) << c["prompt"] << (on_device ? " (picked by the graph)" : "");
+      EXPECT_EQ(text, c["greedy_text"].get<std::string>());
+      EXPECT_EQ(res.finish, FinishReason::max_tokens);
+      EXPECT_EQ(res.generated_tokens, static_cast<int>(want.size()));
+    }
   }
 }
 
