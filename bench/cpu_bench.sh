@@ -7,6 +7,7 @@
 # Usage: bench/cpu_bench.sh [PROMPT_TOKENS] [GEN_TOKENS]    (defaults 128 and 32: a 2-core machine)
 # Prebuilt binaries (e.g. on the GPU machine, run with CUDA_VISIBLE_DEVICES= so both stay on the CPU):
 #   OURS=path/rbees-workerd MAKE_GGUF=path/rbees-make-random-gguf ANCHOR_BIN=dir VOCAB=file.gguf OUT_DIR=dir
+#   (RBEES_COMMIT=hash names the commit in the report where the copy's git history is stale)
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 pp=${1:-128}

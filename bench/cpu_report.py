@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints the CPU benchmark table (ours, llama.cpp, ratio) from bench/cpu_bench.sh's output folder."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,7 +33,9 @@ def http(name, t):
     return res
 
 
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+# RBEES_COMMIT names the commit where the checkout's own history is not the one built (a copied tree).
+commit = os.environ.get("RBEES_COMMIT") or subprocess.run(
+    ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 print(f"date {datetime.date.today()}  machine: {cpu}, {threads} threads  commit {commit}  prompt {pp}  gen {tg}")
 print("| model | measurement | rbees-workerd tok/s | llama.cpp tok/s | ratio |")
