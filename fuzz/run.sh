@@ -7,6 +7,8 @@
 # Environment: BUILD (default build-fuzz), JOBS (build parallelism, default 2), NO_BUILD=1 (use the
 # targets as built).
 # Corpora grow in $BUILD/corpus/<target>; crashing inputs land in $BUILD/artifacts/<target>/.
+# Each target's result is written as soon as it ends, to $BUILD/results/<target>.ok or .failed (the
+# folder is emptied first), so that a run stopped from outside still tells which targets failed.
 # Exits 1 when any target found a crash, leak or timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,8 @@ BUILD=${BUILD:-build-fuzz}
 ALL=(safetensors_fuzz gguf_fuzz hf_config_fuzz tokenizer_json_fuzz tokenizer_codec_fuzz chat_template_fuzz request_body_fuzz)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
+rm -rf "$BUILD/results"
+mkdir -p "$BUILD/results"
 
 if [ -z "${NO_BUILD:-}" ]; then
   if [ ! -f "$BUILD/CMakeCache.txt" ]; then
@@ -60,9 +64,15 @@ for t in "${TARGETS[@]}"; do
     ${dict:+-dict=$dict} "$BUILD/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e
+  if [ $rc -ne 0 ]; then
+    echo "rc $rc, see $log" >"$BUILD/results/$t.failed"
+  else
+    : >"$BUILD/results/$t.ok"
+  fi
   secs=$(($(date +%s) - start))
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -n 1)
-  last=$(grep -E '#[0-9]+.*cov: ' "$log" | tail -n 1)
+  # A target that failed early may have printed no figures: they show as '?', and the run goes on.
+  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -n 1 || true)
+  last=$(grep -E '#[0-9]+.*cov: ' "$log" | tail -n 1 || true)
   cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")
   crashes=$(grep -c 'Test unit written to' "$log" || true)
