@@ -9,6 +9,8 @@
 #include <numeric>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/log.hpp"
 #include "engine/batch_engine.hpp"
 #include "engine/generator.hpp"
@@ -107,6 +109,37 @@ AggregateRate aggregate_decode(engine::BatchEngine& eng, const engine::ModelRunt
   return rate;
 }
 
+// The repetitions of one measurement. Every figure printed is their median with the range, the
+// statistic the benchmark scripts compute from llama-bench's samples too.
+struct Samples {
+  std::vector<double> values;
+  void add(double v) { values.push_back(v); }
+  std::vector<double> sorted() const {
+    auto v = values;
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+  double median() const {
+    const auto v = sorted();
+    if (v.empty()) return 0;
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  double min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
+  double max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
+  // The run whose figure is the median (the upper middle one for an even count), for the per-pass
+  // table, which describes one real run rather than an average of several.
+  size_t median_run() const {
+    std::vector<size_t> idx(values.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
+    return idx.empty() ? 0 : idx[idx.size() / 2];
+  }
+  nlohmann::ordered_json json() const {
+    return {{"samples_ts", values}, {"median_ts", median()}, {"min_ts", min()}, {"max_ts", max()}};
+  }
+};
+
 // Where the time of one forward pass goes, on the host's clock, averaged over the passes since the
 // last reset; "other" is the rest of the wall time (sampling, batching, streaming).
 struct StepBreakdown {
@@ -128,9 +161,14 @@ StepBreakdown breakdown(const std::string& label, const model::ForwardTimings& t
   return b;
 }
 
-void print_op_profile(const std::string& label, const model::OpProfile& p) {
+std::vector<std::pair<std::string, model::OpProfile::Entry>> ops_by_time(const model::OpProfile& p) {
   std::vector<std::pair<std::string, model::OpProfile::Entry>> rows(p.by_op.begin(), p.by_op.end());
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  return rows;
+}
+
+void print_op_profile(const std::string& label, const model::OpProfile& p) {
+  const auto rows = ops_by_time(p);
   double total = 0;
   for (const auto& r : rows) total += r.second.ms;
   const double n = p.passes > 0 ? static_cast<double>(p.passes) : 1.0;
@@ -142,6 +180,26 @@ void print_op_profile(const std::string& label, const model::OpProfile& p) {
                 total > 0 ? 100.0 * e.ms / total : 0);
   }
   std::printf("%-32s %8s %10.3f\n", "total", "", total / n);
+}
+
+nlohmann::ordered_json op_profile_json(const std::string& label, const model::OpProfile& p) {
+  const double n = p.passes > 0 ? static_cast<double>(p.passes) : 1.0;
+  nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+  for (const auto& [op, e] : ops_by_time(p))
+    ops.push_back({{"op", op}, {"per_pass", e.count / n}, {"ms_per_pass", e.ms / n}});
+  return {{"label", label}, {"passes", p.passes}, {"ops", ops}};
+}
+
+nlohmann::ordered_json breakdown_json(const StepBreakdown& b) {
+  return {{"label", b.label},          {"passes", b.steps},
+          {"wall_ms", b.wall_ms},      {"build_ms", b.build},
+          {"upload_ms", b.upload},     {"compute_ms", b.compute},
+          {"download_ms", b.download}, {"other_ms", b.wall_ms - b.build - b.upload - b.compute - b.download},
+          {"reused", b.reused}};
+}
+
+void print_row(const std::string& label, const Samples& s) {
+  std::printf("%-40s %10.1f %10.1f %10.1f\n", label.c_str(), s.median(), s.min(), s.max());
 }
 
 }  // namespace
@@ -160,9 +218,11 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("--prefill-chunk", o.prefill_chunk, "Prompt tokens per engine step")
       ->check(CLI::PositiveNumber)
       ->default_val(512);
-  cmd->add_option("--repetitions,-r", o.repetitions, "Runs of each measurement; the best is reported")
+  cmd->add_option("--repetitions,-r", o.repetitions,
+                  "Runs of each measurement; the median and the range (min-max) are reported")
       ->check(CLI::PositiveNumber)
       ->default_val(1);
+  cmd->add_flag("--json", o.json, "Print one JSON object (every run's figure, median, min, max) instead of the tables");
   cmd->add_flag("--profile-ops", o.profile_ops,
                 "Afterwards, time one decode run op by op (single stream and the most streams) and print where a "
                 "forward pass spends its time");
@@ -179,10 +239,9 @@ int run_bench(const BenchOptions& o) {
     throw std::invalid_argument("--prompt-tokens / --gen-tokens exceed the model's context of " + std::to_string(ctx));
   }
 
-  double prefill_tps = 0, decode_tps = 0;
-  StepBreakdown decode_split;
+  Samples prefill, decode;
+  std::vector<StepBreakdown> decode_splits;
   model::OpProfile single_profile, batch_profile;
-  std::vector<StepBreakdown> agg_split;
   {
     engine::Generator gen(*rt, std::max(o.prompt_tokens + 1, 16 + o.gen_tokens));
     engine::GenerationRequest warm;
@@ -198,7 +257,7 @@ int run_bench(const BenchOptions& o) {
       p.max_tokens = 1;
       p.ignore_eos = true;
       auto res = gen.generate(p, nullptr);
-      prefill_tps = std::max(prefill_tps, o.prompt_tokens / (res.prefill_ms / 1000.0));
+      prefill.add(o.prompt_tokens / (res.prefill_ms / 1000.0));
 
       engine::GenerationRequest d = warm;
       d.prompt = synthetic_prompt(*rt, 16, 100 + r);
@@ -207,9 +266,8 @@ int run_bench(const BenchOptions& o) {
       const auto t0 = Clock::now();
       res = gen.generate(d, nullptr);
       const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      const double tps = (res.generated_tokens - 1) / (res.decode_ms / 1000.0);
-      if (tps > decode_tps) decode_split = breakdown("decode, 1 stream", rt->model().timings(), wall);
-      decode_tps = std::max(decode_tps, tps);
+      decode.add((res.generated_tokens - 1) / (res.decode_ms / 1000.0));
+      decode_splits.push_back(breakdown("decode, 1 stream", rt->model().timings(), wall));
     }
     if (o.profile_ops) {
       engine::GenerationRequest d = warm;
@@ -221,7 +279,13 @@ int run_bench(const BenchOptions& o) {
     }
   }
 
-  std::vector<std::pair<int, AggregateRate>> agg;
+  struct Aggregate {
+    int streams;
+    Samples total, phase;
+  };
+  std::vector<Aggregate> agg;
+  // Per-pass averages of the run whose aggregate rate is the median, the single stream's first.
+  std::vector<StepBreakdown> splits{decode_splits[decode.median_run()]};
   {
     const int max_streams = *std::max_element(o.streams.begin(), o.streams.end());
     engine::BatchEngineOptions eo;
@@ -234,21 +298,19 @@ int run_bench(const BenchOptions& o) {
     aggregate_decode(eng, *rt, 1, 4, 0);  // warm-up
     int salt = 1;
     for (int s : o.streams) {
-      AggregateRate best;
-      StepBreakdown split;
+      Aggregate a{s, {}, {}};
+      std::vector<StepBreakdown> runs;
       for (int r = 0; r < o.repetitions; ++r) {
         rt->model().reset_timings();
         const auto t0 = Clock::now();
         const AggregateRate rate = aggregate_decode(eng, *rt, s, o.gen_tokens, salt++);
         const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (rate.total > best.total) {
-          split = breakdown("aggregate, " + std::to_string(s) + " streams", rt->model().timings(), wall);
-        }
-        best.total = std::max(best.total, rate.total);
-        best.phase = std::max(best.phase, rate.phase);
+        runs.push_back(breakdown("aggregate, " + std::to_string(s) + " streams", rt->model().timings(), wall));
+        a.total.add(rate.total);
+        a.phase.add(rate.phase);
       }
-      agg.emplace_back(s, best);
-      agg_split.push_back(split);
+      splits.push_back(runs[a.total.median_run()]);
+      agg.push_back(std::move(a));
     }
     if (o.profile_ops) {
       rt->model().set_op_profile(&batch_profile);
@@ -256,35 +318,55 @@ int run_bench(const BenchOptions& o) {
       rt->model().set_op_profile(nullptr);
     }
   }
+  const int max_streams = *std::max_element(o.streams.begin(), o.streams.end());
+  const std::string batch_label = "aggregate, " + std::to_string(max_streams) + " streams (16-token prompts included)";
 
-  std::printf("model: %s  device: %s  threads: %d\n", rt->name().c_str(), rt->device().info().id.c_str(),
-              rt->device().n_threads());
-  std::printf("%-36s %12s\n", "measurement", "tokens/s");
-  std::printf("%-36s %12.1f\n", ("prefill, 1 stream, " + std::to_string(o.prompt_tokens) + " tokens").c_str(),
-              prefill_tps);
-  std::printf("%-36s %12.1f\n", ("decode, 1 stream, " + std::to_string(o.gen_tokens) + " tokens").c_str(), decode_tps);
+  if (o.json) {
+    nlohmann::ordered_json j = {{"model", rt->name()},
+                                {"device", rt->device().info().id},
+                                {"threads", rt->device().n_threads()},
+                                {"repetitions", o.repetitions}};
+    j["prefill"] = {{"prompt_tokens", o.prompt_tokens}};
+    j["prefill"].update(prefill.json());
+    j["decode"] = {{"prompt_tokens", 16}, {"gen_tokens", o.gen_tokens}};
+    j["decode"].update(decode.json());
+    // "aggregate": over the whole run, the 16-token prompts' prefill included; "phase": from the
+    // moment every stream has its first token (llama-batched-bench's S_TG).
+    for (const auto& a : agg) {
+      nlohmann::ordered_json e = {{"streams", a.streams}, {"prompt_tokens", 16}, {"gen_tokens", o.gen_tokens}};
+      e.update(a.total.json());
+      e["phase"] = a.phase.json();
+      j["aggregate"].push_back(e);
+    }
+    for (const auto& b : splits) j["per_pass"].push_back(breakdown_json(b));
+    if (o.profile_ops) {
+      j["op_profile"] = {op_profile_json("decode, 1 stream", single_profile),
+                         op_profile_json(batch_label, batch_profile)};
+    }
+    std::printf("%s\n", j.dump(1).c_str());
+    return 0;
+  }
+
+  std::printf("model: %s  device: %s  threads: %d  runs: %d\n", rt->name().c_str(), rt->device().info().id.c_str(),
+              rt->device().n_threads(), o.repetitions);
+  std::printf("%-40s %10s %10s %10s\n", "tokens/s", "median", "min", "max");
+  print_row("prefill, 1 stream, " + std::to_string(o.prompt_tokens) + " tokens", prefill);
+  print_row("decode, 1 stream, " + std::to_string(o.gen_tokens) + " tokens", decode);
   // "aggregate": generated tokens over the whole run, their 16-token prompts' prefill included;
   // "phase": from the moment every stream has its first token (llama-batched-bench's S_TG).
-  for (const auto& [s, rate] : agg) {
-    std::printf("%-36s %12.1f\n", ("decode aggregate, " + std::to_string(s) + " streams (engine)").c_str(), rate.total);
-  }
-  for (const auto& [s, rate] : agg) {
-    std::printf("%-36s %12.1f\n", ("decode phase, " + std::to_string(s) + " streams (engine)").c_str(), rate.phase);
-  }
-  // Averages per forward pass of the best run (the single-stream run includes its 16-token prefill).
+  for (const auto& a : agg) print_row("decode aggregate, " + std::to_string(a.streams) + " streams (engine)", a.total);
+  for (const auto& a : agg) print_row("decode phase, " + std::to_string(a.streams) + " streams (engine)", a.phase);
+  // Averages per forward pass of the median run (the single-stream run includes its 16-token prefill).
   std::printf("\n%-28s %6s %8s %7s %7s %8s %8s %7s %7s\n", "per forward pass (ms)", "passes", "wall", "build", "upload",
               "compute", "download", "other", "reused");
-  agg_split.insert(agg_split.begin(), decode_split);
-  for (const auto& b : agg_split) {
+  for (const auto& b : splits) {
     const double other = b.wall_ms - b.build - b.upload - b.compute - b.download;
     std::printf("%-28s %6.0f %8.3f %7.3f %7.3f %8.3f %8.3f %7.3f %6.0f%%\n", b.label.c_str(), b.steps, b.wall_ms,
                 b.build, b.upload, b.compute, b.download, other, 100.0 * b.reused);
   }
   if (o.profile_ops) {
     print_op_profile("decode, 1 stream", single_profile);
-    const int max_streams = *std::max_element(o.streams.begin(), o.streams.end());
-    print_op_profile("aggregate, " + std::to_string(max_streams) + " streams (16-token prompts included)",
-                     batch_profile);
+    print_op_profile(batch_label, batch_profile);
   }
   return 0;
 }

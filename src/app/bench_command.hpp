@@ -21,6 +21,7 @@ struct BenchOptions {
   int prefill_chunk = 512;
   int repetitions = 1;
   bool profile_ops = false;
+  bool json = false;  // one JSON object on stdout instead of the tables
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
