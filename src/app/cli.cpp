@@ -3,6 +3,7 @@
 #include "app/bench_command.hpp"
 #include "app/chat_template_command.hpp"
 #include "app/generate_command.hpp"
+#include "app/perplexity_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/signals.hpp"
 #include "app/tokenize_command.hpp"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   auto* generate_cmd = add_generate_command(app, generate);
   BenchOptions bench;
   auto* bench_cmd = add_bench_command(app, bench);
+  PerplexityOptions perplexity;
+  auto* perplexity_cmd = add_perplexity_command(app, perplexity);
 
   auto args = with_default_subcommand(argc, argv, app);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
     if (tokenize_cmd->parsed()) return run_tokenize(tokenize);
     if (generate_cmd->parsed()) return run_generate(generate);
     if (bench_cmd->parsed()) return run_bench(bench);
+    if (perplexity_cmd->parsed()) return run_perplexity(perplexity);
   } catch (const std::invalid_argument& e) {
     std::cerr << "rbees-workerd: " << e.what() << "\n";
     return 2;
