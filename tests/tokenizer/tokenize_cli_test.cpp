@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -20,17 +23,23 @@ struct CliRun {
   std::string out;
 };
 
-// Runs the binary with stdin from a file; stderr is left out of the captured output.
+// Runs the binary with stdin from a file of its own: CTest runs these tests in parallel processes,
+// so a shared file name would let one test read another's input.
 CliRun run_binary(const std::string& args, const std::string& stdin_text) {
-  const std::string in_path = testing::TempDir() + "tokenize_cli_in.json";
+  std::string in_path = testing::TempDir() + "tokenize_cli_in_XXXXXX";
+  const int fd = mkstemp(in_path.data());
+  CliRun r{-1, {}};
+  if (fd < 0) return r;
+  close(fd);
   std::ofstream(in_path, std::ios::binary) << stdin_text;
   const std::string cmd = std::string(RBEES_BINARY) + " " + args + " < " + in_path + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, {}};
-  if (p == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  r.status = pclose(p);
+  if (p != nullptr) {
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+    r.status = pclose(p);
+  }
+  std::remove(in_path.c_str());
   return r;
 }
 
