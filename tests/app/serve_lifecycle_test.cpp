@@ -20,6 +20,14 @@ void expect_serves_normally(const Daemon& d, const std::string& job_id) {
   EXPECT_EQ(r.text, c["greedy_text"].get<std::string>());
 }
 
+// While draining, the listener stays open and new work is refused with SHUTTING_DOWN.
+void expect_refused_while_draining(const Daemon& d) {
+  auto refused = d.client(5).Post("/execute", greedy_body("late", "x", 4).dump(), "application/json");
+  ASSERT_TRUE(refused) << "no answer while draining: " << httplib::to_string(refused.error());
+  ASSERT_EQ(refused->status, 503) << refused->body.substr(0, 200);
+  EXPECT_EQ(json::parse(refused->body)["code"], "SHUTTING_DOWN");
+}
+
 TEST(ServeLifecycle, CancelEndsTheStreamWithCancelled) {
   Daemon d({"--model", kModelDir, "--ignore-eos"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
@@ -72,54 +80,59 @@ TEST(ServeLifecycle, ClientDisconnectStopsTheJob) {
   EXPECT_NE(d.log().find("client_gone"), std::string::npos);
 }
 
+// With one sequence slot and one queue place, exactly two requests are held: one running and one
+// waiting. Every further request is refused while they are, and both held ones run to the end.
 TEST(ServeLifecycle, OverloadIsRefusedWithRetryAfterAndNothingHangs) {
   Daemon d({"--model", kModelDir, "--ignore-eos", "--max-seqs", "1", "--max-queue", "1"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
-  constexpr int kClients = 6;
-  constexpr int kTokens = 200;
-  struct Outcome {
-    int status = 0;
-    std::string retry_after;
-    std::string body;
-    ExecuteResult result;
+  // Long enough (3.6 s of decoding here) to still run while the refusals below are made.
+  constexpr int kRunningTokens = 1000;
+  constexpr int kWaitingTokens = 50;
+  constexpr int kRefused = 4;
+  std::atomic<bool> running{false}, waiting{false};
+  // Streams a job and raises `flag` at the first event named `event` (token: running; started: accepted).
+  const auto held = [&d](const std::string& job_id, int tokens, const char* event, std::atomic<bool>& flag) {
+    return std::async(std::launch::async, [&d, job_id, tokens, event, &flag] {
+      return execute_streaming(d, greedy_body(job_id, "The prince", tokens), [&](const std::string& acc) {
+        if (acc.find(std::string("event: ") + event) != std::string::npos) flag = true;
+        return true;
+      });
+    });
   };
-  std::vector<std::future<Outcome>> futures;
-  for (int i = 0; i < kClients; ++i) {
-    futures.push_back(std::async(std::launch::async, [&d, i] {
-      Outcome o;
-      auto c = d.client(120);
-      auto res = c.Post("/execute", greedy_body("load-" + std::to_string(i), "The prince", kTokens).dump(),
-                        "application/json");
-      if (!res) return o;
-      o.status = res->status;
-      o.retry_after = res->get_header_value("Retry-After");
-      o.body = res->body;
-      o.result = collect(res->status, res->body);
-      return o;
-    }));
+  const auto wait_for = [](const std::atomic<bool>& flag) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!flag && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return flag.load();
+  };
+  auto first = held("load-running", kRunningTokens, "token", running);
+  ASSERT_TRUE(wait_for(running)) << d.log();
+  auto second = held("load-waiting", kWaitingTokens, "started", waiting);
+  ASSERT_TRUE(wait_for(waiting)) << d.log();
+
+  int refused = 0;
+  for (int i = 0; i < kRefused; ++i) {
+    auto res = d.client(120).Post("/execute", greedy_body("load-" + std::to_string(i), "The prince", 8).dump(),
+                                  "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503) << "request " << i << " was not refused: " << res->body.substr(0, 200);
+    if (res->status != 503) continue;
+    ++refused;
+    const std::string retry_after = res->get_header_value("Retry-After");
+    ASSERT_FALSE(retry_after.empty());
+    EXPECT_GT(std::stoi(retry_after), 0);
+    const json body = json::parse(res->body);
+    EXPECT_EQ(body["code"], "OVERLOADED");
+    EXPECT_TRUE(body["message"].is_string());
+    EXPECT_EQ(body["retriable"], true);
   }
-  int complete = 0, refused = 0;
-  for (auto& f : futures) {
-    ASSERT_EQ(f.wait_for(std::chrono::seconds(180)), std::future_status::ready);
-    const Outcome o = f.get();
-    if (o.status == 200) {
-      EXPECT_EQ(o.result.last_type, "end") << o.body;
-      EXPECT_EQ(o.result.end["tokens_out"], kTokens);
-      ++complete;
-    } else {
-      ASSERT_EQ(o.status, 503) << o.body;
-      EXPECT_FALSE(o.retry_after.empty());
-      EXPECT_GT(std::stoi(o.retry_after), 0);
-      const json body = json::parse(o.body);
-      EXPECT_EQ(body["code"], "OVERLOADED");
-      EXPECT_TRUE(body["message"].is_string());
-      EXPECT_EQ(body["retriable"], true);
-      ++refused;
-    }
-  }
-  EXPECT_EQ(complete + refused, kClients);
-  EXPECT_GE(complete, 1);
-  EXPECT_GE(refused, 1);
+  EXPECT_EQ(refused, kRefused);
+
+  for (auto* job : {&first, &second}) ASSERT_EQ(job->wait_for(std::chrono::seconds(180)), std::future_status::ready);
+  const auto r1 = first.get(), r2 = second.get();
+  EXPECT_EQ(r1.last_type, "end") << r1.body.substr(0, 400);
+  EXPECT_EQ(r1.end["tokens_out"], kRunningTokens);
+  EXPECT_EQ(r2.last_type, "end") << r2.body.substr(0, 400);
+  EXPECT_EQ(r2.end["tokens_out"], kWaitingTokens);
   expect_serves_normally(d, "after-load");
 }
 
@@ -127,8 +140,10 @@ TEST(ServeLifecycle, SigtermLetsRunningJobsFinishWithinGrace) {
   Daemon d({"--model", kModelDir, "--ignore-eos", "--shutdown-grace", "60"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   std::atomic<bool> signalled{false};
+  // Long enough (3.6 s of decoding here) that the listener is still open for the refusal.
+  constexpr int kTokens = 1000;
   auto job = std::async(std::launch::async, [&] {
-    return execute_streaming(d, greedy_body("drain-1", "The prince", 300), [&](const std::string& acc) {
+    return execute_streaming(d, greedy_body("drain-1", "The prince", kTokens), [&](const std::string& acc) {
       if (!signalled && has_token_event(acc)) {
         signalled = true;
         d.signal(SIGTERM);
@@ -148,15 +163,11 @@ TEST(ServeLifecycle, SigtermLetsRunningJobsFinishWithinGrace) {
   }
   ASSERT_TRUE(health) << d.log();
   EXPECT_EQ((*health)["status"], "draining");
-  auto refused = d.client(5).Post("/execute", greedy_body("late", "x", 4).dump(), "application/json");
-  if (refused) {  // the listener may already be closed when the job was quick
-    EXPECT_EQ(refused->status, 503);
-    EXPECT_EQ(json::parse(refused->body)["code"], "SHUTTING_DOWN");
-  }
+  expect_refused_while_draining(d);
   ASSERT_EQ(job.wait_for(std::chrono::seconds(120)), std::future_status::ready);
   const auto r = job.get();
   EXPECT_EQ(r.last_type, "end") << r.body;
-  EXPECT_EQ(r.end["tokens_out"], 300);
+  EXPECT_EQ(r.end["tokens_out"], kTokens);
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
 }
 
@@ -194,6 +205,9 @@ TEST(ServeLifecycle, SecondSignalCancelsWithoutWaitingForTheGrace) {
   while (Clock::now() < deadline && d.log().find("draining") == std::string::npos) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  ASSERT_NE(d.log().find("draining"), std::string::npos) << d.log();
+  // The job holds the drain open (600 s of grace), so new work must meet the refusal.
+  expect_refused_while_draining(d);
   d.signal(SIGINT);
   ASSERT_EQ(job.wait_for(std::chrono::seconds(120)), std::future_status::ready);
   const auto r = job.get();
