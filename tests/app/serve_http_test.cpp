@@ -218,13 +218,26 @@ TEST(ServeLogprobs, CompletionLogprobsMatchTheReference) {
   }
 }
 
+// /tokenize gives the reference's ids and /detokenize turns them back into the text; with special
+// tokens the BOS comes back as its text (/detokenize keeps special tokens).
 TEST_F(ServeHttp, TokenizeAndDetokenizeRoundTrip) {
-  const auto c = reference_cases()[0];
-  auto res = daemon_->client().Post("/tokenize", json{{"content", c["prompt"]}, {"add_special", true}}.dump(),
-                                    "application/json");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200);
-  EXPECT_EQ(json::parse(res->body)["tokens"], c["input_ids"]);
+  const auto post = [](const std::string& path, const json& body) {
+    auto res = daemon_->client().Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(res) << path;
+    if (!res) return json();
+    EXPECT_EQ(res->status, 200) << path << " " << res->body;
+    return json::parse(res->body);
+  };
+  for (const auto& c : reference_cases()) {
+    const std::string prompt = c["prompt"];
+    const json with_bos = post("/tokenize", {{"content", prompt}, {"add_special", true}})["tokens"];
+    EXPECT_EQ(with_bos, c["input_ids"]) << prompt;
+    EXPECT_EQ(post("/detokenize", {{"tokens", with_bos}})["content"], "<|begin_of_text|>" + prompt);
+    const json plain = post("/tokenize", {{"content", prompt}, {"add_special", false}})["tokens"];
+    EXPECT_EQ(post("/detokenize", {{"tokens", plain}})["content"], prompt);
+    // The reference's continuation ids decode to the reference's text.
+    EXPECT_EQ(post("/detokenize", {{"tokens", c["greedy_ids"]}})["content"], c["greedy_text"]) << prompt;
+  }
 }
 
 }  // namespace
@@ -233,8 +246,77 @@ TEST_F(ServeHttp, TokenizeAndDetokenizeRoundTrip) {
 namespace rbees::app::testing {
 namespace {
 
+// The greedy continuation of each reference prompt, as /execute streams it.
+std::vector<std::string> greedy_texts(const Daemon& d, const std::string& tag) {
+  std::vector<std::string> out;
+  int k = 0;
+  for (const auto& c : reference_cases()) {
+    const auto r =
+        execute(d, greedy_body(tag + "-" + std::to_string(k++), c["prompt"], static_cast<int>(c["greedy_ids"].size())));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.end["tokens_out"], c["greedy_ids"].size());
+    out.push_back(r.text);
+  }
+  return out;
+}
+
+// Teacher-forced top-1 agreement with the reference: the prompt plus the reference's first i
+// continuation tokens go in as token ids, and the one greedy token out must be the reference's next
+// one. Unlike free-running text, one near-tie does not derail every later position. Tokens are
+// compared by their text (each id of this vocabulary has its own).
+int teacher_forced_agreement(const Daemon& d, int* total) {
+  int agree = 0;
+  *total = 0;
+  for (const auto& c : reference_cases()) {
+    const auto& cont = c["greedy_ids"];
+    json ids = c["input_ids"];
+    for (const auto& next : cont) {
+      const json body = {{"prompt", ids}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 1}};
+      auto res = d.client().Post("/v1/completions", body.dump(), "application/json");
+      auto want = d.client().Post("/detokenize", json{{"tokens", {next}}}.dump(), "application/json");
+      EXPECT_TRUE(res && want && res->status == 200 && want->status == 200);
+      if (!res || !want || res->status != 200 || want->status != 200) return agree;
+      agree += json::parse(res->body)["choices"][0]["logprobs"]["tokens"][0] == json::parse(want->body)["content"];
+      ++*total;
+      ids.push_back(next);
+    }
+  }
+  return agree;
+}
+
+// Teacher-forced agreement floors: measured 230 of the 240 positions (5 prompts x 48 tokens) for
+// Q8_0, both quantized on load and from tests/data/wp-llama-5m-q8_0.gguf, and 180 for Q4_K. The
+// floors leave room for kernel changes, while a broken quantization fails them: Q8_0 blocks with
+// their 32 values in reverse order agree at 1 of the 240. Free-running text is not compared for the
+// quantized weights: one near-tie changes the rest of a continuation (Q8_0 leaves the reference
+// after 1 to 36 tokens in four of the five prompts).
+const std::map<std::string, double> kAgreementFloor = {{"q8_0", 0.90}, {"q4_k", 0.65}};
+
+void expect_teacher_forced_agreement(const Daemon& d, const std::string& q) {
+  int total = 0;
+  const int agree = teacher_forced_agreement(d, &total);
+  ASSERT_EQ(total, 240);
+  ::testing::Test::RecordProperty("agreement_" + q, agree);
+  EXPECT_GE(agree, kAgreementFloor.at(q) * total) << q << ": " << agree << " of " << total << " positions agree";
+}
+
+// The F16 GGUF of the default model gives the reference's greedy continuations exactly, as the
+// safetensors do; the Q8_0 GGUF keeps its next token at nearly every position.
+TEST(ServeQuant, GgufFilesServeTheReference) {
+  Daemon f16({"--model", source_path("tests/data/wp-llama-5m-f16.gguf")});
+  ASSERT_TRUE(f16.wait_healthy()) << f16.log();
+  const auto texts = greedy_texts(f16, "f16");
+  const auto cases = reference_cases();
+  for (size_t k = 0; k < cases.size(); ++k) EXPECT_EQ(texts[k], cases[k]["greedy_text"]) << "case " << k;
+
+  Daemon q8({"--model", source_path("tests/data/wp-llama-5m-q8_0.gguf")});
+  ASSERT_TRUE(q8.wait_healthy()) << q8.log();
+  expect_teacher_forced_agreement(q8, "q8_0");
+}
+
 TEST(ServeQuant, QuantOptionQuantizesTheWeightsOnLoad) {
-  for (const std::string q : {"q8_0", "q4_k"}) {
+  for (const auto& entry : kAgreementFloor) {
+    const std::string& q = entry.first;
     Daemon d({"--model", kModelDir, "--quant", q});
     ASSERT_TRUE(d.wait_healthy()) << d.log();
     auto res = d.client(5).Get("/health");
@@ -242,9 +324,7 @@ TEST(ServeQuant, QuantOptionQuantizesTheWeightsOnLoad) {
     std::string kind = json::parse(res->body)["quant_kind"];
     std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
     EXPECT_EQ(kind, q);
-    const auto r = execute(d, greedy_body("q-" + q, "The prince", 8));
-    ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(r.end["tokens_out"], 8);
+    expect_teacher_forced_agreement(d, q);
   }
 }
 
