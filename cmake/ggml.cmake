@@ -33,10 +33,10 @@ set(GGML_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
 # spinning team per calling thread, so two teams fight over the cores. Measured on 16 cores, Q8_0
 # TinyLlama through HTTP: 19.5 tok/s with OpenMP, 64.5 without (one stream); 76 and 299 (eight).
 set(GGML_OPENMP OFF CACHE BOOL "" FORCE)
-# llamafile's tinyBLAS kernels make F16 prefill on the CPU about twice as fast (llama.cpp turns them
-# on), but multi-token products then round differently from single-token ones, so a sequence decoded
-# in a batch no longer matches itself decoded alone at near ties. Off by default for that parity.
-option(RBEES_LLAMAFILE "Use llamafile's tinyBLAS CPU kernels (faster prefill, batch-dependent rounding)" OFF)
+# llamafile's tinyBLAS kernels, on as in llama.cpp's own build: about twice the F16 prefill speed and
+# much faster batched products. They take products of two or more columns only, so a token's result
+# can depend on its batch; `--batch-invariant` keeps it independent at run time (ops::LinearOptions).
+option(RBEES_LLAMAFILE "Use llamafile's tinyBLAS CPU kernels" ON)
 set(GGML_LLAMAFILE ${RBEES_LLAMAFILE} CACHE BOOL "" FORCE)
 if(RBEES_CUDA)
   set(GGML_CUDA_GRAPHS ON CACHE BOOL "" FORCE)

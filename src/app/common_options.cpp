@@ -23,6 +23,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "999 is all); the rest and the token embedding stay on the CPU. -1: all. No effect on a CPU device")
       ->check(CLI::Range(-1, std::numeric_limits<int>::max()))
       ->default_val(-1);
+  cmd.add_flag("--batch-invariant", opts.batch_invariant,
+               "A request's output does not depend on what else runs with it (CPU only): ggml's reference "
+               "kernels and one matrix kernel for every batch size, at the cost of prompt speed (README)");
   cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->default_val("info");
@@ -38,6 +41,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.threads = opts.threads;
   if (opts.flash_attn != "auto") ro.flash_attention = opts.flash_attn == "on";
   if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
+  ro.batch_invariant = opts.batch_invariant;
   return ro;
 }
 

@@ -17,6 +17,7 @@ struct CommonOptions {
   int threads = 0;
   std::string flash_attn = "auto";
   int gpu_layers = -1;  // -1: every layer on the device
+  bool batch_invariant = false;
 };
 
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),

@@ -64,7 +64,13 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     const std::string d = source.config.source_dtype;
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
-    mo.flash_attention = options.flash_attention.value_or(has_flash_attention(*rt->device_, source.config));
+    mo.batch_invariant = options.batch_invariant;
+    mo.flash_attention =
+        options.flash_attention.value_or(options.batch_invariant || has_flash_attention(*rt->device_, source.config));
+    if (options.batch_invariant) {
+      log::info("batch_invariant", "batch-invariant kernels: results do not depend on the batch",
+                {{"device", rt->device_->info().id}});
+    }
     log::info("attention", mo.flash_attention ? "flash attention" : "softmax attention",
               {{"device", rt->device_->info().id}});
     rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));

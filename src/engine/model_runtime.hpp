@@ -31,6 +31,9 @@ struct RuntimeOptions {
   // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (the output layer
   // counts as one more); the rest on the CPU. Unset: everything on the device. Ignored on a CPU.
   std::optional<int> gpu_layers;
+  // A request's greedy tokens do not depend on what else is batched with it (model::ModelOptions).
+  // CPU only; implies flash attention.
+  bool batch_invariant = false;
 };
 
 class ModelRuntime {

@@ -63,6 +63,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_set_input(g.out_ids);
   }
 
+  const ops::LinearOptions lin{options_.batch_invariant};
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
   // The flash kernels take F16 masks: convert them once for all layers.
   auto for_kernel = [&](ggml_tensor* m) { return m != nullptr && attn.flash ? ggml_cast(ctx, m, GGML_TYPE_F16) : m; };
@@ -75,9 +76,9 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
     // Attention block.
     ggml_tensor* h = named(ops::rms_norm(ctx, x, L.attn_norm, c.rms_norm_eps), "attn_norm", il);
-    ggml_tensor* q = named(ops::linear(ctx, L.wq, h, L.bq), "q", il);
-    ggml_tensor* k = named(ops::linear(ctx, L.wk, h, L.bk), "k", il);
-    ggml_tensor* v = named(ops::linear(ctx, L.wv, h, L.bv), "v", il);
+    ggml_tensor* q = named(ops::linear(ctx, L.wq, h, L.bq, lin), "q", il);
+    ggml_tensor* k = named(ops::linear(ctx, L.wk, h, L.bk, lin), "k", il);
+    ggml_tensor* v = named(ops::linear(ctx, L.wv, h, L.bv, lin), "v", il);
 
     q = ggml_reshape_3d(ctx, q, hd, c.n_head, n_tokens);
     k = ggml_reshape_3d(ctx, k, hd, c.n_head_kv, n_tokens);
@@ -119,7 +120,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_tensor* a = a_s == nullptr ? a_g : a_g == nullptr ? a_s : ggml_concat(ctx, a_s, a_g, 1);
     a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);
     a = ggml_reshape_2d(ctx, a, n_q, n_tokens);
-    a = named(ops::linear(ctx, L.wo, a, L.bo), "attn_block_out", il);
+    a = named(ops::linear(ctx, L.wo, a, L.bo, lin), "attn_block_out", il);
 
     if (il == c.n_layer - 1 && g.out_ids != nullptr) {
       // Only the rows that want logits matter from here on.
@@ -131,12 +132,12 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     // Feed-forward block.
     h = named(ops::rms_norm(ctx, x, L.ffn_norm, c.rms_norm_eps), "ffn_norm", il);
     const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up, L.ffn_down, L.ffn_gate_b, L.ffn_up_b, L.ffn_down_b};
-    ggml_tensor* f = named(ops::swiglu_ffn(ctx, h, ffn), "ffn_out", il);
+    ggml_tensor* f = named(ops::swiglu_ffn(ctx, h, ffn, lin), "ffn_out", il);
     x = named(ggml_add(ctx, x, f), "layer_out", il);
   }
 
   x = named(ops::rms_norm(ctx, x, w.output_norm, c.rms_norm_eps), "final_norm");
-  g.logits = named(ops::linear(ctx, w.output, x), "logits");
+  g.logits = named(ops::linear(ctx, w.output, x, nullptr, lin), "logits");
   ggml_set_output(g.logits);
   ggml_build_forward_expand(g.gf, g.logits);
   if (shape.argmax) {

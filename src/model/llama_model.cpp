@@ -83,6 +83,16 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     options_.gpu_layers.reset();
   }
 
+  if (options_.batch_invariant) {
+    // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the
+    // plain attention path multiplies through tinyBLAS: neither keeps a token's result independent
+    // of its batch.
+    if (!device_.is_cpu()) {
+      throw std::invalid_argument("batch-invariant mode is available on the CPU only, not on " + device_.info().id);
+    }
+    if (!options_.flash_attention) throw std::invalid_argument("batch-invariant mode needs flash attention");
+    ggml_backend_cpu_set_use_ref(device_.backend(), true);
+  }
   weights_ = std::make_unique<LlamaWeights>(
       source, device_, WeightOptions{options_.float_matrix_type, options_.gpu_layers, options_.progress});
   const LayerPlacement& placed = weights_->placement();

@@ -32,6 +32,10 @@ struct ModelOptions {
   // See WeightOptions: e.g. GGML_TYPE_F32 computes exactly from bf16 files; unset keeps types.
   std::optional<ggml_type> float_matrix_type;
   bool flash_attention = false;
+  // A token's results do not depend on what else its graph holds (other sequences, prompt chunks,
+  // cache layout): the CPU backend runs its reference kernels (no tiled or split flash attention, no
+  // fused ops) and every product one kernel (ops::LinearOptions). CPU only, with flash attention.
+  bool batch_invariant = false;
   // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (see LayerPlacement);
   // unset: everything. Ignored on a CPU device.
   std::optional<int> gpu_layers;
@@ -96,6 +100,7 @@ class LlamaModel {
   // Whether a batch's one-token-per-sequence part attends per home region (KvCache::set_regions);
   // without it, regions would only spread the sequences over the span every token scans.
   bool attends_by_region() const { return options_.flash_attention; }
+  bool batch_invariant() const { return options_.batch_invariant; }
   // Which layers are on the device and which on the CPU (--gpu-layers).
   const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).

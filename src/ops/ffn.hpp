@@ -3,6 +3,8 @@
 
 #include <ggml.h>
 
+#include "ops/linear.hpp"
+
 namespace rbees::ops {
 
 struct SwigluWeights {
@@ -15,6 +17,6 @@ struct SwigluWeights {
 };
 
 // x: F32 [n_embd, n_tokens] -> F32 [n_embd, n_tokens].
-ggml_tensor* swiglu_ffn(ggml_context* ctx, ggml_tensor* x, const SwigluWeights& w);
+ggml_tensor* swiglu_ffn(ggml_context* ctx, ggml_tensor* x, const SwigluWeights& w, const LinearOptions& options = {});
 
 }  // namespace rbees::ops

@@ -102,7 +102,7 @@ TEST(ServeBatching, SharedPrefixIsReusedWithIdenticalOutput) {
   // The second prompt's output without any cached prefix, from a fresh daemon.
   std::string cold;
   {
-    Daemon fresh({"--model", kModelDir});
+    Daemon fresh({"--model", kModelDir, "--batch-invariant"});
     ASSERT_TRUE(fresh.wait_healthy()) << fresh.log();
     const auto r = execute(fresh, greedy_body("cold", second, 24));
     ASSERT_EQ(r.status, 200) << r.body;
@@ -110,7 +110,7 @@ TEST(ServeBatching, SharedPrefixIsReusedWithIdenticalOutput) {
     EXPECT_EQ(metric_value(metrics_text(fresh), "rbees_prefix_cache_hit_tokens_total"), std::optional<double>(0));
   }
 
-  Daemon d({"--model", kModelDir});
+  Daemon d({"--model", kModelDir, "--batch-invariant"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   const auto a = execute(d, greedy_body("warm-a", first, 24));
   ASSERT_EQ(a.status, 200) << a.body;

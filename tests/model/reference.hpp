@@ -178,6 +178,14 @@ inline ModelOptions exact_options(bool flash = false) {
   return o;
 }
 
+// Exact, with flash attention, and a token's results independent of its batch (CPU only: on a GPU
+// the kernels' summation order follows the batch shape, which device_tolerance() allows for).
+inline ModelOptions invariant_options() {
+  ModelOptions o = exact_options(true);
+  o.batch_invariant = !testing_on_gpu();
+  return o;
+}
+
 // Greedy continuation: prefill the prompt, then feed back the argmax one token at a time.
 inline std::vector<int32_t> greedy(LlamaModel& m, KvCache& kv, const std::vector<int32_t>& prompt, int n_new,
                                    int32_t seq = 0) {

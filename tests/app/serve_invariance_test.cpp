@@ -1,0 +1,83 @@
+// --batch-invariant through the real daemon: a greedy request's completion is the one it gets alone,
+// whatever else runs beside it, over many rounds of concurrent requests that arrive staggered (so
+// the batches, prompt chunks, home regions and prefix-cache hits differ from round to round).
+#include <future>
+
+#include "app/daemon.hpp"
+
+namespace rbees::app::testing {
+namespace {
+
+struct Completion {
+  int status = 0;
+  std::string text;
+  std::string body;
+};
+
+Completion complete(const Daemon& d, const std::string& prompt, int max_tokens) {
+  const json body = {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
+  auto res = d.client().Post("/v1/completions", body.dump(), "application/json");
+  if (!res) return {};
+  Completion c{res->status, "", res->body};
+  if (res->status == 200) c.text = json::parse(res->body)["choices"][0]["text"];
+  return c;
+}
+
+TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
+  Daemon d({"--model", kModelDir, "--batch-invariant", "--max-seqs", "8", "--prefill-chunk", "32"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  struct Job {
+    std::string prompt;
+    int max_tokens;
+  };
+  // Prompts the model is unsure about (it has memorised the book, so passages from it would leave
+  // no near-ties to flip), of mixed lengths.
+  const std::vector<std::string> prompts = {"Natasha",
+                                            "Pierre went to the window and",
+                                            "The old count",
+                                            "Prince Andrew looked at",
+                                            "It was in July, 1805, and",
+                                            "The French army",
+                                            "She said nothing, but",
+                                            "Moscow",
+                                            "The regiment had been",
+                                            "\"Well, Prince, so Genoa and Lucca",
+                                            "After dinner the countess",
+                                            "Why do you",
+                                            "He could not understand",
+                                            "In the morning",
+                                            "What is it"};
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < prompts.size(); ++i) jobs.push_back({prompts[i], 24 + static_cast<int>(i % 3) * 20});
+  std::vector<std::string> alone;
+  for (const auto& j : jobs) {
+    const auto r = complete(d, j.prompt, j.max_tokens);
+    ASSERT_EQ(r.status, 200) << r.body;
+    alone.push_back(r.text);
+  }
+
+  constexpr int kRounds = 12;
+  int compared = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::future<Completion>> futures;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      // Staggered arrivals: each round admits the jobs in another order and at other steps.
+      const auto delay = std::chrono::milliseconds((i * 7 + round * 5) % 23);
+      futures.push_back(std::async(std::launch::async, [&d, &jobs, i, delay] {
+        std::this_thread::sleep_for(delay);
+        return complete(d, jobs[i].prompt, jobs[i].max_tokens);
+      }));
+    }
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      ASSERT_EQ(futures[i].wait_for(std::chrono::seconds(180)), std::future_status::ready);
+      const auto r = futures[i].get();
+      ASSERT_EQ(r.status, 200) << r.body;
+      EXPECT_EQ(r.text, alone[i]) << "round " << round << ", job " << i;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, kRounds * 15);
+}
+
+}  // namespace
+}  // namespace rbees::app::testing
