@@ -1,6 +1,8 @@
 // --batch-invariant through the real daemon: a greedy request's completion is the one it gets alone,
 // whatever else runs beside it, over many rounds of concurrent requests that arrive staggered (so
 // the batches, prompt chunks, home regions and prefix-cache hits differ from round to round).
+// Without the option the same workload gives other completions for some jobs in most rounds (the
+// CPU's tinyBLAS takes products of two or more columns only).
 #include <future>
 
 #include "app/daemon.hpp"
@@ -77,6 +79,19 @@ TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
     }
   }
   EXPECT_EQ(compared, kRounds * 15);
+}
+
+}  // namespace
+}  // namespace rbees::app::testing
+
+namespace rbees::app::testing {
+namespace {
+
+// The mode is refused, not quietly weakened, where it cannot hold.
+TEST(ServeInvariance, WithoutFlashAttentionTheModeIsRefused) {
+  Daemon d({"--model", kModelDir, "--batch-invariant", "--flash-attn", "off"});
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(30)), std::optional<int>(1)) << d.log();
+  EXPECT_NE(d.log().find("batch-invariant mode needs flash attention"), std::string::npos) << d.log();
 }
 
 }  // namespace
