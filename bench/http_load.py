@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Aggregate decode throughput through an OpenAI-compatible HTTP API (ours or llama-server).
 
-Sends N concurrent /v1/completions requests (non-streaming, ignore_eos, fixed max_tokens) and reports
-completion tokens per second of wall time, from the server's own usage figures. Standard library only.
+Sends N concurrent /v1/completions requests (non-streaming, ignore_eos, fixed max_tokens; every
+stream sends the same short prompt) and reports completion tokens per second of wall time, from the
+server's own usage figures. Standard library only.
 
-  http_load.py --url http://127.0.0.1:8080 --streams 1,4,8,16 --max-tokens 128 [--prompt-tokens 32]
-Prints one JSON object per concurrency level.
+  http_load.py --url http://127.0.0.1:8080 --streams 8,16 --max-tokens 32 --repetitions 5
+Prints one JSON object per run: the concurrency level, the run's number (1..repetitions) and its
+figures; the runs of one level follow each other. The report scripts take median and min-max.
 """
 import argparse
 import http.client
@@ -19,9 +21,13 @@ def one_request(url, body, out, idx):
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     t0 = time.perf_counter()
-    conn.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    data = resp.read()
+    try:
+        conn.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+    except OSError as e:  # refused, reset or timed out: a failed request, counted as such
+        out[idx] = {"error": repr(e)}
+        return
     t1 = time.perf_counter()
     if resp.status != 200:
         out[idx] = {"error": resp.status, "body": data[:200].decode(errors="replace")}
@@ -53,11 +59,15 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--prompt", default="The history of the war began in the autumn of that year, when")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repetitions", "-r", type=int, default=1, help="runs per concurrency level")
     a = ap.parse_args()
     for _ in range(a.warmup):
         run_level(a.url, 1, 8, a.prompt)
     for n in [int(x) for x in a.streams.split(",")]:
-        print(json.dumps(run_level(a.url, n, a.max_tokens, a.prompt)), flush=True)
+        for r in range(a.repetitions):
+            res = run_level(a.url, n, a.max_tokens, a.prompt)
+            res = {"streams": n, "run": r + 1, "max_tokens": a.max_tokens, **res}
+            print(json.dumps(res), flush=True)
 
 
 if __name__ == "__main__":
