@@ -13,6 +13,7 @@
 #
 # Usage: bench/cpu_bench.sh        the issue-19 workload: PP=128 TG=32 REPS=5 STREAMS=8,16 SLOTS=8
 # Settings (environment): PP TG REPS STREAMS SLOTS THREADS (default: all cores) TYPES ("f16 q8_0")
+#   OURS_ARGS: extra options for our bench and serve (e.g. --batch-invariant), named in the report
 # Prebuilt binaries (e.g. on a GPU machine, run with CUDA_VISIBLE_DEVICES= so both stay on the CPU):
 #   OURS=path/rbees-workerd MAKE_GGUF=path/rbees-make-random-gguf ANCHOR_BIN=dir VOCAB=file.gguf
 #   ANCHOR_LABEL="..." says what ANCHOR_BIN is when it is not build-anchor.sh's default build (e.g. one
@@ -25,6 +26,7 @@ reps=${REPS:-5}
 streams=${STREAMS:-8,16}
 slots=${SLOTS:-8}
 types=${TYPES:-f16 q8_0}
+read -r -a ours_args <<<"${OURS_ARGS:-}"
 threads=${THREADS:-$(nproc)}
 ctx=$((slots * 256))
 cache="${RBEES_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rbees-workerd}"
@@ -66,7 +68,7 @@ vocab="${VOCAB:-$here/../shared/models/llama-2-tiny-random.gguf}"
 python3 "$here/bench/results_meta.py" write "$out" benchmark=cpu threads="$threads" prompt_tokens="$pp" \
   gen_tokens="$tg" repetitions="$reps" http_streams="[$streams]" slots="$slots" ctx_size="$ctx" \
   types="\"$types\"" model_shape=tinyllama-1.1b anchor_label="\"$anchor_label\"" \
-  workload="identical short prompts" statistic="median, min-max"
+  workload="identical short prompts" statistic="median, min-max" ours_args="\"${OURS_ARGS:-}\""
 
 pid=""
 stop_server() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
@@ -89,7 +91,7 @@ for t in $types; do
     >"$out/llama-bench-$t.json" 2>"$out/llama-bench-$t.log"
   echo "$t: rbees-workerd bench" >&2
   "$ours" bench --model "$f" --threads "$threads" --prompt-tokens "$pp" --gen-tokens "$tg" --streams 1 \
-    -r "$reps" --json >"$out/ours-bench-$t.json" 2>"$out/ours-bench-$t.log"
+    -r "$reps" --json "${ours_args[@]}" >"$out/ours-bench-$t.json" 2>"$out/ours-bench-$t.log"
   echo "$t: llama-server" >&2
   "$bin/llama-server" -m "$f" -t "$threads" -np "$slots" -c "$ctx" --port 18090 >"$out/llama-server-$t.log" 2>&1 &
   pid=$!
@@ -97,7 +99,7 @@ for t in $types; do
   stop_server
   echo "$t: rbees-workerd serve" >&2
   "$ours" serve --model "$f" --threads "$threads" --max-seqs "$slots" --ctx-size "$ctx" --port 18091 \
-    >"$out/ours-serve-$t.log" 2>&1 &
+    "${ours_args[@]}" >"$out/ours-serve-$t.log" 2>&1 &
   pid=$!
   http_runs 18091 "$out/http-ours-$t.jsonl"
   stop_server

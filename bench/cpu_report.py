@@ -65,7 +65,8 @@ def report(folder):
         f"{tg} tokens per stream, ours `--max-seqs {slots}` against `llama-server -np {slots}`, both with a "
         f"{ctx}-token context.",
         "",
-        f"Anchor: {m.get('anchor_label', '?')} (options and libraries in `builds.txt`).",
+        f"Anchor: {m.get('anchor_label', '?')} (options and libraries in `builds.txt`). Ours: "
+        + (f"run with `{m['ours_args']}`." if m.get("ours_args") else "default options."),
         "",
         f"Method: both sides {reps} runs per figure; each cell is the median tokens/s with min-max in brackets "
         "(llama-bench: of its per-run `samples_ts`; ours: of `bench --json`'s; HTTP: of http_load.py's runs); "
