@@ -162,7 +162,7 @@ def send(url, body, t_origin, rec):
                 continue
             payload = line[5:].strip()
             if payload == b"[DONE]":
-                break
+                continue  # read on to the end of the body, so the connection closes cleanly
             obj = json.loads(payload)
             if "error" in obj:
                 rec["error"] = json.dumps(obj["error"])[:300]

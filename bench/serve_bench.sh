@@ -2,53 +2,64 @@
 # Serving benchmark: `rbees-workerd serve` against llama-server (llama.cpp's own, the anchor) on the same
 # GGUF, slots, per-slot context and threads, one after the other in one run, at each client count, with
 # the same request list (bench/serve_bench.py: distinct corpus prompts, streaming, ignore_eos, closed loop).
-# Raw outputs (workload, per-run JSON with every request, server logs, meta.json) go to
-#   bench/results/<YYYY-MM-DD>-<machine>-<shortcommit>/serve/
-# and bench/serve_report.py then prints the markdown table (serve.md) and writes the plot (serve.svg).
+# Raw outputs (workload, one JSON per server, client count and run with every request, server logs,
+# meta.json) go to bench/results/<YYYY-MM-DD>-<machine>-<shortcommit>/serve/, and bench/serve_report.py
+# then prints the markdown table (also serve.md there) and writes the plot (serve.svg).
 #
 # Defaults are the CPU target workload of issue 14: the embedded model's F16 GGUF, 2 threads, 8 clients
 # (and 1, 4, 16 for the plot), prompts 100 to 700 tokens, 64 to 256 out, 1024 context per slot, slots =
-# clients; about 10 minutes on 2 cores. GPU: --device cuda:0 (llama-server gets -ngl 999), e.g.
+# clients, 64 requests per point, 2 runs; under 10 minutes on 2 cores. GPU: --device cuda:0 (llama-server
+# then gets -ngl 999), e.g. (llama-server built by bench/build-anchor.sh -DGGML_CUDA=ON):
 #   bench/serve_bench.sh --device cuda:0 --model /tmp/models/llama2-7b-f16.gguf --anchor-bin /tmp/anchor/bin \
 #     --ours build-cuda/rbees-workerd --clients 16,64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 256
 # Options (default):
 #   --model FILE (../shared/models/wp-llama-5m-f16.gguf)  --device cpu|cuda:N (cpu)  --threads N (2)
 #   --clients LIST (1,4,8,16)  --slots N|auto (auto: slots = clients, servers restarted per count)
-#   --ctx-per-slot N (1024)  --prompt-tokens A:B (100:700)  --max-tokens A:B (64:256)  --num-requests N (48)
-#   --seed N (1)  --servers LIST (ours,llama-server)  --ours BIN (build/rbees-workerd)
-#   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --machine NAME  --out DIR  --port N (18190)
+#   --ctx-per-slot N (1024)  --prompt-tokens A:B (100:700)  --max-tokens A:B (64:256)  --num-requests N (64)
+#   --runs N (2)  --seed N (1)  --servers LIST (ours,llama-server)  --ours BIN (build/rbees-workerd)
+#   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
+#   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
+# $RBEES_COMMIT names the commit where the tree's git history is not the one built (a copied tree).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-model="$here/../shared/models/wp-llama-5m-f16.gguf"
-device=cpu threads=2 clients=1,4,8,16 slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=48 seed=1
-servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="" out="" port=18190
+model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
+device=cpu threads=2 clients=1,4,8,16 slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
+servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
+out="${RESULT_DIR:-}" port=18190
 while [ $# -gt 0 ]; do
   case "$1" in
   --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;;
   --slots) slots=$2 ;; --ctx-per-slot) ctx=$2 ;; --prompt-tokens) ptok=$2 ;; --max-tokens) otok=$2 ;;
-  --num-requests) nreq=$2 ;; --seed) seed=$2 ;; --servers) servers=$2 ;; --ours) ours=$2 ;;
-  --anchor-bin) bin=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
-  -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+  --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --servers) servers=$2 ;; --ours) ours=$2 ;;
+  --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
+  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
 done
-[ -f "$model" ] || { echo "no model file $model" >&2; exit 1; }
-model=$(realpath "$model")
+for f in "$model" "$corpus"; do [ -f "$f" ] || { echo "no file $f" >&2; exit 1; }; done
+model=$(realpath "$model") corpus=$(realpath "$corpus")
 if [ "$device" = cpu ]; then ngl=0; else ngl=999; fi
-if [ -z "$machine" ]; then
-  if [ "$device" = cpu ]; then machine="cpu-$(nproc)core"
-  else machine=$(nvidia-smi --query-gpu=name --format=csv,noheader -i "${device#cuda:}" 2>/dev/null | head -n 1 |
-    tr 'A-Z' 'a-z' | sed 's/[^a-z0-9]\+/-/g; s/^-//; s/-$//'); machine=${machine:-gpu}; fi
-fi
-commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The same names as the other benchmarks' result folders: the CPU model's first words and the core count.
+machine=$(python3 -c 'import re, sys, os
+m = sys.argv[1] or next((l.split(":", 1)[1] for l in open("/proc/cpuinfo") if l.startswith("model name")), "cpu")
+if not sys.argv[1]:
+    w = re.sub(r"\((R|TM|tm|r)\)|CPU|Processor|@.*|\d+-Core", " ", m).lower().split()
+    m = "-".join(w[:3] + [f"{os.cpu_count()}c"])
+print(re.sub(r"[^a-z0-9]+", "-", m.lower()).strip("-"))' "$machine")
+commit=${RBEES_COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 out="${out:-$here/bench/results/$(date +%F)-$machine-$commit/serve}"
 mkdir -p "$out"
+rm -f "$out"/*-c*-r*.json "$out"/*-c*-r*.log  # a run again into the same folder starts afresh
+echo "raw outputs: $out" >&2
 if [ -z "$bin" ]; then
   cuda_arg=(); [ "$device" = cpu ] || cuda_arg=(-DGGML_CUDA=ON)
   bin=$("$here/bench/build-anchor.sh" "${cuda_arg[@]}" 2>"$out/anchor-build.log" | tail -n 1)
 fi
+[[ ",$servers," != *,llama-server,* ]] || [ -x "$bin/llama-server" ] || { echo "no llama-server in '$bin'" >&2; exit 1; }
+[[ ",$servers," != *,ours,* ]] || [ -x "$ours" ] || { echo "no rbees-workerd at $ours" >&2; exit 1; }
 IFS=, read -ra levels <<<"$clients"
+IFS=, read -ra names <<<"$servers"
 maxc=$(printf '%s\n' "${levels[@]}" | sort -n | tail -n 1)
 [ "$slots" = auto ] || maxc=$slots
 queue=$((maxc > 64 ? maxc : 64))
@@ -62,10 +73,10 @@ server_cmd() { # name slots -> the command line, in the array cmd
   esac
 }
 wait_health() {
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 3000); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0
     kill -0 "$1" 2>/dev/null || return 1
-    sleep 1
+    sleep 0.2
   done
   return 1
 }
@@ -80,60 +91,64 @@ stop_server() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 
 # The request list, made once with one server's tokenizer (the anchor's when it runs: the same GGUF,
 # the same vocabulary), then sent unchanged to every server.
-IFS=, read -ra names <<<"$servers"
 tok_server=${names[0]}
 [[ ",$servers," == *,llama-server,* ]] && tok_server=llama-server
 : >"$out/commands.txt"
 echo "(measures the prompts only)" >>"$out/commands.txt"
 start_server "$tok_server" 1 "$out/tokenizer-server.log" || exit 1
 python3 "$here/bench/serve_bench.py" --tokenizer-url "http://127.0.0.1:$port" --num-requests "$nreq" \
-  --prompt-tokens "$ptok" --max-tokens "$otok" --seed "$seed" --write-workload "$out/workload.json"
+  --prompt-tokens "$ptok" --max-tokens "$otok" --seed "$seed" --corpus "$corpus" --write-workload "$out/workload.json"
 rc=$?
 stop_server
 [ $rc = 0 ] || exit 1
 
 # What was run where, for the report's header (values through the environment: no quoting to get wrong).
 version() { "$@" --version 2>&1 | grep -v '^$' | head -n 3 | tr '\n' ' '; }
-export M_DATE=$(date +%F) M_MACHINE=$machine M_COMMIT=$commit M_MODEL=$model M_DEVICE=$device M_THREADS=$threads \
-  M_CLIENTS=$clients M_SLOTS=$slots M_CTX_PER_SLOT=$ctx M_NUM_REQUESTS=$nreq M_PROMPT_TOKENS=$ptok \
-  M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers M_NPROC=$(nproc)
-export M_DIRTY=$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null | head -c 1)
-export M_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+export M_DATE=$(date +%F) M_TIME_UTC=$(date -u +%T) M_MACHINE=$machine M_COMMIT=$commit M_MODEL=$model \
+  M_CORPUS=$corpus M_DEVICE=$device M_THREADS=$threads M_CLIENTS=$clients M_SLOTS=$slots M_CTX_PER_SLOT=$ctx \
+  M_NUM_REQUESTS=$nreq M_RUNS=$runs M_PROMPT_TOKENS=$ptok M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers
+export M_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') M_CORES=$(nproc)
 export M_GPU=$([ "$device" = cpu ] || nvidia-smi --query-gpu=name --format=csv,noheader -i "${device#cuda:}" 2>/dev/null)
 export M_OURS_VERSION=$(version "$ours") M_ANCHOR_VERSION=$(version "$bin/llama-server")
+# Tracked files changed since the commit (unknown, null, for a copied tree named by RBEES_COMMIT).
+export M_TREE_MODIFIED=$([ -n "${RBEES_COMMIT:-}" ] || git -C "$here" status --porcelain --untracked-files=no |
+  cut -c4- | paste -sd ,)
 python3 - "$out/meta.json" <<'EOF'
 import json, os, sys
 m = {k[2:].lower(): v for k, v in os.environ.items() if k.startswith("M_")}
-for k in ("threads", "ctx_per_slot", "num_requests", "seed", "nproc"):
+for k in ("threads", "ctx_per_slot", "num_requests", "runs", "seed", "cores"):
     m[k] = int(m[k])
 m["clients"] = [int(c) for c in m["clients"].split(",")]
 m["servers"] = m["servers"].split(",")
-m["dirty"] = m["dirty"] != ""
+m["tree_modified"] = None if os.environ.get("RBEES_COMMIT") else [f for f in m["tree_modified"].split(",") if f]
 m["model_bytes"] = os.path.getsize(m["model"])
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 EOF
+[ ! -x "$here/bench/describe_builds.sh" ] || "$here/bench/describe_builds.sh" "$bin" "$ours" >"$out/builds.txt" 2>&1
 
-bench_level() { # name clients
+bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2.json" | tee -a "$out/$1-console.txt"
+    --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2-r$3.json" | tee -a "$out/$1-console.txt"
 }
-# With slots = clients the servers restart per count anyway, so they alternate per count: drift of a
-# shared machine then falls on both alike.
+# The servers alternate, per client count when slots = clients (they restart per count anyway), so the
+# drift of a shared machine falls on both alike.
 for name in "${names[@]}"; do : >"$out/$name-console.txt"; done
-if [ "$slots" = auto ]; then
-  for c in "${levels[@]}"; do
+for r in $(seq 1 "$runs"); do
+  if [ "$slots" = auto ]; then
+    for c in "${levels[@]}"; do
+      for name in "${names[@]}"; do
+        start_server "$name" "$c" "$out/$name-c$c-r$r.log" || continue
+        bench_point "$name" "$c" "$r"
+        stop_server
+      done
+    done
+  else
     for name in "${names[@]}"; do
-      start_server "$name" "$c" "$out/$name-c$c.log" || continue
-      bench_level "$name" "$c"
+      start_server "$name" "$slots" "$out/$name-r$r.log" || continue
+      for c in "${levels[@]}"; do bench_point "$name" "$c" "$r"; done
       stop_server
     done
-  done
-else
-  for name in "${names[@]}"; do
-    start_server "$name" "$slots" "$out/$name.log" || continue
-    for c in "${levels[@]}"; do bench_level "$name" "$c"; done
-    stop_server
-  done
-fi
+  fi
+done
 python3 "$here/bench/serve_report.py" "$out" --out "$out/serve.md" --svg "$out/serve.svg"
-echo "raw results: $out"
+echo "raw outputs: $out"

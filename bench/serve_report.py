@@ -2,9 +2,10 @@
 """Markdown table and SVG plot of a serving benchmark run, from its raw files only.
 
   serve_report.py DIR [--out FILE.md] [--svg FILE.svg]
-DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>.json per run
+DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<run>.json per run
 (bench/serve_bench.py's output, whose summary is recomputed here from the per-request records).
-Prints the table (and writes it to --out); --svg: throughput and TTFT p99 against clients, two
+Prints the table (and writes it to --out); with several runs a cell is the median of the runs with
+their min-max, and ratios are of the medians. --svg: throughput and TTFT p99 against clients, two
 panels drawn by bench/plot_svg.py.
 """
 import argparse
@@ -12,6 +13,7 @@ import glob
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,90 +23,109 @@ from serve_bench import summarize  # noqa: E402
 
 OURS, ANCHOR = "ours", "llama-server"
 NAMES = {OURS: "rbees-workerd", ANCHOR: "llama-server"}
+MEASURES = [  # label, how to read it from a summary, seconds (else a rate with that many decimals)
+    ("output tok/s", lambda s: s["output_tok_s"], 1),
+    ("requests/s", lambda s: s["requests_s"], 2),
+    ("TTFT p50", lambda s: s["ttft_s"]["p50"], None),
+    ("TTFT p99", lambda s: s["ttft_s"]["p99"], None),
+    ("TPOT p50", lambda s: s["tpot_s"]["p50"], None),
+    ("TPOT p99", lambda s: s["tpot_s"]["p99"], None),
+    ("ITL p99", lambda s: s["itl_s"]["p99"], None),
+]
 
 
 def load_runs(folder):
+    """{(server, clients): [(summary, raw) per run]}"""
     runs = {}
-    for path in glob.glob(os.path.join(folder, "*-c*.json")):
-        m = re.fullmatch(r"(.+)-c(\d+)\.json", os.path.basename(path))
+    for path in sorted(glob.glob(os.path.join(folder, "*-c*.json"))):
+        m = re.fullmatch(r"(.+)-c(\d+)(?:-r(\d+))?\.json", os.path.basename(path))
         if m:
             raw = json.load(open(path))
-            runs[(m.group(1), int(m.group(2)))] = (summarize(raw["records"]), raw)
+            runs.setdefault((m.group(1), int(m.group(2))), []).append((summarize(raw["records"]), raw))
     return runs
 
 
-def fmt_s(x):
-    if x is None:
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def cell(values, digits):
+    """One run: its value; several: median (min-max). Times in ms, or in s from a median of 1 s up."""
+    values = [v for v in values if v is not None]
+    if not values:
         return "-"
-    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}x" if a is not None and b else "-"
+    m = median(values)
+    if digits is None:
+        scale, digits, unit = (1000, 0, " ms") if m < 1 else (1, 2, " s")
+    else:
+        scale, unit = 1, ""
+    f = lambda x: f"{x * scale:.{digits}f}"
+    return f"{f(m)}{unit}" if len(values) == 1 else f"{f(m)}{unit} ({f(min(values))}-{f(max(values))})"
 
 
 def header(meta, raw):
     w = raw["workload"]
     slots = "slots = clients" if meta["slots"] == "auto" else f"{meta['slots']} slots"
     where = meta["cpu"] if meta["device"] == "cpu" else f"{meta['gpu']} ({meta['device']})"
-    dirty = " (with uncommitted changes)" if meta.get("dirty") else ""
+    modified = meta.get("tree_modified")
+    tree = f" plus uncommitted changes to {len(modified)} tracked files" if modified else ""
+    runs = meta.get("runs", 1)
+    stat = (f"{runs} runs per point, alternating the servers; a cell is the median (min-max) of the runs"
+            if runs > 1 else "one run per point")
     return "\n".join([
-        f"Serving benchmark, {meta['date']}, machine {meta['machine']}: {where}, {meta['nproc']} cores; "
-        f"commit {meta['commit']}{dirty}.",
-        f"Model {os.path.basename(meta['model'])}, {meta['threads']} threads, {slots}, "
+        f"Serving benchmark, {meta['date']}, machine `{meta['machine']}` ({where}, {meta['cores']} cores), "
+        f"commit {meta['commit']}{tree}.",
+        "",
+        f"Model `{os.path.basename(meta['model'])}`, {meta['threads']} threads, {slots}, "
         f"{meta['ctx_per_slot']} tokens of context per slot (llama-server `-np N -c N*{meta['ctx_per_slot']} "
-        f"--cache-ram 0`, ours `--max-seqs N --ctx-size N*{meta['ctx_per_slot']}`).",
-        f"Workload: {len(w['requests'])} requests per client count, each its own slice of "
-        f"{os.path.basename(w['corpus'])}; prompt {w['prompt_tokens']} tokens ({w['tokenizer'].split(' at ')[0]}), "
-        f"output {w['max_tokens']} tokens, ignore_eos, temperature {raw['mode']['temperature']}, seed {w['seed']}; "
-        f"closed loop, streaming /v1/completions (bench/serve_bench.py). "
-        f"Ratio: rbees-workerd / llama-server (above 1 is better for rates, worse for times).",
+        f"--cache-ram 0`, ours `--max-seqs N --ctx-size N*{meta['ctx_per_slot']}`). "
+        f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
+        f"{os.path.basename(w['corpus'])}; prompts {w['prompt_tokens']} tokens "
+        f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "
+        f"{raw['mode']['temperature']}, seed {w['seed']}; closed loop, streaming /v1/completions; {stat}. "
+        "TPOT = (latency - TTFT) / (output tokens - 1); ITL: every gap between streamed tokens. "
+        "Ratio: rbees-workerd / llama-server (above 1 is better for rates, worse for times).",
     ])
 
 
 def table(meta, runs):
     rows = ["| clients | measure | rbees-workerd | llama-server | ratio |", "|---:|---|---:|---:|---:|"]
     for c in meta["clients"]:
-        o, a = (runs.get((n, c), (None,))[0] for n in (OURS, ANCHOR))
+        o, a = ([s for s, _ in runs.get((n, c), [])] for n in (OURS, ANCHOR))
         if not o and not a:
             continue
-        get = lambda s, k, q=None: (s[k][q] if q else s[k]) if s else None
-        def num(x, d=1):
-            return "-" if x is None else f"{x:.{d}f}"
-        rows.append(f"| {c} | output tok/s | {num(get(o, 'output_tok_s'))} | {num(get(a, 'output_tok_s'))} | "
-                    f"{ratio(get(o, 'output_tok_s'), get(a, 'output_tok_s'))} |")
-        rows.append(f"| {c} | requests/s | {num(get(o, 'requests_s'), 2)} | {num(get(a, 'requests_s'), 2)} | "
-                    f"{ratio(get(o, 'requests_s'), get(a, 'requests_s'))} |")
-        for label, key, q in (("TTFT p50", "ttft_s", "p50"), ("TTFT p99", "ttft_s", "p99"),
-                              ("TPOT p50", "tpot_s", "p50"), ("TPOT p99", "tpot_s", "p99"),
-                              ("ITL p99", "itl_s", "p99")):
-            rows.append(f"| {c} | {label} | {fmt_s(get(o, key, q))} | {fmt_s(get(a, key, q))} | "
-                        f"{ratio(get(o, key, q), get(a, key, q))} |")
-        errs = [get(s, "errors") or 0 for s in (o, a)]
+        for label, get, digits in MEASURES:
+            vo, va = [get(s) for s in o], [get(s) for s in a]
+            mo, ma = median(vo), median(va)
+            r = f"{mo / ma:.2f}" if mo is not None and ma else "-"
+            rows.append(f"| {c} | {label} | {cell(vo, digits)} | {cell(va, digits)} | {r} |")
+        errs = [sum(s["errors"] for s in side) for side in (o, a)]
         if any(errs):
-            rows.append(f"| {c} | errors | {errs[0]} | {errs[1]} | |")
+            rows.append(f"| {c} | errors (all runs) | {errs[0]} | {errs[1]} | |")
     return "\n".join(rows)
 
 
 def notes(runs):
     """Requests counted differently by a server, and errors: what a reader should know of the figures."""
     out = []
-    for (name, c), (s, _) in sorted(runs.items()):
-        odd = {k: s[k] for k in ("output_not_max_tokens", "chunks_not_tokens", "prompt_count_off") if s[k]}
-        if odd or s["errors"]:
-            out.append(f"- {NAMES.get(name, name)}, {c} clients: {s['errors']} errors"
-                       + "".join(f", {k} {v}" for k, v in odd.items())
-                       + (f" (first: {s['first_errors'][0]})" if s["first_errors"] else ""))
+    for (name, c), rs in sorted(runs.items()):
+        for i, (s, _) in enumerate(rs, 1):
+            odd = {k: s[k] for k in ("output_not_max_tokens", "chunks_not_tokens", "prompt_count_off") if s[k]}
+            if odd or s["errors"]:
+                out.append(f"- {NAMES.get(name, name)}, {c} clients, run {i}: {s['errors']} errors"
+                           + "".join(f", {k} {v}" for k, v in odd.items())
+                           + (f" (first: {s['first_errors'][0]})" if s["first_errors"] else ""))
     return "\n".join(out)
 
 
 def plot(meta, runs, svg_path):
     here = os.path.dirname(os.path.abspath(__file__))
     panels = []
-    for title, y_label, key in (("Output throughput", "output tokens/s", lambda s: s["output_tok_s"]),
+    for title, y_label, get in (("Output throughput", "output tokens/s", lambda s: s["output_tok_s"]),
                                 ("TTFT p99", "milliseconds", lambda s: 1000 * (s["ttft_s"]["p99"] or 0.0))):
-        series = {NAMES[n]: [[c, key(runs[(n, c)][0])] for c in meta["clients"] if (n, c) in runs]
-                  for n in (OURS, ANCHOR)}
+        series = {NAMES[n]: [[c, median([get(s) for s, _ in runs[(n, c)]])] for c in meta["clients"]
+                             if (n, c) in runs] for n in (OURS, ANCHOR)}
         series = {k: v for k, v in series.items() if v}
         if not any(y for pts in series.values() for _, y in pts):
             return
@@ -120,7 +141,8 @@ def plot(meta, runs, svg_path):
     h = int(re.search(r'height="(\d+)"', panels[0]).group(1))
     inner = [p.replace("<svg ", f'<svg x="{i * w}" y="0" ', 1) for i, p in enumerate(panels)]
     with open(svg_path, "w") as f:
-        f.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{h}">\n' + "\n".join(inner) + "\n</svg>\n")
+        f.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{h}">\n'
+                + "\n".join(inner) + "\n</svg>\n")
 
 
 def main():
@@ -132,8 +154,8 @@ def main():
     meta = json.load(open(os.path.join(a.dir, "meta.json")))
     runs = load_runs(a.dir)
     if not runs:
-        sys.exit(f"no <server>-c<clients>.json in {a.dir}")
-    md = header(meta, next(iter(runs.values()))[1]) + "\n\n" + table(meta, runs) + "\n"
+        sys.exit(f"no <server>-c<clients>-r<run>.json in {a.dir}")
+    md = header(meta, next(iter(runs.values()))[0][1]) + "\n\n" + table(meta, runs) + "\n"
     n = notes(runs)
     if n:
         md += "\nCounted differently or failed:\n" + n + "\n"
