@@ -29,11 +29,16 @@ How to run
   bench/serve_bench.py --url http://127.0.0.1:8080 --concurrency 8 --num-requests 40 --out r.json
   # open loop at 4 requests/s:
   bench/serve_bench.py --url http://127.0.0.1:8080 --request-rate 4 --num-requests 200
-  # ours against llama-server, same GGUF, slots, context and request list (CPU, the issue's target):
-  bench/serve_bench.sh          # defaults: embedded model's F16 GGUF, 2 threads, 8 clients
-  # GPU (llama.cpp tools built with CUDA: ANCHOR_BIN=dir, ours built with -DRBEES_CUDA=ON):
-  bench/serve_bench.sh --device cuda:0 --model /tmp/models/llama2-7b-f16.gguf --clients 16,64 \\
-      --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 256
+  # ours against llama-server on one GGUF, slots, per-slot context, threads and request list, then the
+  # table and plot (bench/serve_report.py) from the raw files under bench/results/<date>-<machine>-<commit>/serve/.
+  # CPU, issue 14's target workload: embedded model's F16 GGUF, 2 threads, clients 1,4,8,16 (8 is the
+  # target), prompts 100:700, output 64:256, 64 requests per point, 2 runs; about 8 minutes on 2 cores:
+  bench/serve_bench.sh
+  # GPU: ours built with -DRBEES_CUDA=ON, llama.cpp's tools by bench/build-anchor.sh -DGGML_CUDA=ON
+  # (-DCMAKE_CUDA_ARCHITECTURES=90); llama-server gets -ngl 999:
+  bench/serve_bench.sh --device cuda:0 --model /tmp/models/llama2-7b-f16.gguf --ours build-cuda/rbees-workerd \\
+      --anchor-bin /tmp/anchor/bin --clients 16,64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 256
+  bench/serve_bench.sh --help   # every option
 Standard library only.
 """
 import argparse
