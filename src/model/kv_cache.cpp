@@ -380,6 +380,29 @@ void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_
   }
 }
 
+int KvCache::run_window(int32_t seq, int extent) const {
+  const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
+  const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
+  if (static_cast<int64_t>(seq) * region_size() + padded <= rows) return padded;
+  return std::max(extent, region_size());
+}
+
+void KvCache::fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  std::fill(mask, mask + n * static_cast<size_t>(window), neg_inf);
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  const int32_t base = seq * region_size();
+  for (size_t t = 0; t < n; ++t) {
+    float* row = mask + t * window;
+    for (const auto& [pos, cell] : it->second) {
+      if (pos > positions[t]) break;
+      const int32_t off = cell - base;
+      if (off >= 0 && off < window) row[off] = 0.0f;
+    }
+  }
+}
+
 core::ResidencyReport KvCache::residency() const {
   return core::residency(buffers(), dev_);
 }

@@ -84,6 +84,13 @@ class KvCache {
   // finite.
   void fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,
                         const std::vector<int32_t>& stream_pos) const;
+  // Attention window for a run of tokens of sequence `seq`, whose cells all lie in its home region
+  // up to offset `extent`: a multiple of 256 cells when it fits the storage from the region's start,
+  // else the region.
+  int run_window(int32_t seq, int extent) const;
+  // Additive mask [window, n], row t for the token of `seq` at positions[t]: 0 where it may read the
+  // cell at offset c of the sequence's home region, -INF elsewhere.
+  void fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
   // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
   // sequence, cell position <= token position), -INF elsewhere.
   void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,

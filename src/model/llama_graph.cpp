@@ -33,7 +33,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   const int64_t n_embd_kv = hd * c.n_head_kv;
   const int n_tokens = shape.n_tokens;
   const int n_s = shape.n_stream_tokens;  // tokens attending over their home regions
-  const int n_g = n_tokens - n_s;         // tokens attending over the cache's first n_kv cells
+  const int n_g = shape.n_general;        // tokens attending over the cache's first n_kv cells
 
   Graph g;
   g.shape = shape;
@@ -46,6 +46,10 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   if (n_g > 0) {
     g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, shape.n_kv, n_g), "inp_mask");
     ggml_set_input(g.mask);
+  }
+  if (shape.run_mask_floats > 0) {
+    g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F32, shape.run_mask_floats), "inp_run_mask");
+    ggml_set_input(g.run_mask);
   }
   if (n_s > 0) {
     g.region_mask =
@@ -69,6 +73,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   auto for_kernel = [&](ggml_tensor* m) { return m != nullptr && attn.flash ? ggml_cast(ctx, m, GGML_TYPE_F16) : m; };
   ggml_tensor* mask = for_kernel(g.mask);
   ggml_tensor* region_mask = for_kernel(g.region_mask);
+  ggml_tensor* run_mask = for_kernel(g.run_mask);
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   for (int il = 0; il < c.n_layer; ++il) {
@@ -110,14 +115,27 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       a_s = ggml_reshape_2d(ctx, ops::attention(ctx, qs, ks, vs, region_mask, attn), n_q, shape.n_streams);
       if (!shape.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
-    ggml_tensor* a_g = nullptr;
-    if (n_g > 0) {
-      ggml_tensor* qg = ggml_view_3d(ctx, q, hd, c.n_head, n_g, q->nb[1], q->nb[2], n_s * q->nb[2]);
-      ggml_tensor* k_cells = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.n_kv, hd * k_es, k_all->nb[1], 0);
-      ggml_tensor* v_cells = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.n_kv, hd * v_es, v_all->nb[1], 0);
-      a_g = ggml_reshape_2d(ctx, ops::attention(ctx, qg, k_cells, v_cells, mask, attn), n_q, n_g);
+    ggml_tensor* a = a_s;
+    for (const Run& r : shape.runs) {
+      ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
+      ggml_tensor* kr = nullptr;
+      ggml_tensor* vr = nullptr;
+      ggml_tensor* mr = nullptr;
+      if (r.region >= 0) {
+        // The sequence's home region: its cells only, not every sequence's.
+        const int64_t first = static_cast<int64_t>(r.region) * kv.region_size();
+        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, r.window, hd * k_es, k_all->nb[1], first * k_all->nb[1]);
+        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, r.window, hd * v_es, v_all->nb[1], first * v_all->nb[1]);
+        const size_t es = ggml_element_size(run_mask);
+        mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
+      } else {
+        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.n_kv, hd * k_es, k_all->nb[1], 0);
+        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.n_kv, hd * v_es, v_all->nb[1], 0);
+        mr = ggml_view_2d(ctx, mask, shape.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
+      }
+      ggml_tensor* ar = ggml_reshape_2d(ctx, ops::attention(ctx, qr, kr, vr, mr, attn), n_q, r.n_tokens);
+      a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);
     }
-    ggml_tensor* a = a_s == nullptr ? a_g : a_g == nullptr ? a_s : ggml_concat(ctx, a_s, a_g, 1);
     a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);
     a = ggml_reshape_2d(ctx, a, n_q, n_tokens);
     a = named(ops::linear(ctx, L.wo, a, L.bo, lin), "attn_block_out", il);

@@ -159,6 +159,8 @@ void LlamaModel::reserve(KvCache& kv) {
   shape.n_kv = kv.size();
   shape.n_out = n_tokens;
   shape.argmax = true;  // a superset of the graph without it
+  shape.runs = {Run{0, n_tokens, -1, 0, 0}};
+  shape.n_general = n_tokens;
   Graph g = build_graph(shape, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
   reserved_cells_ = kv.size();
@@ -367,7 +369,27 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
     // scanning the whole span once.
     const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions) : StreamPlan{};
-    const int n_general = n_tokens - plan.n_tokens;
+    // The other tokens, sequence by sequence: over the home region where the sequence's every cell is
+    // there (the region path needs the flash kernel, as above), else over the whole span.
+    std::vector<Run> runs;
+    int n_general = 0;
+    int run_floats = 0;
+    for (int i = plan.n_tokens; i < n_tokens;) {
+      int j = i + 1;
+      while (j < n_tokens && seqs[j] == seqs[i]) ++j;
+      const int extent = options_.flash_attention ? kv.home_extent(seqs[i]) : -1;
+      if (extent > 0) {
+        runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_floats});
+        run_floats += runs.back().window * runs.back().n_tokens;
+      } else if (!runs.empty() && runs.back().region < 0) {
+        runs.back().n_tokens += j - i;
+        n_general += j - i;
+      } else {
+        runs.push_back(Run{i, j - i, -1, 0, n_general});
+        n_general += j - i;
+      }
+      i = j;
+    }
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
@@ -380,6 +402,9 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.window = plan.window;
     shape.streams_in_order = plan.in_order;
     shape.argmax = dst.ids != nullptr;
+    shape.runs = std::move(runs);
+    shape.n_general = n_general;
+    shape.run_mask_floats = run_floats;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
@@ -410,10 +435,23 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
     if (g.mask != nullptr) {
       mask_.resize(static_cast<size_t>(shape.n_kv) * n_general);  // every element is written below
-      const std::vector<int32_t> g_seqs(seqs.begin() + plan.n_tokens, seqs.end());
-      const std::vector<int32_t> g_pos(positions.begin() + plan.n_tokens, positions.end());
+      std::vector<int32_t> g_seqs, g_pos;
+      for (const Run& r : shape.runs) {
+        if (r.region >= 0) continue;
+        g_seqs.insert(g_seqs.end(), seqs.begin() + r.begin, seqs.begin() + r.begin + r.n_tokens);
+        g_pos.insert(g_pos.end(), positions.begin() + r.begin, positions.begin() + r.begin + r.n_tokens);
+      }
       kv.fill_mask(mask_.data(), shape.n_kv, g_seqs, g_pos);
       ggml_backend_tensor_set(g.mask, mask_.data(), 0, ggml_nbytes(g.mask));
+    }
+    if (g.run_mask != nullptr) {
+      run_mask_.resize(static_cast<size_t>(shape.run_mask_floats));
+      for (const Run& r : shape.runs) {
+        if (r.region < 0) continue;
+        kv.fill_run_mask(run_mask_.data() + r.mask_at, r.window, r.region, positions.data() + r.begin,
+                         static_cast<size_t>(r.n_tokens));
+      }
+      ggml_backend_tensor_set(g.run_mask, run_mask_.data(), 0, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
       region_mask_.resize(static_cast<size_t>(shape.window) * shape.n_streams);

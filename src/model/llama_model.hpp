@@ -129,10 +129,23 @@ class LlamaModel {
   void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
 
  private:
+  // Consecutive tokens after the streams that attend together: a prompt chunk of a sequence whose
+  // cells all lie in its home region attends over that region (region >= 0: `window` cells, its own
+  // mask at `mask_at` floats into the runs' mask), so what it costs follows the sequence's length,
+  // not the cache's; other tokens attend over the cache's first n_kv cells (region < 0: rows
+  // [mask_at, mask_at + n_tokens) of the shared mask).
+  struct Run {
+    int begin = 0;
+    int n_tokens = 0;
+    int region = -1;
+    int window = 0;
+    int mask_at = 0;
+    bool operator==(const Run&) const = default;
+  };
   // What a graph's shape depends on. The first n_stream_tokens tokens (one each for distinct
   // sequences living in their home regions, see KvCache::set_regions) attend over their regions,
   // n_streams regions batched in one 4-D attention of `window` cells each; the other tokens attend
-  // over the cache's first n_kv cells through one mask.
+  // in runs.
   struct Shape {
     int n_tokens = 0;
     int n_kv = 0;
@@ -142,6 +155,9 @@ class LlamaModel {
     int window = 0;
     bool streams_in_order = true;  // token r is stream r: no reordering needed
     bool argmax = false;           // the graph ends in each row's greatest logit (forward_greedy)
+    std::vector<Run> runs;         // the tokens after the streams, in batch order
+    int n_general = 0;             // tokens in runs over the first n_kv cells
+    int run_mask_floats = 0;       // the region runs' masks, together
     bool operator==(const Shape&) const = default;
   };
   // The inputs and output of one graph.
@@ -151,7 +167,8 @@ class LlamaModel {
     ggml_tensor* tokens = nullptr;         // I32 [n_tokens]
     ggml_tensor* positions = nullptr;      // I32 [n_tokens]
     ggml_tensor* cells = nullptr;          // I64 [n_tokens]: the KV cell each token writes
-    ggml_tensor* mask = nullptr;           // F32 [n_kv, n_tokens - n_stream_tokens], or null
+    ggml_tensor* mask = nullptr;           // F32 [n_kv, n_general], or null
+    ggml_tensor* run_mask = nullptr;       // F32 [run_mask_floats], or null
     ggml_tensor* region_mask = nullptr;    // F32 [window, 1, 1, n_streams], or null
     ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
     ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
@@ -196,6 +213,7 @@ class LlamaModel {
   std::vector<int32_t> greedy_ids_;  // the ids of the last forward_greedy()
   std::vector<float> mask_;          // the attention masks of the current pass, kept to reuse their memory
   std::vector<float> region_mask_;
+  std::vector<float> run_mask_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;
 };
