@@ -260,6 +260,23 @@ TEST(KvCacheRegions, SequencesPlaceInTheirHomeRegionAndOverflowElsewhere) {
   EXPECT_EQ(kv.region_window(3, 4), 4);
 }
 
+// A prompt chunk's mask covers its sequence's home region only: row t lets the token at positions[t]
+// read its own sequence's cells up to its position, at their offsets in the region.
+TEST(KvCacheRegions, RunMaskCoversTheHomeRegionCausally) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 16, GGML_TYPE_F32);
+  kv.set_regions(4);
+  EXPECT_EQ(kv.place({3, 2, 2, 2}, {0, 0, 1, 2}), (std::vector<int32_t>{12, 8, 9, 10}));
+  // 16 cells plus 256 spare rows: a 256-cell window fits from region 2's start.
+  EXPECT_EQ(kv.run_window(2, kv.home_extent(2)), 256);
+  const int window = 4;
+  std::vector<float> mask(window * 2);
+  const int32_t positions[2] = {1, 2};
+  kv.fill_run_mask(mask.data(), window, 2, positions, 2);
+  const float inf = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(mask, (std::vector<float>{0, 0, inf, inf, 0, 0, 0, inf}));
+}
+
 // Batched decode steps of several sequences, each in its own home region, attend per region (with
 // flash attention) and give what each sequence gives alone: in and out of slot order, with a region
 // left empty in between.
