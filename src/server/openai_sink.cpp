@@ -110,9 +110,11 @@ void OpenAiSink::on_token(const engine::TokenEvent& event) {
 }
 
 json OpenAiSink::usage(const engine::FinalResult& result) const {
+  // OpenAI's field for prompt tokens whose keys and values came from the prefix cache.
   return {{"prompt_tokens", result.prompt_tokens},
           {"completion_tokens", result.tokens_out},
-          {"total_tokens", result.prompt_tokens + result.tokens_out}};
+          {"total_tokens", result.prompt_tokens + result.tokens_out},
+          {"prompt_tokens_details", {{"cached_tokens", result.cached_prompt_tokens}}}};
 }
 
 void OpenAiSink::on_finish(const engine::FinalResult& result) {

@@ -133,3 +133,29 @@ TEST(ServeBatching, SharedPrefixIsReusedWithIdenticalOutput) {
 
 }  // namespace
 }  // namespace rbees::app::testing
+
+namespace rbees::app::testing {
+namespace {
+
+// usage.prompt_tokens_details.cached_tokens says how much of the prompt came from the prefix cache:
+// nothing the first time, whole 16-token blocks the second (one prompt token is always computed).
+TEST(ServeBatching, UsageReportsCachedPromptTokens) {
+  Daemon d({"--model", kModelDir});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  std::string prompt;
+  for (const auto& c : reference_cases()) prompt += c["prompt"].get<std::string>() + " ";
+  const json body = {{"prompt", prompt}, {"max_tokens", 2}, {"temperature", 0}};
+  std::vector<json> usage;
+  for (int i = 0; i < 2; ++i) {
+    auto res = d.client().Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    usage.push_back(json::parse(res->body)["usage"]);
+  }
+  const int prompt_tokens = usage[1]["prompt_tokens"];
+  EXPECT_EQ(usage[0]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(usage[1]["prompt_tokens_details"]["cached_tokens"], (prompt_tokens - 1) / 16 * 16);
+}
+
+}  // namespace
+}  // namespace rbees::app::testing

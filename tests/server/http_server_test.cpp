@@ -290,7 +290,10 @@ TEST_F(HttpServerTest, CompletionsNonStreaming) {
   EXPECT_EQ(body["model"], "fake-model");
   EXPECT_EQ(body["choices"][0]["text"], "abc");
   EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
-  EXPECT_EQ(body["usage"], (json{{"prompt_tokens", 3}, {"completion_tokens", 3}, {"total_tokens", 6}}));
+  EXPECT_EQ(body["usage"], (json{{"prompt_tokens", 3},
+                                 {"completion_tokens", 3},
+                                 {"total_tokens", 6},
+                                 {"prompt_tokens_details", {{"cached_tokens", 0}}}}));
   const json& lp = body["choices"][0]["logprobs"];
   EXPECT_EQ(lp["tokens"], (json{"a", "b", "c"}));
   EXPECT_EQ(lp["token_logprobs"], (json{-0.5, -0.5, -0.5}));
