@@ -380,6 +380,34 @@ void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_
   }
 }
 
+bool KvCache::in_position_order(int32_t seq) const {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return true;
+  int32_t last = -1;
+  for (const auto& [pos, cell] : it->second) {
+    if (cell < last) return false;
+    last = cell;
+  }
+  return true;
+}
+
+int KvCache::seq_length(int32_t seq) const {
+  auto it = seqs_.find(seq);
+  return it == seqs_.end() ? 0 : static_cast<int>(it->second.size());
+}
+
+void KvCache::fill_seq_mask(float* mask, int32_t seq, const int32_t* positions, size_t n) const {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  const size_t len = it->second.size();
+  for (size_t t = 0; t < n; ++t) {
+    float* row = mask + t * len;
+    size_t j = 0;
+    for (const auto& [pos, cell] : it->second) row[j++] = pos <= positions[t] ? 0.0f : neg_inf;
+  }
+}
+
 int KvCache::run_window(int32_t seq, int extent) const {
   const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
   const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;

@@ -91,6 +91,14 @@ class KvCache {
   // Additive mask [window, n], row t for the token of `seq` at positions[t]: 0 where it may read the
   // cell at offset c of the sequence's home region, -INF elsewhere.
   void fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
+  // Whether the cells of `seq`, taken in position order, have ascending indices. Attention sums over
+  // cells in index order, so only then does it sum over this sequence's in position order.
+  bool in_position_order(int32_t seq) const;
+  // Cells `seq` holds.
+  int seq_length(int32_t seq) const;
+  // Additive mask [seq_length(seq), n] over the sequence's cells in position order (seq_cells()):
+  // row t lets the token at positions[t] read the cells with positions up to its own.
+  void fill_seq_mask(float* mask, int32_t seq, const int32_t* positions, size_t n) const;
   // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
   // sequence, cell position <= token position), -INF elsewhere.
   void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,

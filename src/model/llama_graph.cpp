@@ -51,6 +51,10 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F32, shape.run_mask_floats), "inp_run_mask");
     ggml_set_input(g.run_mask);
   }
+  if (shape.gather_ints > 0) {
+    g.gather = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.gather_ints), "inp_gather");
+    ggml_set_input(g.gather);
+  }
   if (n_s > 0) {
     g.region_mask =
         named(ggml_new_tensor_4d(ctx, GGML_TYPE_F32, shape.window, 1, 1, shape.n_streams), "inp_region_mask");
@@ -121,7 +125,14 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_tensor* kr = nullptr;
       ggml_tensor* vr = nullptr;
       ggml_tensor* mr = nullptr;
-      if (r.region >= 0) {
+      if (r.gathered) {
+        // The sequence's cells in position order (F16 values come back as F32, exactly).
+        ggml_tensor* idx = ggml_view_1d(ctx, g.gather, r.window, r.gather_at * ggml_element_size(g.gather));
+        kr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, k_all, idx), hd, c.n_head_kv, r.window);
+        vr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, v_all, idx), hd, c.n_head_kv, r.window);
+        const size_t es = ggml_element_size(run_mask);
+        mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
+      } else if (r.region >= 0) {
         // The sequence's home region: its cells only, not every sequence's.
         const int64_t first = static_cast<int64_t>(r.region) * kv.region_size();
         kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, r.window, hd * k_es, k_all->nb[1], first * k_all->nb[1]);

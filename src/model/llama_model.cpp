@@ -122,7 +122,9 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     ggml_backend_cpu_set_n_threads(cpu_backend_.get(), device_.n_threads());
     backends.push_back(cpu_backend_.get());
   }
-  graph_size_ = std::max(2048, c.n_layer * 48 + 64);
+  // Each layer: ~48 nodes, and ~20 more per attention run (views, permutes, gathers, the kernel, the
+  // concatenation); forward_chunk keeps a graph within kMaxRuns runs.
+  graph_size_ = std::max(2048, c.n_layer * (48 + 20 * kMaxRuns) + 64);
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
   sched_ =
       ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, false, true);
@@ -280,14 +282,26 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
   }
   const size_t n_vocab = static_cast<size_t>(config_.n_vocab);
   size_t done = 0;
-  for (size_t begin = 0; begin < n; begin += step) {
+  for (size_t begin = 0, end = 0; begin < n; begin = end) {
+    end = std::min(n, begin + step);
+    if (options_.batch_invariant) {
+      // Every sequence attends on its own there (no shared whole-span pass): at most kMaxRuns
+      // sequences per graph, counted conservatively (decode streams included).
+      int segments = 1;
+      for (size_t i = begin + 1; i < end; ++i) {
+        if (batch.seq_ids[i] != batch.seq_ids[i - 1] && ++segments > kMaxRuns) {
+          end = i;
+          break;
+        }
+      }
+    }
     Destination dst;
     if (greedy) {
       dst.ids = greedy_ids_.data() + done;
     } else {
       dst.logits = logits + done * n_vocab;
     }
-    done += forward_chunk(batch, begin, std::min(n, begin + step), kv, options, out, dst);
+    done += forward_chunk(batch, begin, end, kv, options, out, dst);
   }
   return done;
 }
@@ -313,7 +327,9 @@ struct StreamPlan {
 // A token qualifies when its sequence has a home region, holds every cell there (the new one
 // included) and has no other token in the chunk; the run of qualifying tokens from the start forms
 // the streams. Stream r is home region r, so regions without a token become placeholders.
-StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, const std::vector<int32_t>& positions) {
+// in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
+StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, const std::vector<int32_t>& positions,
+                        bool in_order) {
   StreamPlan p;
   std::map<int32_t, int> count;
   for (int32_t s : seqs) ++count[s];
@@ -322,7 +338,7 @@ StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, con
     const int32_t s = seqs[i];
     if (count[s] != 1 || s >= kv.n_regions()) break;
     const int e = kv.home_extent(s);
-    if (e < 0) break;
+    if (e < 0 || (in_order && !kv.in_position_order(s))) break;
     extent = std::max(extent, e);
     p.n_streams = std::max(p.n_streams, s + 1);
     ++p.n_tokens;
@@ -368,19 +384,32 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
     // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
     // scanning the whole span once.
-    const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions) : StreamPlan{};
+    const bool invariant = options_.batch_invariant;
+    const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions, invariant) : StreamPlan{};
     // The other tokens, sequence by sequence: over the home region where the sequence's every cell is
     // there (the region path needs the flash kernel, as above), else over the whole span.
     std::vector<Run> runs;
     int n_general = 0;
     int run_floats = 0;
+    int gather_ints = 0;
     for (int i = plan.n_tokens; i < n_tokens;) {
       int j = i + 1;
       while (j < n_tokens && seqs[j] == seqs[i]) ++j;
-      const int extent = options_.flash_attention ? kv.home_extent(seqs[i]) : -1;
+      const bool ordered = !invariant || kv.in_position_order(seqs[i]);
+      // Outside the invariant mode a single token (a decode step that did not make a stream) joins
+      // the whole-span pass rather than costing an attention of its own, and so does any run past
+      // kMaxRuns.
+      const bool own = invariant || (j - i > 1 && static_cast<int>(runs.size()) < kMaxRuns - 1);
+      const int extent = options_.flash_attention && ordered && own ? kv.home_extent(seqs[i]) : -1;
       if (extent > 0) {
         runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_floats});
         run_floats += runs.back().window * runs.back().n_tokens;
+      } else if (invariant) {
+        // Its cells gathered in position order: the sums follow positions, not where cells landed.
+        const int len = kv.seq_length(seqs[i]);
+        runs.push_back(Run{i, j - i, seqs[i], len, run_floats, true, gather_ints});
+        run_floats += len * (j - i);
+        gather_ints += len;
       } else if (!runs.empty() && runs.back().region < 0) {
         runs.back().n_tokens += j - i;
         n_general += j - i;
@@ -405,6 +434,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.runs = std::move(runs);
     shape.n_general = n_general;
     shape.run_mask_floats = run_floats;
+    shape.gather_ints = gather_ints;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
@@ -448,8 +478,12 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       run_mask_.resize(static_cast<size_t>(shape.run_mask_floats));
       for (const Run& r : shape.runs) {
         if (r.region < 0) continue;
-        kv.fill_run_mask(run_mask_.data() + r.mask_at, r.window, r.region, positions.data() + r.begin,
-                         static_cast<size_t>(r.n_tokens));
+        const int32_t* pos = positions.data() + r.begin;
+        if (r.gathered) {
+          kv.fill_seq_mask(run_mask_.data() + r.mask_at, r.region, pos, static_cast<size_t>(r.n_tokens));
+        } else {
+          kv.fill_run_mask(run_mask_.data() + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
+        }
       }
       ggml_backend_tensor_set(g.run_mask, run_mask_.data(), 0, ggml_nbytes(g.run_mask));
     }
@@ -457,6 +491,15 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       region_mask_.resize(static_cast<size_t>(shape.window) * shape.n_streams);
       kv.fill_region_mask(region_mask_.data(), shape.window, plan.stream_seq, plan.stream_pos);
       ggml_backend_tensor_set(g.region_mask, region_mask_.data(), 0, ggml_nbytes(g.region_mask));
+    }
+    if (g.gather != nullptr) {
+      gather_.resize(static_cast<size_t>(shape.gather_ints));
+      for (const Run& r : shape.runs) {
+        if (!r.gathered) continue;
+        const std::vector<int32_t> cells_in_order = kv.seq_cells(r.region);
+        std::copy(cells_in_order.begin(), cells_in_order.end(), gather_.begin() + r.gather_at);
+      }
+      ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
     }
     if (g.stream_rows != nullptr) {
       ggml_backend_tensor_set(g.stream_rows, plan.stream_rows.data(), 0, ggml_nbytes(g.stream_rows));

@@ -134,12 +134,20 @@ class LlamaModel {
   // mask at `mask_at` floats into the runs' mask), so what it costs follows the sequence's length,
   // not the cache's; other tokens attend over the cache's first n_kv cells (region < 0: rows
   // [mask_at, mask_at + n_tokens) of the shared mask).
+  // With batch_invariant, a sequence whose cells are not all at home or not in position order is
+  // gathered instead (gathered: its cells in position order, `window` of them, indices at `gather_at`
+  // in the gather input, mask at `mask_at`; `region` names the sequence): attention then sums over
+  // its cells in the same order wherever they are.
+  // Attention runs one graph may hold (its node budget is sized for them).
+  static constexpr int kMaxRuns = 64;
   struct Run {
     int begin = 0;
     int n_tokens = 0;
     int region = -1;
     int window = 0;
     int mask_at = 0;
+    bool gathered = false;
+    int gather_at = 0;
     bool operator==(const Run&) const = default;
   };
   // What a graph's shape depends on. The first n_stream_tokens tokens (one each for distinct
@@ -158,6 +166,7 @@ class LlamaModel {
     std::vector<Run> runs;         // the tokens after the streams, in batch order
     int n_general = 0;             // tokens in runs over the first n_kv cells
     int run_mask_floats = 0;       // the region runs' masks, together
+    int gather_ints = 0;           // the gathered runs' cell indices, together
     bool operator==(const Shape&) const = default;
   };
   // The inputs and output of one graph.
@@ -169,6 +178,7 @@ class LlamaModel {
     ggml_tensor* cells = nullptr;          // I64 [n_tokens]: the KV cell each token writes
     ggml_tensor* mask = nullptr;           // F32 [n_kv, n_general], or null
     ggml_tensor* run_mask = nullptr;       // F32 [run_mask_floats], or null
+    ggml_tensor* gather = nullptr;         // I32 [gather_ints], or null
     ggml_tensor* region_mask = nullptr;    // F32 [window, 1, 1, n_streams], or null
     ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
     ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
@@ -214,6 +224,7 @@ class LlamaModel {
   std::vector<float> mask_;          // the attention masks of the current pass, kept to reuse their memory
   std::vector<float> region_mask_;
   std::vector<float> run_mask_;
+  std::vector<int32_t> gather_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;
 };

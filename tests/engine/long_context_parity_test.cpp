@@ -293,16 +293,15 @@ TEST_F(LongContextEngine, PrefixCacheHitFromAnotherSlot) {
   prefix_hit(*default_, true);
 }
 
-// Batch-invariant mode fails where a sequence's cells are not in position order (see
-// model/long_context_parity_test.cpp): outgrown regions, log-probabilities off by up to 0.15 (the
-// 740-token prompt at position 753) and a token that is not the full pass's greatest logit; a
-// prefix hit from the other slot, off by up to 0.17 (the second prompt, at position 753) and 0.08
-// (the reusing one, at position 998).
-TEST_F(LongContextEngine, DISABLED_BatchInvariantPromptsTogetherOutgrowingTheirRegions) {
+// Batch-invariant mode where a sequence's cells are not in position order (see
+// model/long_context_parity_test.cpp): outgrown regions, and a prefix hit from the other slot. Before
+// such sequences were gathered in position order, log-probabilities were off by up to 0.17 and a
+// served token was not the full pass's greatest logit.
+TEST_F(LongContextEngine, BatchInvariantPromptsTogetherOutgrowingTheirRegions) {
   together_outgrowing(*invariant_);
 }
 
-TEST_F(LongContextEngine, DISABLED_BatchInvariantPrefixCacheHitFromAnotherSlot) {
+TEST_F(LongContextEngine, BatchInvariantPrefixCacheHitFromAnotherSlot) {
   prefix_hit(*invariant_, true);
 }
 
