@@ -4,7 +4,7 @@
   make_results.py [--check] [--tracked]
 Every folder bench/results/<YYYY-MM-DD>-<machine>-<commit>/ becomes a section (newest first), with one
 part per subfolder, each printed by its report script from the files the benchmark kept:
-  cpu/        bench/cpu_report.py            (bench/cpu_bench.sh)
+  cpu/        bench/cpu_report.py            (bench/cpu_bench.sh; cpu-<variant>/ likewise)
   gpu/        bench/gpu/report.py            (bench/gpu/prepare.sh, measure.sh)
   serve/      bench/serve_report.py --out F  (bench/serve_bench.sh)
   tokenizer/  rendered here from times.jsonl (bench/tokenizer_speed.sh)
@@ -129,8 +129,11 @@ def generate(tracked_only):
         keep = tracked_folders()
         folders = [d for d in folders if d in keep]
     for d in folders:
-        parts = [fn(os.path.join(RESULTS, d, kind)) for kind, fn in PARTS
-                 if os.path.isdir(os.path.join(RESULTS, d, kind))]
+        # A kind's folder may carry a suffix naming a variant (cpu-batch-invariant: the same benchmark
+        # with other options of ours, which its meta.json and table name).
+        subs = sorted(os.listdir(os.path.join(RESULTS, d)))
+        parts = [fn(os.path.join(RESULTS, d, sub)) for kind, fn in PARTS for sub in subs
+                 if (sub == kind or sub.startswith(kind + "-")) and os.path.isdir(os.path.join(RESULTS, d, sub))]
         if parts:
             out.append(f"## {d}\n")
             out += parts
