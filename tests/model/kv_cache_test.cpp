@@ -350,7 +350,8 @@ void expect_many_prompts_match_alone(const ModelOptions& options, bool exact) {
   std::vector<std::vector<float>> alone;
   for (int c = 0; c < 5; ++c) {
     const auto ids = ref.input_ids(c);
-    prompts.emplace_back(ids.begin(), ids.begin() + 3 + c);
+    const size_t n = std::min(ids.size(), static_cast<size_t>(3 + c));
+    prompts.emplace_back(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
     KvCache kv = m.create_kv_cache(64, GGML_TYPE_F16);
     alone.push_back(row(m.forward(prompt_batch(prompts.back()), kv), prompts.back().size() - 1, V));
   }
