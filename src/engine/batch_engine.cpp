@@ -27,15 +27,21 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(
           std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
-      blocks_(kv_, options.block_size, kFirstHolderId) {
+      blocks_(kv_, options.block_size, kFirstHolderId),
+      sched_(options.max_seqs, options.prefill_chunk) {
   if (opts_.max_seqs <= 0 || opts_.max_seqs >= kFirstHolderId) throw std::invalid_argument("max_seqs out of range");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
   // Each sequence slot gets a home region of the cache, so a decode token attends over its own
   // sequence's cells rather than over every sequence's.
-  if (rt_.model().attends_by_region()) kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
+  if (rt_.model().attends_by_region()) {
+    kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
+    // A cached prefix in another slot's region is copied home rather than shared, so that the
+    // sequence still attends over its own region alone.
+    blocks_.set_copy_cells(
+        [this](std::span<const int32_t> src, std::span<const int32_t> dst) { rt_.model().copy_cells(kv_, src, dst); });
+  }
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
-  for (int32_t i = opts_.max_seqs - 1; i >= 0; --i) free_seq_ids_.push_back(i);
   running_.reserve(opts_.max_seqs);
   slices_.reserve(opts_.max_seqs);
   log::info("engine_ready", "continuous batching engine started",
@@ -228,7 +234,7 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
   }
   if (was_admitted) {
     blocks_.release(seq.id());
-    free_seq_ids_.push_back(seq.id());
+    sched_.release(seq.id());
   }
   // The id is free before the client hears the end, so a client may reuse it at once.
   {
@@ -265,21 +271,14 @@ void BatchEngine::apply_cancels() {
 }
 
 void BatchEngine::admit() {
-  while (!waiting_.empty() && !free_seq_ids_.empty()) {
+  while (!waiting_.empty()) {
     Job& job = *waiting_.front();
     Sequence& seq = *job.seq;
-    // The lowest free slot: the regions in use stay packed at the start of the cache, which keeps the
-    // per-region attention batch short.
-    const auto slot = std::min_element(free_seq_ids_.begin(), free_seq_ids_.end());
-    const int32_t id = *slot;
-    const int total = seq.n_prompt() + job.max_new_tokens;
-    auto reused = blocks_.admit(id, seq.tokens(), total);
-    if (!reused) break;  // first come, first served: nobody overtakes the oldest request
-    free_seq_ids_.erase(slot);
-    seq.admit(id, *reused);
+    const auto slot = sched_.admit(seq, seq.n_prompt() + job.max_new_tokens, blocks_);
+    if (!slot) break;  // first come, first served: nobody overtakes the oldest request
     prompt_tokens_total_ += static_cast<uint64_t>(seq.n_prompt());
     log::debug("admitted", "sequence admitted",
-               {{"job_id", job.job_id}, {"seq", id}, {"prompt_tokens", seq.n_prompt()}, {"reused", *reused}});
+               {{"job_id", job.job_id}, {"seq", *slot}, {"prompt_tokens", seq.n_prompt()}, {"reused", seq.n_reused()}});
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
     // One move, under one lock: the sum that bounds admission never dips in between.
@@ -295,34 +294,17 @@ bool BatchEngine::build_batch() {
   batch_.seq_ids.clear();
   batch_.want_logits.clear();
   slices_.clear();
+  running_seqs_.clear();
+  for (auto& j : running_) running_seqs_.push_back(j->seq.get());
   int row = 0;
-  // Decodes first, in slot order (so the model's per-region attention needs no reordering): every
-  // decoding sequence advances one token each step.
-  decode_order_.clear();
-  for (auto& j : running_) {
-    if (j->seq->state() == SequenceState::decoding) decode_order_.push_back(j.get());
-  }
-  std::sort(decode_order_.begin(), decode_order_.end(),
-            [](const Job* a, const Job* b) { return a->seq->id() < b->seq->id(); });
-  for (Job* j : decode_order_) {
-    Sequence& s = *j->seq;
-    batch_.add(s.tokens().back(), s.n_computed(), s.id(), true);
-    slices_.push_back({j, 1, row++});
-  }
-  // Then prompt chunks, oldest first, within the step's prefill budget.
-  int budget = opts_.prefill_chunk;
-  for (auto& j : running_) {
-    if (budget == 0) break;
-    Sequence& s = *j->seq;
-    if (s.state() != SequenceState::prefilling) continue;
-    const int take = std::min(budget, s.prompt_remaining());
-    const bool completes = take == s.prompt_remaining();
-    for (int i = 0; i < take; ++i) {
-      const int pos = s.n_computed() + i;
-      batch_.add(s.tokens()[pos], pos, s.id(), completes && i + 1 == take);
+  for (const StepSlice& p : sched_.plan(running_seqs_, blocks_)) {
+    Job* j = running_[p.index].get();
+    const Sequence& s = *j->seq;
+    const int from = s.n_computed();
+    for (int i = 0; i < p.n_tokens; ++i) {
+      batch_.add(s.tokens()[static_cast<size_t>(from + i)], from + i, s.id(), p.sample && i + 1 == p.n_tokens);
     }
-    slices_.push_back({j.get(), take, completes ? row++ : -1});
-    budget -= take;
+    slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
   }
   return !slices_.empty();
 }
@@ -402,7 +384,7 @@ void BatchEngine::fail_all(const std::string& message) {
     end.prompt_tokens = s.n_prompt();
     end.tokens_out = s.n_generated();
     blocks_.release(s.id());
-    free_seq_ids_.push_back(s.id());
+    sched_.release(s.id());
     // As in finish(): the slot and the id are free before the client hears, so a retry is admitted.
     {
       std::lock_guard lk(mu_);
@@ -426,6 +408,7 @@ void BatchEngine::publish_stats() {
   stats_.running_sequences = static_cast<int>(running_.size());
   stats_.kv_cache_usage = blocks_.usage();
   stats_.prefix_cache_hit_tokens = blocks_.hit_tokens_total();
+  stats_.prefix_cache_copied_tokens = blocks_.copied_tokens_total();
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = generated_tokens_total_;
   stats_.steps = steps_;
@@ -454,6 +437,8 @@ HealthInfo BatchEngine::health() const {
   h.tokenizer_kind = std::string(rt_.tokenizer().kind());
   h.vocab_size = static_cast<int64_t>(rt_.tokenizer().vocab_size());
   h.context_length = limit_;
+  h.kv_cache_tokens = kv_.size();
+  h.max_seqs = opts_.max_seqs;
   return h;
 }
 

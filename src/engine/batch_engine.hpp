@@ -32,6 +32,7 @@
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runtime.hpp"
 #include "engine/request.hpp"
+#include "engine/scheduler.hpp"
 #include "engine/sequence.hpp"
 #include "model/batch.hpp"
 #include "model/kv_cache.hpp"
@@ -56,6 +57,7 @@ struct BatchEngineStats {
   int running_sequences = 0;
   double kv_cache_usage = 0;  // blocks in use or reserved, over all blocks
   uint64_t prefix_cache_hit_tokens = 0;
+  uint64_t prefix_cache_copied_tokens = 0;  // of the hits, copied home from another slot's region
   uint64_t prompt_tokens = 0;
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
@@ -153,9 +155,9 @@ class BatchEngine : public Engine {
   // Scheduler thread only.
   std::deque<std::unique_ptr<Job>> waiting_;
   std::vector<std::unique_ptr<Job>> running_;  // admission order
-  std::vector<int32_t> free_seq_ids_;
+  Scheduler sched_;
   std::vector<Slice> slices_;
-  std::vector<Job*> decode_order_;
+  std::vector<const Sequence*> running_seqs_;
   model::Batch batch_;
   uint64_t prompt_tokens_total_ = 0;
   uint64_t generated_tokens_total_ = 0;

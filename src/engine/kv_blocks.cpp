@@ -74,27 +74,71 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   for (int id : matched) matched_idle += blocks_[id].refs == 0 ? 1 : 0;
   if (need > n_available() - matched_idle) return std::nullopt;
 
+  // Pinned while the sequence is placed, so that making room cannot evict them.
   for (int id : matched) {
     Block& b = blocks_[id];
     if (b.refs++ == 0) evictable_.erase({b.stamp, id});
   }
-  while (n_blocks_ - n_alloc_ - n_reserved_ < need) evict_one();
-  make_home_room(seq, std::max<int>(max_total, static_cast<int>(prompt.size())) - static_cast<int>(matched.size()) * B);
+  const int reused = static_cast<int>(matched.size()) * B;
+  const int longest = std::max<int>(max_total, static_cast<int>(prompt.size()));
+  // Blocks held elsewhere are copied home when the sequence has a home region and the copy is
+  // possible: its own blocks then hold every token, so it needs its whole reservation.
+  bool copy = false;
+  if (copy_cells_ && seq < kv_.n_regions()) {
+    for (int id : matched) {
+      for (int32_t cell : kv_.seq_cells(blocks_[id].holder)) copy = copy || !kv_.in_region(cell, seq);
+    }
+  }
+  if (copy && total_blocks > n_available()) copy = false;  // the pinned blocks are not available
+  const int reserve = copy ? total_blocks : need;
+  while (n_blocks_ - n_alloc_ - n_reserved_ < reserve) evict_one();
+  make_home_room(seq, copy ? longest : longest - reused);
+  if (copy && kv_.region_free(seq) < longest) copy = false;
 
   SeqState st;
-  st.table = matched;
-  st.reserved = need;
-  st.n_published = static_cast<int>(matched.size());
-  st.last_hash = parent;
-  n_reserved_ += need;
-  for (int id : matched) {
-    const Block& b = blocks_[id];
-    kv_.seq_cp(b.holder, seq, b.first_pos, b.first_pos + B);
+  st.reserved = reserve;
+  n_reserved_ += reserve;
+  if (copy) {
+    std::vector<int32_t> src;
+    std::vector<int32_t> positions(static_cast<size_t>(reused));
+    for (int id : matched) {
+      const auto cells = kv_.seq_cells(blocks_[id].holder);
+      src.insert(src.end(), cells.begin(), cells.end());
+    }
+    for (int i = 0; i < reused; ++i) positions[static_cast<size_t>(i)] = i;
+    const std::vector<int32_t> dst = kv_.place(std::vector<int32_t>(static_cast<size_t>(reused), seq), positions);
+    try {
+      copy_cells_(src, dst);
+    } catch (...) {
+      kv_.release(dst, std::vector<int32_t>(static_cast<size_t>(reused), seq));
+      n_reserved_ -= reserve;
+      for (int id : matched) unref(id);
+      throw;
+    }
+    // The cached blocks become evictable again, as recently used.
+    for (int id : matched) unref(id);
+    copied_tokens_total_ += static_cast<uint64_t>(reused);
+  } else {
+    st.table = matched;
+    st.n_published = static_cast<int>(matched.size());
+    st.last_hash = parent;
+    for (int id : matched) {
+      const Block& b = blocks_[id];
+      kv_.seq_cp(b.holder, seq, b.first_pos, b.first_pos + B);
+    }
   }
-  const int reused = static_cast<int>(matched.size()) * B;
   hit_tokens_total_ += static_cast<uint64_t>(reused);
   seqs_.emplace(seq, std::move(st));
   return reused;
+}
+
+int32_t KvBlocks::prefix_home(std::span<const int32_t> prompt) const {
+  if (kv_.n_regions() <= 1 || static_cast<int>(prompt.size()) <= block_size_) return -1;
+  const auto id = find_cached(0, prompt.first(static_cast<size_t>(block_size_)));
+  if (!id) return -1;
+  const auto cells = kv_.seq_cells(blocks_[*id].holder);
+  if (cells.empty()) return -1;
+  return cells.front() / kv_.region_size();
 }
 
 int KvBlocks::new_block() {

@@ -14,6 +14,7 @@
 // recently used first; a parent block is always used more recently than its children).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <span>
@@ -21,11 +22,12 @@
 #include <utility>
 #include <vector>
 
+#include "engine/kv_budget.hpp"
 #include "model/kv_cache.hpp"
 
 namespace rbees::engine {
 
-class KvBlocks {
+class KvBlocks : public KvBudget {
  public:
   // Uses kv.size() / block_size blocks. Holder ids for published blocks are taken from
   // [first_holder_id, ...), which must not collide with the sequence ids the caller uses.
@@ -45,7 +47,16 @@ class KvBlocks {
   // the longest run of published full blocks that starts the prompt (leaving at least one prompt
   // token to compute, for its logits) and reserves the rest. Returns the number of reused tokens,
   // or nullopt (nothing changed) when there is not enough space.
-  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total);
+  // A reused block whose cells lie outside the sequence's home region is copied into the region
+  // (by `copy_cells`, when set) rather than shared, so the sequence attends over its region alone.
+  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total) override;
+  // Copies the keys and values of cells src[i] to cells dst[i] (the model does it on the device).
+  using CopyCells = std::function<void(std::span<const int32_t> src, std::span<const int32_t> dst)>;
+  void set_copy_cells(CopyCells copy) { copy_cells_ = std::move(copy); }
+  // The home region holding the first cached block of the prompt, or -1: admitting the sequence
+  // there shares the cached prefix where it lies instead of copying it.
+  int32_t prefix_home(std::span<const int32_t> prompt) const override;
+  bool next_at_home(int32_t seq) const override { return kv_.home_extent(seq) >= 0 && kv_.home_has_room(seq); }
   // Whether admit() would succeed for a sequence needing `max_total` tokens with no reuse.
   bool could_admit(int max_total) const { return blocks_for(max_total) <= n_available(); }
 
@@ -58,6 +69,8 @@ class KvBlocks {
 
   // Tokens reused from the prefix cache since creation.
   uint64_t hit_tokens_total() const { return hit_tokens_total_; }
+  // Of which were copied into the sequence's home region.
+  uint64_t copied_tokens_total() const { return copied_tokens_total_; }
 
  private:
   struct Block {
@@ -99,6 +112,8 @@ class KvBlocks {
   int n_reserved_ = 0;  // sum of SeqState::reserved
   uint64_t clock_ = 0;
   uint64_t hit_tokens_total_ = 0;
+  uint64_t copied_tokens_total_ = 0;
+  CopyCells copy_cells_;
 };
 
 }  // namespace rbees::engine

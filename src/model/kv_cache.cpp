@@ -341,6 +341,14 @@ int KvCache::region_free(int32_t seq) const {
   return n;
 }
 
+bool KvCache::home_has_room(int32_t seq) const {
+  if (seq < 0 || seq >= n_regions_) return false;
+  const int32_t r_size = region_size();
+  Home& h = homes_[seq];
+  while (h.free_from < r_size && cells_[seq * r_size + h.free_from].pos >= 0) ++h.free_from;
+  return h.free_from < r_size;
+}
+
 int KvCache::home_extent(int32_t seq) const {
   if (seq < 0 || seq >= n_regions_) return -1;
   const Home& h = homes_[seq];
@@ -396,15 +404,28 @@ int KvCache::seq_length(int32_t seq) const {
   return it == seqs_.end() ? 0 : static_cast<int>(it->second.size());
 }
 
-void KvCache::fill_seq_mask(float* mask, int32_t seq, const int32_t* positions, size_t n) const {
+int KvCache::gather_window(int32_t seq, bool padded) const {
+  const int len = seq_length(seq);
+  return padded ? std::max(kSpanPad, (len + kSpanPad - 1) / kSpanPad * kSpanPad) : len;
+}
+
+void KvCache::fill_seq_gather(int32_t* out, int32_t seq, int window) const {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end() || it->second.empty()) throw std::logic_error("gathering a sequence with no cells");
+  int j = 0;
+  for (const auto& [pos, cell] : it->second) out[j++] = cell;
+  std::fill(out + j, out + window, it->second.begin()->second);
+}
+
+void KvCache::fill_seq_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   const float neg_inf = -std::numeric_limits<float>::infinity();
   auto it = seqs_.find(seq);
   if (it == seqs_.end()) return;
-  const size_t len = it->second.size();
   for (size_t t = 0; t < n; ++t) {
-    float* row = mask + t * len;
+    float* row = mask + t * static_cast<size_t>(window);
     size_t j = 0;
     for (const auto& [pos, cell] : it->second) row[j++] = pos <= positions[t] ? 0.0f : neg_inf;
+    std::fill(row + j, row + window, neg_inf);
   }
 }
 

@@ -69,6 +69,8 @@ class KvCache {
   int region_size() const { return size() / n_regions_; }
   // Free cells in the home region of `seq` (0 for a sequence without one).
   int region_free(int32_t seq) const;
+  // Whether the home region of `seq` has a free cell (amortized: no scan of the region per call).
+  bool home_has_room(int32_t seq) const;
   // Whether `cell` lies in the home region of `seq`.
   bool in_region(int32_t cell, int32_t seq) const;
   // For a sequence whose every cell lies in its home region: one past the highest offset it uses
@@ -96,9 +98,13 @@ class KvCache {
   bool in_position_order(int32_t seq) const;
   // Cells `seq` holds.
   int seq_length(int32_t seq) const;
-  // Additive mask [seq_length(seq), n] over the sequence's cells in position order (seq_cells()):
-  // row t lets the token at positions[t] read the cells with positions up to its own.
-  void fill_seq_mask(float* mask, int32_t seq, const int32_t* positions, size_t n) const;
+  // Cells to gather for `seq`, `window` >= seq_length(seq) of them: its cells in position order
+  // (seq_cells()), then its first cell again as padding (masked out by fill_seq_mask).
+  int gather_window(int32_t seq, bool padded) const;
+  void fill_seq_gather(int32_t* out, int32_t seq, int window) const;
+  // Additive mask [window, n] over the gathered cells (fill_seq_gather): row t lets the token at
+  // positions[t] read the cells with positions up to its own; the padding is -INF.
+  void fill_seq_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
   // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
   // sequence, cell position <= token position), -INF elsewhere.
   void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,

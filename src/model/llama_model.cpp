@@ -175,6 +175,39 @@ void LlamaModel::reserve(KvCache& kv) {
   }
 }
 
+void LlamaModel::copy_cells(KvCache& kv, std::span<const int32_t> src, std::span<const int32_t> dst) {
+  if (src.size() != dst.size()) throw std::invalid_argument("copy_cells: source and destination differ in length");
+  reserve(kv);
+  // In pieces of at most a graph's tokens, so that the rows in flight fit the reserved buffers.
+  const size_t step = static_cast<size_t>(std::max(1, options_.max_graph_tokens));
+  for (size_t begin = 0; begin < src.size(); begin += step) {
+    const int64_t n = static_cast<int64_t>(std::min(step, src.size() - begin));
+    graph_kv_id_ = 0;  // the graph below replaces the last forward graph
+    ggml_backend_sched_reset(sched_);
+    if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
+    graph_ctx_ = ggml_init({graph_meta_.size(), graph_meta_.data(), true});
+    ggml_context* ctx = graph_ctx_;
+    ggml_cgraph* gf = ggml_new_graph_custom(ctx, graph_size_, false);
+    ggml_tensor* from = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n);
+    ggml_tensor* to = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n);
+    ggml_set_input(from);
+    ggml_set_input(to);
+    for (int il = 0; il < config_.n_layer; ++il) {
+      for (ggml_tensor* t : {kv.k(il), kv.v(il)}) {
+        ggml_build_forward_expand(gf, ggml_set_rows(ctx, t, ggml_get_rows(ctx, t, from), to));
+      }
+    }
+    if (!ggml_backend_sched_alloc_graph(sched_, gf)) throw std::runtime_error("could not allocate the KV copy graph");
+    std::vector<int64_t> to64(dst.begin() + static_cast<std::ptrdiff_t>(begin),
+                              dst.begin() + static_cast<std::ptrdiff_t>(begin) + n);
+    ggml_backend_tensor_set(from, src.data() + begin, 0, ggml_nbytes(from));
+    ggml_backend_tensor_set(to, to64.data(), 0, ggml_nbytes(to));
+    if (ggml_backend_sched_graph_compute(sched_, gf) != GGML_STATUS_SUCCESS) {
+      throw std::runtime_error("KV copy failed");
+    }
+  }
+}
+
 // On a GPU every op must run on the GPU: an op its backend cannot run would silently go to the CPU
 // fallback through the scheduler, costing a device round trip per split. Say so once, loudly, unless
 // --gpu-layers left layers on the CPU: their ops run there by design.
@@ -396,20 +429,22 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       int j = i + 1;
       while (j < n_tokens && seqs[j] == seqs[i]) ++j;
       const bool ordered = !invariant || kv.in_position_order(seqs[i]);
-      // Outside the invariant mode a single token (a decode step that did not make a stream) joins
-      // the whole-span pass rather than costing an attention of its own, and so does any run past
-      // kMaxRuns.
-      const bool own = invariant || (j - i > 1 && static_cast<int>(runs.size()) < kMaxRuns - 1);
+      // Each sequence attends over its own cells: over its home region where they all are, else
+      // gathered in position order (the sums then follow positions, not where cells landed, which
+      // the invariant mode needs). Only runs past kMaxRuns (a graph's node budget) outside the
+      // invariant mode join one pass over the cache's whole span, with a mask.
+      const bool own = invariant || static_cast<int>(runs.size()) < kMaxRuns - 1;
       const int extent = options_.flash_attention && ordered && own ? kv.home_extent(seqs[i]) : -1;
       if (extent > 0) {
         runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_floats});
         run_floats += runs.back().window * runs.back().n_tokens;
-      } else if (invariant) {
-        // Its cells gathered in position order: the sums follow positions, not where cells landed.
-        const int len = kv.seq_length(seqs[i]);
-        runs.push_back(Run{i, j - i, seqs[i], len, run_floats, true, gather_ints});
-        run_floats += len * (j - i);
-        gather_ints += len;
+      } else if (own && options_.flash_attention) {
+        // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep
+        // the graph's shape; the invariant mode's reference kernel sums the cells it is given.
+        const int window = kv.gather_window(seqs[i], !invariant);
+        runs.push_back(Run{i, j - i, seqs[i], window, run_floats, true, gather_ints});
+        run_floats += window * (j - i);
+        gather_ints += window;
       } else if (!runs.empty() && runs.back().region < 0) {
         runs.back().n_tokens += j - i;
         n_general += j - i;
@@ -480,7 +515,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
         if (r.region < 0) continue;
         const int32_t* pos = positions.data() + r.begin;
         if (r.gathered) {
-          kv.fill_seq_mask(run_mask_.data() + r.mask_at, r.region, pos, static_cast<size_t>(r.n_tokens));
+          kv.fill_seq_mask(run_mask_.data() + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
         } else {
           kv.fill_run_mask(run_mask_.data() + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
         }
@@ -496,8 +531,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       gather_.resize(static_cast<size_t>(shape.gather_ints));
       for (const Run& r : shape.runs) {
         if (!r.gathered) continue;
-        const std::vector<int32_t> cells_in_order = kv.seq_cells(r.region);
-        std::copy(cells_in_order.begin(), cells_in_order.end(), gather_.begin() + r.gather_at);
+        kv.fill_seq_gather(gather_.data() + r.gather_at, r.region, r.window);
       }
       ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
     }

@@ -123,6 +123,10 @@ class LlamaModel {
   // (every value NaN or -inf).
   std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv);
 
+  // Copies the keys and values of cells src[i] into cells dst[i], every layer, on the device (a
+  // prefix cached elsewhere in the cache moved next to the sequence that reuses it).
+  void copy_cells(KvCache& kv, std::span<const int32_t> src, std::span<const int32_t> dst);
+
   const ForwardTimings& timings() const { return timings_; }
   void reset_timings() { timings_ = {}; }
   // While set, every pass is timed op by op into `profile` (slower: see OpProfile); null stops it.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -221,6 +222,46 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
   EXPECT_GE(hits, static_cast<uint64_t>(n_base / 16 * 16));
   EXPECT_EQ(static_cast<uint64_t>(end.cached_prompt_tokens), hits);
   EXPECT_EQ(second->tokens, want);
+}
+
+// A cached prefix is reused in place by the slot whose region holds it, and copied into the region
+// of any other slot: both continue exactly as the request alone.
+TEST_F(BatchEngineTest, PrefixCachedInAnotherSlotsRegionIsCopiedHome) {
+  const std::string base = reference()["cases"][0]["prompt"].get<std::string>() +
+                           " of the Buonapartes. But I warn you, if you don't tell me that this means war, if you "
+                           "still try to defend the infamies and horrors perpetrated by that Antichrist";
+  const auto r1 = greedy("r1", base + " - I really believe he is Antichrist", 20);
+  const auto r2 = greedy("r2", base + " - and the old prince", 20);
+  const auto want1 = single(r1);
+  const auto want2 = single(r2);
+  BatchEngineOptions opts;
+  opts.ctx_size = 1024;
+  opts.max_seqs = 4;
+  opts.block_size = 16;
+  BatchEngine engine(*runtime_, opts);
+  if (!runtime_->model().attends_by_region()) GTEST_SKIP() << "no home regions without flash attention";
+
+  auto first = collector();
+  ASSERT_TRUE(engine.submit(greedy("a", base, 4), first).admission == Admission::accepted);
+  first->wait_end();
+  engine.wait_idle();
+
+  auto c1 = collector();
+  auto c2 = collector();
+  ASSERT_TRUE(engine.submit(r1, c1).admission == Admission::accepted);
+  ASSERT_TRUE(engine.submit(r2, c2).admission == Admission::accepted);
+  const FinalResult e1 = c1->wait_end();
+  const FinalResult e2 = c2->wait_end();
+  engine.wait_idle();
+  const int n_base = static_cast<int>(runtime_->tokenizer().encode(base, true).size());
+  EXPECT_GE(e1.cached_prompt_tokens, n_base / 16 * 16);
+  EXPECT_GE(e2.cached_prompt_tokens, n_base / 16 * 16);
+  // The first admitted took the slot holding the prefix, the second copied it.
+  const auto stats = engine.detailed_stats();
+  EXPECT_EQ(stats.prefix_cache_copied_tokens, static_cast<uint64_t>(e2.cached_prompt_tokens));
+  EXPECT_GT(stats.prefix_cache_copied_tokens, 0u);
+  EXPECT_EQ(c1->tokens, want1);
+  EXPECT_EQ(c2->tokens, want2);
 }
 
 TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/device.hpp"
@@ -111,6 +113,47 @@ TEST_F(KvBlocksTest, EvictsCachedBlocksWhenSpaceIsNeeded) {
   EXPECT_LE(kv.used(), 4);
   blocks.release(2);
   ASSERT_EQ(blocks.admit(3, prompt, 20), 4);  // the root block survived
+}
+
+// With home regions, a prefix cached in another sequence's region is copied into the new sequence's
+// own region (its cells and copies named to the copy function), so it attends over its region alone;
+// a prefix cached in its own region is shared in place.
+TEST_F(KvBlocksTest, CopiesAPrefixCachedInAnotherRegionHome) {
+  kv.set_regions(2);  // regions of 16 cells: [0,16) for sequence 0, [16,32) for sequence 1
+  std::vector<std::pair<int32_t, int32_t>> copies;
+  blocks.set_copy_cells([&](std::span<const int32_t> src, std::span<const int32_t> dst) {
+    ASSERT_EQ(src.size(), dst.size());
+    for (size_t i = 0; i < src.size(); ++i) copies.emplace_back(src[i], dst[i]);
+  });
+  auto prompt = iota(9, 600);  // two full blocks, then one token
+  ASSERT_EQ(blocks.admit(0, prompt, 12), 0);
+  place(0, 0, 9);
+  blocks.computed(0, prompt, 9);
+  blocks.release(0);
+  EXPECT_EQ(blocks.prefix_home(prompt), 0);
+
+  ASSERT_EQ(blocks.admit(1, prompt, 12), 8);
+  ASSERT_EQ(copies.size(), 8u);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_LT(copies[i].first, 16) << "copied from region 0";
+    EXPECT_TRUE(kv.in_region(copies[i].second, 1)) << "into region 1";
+  }
+  EXPECT_EQ(kv.seq_cells(1), (std::vector<int32_t>{16, 17, 18, 19, 20, 21, 22, 23}));
+  EXPECT_EQ(kv.home_extent(1), 8);
+  EXPECT_EQ(blocks.copied_tokens_total(), 8u);
+  EXPECT_EQ(blocks.hit_tokens_total(), 8u);
+  // The copy is the sequence's own: computing on publishes nothing new (the cached blocks remain).
+  place(1, 8, 9);
+  blocks.computed(1, prompt, 9);
+  EXPECT_EQ(blocks.n_cached(), 2);
+  blocks.release(1);
+
+  // Admitted into region 0, where the prefix lies, it is shared: no copy.
+  copies.clear();
+  ASSERT_EQ(blocks.admit(0, prompt, 12), 8);
+  EXPECT_TRUE(copies.empty());
+  EXPECT_EQ(kv.seq_cells(0).front(), 0);
+  EXPECT_EQ(blocks.copied_tokens_total(), 8u);
 }
 
 }  // namespace

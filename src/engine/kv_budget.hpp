@@ -1,0 +1,26 @@
+#pragma once
+// What the scheduler needs to know of the KV cache (the Scheduler's view of KvBlocks), so that the
+// policy can be tested without a model or a cache.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace rbees::engine {
+
+// What the scheduler needs to know of the KV cache (KvBlocks in the engine).
+class KvBudget {
+ public:
+  virtual ~KvBudget() = default;
+  // Takes room for a sequence in `slot` for a prompt and at most `max_total` tokens in all: the
+  // number of prompt tokens reused from the prefix cache, or nullopt (nothing changed) when there is
+  // not enough room.
+  virtual std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total) = 0;
+  // The slot whose part of the cache holds the prompt's cached prefix, or -1.
+  virtual int32_t prefix_home(std::span<const int32_t> prompt) const = 0;
+  // Whether the next token of the sequence in `slot` goes to the slot's own part of the cache (the
+  // model then batches its attention with the other such tokens).
+  virtual bool next_at_home(int32_t slot) const = 0;
+};
+
+}  // namespace rbees::engine

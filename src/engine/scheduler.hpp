@@ -1,0 +1,50 @@
+#pragma once
+// The step policy of continuous batching, apart from the model, the KV storage and the threads:
+// which waiting request is admitted to which sequence slot, and which tokens of which running
+// sequences make the next step's batch. BatchEngine carries a plan out (the model pass, sampling,
+// events); tests/engine/scheduler_test.cpp checks the policy with no model loaded.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/kv_budget.hpp"
+#include "engine/sequence.hpp"
+
+namespace rbees::engine {
+
+// One sequence's share of a step's batch: its next n_tokens tokens from n_computed().
+struct StepSlice {
+  size_t index;  // into the running sequences given to plan()
+  int n_tokens;
+  bool sample;  // the step computes its last prompt token or its decode token: sample after it
+};
+
+class Scheduler {
+ public:
+  // max_seqs slots (ids 0 .. max_seqs-1); at most prefill_chunk prompt tokens per step.
+  Scheduler(int max_seqs, int prefill_chunk);
+
+  // Admits `seq` (the oldest waiting request: first come, first served, nobody overtakes it) if a
+  // slot and KV room are free: into the free slot holding its cached prefix, else the lowest free
+  // slot, which keeps the slots in use packed at the start of the cache. Returns the slot, or
+  // nullopt when it must wait.
+  std::optional<int32_t> admit(Sequence& seq, int max_total, KvBudget& kv);
+  // The slot of a sequence that ended is free again.
+  void release(int32_t slot);
+  int free_slots() const { return static_cast<int>(free_.size()); }
+
+  // The next step over the running sequences (admission order): a token of every decoding
+  // sequence, those whose token stays at home first and in slot order (the model's batched
+  // attention over the slots' regions takes them as they come), then prompt chunks, oldest first,
+  // within the prefill budget.
+  std::vector<StepSlice> plan(std::span<const Sequence* const> running, const KvBudget& kv) const;
+
+ private:
+  int max_seqs_;
+  int prefill_chunk_;
+  std::vector<int32_t> free_;
+};
+
+}  // namespace rbees::engine

@@ -1,0 +1,147 @@
+#include "engine/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.hpp"
+
+// The batching policy with no model: a KV budget of so many tokens, sequences with plain prompts.
+namespace rbees::engine {
+namespace {
+
+class FakeBudget : public KvBudget {
+ public:
+  explicit FakeBudget(int tokens) : free_(tokens) {}
+  std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total) override {
+    if (max_total > free_) return std::nullopt;
+    free_ -= max_total;
+    held_[slot] = max_total;
+    return prompt.size() > static_cast<size_t>(cached_) ? cached_ : 0;
+  }
+  int32_t prefix_home(std::span<const int32_t>) const override { return home_; }
+  bool next_at_home(int32_t slot) const override { return away_.count(slot) == 0; }
+  void release(int32_t slot) {
+    free_ += held_[slot];
+    held_.erase(slot);
+  }
+  int free_ = 0;
+  int cached_ = 0;                // prompt tokens every admission reuses
+  int32_t home_ = -1;             // what prefix_home() answers
+  std::map<int32_t, bool> away_;  // slots whose next token is not at home
+  std::map<int32_t, int> held_;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tok_ = new tokenizer::Tokenizer(
+        tokenizer::Tokenizer::load(std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m/tokenizer.json"));
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    tok_ = nullptr;
+  }
+  std::unique_ptr<Sequence> seq(int n_prompt, int max_new = 8) {
+    std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
+    std::iota(prompt.begin(), prompt.end(), 10);
+    ContinuationLimits limits;
+    limits.max_new_tokens = max_new;
+    sampling::SamplingParams greedy;
+    greedy.temperature = 0.0f;
+    return std::make_unique<Sequence>(std::move(prompt), greedy, *tok_, limits);
+  }
+  static tokenizer::Tokenizer* tok_;
+};
+tokenizer::Tokenizer* SchedulerTest::tok_ = nullptr;
+
+TEST_F(SchedulerTest, AdmitsIntoTheLowestFreeSlotUntilSlotsOrRoomRunOut) {
+  Scheduler sched(3, 64);
+  FakeBudget kv(100);
+  auto a = seq(10), b = seq(10), c = seq(60), d = seq(5);
+  EXPECT_EQ(sched.admit(*a, 30, kv), 0);
+  EXPECT_EQ(sched.admit(*b, 30, kv), 1);
+  EXPECT_EQ(sched.admit(*c, 70, kv), std::nullopt);  // 40 tokens of room left: it waits
+  EXPECT_EQ(c->state(), SequenceState::waiting);
+  EXPECT_EQ(sched.free_slots(), 1);
+  kv.release(0);
+  sched.release(0);
+  EXPECT_EQ(sched.admit(*c, 70, kv), 0);  // the lowest free slot, not slot 2
+  EXPECT_EQ(c->state(), SequenceState::prefilling);
+  EXPECT_EQ(c->id(), 0);
+  EXPECT_EQ(sched.admit(*d, 0, kv), 2);
+  EXPECT_EQ(sched.free_slots(), 0);
+  auto e = seq(5);
+  EXPECT_EQ(sched.admit(*e, 0, kv), std::nullopt);  // no slot
+  kv.release(2);
+  sched.release(2);
+  EXPECT_THROW(sched.release(2), std::logic_error);  // twice
+  EXPECT_THROW(sched.release(3), std::logic_error);  // no such slot
+}
+
+TEST_F(SchedulerTest, PrefersTheFreeSlotHoldingTheCachedPrefixAndCountsReusedTokens) {
+  Scheduler sched(4, 64);
+  FakeBudget kv(1000);
+  kv.home_ = 2;
+  kv.cached_ = 16;
+  auto a = seq(40);
+  EXPECT_EQ(sched.admit(*a, 50, kv), 2);
+  EXPECT_EQ(a->n_reused(), 16);
+  EXPECT_EQ(a->prompt_remaining(), 24);
+  auto b = seq(40);
+  EXPECT_EQ(sched.admit(*b, 50, kv), 0) << "slot 2 is taken: the lowest free one";
+}
+
+TEST_F(SchedulerTest, PlansDecodesAtHomeFirstInSlotOrderThenPromptChunksWithinTheBudget) {
+  Scheduler sched(6, 50);
+  FakeBudget kv(10000);
+  std::vector<std::unique_ptr<Sequence>> seqs;
+  for (int n : {30, 30, 30, 40, 40, 40}) seqs.push_back(seq(n));
+  // Admitted in order into slots 0..5; the first three finish their prompts and decode.
+  for (auto& s : seqs) ASSERT_TRUE(sched.admit(*s, 100, kv).has_value());
+  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  for (int i = 0; i < 3; ++i) {
+    seqs[i]->computed(seqs[i]->prompt_remaining());
+    logits[5] = 1.0f;
+    seqs[i]->on_logits(logits);
+    ASSERT_EQ(seqs[i]->state(), SequenceState::decoding);
+  }
+  seqs[4]->computed(35);  // 5 prompt tokens left
+  kv.away_[0] = true;     // slot 0's next token goes outside its region
+  // Running in admission order, except that sequence 2 was admitted before 1.
+  std::vector<const Sequence*> running = {seqs[0].get(), seqs[2].get(), seqs[1].get(),
+                                          seqs[3].get(), seqs[4].get(), seqs[5].get()};
+  const auto plan = sched.plan(running, kv);
+  ASSERT_EQ(plan.size(), 6u);
+  // Decodes: slots 1 and 2 (at home, slot order), then slot 0.
+  EXPECT_EQ(running[plan[0].index]->id(), 1);
+  EXPECT_EQ(running[plan[1].index]->id(), 2);
+  EXPECT_EQ(running[plan[2].index]->id(), 0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(plan[i].n_tokens, 1);
+    EXPECT_TRUE(plan[i].sample);
+  }
+  // Prompt chunks oldest first: all 40 of sequence 3 and the 5 left of sequence 4 (both complete:
+  // sample), then 5 of sequence 5's 40 with what is left of the budget of 50 (no sample).
+  EXPECT_EQ(running[plan[3].index], seqs[3].get());
+  EXPECT_EQ(plan[3].n_tokens, 40);
+  EXPECT_TRUE(plan[3].sample);
+  EXPECT_EQ(running[plan[4].index], seqs[4].get());
+  EXPECT_EQ(plan[4].n_tokens, 5);
+  EXPECT_TRUE(plan[4].sample);
+  EXPECT_EQ(running[plan[5].index], seqs[5].get());
+  EXPECT_EQ(plan[5].n_tokens, 5);
+  EXPECT_FALSE(plan[5].sample);
+}
+
+TEST_F(SchedulerTest, RefusesSenselessOptions) {
+  EXPECT_THROW(Scheduler(0, 10), std::invalid_argument);
+  EXPECT_THROW(Scheduler(1, 0), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace rbees::engine
