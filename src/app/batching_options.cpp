@@ -2,15 +2,21 @@
 
 namespace rbees::app {
 
-void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o) {
-  cmd.add_option("--ctx-size", o.ctx_size,
+void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::KvSizingRequest& sizing) {
+  cmd.add_option("--ctx-size", sizing.ctx_size,
                  "KV-cache tokens shared by all sequences; one sequence may use up to the model's context or this, "
-                 "whichever is smaller")
-      ->check(CLI::PositiveNumber)
-      ->default_val(8192);
-  cmd.add_option("--max-seqs", o.max_seqs, "Sequences generating at once (continuous batching)")
-      ->check(CLI::Range(1, 1024))
-      ->default_val(8);
+                 "whichever is smaller (default: 8192 on the CPU; on a GPU, --kv-memory-fraction of its free "
+                 "memory after the weights)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--max-seqs", sizing.max_seqs,
+                 "Sequences generating at once (continuous batching; default: 8 on the CPU; on a GPU, one per 2048 "
+                 "tokens of KV cache, or per model context if shorter, up to 256)")
+      ->check(CLI::Range(1, 1024));
+  cmd.add_option("--kv-memory-fraction", sizing.memory_fraction,
+                 "Share of a GPU's free memory, after the weights, that the KV cache takes when --ctx-size is not "
+                 "given")
+      ->check(CLI::Range(0.01, 1.0))
+      ->default_val(sizing.memory_fraction);
   cmd.add_option("--max-queue", o.max_queue,
                  "Requests waiting for a sequence slot, beyond --max-seqs running; past both: 503 OVERLOADED")
       ->check(CLI::NonNegativeNumber)

@@ -3,6 +3,7 @@
 #include "app/batching_options.hpp"
 #include "app/ignore_eos_engine.hpp"
 #include "app/signals.hpp"
+#include "core/device.hpp"
 #include "core/log.hpp"
 #include "engine/model_runtime.hpp"
 #include "loader/quantize.hpp"
@@ -135,11 +136,26 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
   cmd->add_option("--kv-type", opts.kv_type, "KV-cache element type: f16 or f32")
       ->check(CLI::IsMember({"f16", "f32"}, CLI::ignore_case))
       ->default_val("f16");
-  add_batching_options(*cmd, opts.batching);
+  add_batching_options(*cmd, opts.batching, opts.sizing);
   add_http_limit_options(*cmd, opts);
   add_common_options(*cmd, opts.common);
   return cmd;
 }
+
+namespace {
+// The most sequences the engine will run, known before the model loads (the HTTP front end starts
+// first): the given --max-seqs, else the default's bound on the chosen device.
+int max_seqs_bound(const ServeOptions& opts) {
+  if (opts.sizing.max_seqs) return *opts.sizing.max_seqs;
+  bool gpu = false;
+  try {
+    gpu = core::find_device(opts.common.device).is_gpu;
+  } catch (const std::exception&) {
+    // An unknown device fails the load later, with its own message.
+  }
+  return gpu ? 256 : 8;
+}
+}  // namespace
 
 int run_serve(const ServeOptions& opts) {
   apply_logging(opts.common);
@@ -165,7 +181,7 @@ int run_serve(const ServeOptions& opts) {
   so.idle_timeout_s = opts.idle_timeout_s;
   so.request_timeout = seconds_to_ms(opts.request_timeout_s);
   so.http_threads =
-      opts.http_threads > 0 ? opts.http_threads : opts.batching.max_seqs + opts.batching.max_queue + kSpareHttpThreads;
+      opts.http_threads > 0 ? opts.http_threads : max_seqs_bound(opts) + opts.batching.max_queue + kSpareHttpThreads;
 
   Termination term;
   watch_termination_signals([&term](int sig) { term.on_signal(sig); });
@@ -213,6 +229,25 @@ int run_serve(const ServeOptions& opts) {
              {"device", runtime->device().info().id},
              {"device_name", runtime->device().info().description}});
 
+  engine::KvSizing sizing;
+  try {
+    sizing = engine::size_kv_cache(*runtime, opts.sizing, batching.kv_type, batching.block_size);
+  } catch (const std::exception& e) {
+    log::error("kv_cache_sizing_failed", e.what(), {{"device", runtime->device().info().id}});
+    stop_listening();
+    return 1;
+  }
+  batching.ctx_size = sizing.ctx_size;
+  batching.max_seqs = sizing.max_seqs;
+  log::info("kv_cache_sized",
+            "KV cache of " + std::to_string(sizing.ctx_size) + " tokens for " + std::to_string(sizing.max_seqs) +
+                " sequences (" + sizing.basis + ")",
+            {{"ctx_size", sizing.ctx_size},
+             {"max_seqs", sizing.max_seqs},
+             {"basis", sizing.basis},
+             {"bytes_per_token", static_cast<unsigned long long>(sizing.bytes_per_token)},
+             {"kv_cache_bytes", static_cast<unsigned long long>(sizing.bytes_per_token * sizing.ctx_size)},
+             {"device_free_bytes", static_cast<unsigned long long>(sizing.device_free_bytes)}});
   auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
   std::shared_ptr<engine::Engine> served = batch_engine;
   if (opts.ignore_eos) served = std::make_shared<IgnoreEosEngine>(batch_engine);
@@ -226,7 +261,7 @@ int run_serve(const ServeOptions& opts) {
             {{"uri", uri},
              {"device", health.device},
              {"context_length", health.context_length},
-             {"max_seqs", opts.batching.max_seqs},
+             {"max_seqs", batching.max_seqs},
              {"max_queue", opts.batching.max_queue}});
 
   auto shut_down = [&] {

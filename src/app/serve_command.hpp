@@ -2,6 +2,7 @@
 
 #include "app/common_options.hpp"
 #include "engine/batch_engine.hpp"
+#include "engine/kv_sizing.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -24,6 +25,7 @@ struct ServeOptions {
   std::string quant;  // empty: the file's types; f32: float matrices kept in F32
   std::string kv_type = "f16";
   engine::BatchEngineOptions batching;
+  engine::KvSizingRequest sizing;
   // HTTP limits (server::ServerOptions has their meaning).
   size_t max_body_size = 4 * 1024 * 1024;
   size_t max_header_size = 16 * 1024;
@@ -31,7 +33,7 @@ struct ServeOptions {
   double write_timeout_s = 10;
   int idle_timeout_s = 5;
   double request_timeout_s = 0;  // 0: none
-  int http_threads = 0;          // 0: --max-seqs + --max-queue + kSpareHttpThreads
+  int http_threads = 0;          // 0: --max-seqs (its default on the device) + --max-queue + kSpareHttpThreads
 };
 
 // HTTP threads beyond one per possible stream, so that /health, /cancel and /metrics are answered

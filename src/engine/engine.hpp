@@ -75,6 +75,8 @@ struct HealthInfo {
   std::string tokenizer_kind;  // "hf-json", "gguf-spm", "gguf-bpe"
   int64_t vocab_size = 0;
   int64_t context_length = 0;
+  int64_t kv_cache_tokens = 0;  // cells of the KV cache, over all sequences
+  int64_t max_seqs = 0;         // sequences generating at once
 };
 
 struct EngineStats {

@@ -306,6 +306,8 @@ void HttpServer::install_routes() {
       body["tokenizer_kind"] = h.tokenizer_kind;
       body["vocab_size"] = h.vocab_size;
       body["context_length"] = h.context_length;
+      body["kv_cache_tokens"] = h.kv_cache_tokens;
+      body["max_seqs"] = h.max_seqs;
     }
     send_json(res, st == State::healthy ? 200 : 503, body);
   });

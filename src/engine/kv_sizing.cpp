@@ -1,0 +1,70 @@
+#include "engine/kv_sizing.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace rbees::engine {
+
+namespace {
+// CPU defaults: a handful of sequences over a cache that fits any machine.
+constexpr int kCpuMaxSeqs = 8;
+constexpr int kCpuCtxSize = 8192;
+// GPU: as many slots as a GPU batches well, each able to hold a sequence of this many tokens (or
+// the model's context, if shorter) in its own region of the cache.
+constexpr int kGpuMaxSeqs = 256;
+constexpr int kGpuSlotTokens = 2048;
+// Kept free beside the cache for the compute buffers (logits and activations of a 512-token graph)
+// and the CUDA context's own allocations.
+constexpr std::size_t kGpuReserveBytes = std::size_t{2} << 30;
+}  // namespace
+
+std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type) {
+  const auto& c = rt.model().config();
+  const std::size_t width = static_cast<std::size_t>(rt.model().head_dim()) * static_cast<std::size_t>(c.n_head_kv);
+  return 2 * static_cast<std::size_t>(c.n_layer) * width * ggml_type_size(kv_type);
+}
+
+KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size) {
+  KvSizing s;
+  s.bytes_per_token = kv_bytes_per_token(rt, kv_type);
+  const int n_ctx = std::max(1, rt.context_length());
+  const bool gpu = !rt.device().is_cpu();
+  if (req.ctx_size && req.max_seqs) {
+    s.ctx_size = *req.ctx_size;
+    s.max_seqs = *req.max_seqs;
+    s.basis = "given";
+    return s;
+  }
+  if (!gpu) {
+    s.ctx_size = req.ctx_size.value_or(kCpuCtxSize);
+    s.max_seqs = req.max_seqs.value_or(kCpuMaxSeqs);
+    s.basis = "cpu default";
+    return s;
+  }
+  std::size_t free = 0, total = 0;
+  rt.device().memory(&free, &total);
+  s.device_free_bytes = free;
+  s.basis = "gpu memory";
+  const int slot_tokens = std::min(n_ctx, kGpuSlotTokens);
+  if (req.ctx_size) {
+    s.ctx_size = *req.ctx_size;
+  } else {
+    if (req.memory_fraction <= 0 || req.memory_fraction > 1) {
+      throw std::invalid_argument("the KV-cache memory fraction must be in (0, 1]");
+    }
+    const double budget = static_cast<double>(free) * req.memory_fraction - static_cast<double>(kGpuReserveBytes);
+    const double cells = budget / static_cast<double>(s.bytes_per_token);
+    // More than every slot filled to the model's context would never be used.
+    const double most = static_cast<double>(req.max_seqs.value_or(kGpuMaxSeqs)) * n_ctx;
+    s.ctx_size = static_cast<int>(std::min(cells, most)) / block_size * block_size;
+    if (s.ctx_size < block_size) {
+      throw std::invalid_argument("the device has " + std::to_string(free >> 20) +
+                                  " MiB free after the weights: no room for a KV cache (" +
+                                  std::to_string(s.bytes_per_token) + " bytes per token)");
+    }
+  }
+  s.max_seqs = req.max_seqs.value_or(std::clamp(s.ctx_size / slot_tokens, 1, kGpuMaxSeqs));
+  return s;
+}
+
+}  // namespace rbees::engine

@@ -1,0 +1,38 @@
+#pragma once
+// Sizing the KV cache and the number of sequence slots for the hardware, when the command line
+// leaves them unset: on a GPU the cache takes a fraction of the memory the device has free once the
+// weights are loaded (vLLM's gpu_memory_utilization), and the slots are as many as a GPU batches
+// well; on the CPU the defaults stay small (its memory is shared with everything else).
+
+#include <optional>
+#include <string>
+
+#include "engine/batch_engine.hpp"
+#include "engine/model_runtime.hpp"
+
+namespace rbees::engine {
+
+struct KvSizingRequest {
+  std::optional<int> ctx_size;   // --ctx-size; unset: sized here
+  std::optional<int> max_seqs;   // --max-seqs; unset: sized here
+  double memory_fraction = 0.9;  // of the device's free memory, for the cache (GPU only)
+};
+
+// What was chosen, and why, for the load log and /health.
+struct KvSizing {
+  int ctx_size = 0;
+  int max_seqs = 0;
+  std::string basis;  // "given", "cpu default" or "gpu memory"
+  std::size_t bytes_per_token = 0;
+  std::size_t device_free_bytes = 0;
+};
+
+// Bytes one token's keys and values take in every layer.
+std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type);
+
+// Slots and cells for the request on the runtime's device, within its free memory now. Throws
+// std::invalid_argument when the given --ctx-size cannot hold one sequence block per slot, or when
+// the device has no room for even one slot of one block.
+KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& request, ggml_type kv_type, int block_size);
+
+}  // namespace rbees::engine
