@@ -379,6 +379,14 @@ void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_
     }
     auto it = seqs_.find(stream_seq[r]);
     if (it == seqs_.end()) continue;
+    // A sequence holding exactly the first `extent` cells of its region, none past the token's
+    // position (a decode step's usual case): one fill, no walk over its cells.
+    const int extent = home_extent(stream_seq[r]);
+    if (extent >= 0 && extent == static_cast<int>(it->second.size()) && extent <= window &&
+        it->second.rbegin()->first <= stream_pos[r]) {
+      std::fill(row, row + extent, 0.0f);
+      continue;
+    }
     const int32_t base = static_cast<int32_t>(r) * r_size;
     for (const auto& [pos, cell] : it->second) {
       if (pos > stream_pos[r]) break;
@@ -438,15 +446,23 @@ int KvCache::run_window(int32_t seq, int extent) const {
 
 void KvCache::fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  std::fill(mask, mask + n * static_cast<size_t>(window), neg_inf);
+  const size_t w = static_cast<size_t>(window);
+  std::fill(mask, mask + n * w, neg_inf);
   auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return;
+  if (it == seqs_.end() || n == 0) return;
   const int32_t base = seq * region_size();
+  // One walk over the sequence's cells for the whole run: a row is the row before it (positions
+  // rise within a run) plus the cells whose positions it newly reaches, so the cost is the mask's
+  // size, not the run's length times the sequence's.
+  auto cell = it->second.begin();
   for (size_t t = 0; t < n; ++t) {
-    float* row = mask + t * window;
-    for (const auto& [pos, cell] : it->second) {
-      if (pos > positions[t]) break;
-      const int32_t off = cell - base;
+    float* row = mask + t * w;
+    if (t > 0) {
+      if (positions[t] < positions[t - 1]) throw std::logic_error("a run's positions must rise");
+      std::copy(row - w, row, row);
+    }
+    for (; cell != it->second.end() && cell->first <= positions[t]; ++cell) {
+      const int32_t off = cell->second - base;
       if (off >= 0 && off < window) row[off] = 0.0f;
     }
   }
