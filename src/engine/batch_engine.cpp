@@ -183,15 +183,19 @@ void BatchEngine::run() {
     auto cancel_if = [&](Job& j) { j.cancelled |= cancels.count(j.job_id) != 0 || (j.sink && j.sink->client_gone()); };
     for (auto& j : waiting_) cancel_if(*j);
     for (auto& j : running_) cancel_if(*j);
+    const auto t0 = Clock::now();
     apply_cancels();
     admit();
     if (build_batch()) {
+      const auto t1 = Clock::now();
       try {
         evaluate();
       } catch (const std::exception& e) {
         log::error("inference_failed", e.what(), {{"running", static_cast<int>(running_.size())}});
         fail_all(e.what());
       }
+      totals_.plan_ms += ms_between(t0, t1);
+      totals_.step_ms += ms_between(t1, Clock::now());
     }
     publish_stats();
 
@@ -200,6 +204,7 @@ void BatchEngine::run() {
     if (live_ids_.empty()) idle_cv_.notify_all();
   }
   lk.unlock();
+  log_totals();
   // Stopping: every job still here ends as cancelled.
   for (auto& j : waiting_) finish(*j, FinishReason::cancelled);
   for (auto& j : running_) finish(*j, FinishReason::cancelled);
@@ -325,6 +330,9 @@ void BatchEngine::evaluate() {
     logits = rt_.model().forward_view(batch_, kv_);
   }
   ++steps_;
+  totals_.batch_tokens += batch_.size();
+  totals_.sampled_rows += static_cast<uint64_t>(
+      std::count_if(slices_.begin(), slices_.end(), [](const Slice& sl) { return sl.logits_row >= 0; }));
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
   for (const Slice& sl : slices_) {
     Job& job = *sl.job;
@@ -372,6 +380,26 @@ void BatchEngine::evaluate() {
       ++it;
     }
   }
+}
+
+// Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
+// into planning, the model's phases and the host's output work). No request content.
+void BatchEngine::log_totals() const {
+  const model::ForwardTimings& t = rt_.model().timings();
+  const double model_ms = t.build_ms + t.upload_ms + t.compute_ms + t.download_ms;
+  log::info("engine_totals", "engine time by phase",
+            {{"steps", static_cast<unsigned long long>(steps_)},
+             {"batch_tokens", static_cast<unsigned long long>(totals_.batch_tokens)},
+             {"sampled_rows", static_cast<unsigned long long>(totals_.sampled_rows)},
+             {"plan_ms", totals_.plan_ms},
+             {"step_ms", totals_.step_ms},
+             {"graphs", static_cast<unsigned long long>(t.graphs)},
+             {"graphs_built", static_cast<unsigned long long>(t.graphs_built)},
+             {"graph_build_ms", t.build_ms},
+             {"input_upload_ms", t.upload_ms},
+             {"graph_compute_ms", t.compute_ms},
+             {"output_download_ms", t.download_ms},
+             {"output_stage_ms", totals_.step_ms - model_ms}});
 }
 
 void BatchEngine::fail_all(const std::string& message) {

@@ -130,6 +130,7 @@ class BatchEngine : public Engine {
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
   void publish_stats();
+  void log_totals() const;
 
   ModelRuntime& rt_;
   BatchEngineOptions opts_;
@@ -162,6 +163,12 @@ class BatchEngine : public Engine {
   uint64_t prompt_tokens_total_ = 0;
   uint64_t generated_tokens_total_ = 0;
   uint64_t steps_ = 0;
+  struct Totals {
+    double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
+    double step_ms = 0;  // the model pass, sampling and events
+    uint64_t batch_tokens = 0;
+    uint64_t sampled_rows = 0;
+  } totals_;
 
   std::thread thread_;
 };
