@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake git xxd pkg-config ccache
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
-  libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev)
+  libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev
+  json-schema-test-suite)
 # libclang-rt-dev: Debian's default clang version's runtimes, libclang_rt.fuzzer among them.
 [ "${1:-}" != fuzz ] || PACKAGES+=(clang libclang-rt-dev python3)
 
