@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git xxd pkg-config ccache
-  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
+  nlohmann-json3-dev libcpp-httplib-dev libboost-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev
   json-schema-test-suite)
 # libclang-rt-dev: Debian's default clang version's runtimes, libclang_rt.fuzzer among them.

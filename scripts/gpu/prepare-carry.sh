@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 carry="$here/.carry"
 mkdir -p "$carry/debs" "$carry/deps"
 
-(cd "$carry/debs" && apt-get download -q nlohmann-json3-dev libcli11-dev libpcre2-dev \
+(cd "$carry/debs" && apt-get download -q nlohmann-json3-dev libcli11-dev libboost-dev libboost1.74-dev libpcre2-dev \
   libutf8proc-dev libgtest-dev libgmock-dev googletest >/dev/null 2>&1) || {
   echo "apt-get download failed" >&2
   exit 1

@@ -3,7 +3,6 @@
 #include "app/batching_options.hpp"
 #include "app/ignore_eos_engine.hpp"
 #include "app/signals.hpp"
-#include "core/device.hpp"
 #include "core/log.hpp"
 #include "engine/model_runtime.hpp"
 #include "loader/quantize.hpp"
@@ -11,6 +10,7 @@
 #include "server/http_server.hpp"
 #include "server/ready_callback.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -65,6 +65,25 @@ std::optional<std::string> api_key_of(const ServeOptions& o) {
   return std::nullopt;
 }
 
+// Each connection is a file descriptor: the soft limit (often 1024) is raised to the hard one, and
+// a cap beyond what is left is logged.
+void raise_open_file_limit(size_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // Model files, logs and the engine's own descriptors need some beyond the connections.
+  constexpr rlim_t kOtherFiles = 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + kOtherFiles) {
+    log::warn(
+        "file_limit", "the open-file limit is below --max-connections; new connections wait past it",
+        {{"limit", static_cast<int64_t>(lim.rlim_cur)}, {"max_connections", static_cast<int64_t>(max_connections)}});
+  }
+}
+
 std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
 }
@@ -78,10 +97,20 @@ void add_http_limit_options(CLI::App& cmd, ServeOptions& opts) {
                  "bytes: 400)")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 20))
       ->default_val(opts.max_header_size);
+  cmd.add_option("--header-timeout", opts.header_timeout_s,
+                 "Seconds from a request's first byte to the end of its headers before the connection is dropped")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->default_val(opts.header_timeout_s);
   cmd.add_option("--read-timeout", opts.read_timeout_s,
-                 "Seconds a request being received may go without sending a byte before the connection is dropped")
+                 "Seconds a request body being received may go without sending a byte before the connection is "
+                 "dropped")
       ->check(CLI::Range(0.001, 3600.0))
       ->default_val(opts.read_timeout_s);
+  cmd.add_option("--min-body-rate", opts.min_body_rate,
+                 "Bytes a second a request body must average: its deadline is --header-timeout plus its length at "
+                 "this rate")
+      ->check(CLI::PositiveNumber)
+      ->default_val(opts.min_body_rate);
   cmd.add_option("--write-timeout", opts.write_timeout_s,
                  "Seconds a response write may stay blocked (a client not reading) before the connection is dropped "
                  "and its job cancelled")
@@ -96,10 +125,15 @@ void add_http_limit_options(CLI::App& cmd, ServeOptions& opts) {
                  "it the job is cancelled and ends with TIMEOUT (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(opts.request_timeout_s);
+  cmd.add_option("--max-connections", opts.max_connections,
+                 "Open connections at most; at the cap the oldest one without a request in progress is closed for a "
+                 "new one")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->default_val(opts.max_connections);
   cmd.add_option("--http-threads", opts.http_threads,
-                 "HTTP threads; each open stream holds one (0: --max-seqs + --max-queue + " +
-                     std::to_string(kSpareHttpThreads) + ")")
-      ->check(CLI::Range(0, 4096))
+                 "Threads of the HTTP event loop, which serve every connection and stream (0: " +
+                     std::to_string(kDefaultHttpThreads) + ")")
+      ->check(CLI::Range(0, 256))
       ->default_val(opts.http_threads);
 }
 
@@ -142,21 +176,6 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
   return cmd;
 }
 
-namespace {
-// The most sequences the engine will run, known before the model loads (the HTTP front end starts
-// first): the given --max-seqs, else the default's bound on the chosen device.
-int max_seqs_bound(const ServeOptions& opts) {
-  if (opts.sizing.max_seqs) return *opts.sizing.max_seqs;
-  bool gpu = false;
-  try {
-    gpu = core::find_device(opts.common.device).is_gpu;
-  } catch (const std::exception&) {
-    // An unknown device fails the load later, with its own message.
-  }
-  return gpu ? 256 : 8;
-}
-}  // namespace
-
 int run_serve(const ServeOptions& opts) {
   apply_logging(opts.common);
   const std::string worker_id = opts.worker_id.empty() ? default_worker_id() : opts.worker_id;
@@ -176,12 +195,15 @@ int run_serve(const ServeOptions& opts) {
   so.api_key = api_key_of(opts);
   so.max_body_bytes = opts.max_body_size;
   so.max_header_bytes = opts.max_header_size;
+  so.header_timeout = seconds_to_ms(opts.header_timeout_s);
   so.read_timeout = seconds_to_ms(opts.read_timeout_s);
+  so.min_body_rate = opts.min_body_rate;
+  so.max_connections = opts.max_connections;
   so.write_timeout = seconds_to_ms(opts.write_timeout_s);
   so.idle_timeout_s = opts.idle_timeout_s;
   so.request_timeout = seconds_to_ms(opts.request_timeout_s);
-  so.http_threads =
-      opts.http_threads > 0 ? opts.http_threads : max_seqs_bound(opts) + opts.batching.max_queue + kSpareHttpThreads;
+  so.http_threads = opts.http_threads > 0 ? opts.http_threads : kDefaultHttpThreads;
+  raise_open_file_limit(so.max_connections);
 
   Termination term;
   watch_termination_signals([&term](int sig) { term.on_signal(sig); });
@@ -200,8 +222,7 @@ int run_serve(const ServeOptions& opts) {
     srv->listen();
     listen_returned = true;
   });
-  // httplib ignores a stop() that comes before its loop has started, so it is repeated until the
-  // loop has ended.
+  // Repeated until the loop has ended: a stop() may come before listen() has begun.
   auto stop_listening = [&] {
     while (listener.joinable() && !listen_returned) {
       srv->stop();

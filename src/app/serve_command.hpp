@@ -29,16 +29,18 @@ struct ServeOptions {
   // HTTP limits (server::ServerOptions has their meaning).
   size_t max_body_size = 4 * 1024 * 1024;
   size_t max_header_size = 16 * 1024;
+  double header_timeout_s = 5;
   double read_timeout_s = 10;
+  size_t min_body_rate = 64 * 1024;
   double write_timeout_s = 10;
   int idle_timeout_s = 5;
   double request_timeout_s = 0;  // 0: none
-  int http_threads = 0;          // 0: --max-seqs (its default on the device) + --max-queue + kSpareHttpThreads
+  size_t max_connections = 8192;
+  int http_threads = 0;  // 0: kDefaultHttpThreads
 };
 
-// HTTP threads beyond one per possible stream, so that /health, /cancel and /metrics are answered
-// while every sequence slot and queue place holds a stream.
-constexpr int kSpareHttpThreads = 16;
+// The event loop's threads: they frame and write every stream, so a few are enough.
+constexpr int kDefaultHttpThreads = 4;
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);
 

@@ -6,9 +6,14 @@ void StreamChannel::push(std::string frame) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    pending_ += frame;
+    if (pending_.empty()) {
+      pending_ = std::move(frame);
+    } else {
+      pending_ += frame;
+    }
   }
   cv_.notify_all();
+  notify();
 }
 
 void StreamChannel::close() {
@@ -17,6 +22,25 @@ void StreamChannel::close() {
     closed_ = true;
   }
   cv_.notify_all();
+  notify();
+}
+
+void StreamChannel::notify() {
+  std::lock_guard lock(notify_mu_);
+  if (notify_) notify_();
+}
+
+void StreamChannel::set_notify(std::function<void()> notify) {
+  std::lock_guard lock(notify_mu_);
+  notify_ = std::move(notify);
+}
+
+StreamChannel::Batch StreamChannel::take() {
+  std::lock_guard lock(mu_);
+  Batch b;
+  b.data.swap(pending_);
+  b.closed = closed_;
+  return b;
 }
 
 StreamChannel::Batch StreamChannel::pop(std::chrono::milliseconds wait) {

@@ -12,6 +12,10 @@ namespace {
 
 constexpr size_t kMaxEchoedString = 100;
 
+// Thrown by the parser callback to stop at the first array or object nested too deep, before the
+// rest of the body has become a tree.
+struct TooDeep {};
+
 json error_entry(const FieldError& e) {
   json j = {{"field", e.field}, {"constraint", e.constraint}, {"message", e.message}};
   if (e.value) j["value"] = *e.value;
@@ -60,7 +64,18 @@ json openai_error_body(const FieldErrors& errors) {
 std::optional<json> parse_object_body(std::string_view body, FieldErrors& errors) {
   json j;
   try {
-    j = json::parse(body);
+    j = json::parse(body, [](int depth, json::parse_event_t event, json&) {
+      if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+          depth >= kMaxJsonDepth) {
+        throw TooDeep{};
+      }
+      return true;
+    });
+  } catch (const TooDeep&) {
+    errors.push_back({"body", "json",
+                      "malformed JSON: arrays and objects nested more than " + std::to_string(kMaxJsonDepth) + " deep",
+                      std::nullopt});
+    return std::nullopt;
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     // The parser's message quotes the bytes it read, which may be invalid UTF-8 and would make the
     // error body itself fail to serialize: keep ASCII only.

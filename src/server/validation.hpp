@@ -38,6 +38,9 @@ nlohmann::json openai_error_body(const FieldErrors& errors);
 nlohmann::json openai_error_body(std::string_view message, std::string_view type, std::optional<std::string> param,
                                  std::optional<std::string> code);
 
+// Arrays and objects nested deeper are refused while parsing, before the body has become a tree.
+constexpr int kMaxJsonDepth = 64;
+
 // Parses a body that must be a JSON object. On failure appends a "body" error ("json" or
 // "type(object)") and returns nullopt.
 std::optional<nlohmann::json> parse_object_body(std::string_view body, FieldErrors& errors);

@@ -1,0 +1,31 @@
+// GET /health: the worker's state and, once loaded, its model. Never needs the API key.
+#include "server/endpoints.hpp"
+#include "server/error_responses.hpp"
+
+namespace rbees::server::endpoints {
+
+Reply health(ServerContext& ctx, HttpRequest&) {
+  const ServerState st = ctx.state;
+  nlohmann::json body = {
+      {"status", st == ServerState::loading    ? "loading"
+                 : st == ServerState::draining ? "draining"
+                                               : "healthy"},
+      {"worker_id", ctx.options.worker_id},
+      {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count()}};
+  if (auto e = ctx.engine()) {
+    const auto h = e->health();
+    body["model"] = h.model;
+    body["device"] = h.device;
+    body["resident"] = h.resident;
+    body["quant_kind"] = h.quant_kind;
+    body["vram_bytes"] = h.vram_bytes;
+    body["tokenizer_kind"] = h.tokenizer_kind;
+    body["vocab_size"] = h.vocab_size;
+    body["context_length"] = h.context_length;
+    body["kv_cache_tokens"] = h.kv_cache_tokens;
+    body["max_seqs"] = h.max_seqs;
+  }
+  return {json_response(st == ServerState::healthy ? 200 : 503, body), std::nullopt};
+}
+
+}  // namespace rbees::server::endpoints

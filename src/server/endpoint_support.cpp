@@ -1,0 +1,40 @@
+#include "server/endpoint_support.hpp"
+
+#include "server/error_responses.hpp"
+
+#include <cstdio>
+#include <random>
+
+namespace rbees::server::endpoints {
+
+ReadyEngine ready_engine(const ServerContext& ctx, const HttpRequest& req) {
+  const ServerState st = ctx.state;
+  if (st == ServerState::draining) {
+    return {nullptr, unavailable(req.path, "SHUTTING_DOWN", "the worker is shutting down", 0)};
+  }
+  auto e = ctx.engine();
+  if (st == ServerState::loading || !e) {
+    return {nullptr, unavailable(req.path, "LOADING", "the model is still loading", ctx.options.retry_after_seconds)};
+  }
+  return {std::move(e), std::nullopt};
+}
+
+HttpResponse admission_refusal(const ServerContext& ctx, const HttpRequest& req, const engine::SubmitResult& r) {
+  switch (r.admission) {
+    case engine::Admission::overloaded:
+      return unavailable(req.path, "OVERLOADED", r.message.empty() ? "the queue is full" : r.message,
+                         ctx.options.retry_after_seconds);
+    case engine::Admission::shutting_down:
+      return unavailable(req.path, "SHUTTING_DOWN", "the worker is shutting down", 0);
+    default: return validation_errors(req.path, {{"max_tokens", "context_length", r.message, std::nullopt}});
+  }
+}
+
+std::string random_id(const std::string& prefix) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return prefix + buf;
+}
+
+}  // namespace rbees::server::endpoints

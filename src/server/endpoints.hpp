@@ -1,0 +1,37 @@
+#pragma once
+// The API's endpoints, one named handler each (endpoint_<name>.cpp), and the table that routes a
+// method and path to them. A handler runs on a front-end thread with the request read whole; it
+// must not wait on the engine: a reply that follows a job returns an EngineReply instead.
+
+#include "server/http_message.hpp"
+#include "server/server_context.hpp"
+
+#include <string_view>
+
+namespace rbees::server::endpoints {
+
+Reply health(ServerContext& ctx, HttpRequest& req);            // GET /health
+Reply execute(ServerContext& ctx, HttpRequest& req);           // POST /execute
+Reply cancel(ServerContext& ctx, HttpRequest& req);            // POST /cancel
+Reply completions(ServerContext& ctx, HttpRequest& req);       // POST /v1/completions
+Reply chat_completions(ServerContext& ctx, HttpRequest& req);  // POST /v1/chat/completions
+Reply models(ServerContext& ctx, HttpRequest& req);            // GET /v1/models
+Reply tokenize(ServerContext& ctx, HttpRequest& req);          // POST /tokenize
+Reply detokenize(ServerContext& ctx, HttpRequest& req);        // POST /detokenize
+Reply metrics(ServerContext& ctx, HttpRequest& req);           // GET /metrics
+
+using Handler = Reply (*)(ServerContext&, HttpRequest&);
+
+struct Route {
+  std::string_view method;
+  std::string_view path;
+  Handler handle;
+  bool needs_key;  // every endpoint but /health, when an API key is set
+};
+
+// The route for a method and path, or nullptr.
+const Route* find_route(std::string_view method, std::string_view path);
+// Whether any route has this path (the metrics' endpoint label; others count as "other").
+bool is_known_path(std::string_view path);
+
+}  // namespace rbees::server::endpoints
