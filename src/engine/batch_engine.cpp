@@ -22,6 +22,7 @@ constexpr int32_t kFirstHolderId = 1 << 20;
 
 BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
     : rt_(runtime),
+      grammars_(runtime.tokenizer()),
       opts_(options),
       limit_(0),
       greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
@@ -114,6 +115,14 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
     return {Admission::invalid, msg, n_prompt};
   }
 
+  // Compiled here, on the submitting thread: a new schema's compile does not hold up the steps.
+  std::unique_ptr<sampling::LogitsConstraint> constraint;
+  try {
+    constraint = grammars_.make(request);
+  } catch (const std::invalid_argument& e) {
+    return {Admission::invalid, e.what(), n_prompt, request.grammar_field, "grammar"};
+  }
+
   auto job = std::make_unique<Job>();
   job->job_id = request.job_id;
   job->sink = std::move(sink);
@@ -121,6 +130,7 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   job->seq = std::make_unique<Sequence>(
       std::move(prompt), request.sampling, rt_.tokenizer(),
       continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop));
+  if (constraint) job->seq->constrain(std::move(constraint));
   job->max_new_tokens = job->seq->max_new_tokens();
   job->request = std::move(request);
   {

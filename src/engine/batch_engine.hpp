@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/grammar_constraints.hpp"
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runtime.hpp"
 #include "engine/request.hpp"
@@ -133,6 +134,7 @@ class BatchEngine : public Engine {
   void log_totals() const;
 
   ModelRuntime& rt_;
+  GrammarConstraints grammars_;
   BatchEngineOptions opts_;
   int limit_;
   bool greedy_on_device_;

@@ -64,6 +64,10 @@ struct SubmitResult {
   Admission admission = Admission::accepted;
   std::string message;  // why not accepted (for invalid: e.g. prompt + max_tokens over the context)
   int32_t prompt_tokens = 0;
+  // For invalid: the request field at fault and the constraint it broke, when not the context limit
+  // (e.g. "response_format.json_schema.schema", "grammar").
+  std::string field;
+  std::string constraint;
 };
 
 struct HealthInfo {

@@ -1,6 +1,7 @@
 #pragma once
 // What the server hands to the engine for one generation, whichever HTTP API it came from.
 
+#include "grammar/grammar_spec.hpp"
 #include "sampling/sampling_params.hpp"
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,10 @@ struct Request {
   bool ignore_eos = false;
   std::optional<int32_t> logprobs;  // none: no log-probabilities; N: the chosen token's and N alternatives
   bool echo = false;                // completions: the prompt's text precedes the generated text
+  // Output restricted to a grammar or JSON schema; grammar_field names the request field it came
+  // from, for the error when it does not compile.
+  std::optional<grammar::GrammarSpec> grammar;
+  std::string grammar_field;
 };
 
 }  // namespace rbees::engine

@@ -56,6 +56,9 @@ class Sequence {
   // With `logprobs`, also reports the chosen token's log-probability and n_top alternatives.
   TokenResult on_logits(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt,
                         sampling::SampledToken* logprobs = nullptr);
+  // Restricts the tokens this sequence may take (before it is admitted); a constrained sequence is
+  // sampled on the host, never greedy on the device.
+  void constrain(std::unique_ptr<sampling::LogitsConstraint> c) { sampler_.set_constraint(std::move(c)); }
   // Whether the next token is the plain argmax of the logits (Sampler::plain_greedy), so that the
   // model may pick it (LlamaModel::forward_greedy) and pass it to on_greedy_token().
   bool plain_greedy() const { return sampler_.plain_greedy(); }

@@ -3,6 +3,7 @@
 // against a large vocabulary costs milliseconds. Thread-safe; least recently used entries go first.
 
 #include "grammar/compiled_grammar.hpp"
+#include "grammar/grammar_spec.hpp"
 #include "grammar/token_vocabulary.hpp"
 
 #include <cstdint>
@@ -13,13 +14,6 @@
 #include <unordered_map>
 
 namespace rbees::grammar {
-
-enum class GrammarKind { kGbnf, kJsonSchema, kJsonObject };
-
-struct GrammarSpec {
-  GrammarKind kind = GrammarKind::kGbnf;
-  std::string text;  // GBNF, or the JSON Schema as JSON text; unused for kJsonObject
-};
 
 // The GBNF a spec stands for; throws GrammarError.
 std::string to_gbnf(const GrammarSpec& spec);

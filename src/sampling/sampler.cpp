@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace rbees::sampling {
 
@@ -21,13 +22,32 @@ Sampler::Sampler(SamplingParams params, std::span<const int32_t> prompt)
   for (int32_t id : prompt) ++seen_[id];
 }
 
+void apply_constraint_mask(std::span<float> logits, std::span<const uint64_t> allowed) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (size_t w = 0; w < allowed.size() && w * 64 < logits.size(); ++w) {
+    uint64_t banned = ~allowed[w];
+    while (banned != 0) {
+      const size_t i = w * 64 + static_cast<size_t>(__builtin_ctzll(banned));
+      if (i >= logits.size()) break;
+      logits[i] = ninf;
+      banned &= banned - 1;
+    }
+  }
+  // Tokens past the mask (a vocabulary larger than the constraint's) are never allowed.
+  for (size_t i = allowed.size() * 64; i < logits.size(); ++i) logits[i] = ninf;
+}
+
 void Sampler::accept(int32_t id) {
+  if (constraint_ && !constraint_->accept(id)) {
+    throw std::logic_error("token " + std::to_string(id) + " is not allowed by the sequence's grammar");
+  }
   ++seen_[id];
   ++generated_[id];
 }
 
 std::vector<float> Sampler::adjusted_logits(std::span<const float> logits) const {
   std::vector<float> out(logits.begin(), logits.end());
+  if (constraint_) apply_constraint_mask(out, constraint_->allowed());
   apply_logit_bias(out, params_.logit_bias);
   apply_repetition_penalty(out, seen_, params_.repetition_penalty);
   apply_presence_frequency_penalty(out, generated_, params_.presence_penalty, params_.frequency_penalty);
@@ -78,8 +98,8 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
 }
 
 bool Sampler::plain_greedy() const {
-  return params_.temperature <= 0.0f && params_.logit_bias.empty() && params_.repetition_penalty == 1.0f &&
-         params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+  return !constraint_ && params_.temperature <= 0.0f && params_.logit_bias.empty() &&
+         params_.repetition_penalty == 1.0f && params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
 }
 
 int32_t Sampler::sample(std::span<const float> logits) {

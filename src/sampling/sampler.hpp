@@ -2,11 +2,13 @@
 // Token choice for one sequence: its parameters, its own random stream and its token history.
 // The random stream depends only on the request (its seed), never on other sequences in a batch.
 
+#include "sampling/logits_constraint.hpp"
 #include "sampling/logits_transforms.hpp"
 #include "sampling/logprobs.hpp"
 #include "sampling/sampling_params.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -31,8 +33,14 @@ class Sampler {
   SampledToken sample_with_logprobs(std::span<const float> logits, int32_t n_top);
 
   // Records a token produced outside sample() (e.g. a forced token, or a greedy pick made by the
-  // model's graph) in the history.
+  // model's graph) in the history, and advances the constraint. Throws std::logic_error for a token
+  // the constraint does not allow.
   void accept(int32_t id);
+
+  // Restricts every later choice to the tokens the constraint allows: its mask applies before bias,
+  // penalties and the rest, and the sampler is no longer plain greedy (the host must see the mask).
+  void set_constraint(std::unique_ptr<LogitsConstraint> constraint) { constraint_ = std::move(constraint); }
+  bool constrained() const { return constraint_ != nullptr; }
 
   // Whether sample() is the plain argmax of the logits row: greedy, no bias, no penalties. Then the
   // pick may be made elsewhere (on the device) and passed to accept().
@@ -42,7 +50,8 @@ class Sampler {
   uint64_t seed() const { return seed_; }
   const SamplingParams& params() const { return params_; }
 
-  // Logits after bias and penalties: the basis of greedy choice and of the reported log-probabilities.
+  // Logits after the constraint's mask, bias and penalties: the basis of greedy choice and of the
+  // reported log-probabilities.
   std::vector<float> adjusted_logits(std::span<const float> logits) const;
 
  private:
@@ -54,6 +63,7 @@ class Sampler {
   std::mt19937_64 rng_;
   TokenCounts seen_;       // prompt and output, for the repetition penalty
   TokenCounts generated_;  // output only, for presence and frequency penalties
+  std::unique_ptr<LogitsConstraint> constraint_;
 };
 
 }  // namespace rbees::sampling

@@ -26,7 +26,12 @@ HttpResponse admission_refusal(const ServerContext& ctx, const HttpRequest& req,
                          ctx.options.retry_after_seconds);
     case engine::Admission::shutting_down:
       return unavailable(req.path, "SHUTTING_DOWN", "the worker is shutting down", 0);
-    default: return validation_errors(req.path, {{"max_tokens", "context_length", r.message, std::nullopt}});
+    default: {
+      // The context limit unless the engine names another field (a grammar that does not compile).
+      const std::string field = r.field.empty() ? "max_tokens" : r.field;
+      const std::string constraint = r.constraint.empty() ? "context_length" : r.constraint;
+      return validation_errors(req.path, {{field, constraint, r.message, std::nullopt}});
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #include "server/execute_request.hpp"
 
+#include "server/grammar_request.hpp"
 #include "server/utf8.hpp"
 
 namespace rbees::server {
@@ -92,6 +93,7 @@ Parsed<engine::Request> parse_execute_request(std::string_view body) {
       r.type_error("stop", "array", *stop);
     }
   }
+  read_grammar_fields(r, body, req, false);
 
   if (out.errors.empty()) out.value = std::move(req);
   return out;

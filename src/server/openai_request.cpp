@@ -1,6 +1,7 @@
 #include "server/openai_request.hpp"
 
 #include "server/execute_request.hpp"
+#include "server/grammar_request.hpp"
 
 #include <limits>
 
@@ -167,6 +168,7 @@ Parsed<OpenAiRequest> parse_completion_request(std::string_view body) {
 
   read_max_tokens(r, "max_tokens", req.request);
   read_common(r, req);
+  read_grammar_fields(r, body, req.request, true);
 
   if (const json* logprobs = r.raw("logprobs")) {
     if (logprobs->is_number_integer()) {
@@ -242,6 +244,7 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
   read_max_tokens(r, "max_tokens", req.request);
   read_max_tokens(r, "max_completion_tokens", req.request);
   read_common(r, req);
+  read_grammar_fields(r, body, req.request, true);
 
   const bool logprobs = r.boolean("logprobs").value_or(false);
   const auto top = r.integer("top_logprobs");

@@ -98,4 +98,65 @@ await assert.rejects(
 const wrong = new OpenAI({ baseURL, apiKey: 'not-the-key', maxRetries: 0, timeout: 10000 });
 await assert.rejects(wrong.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
 
+// Structured output: response_format json_schema (streaming and not), json_object, and a GBNF
+// grammar, checked with a validator of the schema keywords used here (independent of the server).
+function validate(schema, v, defs = schema.$defs) {
+  if (schema.$ref) return validate(defs[schema.$ref.replace('#/$defs/', '')], v, defs);
+  if (schema.anyOf) return schema.anyOf.some((s) => validate(s, v, defs));
+  if (schema.enum) return schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(v));
+  switch (schema.type) {
+    case 'null': return v === null;
+    case 'boolean': return typeof v === 'boolean';
+    case 'integer':
+      return Number.isInteger(v) && !(v < schema.minimum) && !(v > schema.maximum);
+    case 'string':
+      return typeof v === 'string' && !([...v].length > schema.maxLength) &&
+        (!schema.pattern || new RegExp(schema.pattern, 'u').test(v));
+    case 'array':
+      return Array.isArray(v) && !(v.length < schema.minItems) && !(v.length > schema.maxItems) &&
+        v.every((x) => validate(schema.items, x, defs));
+    case 'object': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+      const props = schema.properties ?? {};
+      if (schema.additionalProperties === false && Object.keys(v).some((k) => !(k in props))) return false;
+      if ((schema.required ?? []).some((k) => !(k in v))) return false;
+      return Object.entries(v).every(([k, x]) => !(k in props) || validate(props[k], x, defs));
+    }
+    default: throw new Error(`validator: unhandled schema ${JSON.stringify(schema)}`);
+  }
+}
+const schemas = [
+  { type: 'object', properties: { title: { type: 'string', maxLength: 24 }, year: { type: 'integer', minimum: 1800, maximum: 1900 },
+    tags: { type: 'array', items: { enum: ['war', 'peace', 'love'] }, minItems: 1, maxItems: 3 } },
+    required: ['title', 'year', 'tags'], additionalProperties: false },
+  { $defs: { who: { type: 'object', properties: { name: { type: 'string', pattern: '^[A-Z][a-z]{1,11}$' },
+    age: { anyOf: [{ type: 'integer', minimum: 0, maximum: 99 }, { type: 'null' }] } }, required: ['name', 'age'],
+    additionalProperties: false } },
+    type: 'object', properties: { hero: { $ref: '#/$defs/who' }, friends: { type: 'array', items: { $ref: '#/$defs/who' }, maxItems: 2 } },
+    required: ['hero', 'friends'], additionalProperties: false },
+];
+for (const [i, schema] of schemas.entries()) {
+  const response_format = { type: 'json_schema', json_schema: { name: `s${i}`, strict: true, schema } };
+  const req = { model, messages, max_tokens: 300, temperature: 0.8, seed: 11, response_format };
+  const res = await client.chat.completions.create(req);
+  assert.equal(res.choices[0].finish_reason, 'stop');
+  const text = res.choices[0].message.content;
+  assert.ok(validate(schema, JSON.parse(text)), `schema ${i}: ${text}`);
+  const streamed = await collect(await client.chat.completions.create({ ...req, stream: true }));
+  assert.equal(streamed.text, text);
+  assert.equal(streamed.finish, 'stop');
+}
+const objectRes = await client.chat.completions.create({
+  model, messages, max_tokens: 3, response_format: { type: 'json_object' } });
+assert.equal(objectRes.choices[0].finish_reason, 'length');
+assert.ok(objectRes.choices[0].message.content.startsWith('{'));
+const gram = await client.completions.create({
+  model, prompt: 'x', max_tokens: 40, temperature: 0.8, seed: 3, grammar: 'root ::= [a-z]{2,6} ("-" [a-z]{2,6}){1,3} "."' });
+assert.equal(gram.choices[0].finish_reason, 'stop');
+assert.match(gram.choices[0].text, /^[a-z]{2,6}(-[a-z]{2,6}){1,3}\.$/);
+await assert.rejects(
+  client.chat.completions.create({ model, messages, response_format: { type: 'json_schema',
+    json_schema: { name: 'x', schema: { type: 'object', not: {} } } } }),
+  (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format.json_schema.schema');
+
 console.log('openai sdk checks passed');

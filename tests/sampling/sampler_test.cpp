@@ -191,3 +191,52 @@ TEST(SamplerDistribution, CombinedInDocumentedOrder) {
 
 }  // namespace
 }  // namespace rbees::sampling
+
+namespace rbees::sampling {
+namespace {
+
+// Allows a fixed set of tokens and records what it was advanced by.
+struct SetConstraint : LogitsConstraint {
+  std::vector<uint64_t> mask = std::vector<uint64_t>(1, 0);
+  std::vector<int32_t> taken;
+  explicit SetConstraint(std::initializer_list<int> ids) {
+    for (int i : ids) mask[0] |= 1ull << i;
+  }
+  std::span<const uint64_t> allowed() override { return mask; }
+  bool accept(int32_t id) override {
+    if (!((mask[0] >> id) & 1)) return false;
+    taken.push_back(id);
+    return true;
+  }
+};
+
+TEST(SamplerConstraint, MaskAppliesBeforeEveryOtherStep) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.logit_bias[6] = 100.0f;  // biased, but not allowed
+  Sampler s(p);
+  auto c = std::make_unique<SetConstraint>(std::initializer_list<int>{2, 4, 5});
+  SetConstraint* seen = c.get();
+  s.set_constraint(std::move(c));
+  EXPECT_FALSE(s.plain_greedy());
+  EXPECT_EQ(s.sample(kLogits), 4);  // 1.5: the best allowed of 0.5, 0.0, 1.5
+  const auto adjusted = s.adjusted_logits(kLogits);
+  EXPECT_TRUE(std::isinf(adjusted[1]) && adjusted[1] < 0);
+  EXPECT_TRUE(std::isinf(adjusted[6]) && adjusted[6] < 0);
+  EXPECT_EQ(adjusted[2], 0.5f);
+  EXPECT_EQ(seen->taken, std::vector<int32_t>{4});
+  // Sampled draws stay within the allowed set.
+  SamplingParams q;
+  q.temperature = 1.5f;
+  q.seed = 5;
+  Sampler t(q);
+  t.set_constraint(std::make_unique<SetConstraint>(std::initializer_list<int>{0, 7}));
+  for (int i = 0; i < 200; ++i) {
+    const int32_t id = t.sample(kLogits);
+    EXPECT_TRUE(id == 0 || id == 7) << id;
+  }
+  EXPECT_THROW(t.accept(3), std::logic_error);
+}
+
+}  // namespace
+}  // namespace rbees::sampling

@@ -1,0 +1,116 @@
+// Requests constrained by a grammar or JSON schema: the output obeys it, also when the step's other
+// sequences let the model's graph pick greedy tokens on the device (a constrained sequence is always
+// sampled on the host, after its mask), and a bad grammar is refused at submission naming the field.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "engine/batch_engine.hpp"
+#include "engine/test_runtime.hpp"
+
+namespace rbees::engine {
+namespace {
+
+struct Text : Sink {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string text;
+  std::optional<FinalResult> end;
+  void on_token(const TokenEvent& ev) override {
+    std::lock_guard lk(mu);
+    text += ev.text;
+  }
+  void on_finish(const FinalResult& r) override {
+    std::lock_guard lk(mu);
+    text += r.trailing_text;
+    end = r;
+    cv.notify_all();
+  }
+  bool client_gone() const override { return false; }
+  void wait() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return end.has_value(); });
+  }
+};
+
+Request request(const std::string& id, std::optional<grammar::GrammarSpec> g, float temperature) {
+  Request r;
+  r.job_id = id;
+  r.prompt = TextPrompt{"Pierre said that", true};
+  r.sampling.temperature = temperature;
+  r.sampling.seed = 7;
+  r.max_tokens = 200;
+  r.grammar = std::move(g);
+  r.grammar_field = "grammar";
+  return r;
+}
+
+TEST(BatchEngineGrammar, ConstrainedOutputObeysItsGrammarBesideGreedyOnDeviceSequences) {
+  auto rt = test_support::load_test_runtime();
+  BatchEngineOptions o;
+  o.ctx_size = 1024;
+  o.max_seqs = 4;
+  o.greedy_on_device = true;
+  BatchEngine engine(*rt, o);
+  const std::string words = "root ::= [a-z]{2,8} (\", \" [a-z]{2,8}){2,4} \".\"\n";
+  const std::string schema = R"({"type":"object","properties":{"n":{"type":"integer","minimum":1,"maximum":20},
+      "w":{"type":"string","maxLength":6}},"required":["n","w"],"additionalProperties":false})";
+  std::vector<Request> reqs = {
+      request("plain", std::nullopt, 0.0f),
+      request("words", grammar::GrammarSpec{grammar::GrammarKind::kGbnf, words}, 0.0f),
+      request("schema", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.0f),
+      request("sampled", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.9f),
+  };
+  reqs[0].max_tokens = 30;
+  reqs[0].ignore_eos = true;
+  std::vector<std::shared_ptr<Text>> sinks;
+  for (const auto& r : reqs) {
+    sinks.push_back(std::make_shared<Text>());
+    ASSERT_EQ(engine.submit(r, sinks.back()).admission, Admission::accepted) << r.job_id;
+  }
+  for (auto& s : sinks) s->wait();
+  EXPECT_EQ(sinks[0]->end->tokens_out, 30);
+  EXPECT_TRUE(std::regex_match(sinks[1]->text, std::regex("[a-z]{2,8}(, [a-z]{2,8}){2,4}\\."))) << sinks[1]->text;
+  EXPECT_EQ(sinks[1]->end->reason, FinishReason::eos);
+  for (int i : {2, 3}) {
+    SCOPED_TRACE(sinks[i]->text);
+    EXPECT_EQ(sinks[i]->end->reason, FinishReason::eos);
+    const auto j = nlohmann::json::parse(sinks[i]->text);
+    ASSERT_EQ(j.size(), 2u);
+    EXPECT_GE(j.at("n").get<int>(), 1);
+    EXPECT_LE(j.at("n").get<int>(), 20);
+    EXPECT_LE(j.at("w").get<std::string>().size(), 6u);
+  }
+}
+
+TEST(BatchEngineGrammar, BadGrammarsAreRefusedAtSubmissionNamingTheField) {
+  auto rt = test_support::load_test_runtime();
+  BatchEngineOptions o;
+  o.ctx_size = 1024;
+  BatchEngine engine(*rt, o);
+  auto r = request("bad", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, R"({"not":{}})"}, 0.0f);
+  r.grammar_field = "response_format.json_schema.schema";
+  auto res = engine.submit(r, std::make_shared<Text>());
+  EXPECT_EQ(res.admission, Admission::invalid);
+  EXPECT_EQ(res.field, "response_format.json_schema.schema");
+  EXPECT_EQ(res.constraint, "grammar");
+  EXPECT_EQ(res.message, "unsupported keyword 'not' at #");
+  r = request("bad2", grammar::GrammarSpec{grammar::GrammarKind::kGbnf, "root ::= x\n"}, 0.0f);
+  res = engine.submit(r, std::make_shared<Text>());
+  EXPECT_EQ(res.admission, Admission::invalid);
+  EXPECT_EQ(res.message, "rule 'root' refers to undefined rule 'x'");
+  r = request("eos", grammar::GrammarSpec{grammar::GrammarKind::kJsonObject, ""}, 0.0f);
+  r.ignore_eos = true;
+  res = engine.submit(r, std::make_shared<Text>());
+  EXPECT_EQ(res.admission, Admission::invalid);
+  EXPECT_EQ(res.message, "cannot be combined with ignore_eos");
+}
+
+}  // namespace
+}  // namespace rbees::engine
