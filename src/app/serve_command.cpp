@@ -8,6 +8,7 @@
 #include "loader/quantize.hpp"
 #include "server/auth.hpp"
 #include "server/http_server.hpp"
+#include "server/memory_release.hpp"
 #include "server/ready_callback.hpp"
 
 #include <sys/resource.h>
@@ -204,6 +205,7 @@ int run_serve(const ServeOptions& opts) {
   so.request_timeout = seconds_to_ms(opts.request_timeout_s);
   so.http_threads = opts.http_threads > 0 ? opts.http_threads : kDefaultHttpThreads;
   raise_open_file_limit(so.max_connections);
+  server::configure_allocator();
 
   Termination term;
   watch_termination_signals([&term](int sig) { term.on_signal(sig); });

@@ -6,6 +6,12 @@
 
 namespace rbees::server {
 
+void configure_allocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kReleaseAfterBodyBytes));
+#endif
+}
+
 void release_memory_after(size_t body_bytes) {
   if (body_bytes < kReleaseAfterBodyBytes) return;
 #if defined(__GLIBC__)
