@@ -387,11 +387,74 @@ class Converter {
     return add_rule(integer_range(lo, hi));
   }
 
-  std::string number(const Json& s, const std::string& path) {
-    for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
-      if (s.contains(k)) fail(path, std::string("'") + k + "' is supported for type integer only, not number");
+  // A bound of a number: its integer value and whether it is exclusive (draft 4's boolean flags too).
+  struct NumberBound {
+    int64_t value;
+    bool exclusive;
+  };
+  std::optional<NumberBound> number_bound(const Json& s, bool lower, const std::string& path) const {
+    std::optional<NumberBound> out;
+    const std::string inclusive_key = lower ? "minimum" : "maximum";
+    const std::string exclusive_key = lower ? "exclusiveMinimum" : "exclusiveMaximum";
+    for (const auto& key : {inclusive_key, exclusive_key}) {
+      if (!s.contains(key) || s[key].is_boolean()) continue;
+      if (!s[key].is_number()) fail(path, "'" + key + "' must be a number");
+      const double d = s[key].get<double>();
+      if (!std::isfinite(d) || std::fabs(d) > 1e17) fail(path, "'" + key + "' is out of the supported range");
+      if (d != std::floor(d)) fail(path, "'" + key + "' with a fraction is supported for type integer only");
+      const bool draft4 =
+          key == inclusive_key && s.value(exclusive_key, Json()).is_boolean() && s[exclusive_key].get<bool>();
+      NumberBound b{static_cast<int64_t>(d), key == exclusive_key || draft4};
+      // Of two bounds the tighter one holds.
+      if (!out || (lower ? (b.value > out->value || (b.value == out->value && b.exclusive))
+                         : (b.value < out->value || (b.value == out->value && b.exclusive)))) {
+        out = b;
+      }
     }
-    return "number";
+    return out;
+  }
+
+  // Non-negative decimals y (no exponent) with c <= y (c < y when lo_excl) and y <= d (y < d), d
+  // none for no upper bound; empty when no such number exists.
+  static std::string decimal_range(int64_t c, bool lo_excl, std::optional<int64_t> d, bool hi_excl) {
+    const std::string any_frac = "( \".\" [0-9]+ )?", zero_frac = "( \".\" \"0\"+ )?";
+    const std::string nonzero_frac = "\".\" [0-9]* [1-9] [0-9]*";
+    std::vector<std::string> alts;
+    const std::string first = quote(decimal(c)) + " " + (lo_excl ? nonzero_frac : any_frac);
+    if (!d) {
+      alts.push_back(first);
+      alts.push_back(non_negative_range(c + 1, -1) + " " + any_frac);
+    } else if (c == *d) {
+      if (!lo_excl && !hi_excl) alts.push_back(quote(decimal(c)) + " " + zero_frac);
+    } else if (c < *d) {
+      alts.push_back(first);
+      if (c + 1 <= *d - 1) alts.push_back(non_negative_range(c + 1, *d - 1) + " " + any_frac);
+      if (!hi_excl) alts.push_back(quote(decimal(*d)) + " " + zero_frac);
+    }
+    return alts.empty() ? "" : alternatives(alts);
+  }
+
+  // Ranged numbers are written without an exponent (a subset of the valid ones, never a superset).
+  std::string number(const Json& s, const std::string& path) {
+    const auto lo = number_bound(s, true, path), hi = number_bound(s, false, path);
+    if (!lo && !hi) return "number";
+    std::vector<std::string> alts;
+    // x >= 0 part.
+    if (!hi || hi->value > 0 || (hi->value == 0 && !hi->exclusive)) {
+      const bool from_lo = lo && lo->value >= 0;
+      const std::string part = decimal_range(from_lo ? lo->value : 0, from_lo && lo->exclusive,
+                                             hi ? std::optional(hi->value) : std::nullopt, hi && hi->exclusive);
+      if (!part.empty()) alts.push_back(part);
+    }
+    // x < 0 part, as "-" y with y > 0.
+    if (!lo || lo->value < 0) {
+      const bool from_hi = hi && hi->value < 0;
+      const std::string part = decimal_range(from_hi ? -hi->value : 0, from_hi ? hi->exclusive : true,
+                                             lo ? std::optional(-lo->value) : std::nullopt, lo && lo->exclusive);
+      if (!part.empty()) alts.push_back("\"-\" " + part);
+    }
+    if (alts.empty()) fail(path, "no number satisfies the bounds");
+    return add_rule(alternatives(alts));
   }
 
   static std::optional<int64_t> count(const Json& s, const std::string& key, const std::string& path) {
