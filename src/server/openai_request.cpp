@@ -4,6 +4,7 @@
 #include "server/grammar_request.hpp"
 
 #include <limits>
+#include <set>
 
 namespace rbees::server {
 
@@ -132,6 +133,25 @@ void read_common(FieldReader& r, OpenAiRequest& out) {
   req.ignore_eos = r.boolean("ignore_eos").value_or(false);
 }
 
+// Fields read_common() and read_grammar_fields() take, on both endpoints.
+const std::set<std::string> kCommonFields = {
+    "model", "n", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty",
+    "frequency_penalty", "seed", "logit_bias", "stop", "stream", "stream_options", "ignore_eos", "max_tokens",
+    "response_format", "grammar", "json_schema",
+    // Accepted and ignored: an end-user identifier, which changes nothing in the output (README).
+    "user"};
+
+// A field this server does not implement is refused, as OpenAI's API does, rather than ignored.
+void reject_unknown(const json& object, const std::set<std::string>& own, const std::string& prefix,
+                    FieldErrors& errors) {
+  for (const auto& [key, value] : object.items()) {
+    if (!kCommonFields.count(key) && !own.count(key)) {
+      errors.push_back(
+          {prefix + key, "unknown_field", "Unrecognized request argument supplied: " + prefix + key, std::nullopt});
+    }
+  }
+}
+
 void read_max_tokens(FieldReader& r, const std::string& name, engine::Request& req) {
   const auto v = r.integer(name);
   check_min(r.errors(), name, v, 1);
@@ -181,6 +201,8 @@ Parsed<OpenAiRequest> parse_completion_request(std::string_view body) {
   }
   req.request.echo = r.boolean("echo").value_or(false);
 
+  reject_unknown(*object, {"prompt", "logprobs", "echo", "best_of"}, "", out.errors);
+
   const auto best_of = r.integer("best_of");
   if (best_of && *best_of != 1) {
     out.errors.push_back({"best_of", "range(1..=1)", "only best_of = 1 is supported", json(*best_of)});
@@ -212,6 +234,14 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
           continue;
         }
         FieldReader mr(m, out.errors, prefix + ".");
+        // tool_calls, tool_call_id and the like are refused until tools are implemented.
+        for (const auto& [key, value] : m.items()) {
+          if (key != "role" && key != "content" && key != "name") {
+            out.errors.push_back({prefix + "." + key, "unknown_field",
+                                  "Unrecognized request argument supplied: " + prefix + "." + key, std::nullopt});
+          }
+        }
+        const auto name = mr.string("name");
         auto role = mr.string("role", true);
         if (role && role->empty()) out.errors.push_back({prefix + ".role", "non_empty", "must not be empty", json("")});
         std::string content;
@@ -234,7 +264,11 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
             mr.type_error("content", "string or array", *c);
           }
         }
-        if (role) chat.messages.push_back({{"role", *role}, {"content", content}});
+        if (role) {
+          json message = {{"role", *role}, {"content", content}};
+          if (name) message["name"] = *name;  // for templates that show the speaker's name
+          chat.messages.push_back(std::move(message));
+        }
       }
     }
   }
@@ -245,6 +279,7 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
   read_max_tokens(r, "max_completion_tokens", req.request);
   read_common(r, req);
   read_grammar_fields(r, body, req.request, true);
+  reject_unknown(*object, {"messages", "max_completion_tokens", "logprobs", "top_logprobs"}, "", out.errors);
 
   const bool logprobs = r.boolean("logprobs").value_or(false);
   const auto top = r.integer("top_logprobs");
