@@ -53,6 +53,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"block_size", opts_.block_size},
              {"greedy_on_device", greedy_on_device_},
              {"sequence_limit", limit_}});
+  timings_at_start_ = rt_.model().timings();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -312,7 +313,8 @@ bool BatchEngine::build_batch() {
   running_seqs_.clear();
   for (auto& j : running_) running_seqs_.push_back(j->seq.get());
   int row = 0;
-  for (const StepSlice& p : sched_.plan(running_seqs_, blocks_)) {
+  const Scheduler::Plan plan = sched_.plan(running_seqs_, blocks_);
+  for (const StepSlice& p : plan.slices) {
     Job* j = running_[p.index].get();
     const Sequence& s = *j->seq;
     const int from = s.n_computed();
@@ -321,7 +323,22 @@ bool BatchEngine::build_batch() {
     }
     slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
   }
+  if (!plan.preempted.empty()) requeue(plan.preempted);
   return !slices_.empty();
+}
+
+// Preempted jobs go back to the head of the queue, oldest first, ahead of every new request; the
+// slices point at jobs, not at positions in running_, so they stay valid.
+void BatchEngine::requeue(const std::vector<size_t>& preempted) {
+  std::vector<std::unique_ptr<Job>> back;
+  for (size_t i : preempted) back.push_back(std::move(running_[i]));
+  std::erase(running_, nullptr);
+  for (auto it = back.rbegin(); it != back.rend(); ++it) waiting_.push_front(std::move(*it));
+  preemptions_total_ += preempted.size();
+  log::debug("preempted", "sequences preempted for KV space", {{"count", static_cast<int>(preempted.size())}});
+  std::lock_guard lk(mu_);
+  n_running_ -= static_cast<int>(preempted.size());
+  n_queued_ += static_cast<int>(preempted.size());
 }
 
 bool BatchEngine::step_is_greedy() const {
@@ -395,7 +412,15 @@ void BatchEngine::evaluate() {
 // Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
 // into planning, the model's phases and the host's output work). No request content.
 void BatchEngine::log_totals() const {
-  const model::ForwardTimings& t = rt_.model().timings();
+  // The model's timings since this engine started (the runtime may have run other passes before).
+  model::ForwardTimings t = rt_.model().timings();
+  const model::ForwardTimings& t0 = timings_at_start_;
+  t.graphs -= t0.graphs;
+  t.graphs_built -= t0.graphs_built;
+  t.build_ms -= t0.build_ms;
+  t.upload_ms -= t0.upload_ms;
+  t.compute_ms -= t0.compute_ms;
+  t.download_ms -= t0.download_ms;
   const double model_ms = t.build_ms + t.upload_ms + t.compute_ms + t.download_ms;
   log::info("engine_totals", "engine time by phase",
             {{"steps", static_cast<unsigned long long>(steps_)},
@@ -447,6 +472,7 @@ void BatchEngine::publish_stats() {
   stats_.kv_cache_usage = blocks_.usage();
   stats_.prefix_cache_hit_tokens = blocks_.hit_tokens_total();
   stats_.prefix_cache_copied_tokens = blocks_.copied_tokens_total();
+  stats_.preemptions = preemptions_total_;
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = generated_tokens_total_;
   stats_.steps = steps_;

@@ -5,7 +5,10 @@
 // decodes), evaluates it, samples each sequence's next token with its own sampler and retires
 // finished sequences at once, freeing their KV blocks for the queue. Admission is first come, first
 // served: the oldest waiting request is admitted as soon as a sequence slot and KV blocks for its
-// prompt plus max_tokens are free, and no later request overtakes it.
+// prompt are free (beyond a watermark kept for the running sequences' growth), and no later request
+// overtakes it. A sequence takes a block whenever it fills its last; when none is left, the most
+// recently admitted sequence is preempted and queued again at the head, to recompute its tokens
+// (mostly from the prefix cache) when there is room (Scheduler::plan).
 //
 // Capacity: max_seqs running plus max_queue waiting. A request is refused as OVERLOADED only when
 // that many are already queued or running, so a burst that arrives while a step runs fills the free
@@ -59,6 +62,7 @@ struct BatchEngineStats {
   double kv_cache_usage = 0;  // blocks in use or reserved, over all blocks
   uint64_t prefix_cache_hit_tokens = 0;
   uint64_t prefix_cache_copied_tokens = 0;  // of the hits, copied home from another slot's region
+  uint64_t preemptions = 0;                 // sequences sent back to the queue for KV space
   uint64_t prompt_tokens = 0;
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
@@ -132,6 +136,7 @@ class BatchEngine : public Engine {
   void fail_all(const std::string& message);
   void publish_stats();
   void log_totals() const;
+  void requeue(const std::vector<size_t>& preempted);
 
   ModelRuntime& rt_;
   GrammarConstraints grammars_;
@@ -160,17 +165,19 @@ class BatchEngine : public Engine {
   std::vector<std::unique_ptr<Job>> running_;  // admission order
   Scheduler sched_;
   std::vector<Slice> slices_;
-  std::vector<const Sequence*> running_seqs_;
+  std::vector<Sequence*> running_seqs_;
   model::Batch batch_;
   uint64_t prompt_tokens_total_ = 0;
   uint64_t generated_tokens_total_ = 0;
   uint64_t steps_ = 0;
+  uint64_t preemptions_total_ = 0;
   struct Totals {
     double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
     double step_ms = 0;  // the model pass, sampling and events
     uint64_t batch_tokens = 0;
     uint64_t sampled_rows = 0;
   } totals_;
+  model::ForwardTimings timings_at_start_;
 
   std::thread thread_;
 };

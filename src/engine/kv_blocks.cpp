@@ -53,7 +53,9 @@ std::optional<int> KvBlocks::find_cached(uint64_t parent, std::span<const int32_
 std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total) {
   if (seqs_.count(seq) != 0) throw std::invalid_argument("sequence " + std::to_string(seq) + " already admitted");
   const int B = block_size_;
-  const int total_blocks = blocks_for(std::max<int>(max_total, static_cast<int>(prompt.size())));
+  // Blocks for the prompt and the first generated token; later tokens take blocks as they come
+  // (grow()), so that a request's max_tokens reserves nothing it may never use.
+  const int total_blocks = blocks_for(static_cast<int>(prompt.size()) + 1);
   if (total_blocks > n_blocks_) return std::nullopt;
 
   // The longest cached run of full blocks that starts the prompt, keeping its last token to compute.
@@ -72,7 +74,9 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   const int need = total_blocks - static_cast<int>(matched.size());
   int matched_idle = 0;
   for (int id : matched) matched_idle += blocks_[id].refs == 0 ? 1 : 0;
-  if (need > n_available() - matched_idle) return std::nullopt;
+  // A watermark of free blocks is kept for the running sequences' next tokens, so that admitting one
+  // more does not at once preempt another.
+  if (need > n_available() - matched_idle - watermark()) return std::nullopt;
 
   // Pinned while the sequence is placed, so that making room cannot evict them.
   for (int id : matched) {
@@ -233,6 +237,19 @@ void KvBlocks::computed(int32_t seq, std::span<const int32_t> tokens, int n_comp
     st.last_hash = h;
     ++st.n_published;
   }
+}
+
+bool KvBlocks::grow(int32_t seq, int n_tokens) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) throw std::invalid_argument("sequence " + std::to_string(seq) + " was not admitted");
+  SeqState& st = it->second;
+  const int need = blocks_for(n_tokens) - static_cast<int>(st.table.size()) - st.reserved;
+  if (need <= 0) return true;
+  if (need > n_available()) return false;
+  while (n_blocks_ - n_alloc_ - n_reserved_ < need) evict_one();
+  st.reserved += need;
+  n_reserved_ += need;
+  return true;
 }
 
 void KvBlocks::release(int32_t seq) {

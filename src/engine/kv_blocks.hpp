@@ -2,9 +2,10 @@
 // Paged accounting of the model's KV cache and the prefix cache built on it.
 //
 // The cache's cells are counted in fixed-size blocks: block k of a sequence holds its positions
-// [k*B, (k+1)*B). A sequence reserves, when admitted, every block it may ever need, so it never runs
-// out of cells halfway and nothing fragments: the model's cell-level cache places tokens in any free
-// cell, and the block count bounds how many cells are in use.
+// [k*B, (k+1)*B). A sequence reserves, when admitted, the blocks of its prompt and first token, and
+// one more block whenever it fills the last (grow(); when none is left the scheduler preempts a
+// sequence); the model's cell-level cache places tokens in any free cell, and the block count bounds
+// how many cells are in use.
 //
 // Full blocks become shareable once their keys and values are computed: the block is published
 // under a hash of its tokens chained with the hash of the block before it, and a private holder
@@ -57,15 +58,18 @@ class KvBlocks : public KvBudget {
   // there shares the cached prefix where it lies instead of copying it.
   int32_t prefix_home(std::span<const int32_t> prompt) const override;
   bool next_at_home(int32_t seq) const override { return kv_.home_extent(seq) >= 0 && kv_.home_has_room(seq); }
-  // Whether admit() would succeed for a sequence needing `max_total` tokens with no reuse.
-  bool could_admit(int max_total) const { return blocks_for(max_total) <= n_available(); }
+  // Makes room for `seq` to hold n_tokens tokens in all: false (nothing changed) when there are not
+  // enough blocks, even after evicting cached ones nobody uses.
+  bool grow(int32_t seq, int n_tokens) override;
+  // Blocks admission leaves free for the running sequences' next tokens: 1% of the cache.
+  int watermark() const { return n_blocks_ / 100; }
 
   // Records that `seq` now holds keys and values for its first n_computed tokens (`tokens` holds at
   // least that many) and publishes the blocks that became full.
   void computed(int32_t seq, std::span<const int32_t> tokens, int n_computed);
 
   // Frees the sequence's cells and reservation; its published blocks stay cached.
-  void release(int32_t seq);
+  void release(int32_t seq) override;
 
   // Tokens reused from the prefix cache since creation.
   uint64_t hit_tokens_total() const { return hit_tokens_total_; }

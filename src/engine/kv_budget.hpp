@@ -16,6 +16,10 @@ class KvBudget {
   // number of prompt tokens reused from the prefix cache, or nullopt (nothing changed) when there is
   // not enough room.
   virtual std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total) = 0;
+  // Makes room for the sequence in `slot` to hold n_tokens tokens in all; false when there is none.
+  virtual bool grow(int32_t slot, int n_tokens) = 0;
+  // Frees what the sequence in `slot` holds (it ended, or was preempted).
+  virtual void release(int32_t slot) = 0;
   // The slot whose part of the cache holds the prompt's cached prefix, or -1.
   virtual int32_t prefix_home(std::span<const int32_t> prompt) const = 0;
   // Whether the next token of the sequence in `slot` goes to the slot's own part of the cache (the

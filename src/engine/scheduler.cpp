@@ -16,7 +16,8 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
   auto slot = std::find(free_.begin(), free_.end(), kv.prefix_home(seq.tokens()));
   if (slot == free_.end()) slot = std::min_element(free_.begin(), free_.end());
   const int32_t id = *slot;
-  const auto reused = kv.admit(id, seq.tokens(), max_total);
+  const auto reused =
+      kv.admit(id, std::span<const int32_t>(seq.tokens()).first(static_cast<size_t>(seq.n_to_prefill())), max_total);
   if (!reused) return std::nullopt;
   free_.erase(slot);
   seq.admit(id, *reused);
@@ -30,8 +31,32 @@ void Scheduler::release(int32_t slot) {
   free_.push_back(slot);
 }
 
-std::vector<StepSlice> Scheduler::plan(std::span<const Sequence* const> running, const KvBudget& kv) const {
-  std::vector<StepSlice> out;
+Scheduler::Plan Scheduler::plan(std::span<Sequence* const> running, KvBudget& kv) {
+  Plan out;
+  std::vector<bool> gone(running.size(), false);
+  auto preempt = [&](size_t j) {
+    Sequence& v = *running[j];
+    kv.release(v.id());
+    release(v.id());
+    v.preempt();
+    gone[j] = true;
+  };
+  // Room for every decoding sequence's next token, the oldest first.
+  for (size_t i = 0; i < running.size(); ++i) {
+    Sequence& s = *running[i];
+    if (gone[i] || s.state() != SequenceState::decoding) continue;
+    while (!kv.grow(s.id(), s.n_computed() + 1)) {
+      size_t victim = running.size();
+      while (victim-- > 0 && (gone[victim] || running[victim]->state() == SequenceState::waiting)) {
+      }
+      preempt(victim);
+      if (victim == i) break;
+    }
+  }
+  for (size_t i = 0; i < running.size(); ++i) {
+    if (gone[i]) out.preempted.push_back(i);
+  }
+
   struct Decode {
     size_t index;
     int32_t slot;
@@ -40,17 +65,17 @@ std::vector<StepSlice> Scheduler::plan(std::span<const Sequence* const> running,
   std::vector<Decode> decodes;
   for (size_t i = 0; i < running.size(); ++i) {
     const Sequence& s = *running[i];
-    if (s.state() == SequenceState::decoding) decodes.push_back({i, s.id(), kv.next_at_home(s.id())});
+    if (!gone[i] && s.state() == SequenceState::decoding) decodes.push_back({i, s.id(), kv.next_at_home(s.id())});
   }
   std::sort(decodes.begin(), decodes.end(),
             [](const Decode& a, const Decode& b) { return a.home != b.home ? a.home : a.slot < b.slot; });
-  for (const Decode& d : decodes) out.push_back({d.index, 1, true});
+  for (const Decode& d : decodes) out.slices.push_back({d.index, 1, true});
   int budget = prefill_chunk_;
   for (size_t i = 0; i < running.size() && budget > 0; ++i) {
     const Sequence& s = *running[i];
-    if (s.state() != SequenceState::prefilling) continue;
+    if (gone[i] || s.state() != SequenceState::prefilling) continue;
     const int take = std::min(budget, s.prompt_remaining());
-    out.push_back({i, take, take == s.prompt_remaining()});
+    out.slices.push_back({i, take, take == s.prompt_remaining() && s.samples_after_prefill()});
     budget -= take;
   }
   return out;

@@ -38,8 +38,15 @@ class Scheduler {
   // The next step over the running sequences (admission order): a token of every decoding
   // sequence, those whose token stays at home first and in slot order (the model's batched
   // attention over the slots' regions takes them as they come), then prompt chunks, oldest first,
-  // within the prefill budget.
-  std::vector<StepSlice> plan(std::span<const Sequence* const> running, const KvBudget& kv) const;
+  // within the prefill budget. A decoding sequence that needs a new KV block and finds none
+  // preempts the most recently admitted running sequence (itself, if it is that one): the victim's
+  // KV space and slot are freed, it is back to waiting (Sequence::preempt) and listed in
+  // `preempted`, oldest first, for the caller to queue again ahead of new requests.
+  struct Plan {
+    std::vector<StepSlice> slices;
+    std::vector<size_t> preempted;  // indices into `running`
+  };
+  Plan plan(std::span<Sequence* const> running, KvBudget& kv);
 
  private:
   int max_seqs_;

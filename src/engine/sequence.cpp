@@ -17,9 +17,11 @@ Sequence::Sequence(std::vector<int32_t> prompt, const sampling::SamplingParams& 
 }
 
 void Sequence::transition(SequenceState to) {
-  const bool ok = (state_ == SequenceState::waiting && to == SequenceState::prefilling) ||
-                  (state_ == SequenceState::prefilling && to == SequenceState::decoding) ||
-                  (state_ != SequenceState::finished && to == SequenceState::finished);
+  const bool ok =
+      (state_ == SequenceState::waiting && to == SequenceState::prefilling) ||
+      (state_ == SequenceState::prefilling && to == SequenceState::decoding) ||
+      ((state_ == SequenceState::prefilling || state_ == SequenceState::decoding) && to == SequenceState::waiting) ||
+      (state_ != SequenceState::finished && to == SequenceState::finished);
   if (!ok) {
     throw std::logic_error("sequence " + std::to_string(id_) + ": no transition from " +
                            std::string(to_string(state_)) + " to " + std::string(to_string(to)));
@@ -27,11 +29,25 @@ void Sequence::transition(SequenceState to) {
   state_ = to;
 }
 
+int Sequence::n_to_prefill() const {
+  // After a preemption the generated tokens are recomputed too, all but the last, which is the next
+  // decode step's input.
+  return n_generated() > 0 ? static_cast<int>(tokens_.size()) - 1 : n_prompt_;
+}
+
 void Sequence::admit(int32_t id, int reused_tokens) {
-  if (reused_tokens < 0 || reused_tokens >= n_prompt_) throw std::invalid_argument("reused prefix out of range");
+  if (reused_tokens < 0 || reused_tokens >= n_to_prefill()) throw std::invalid_argument("reused prefix out of range");
   transition(SequenceState::prefilling);
   id_ = id;
-  n_computed_ = n_reused_ = reused_tokens;
+  n_computed_ = reused_tokens;
+  if (n_preemptions_ == 0) n_reused_ = reused_tokens;
+}
+
+void Sequence::preempt() {
+  transition(SequenceState::waiting);
+  id_ = -1;
+  n_computed_ = 0;
+  ++n_preemptions_;
 }
 
 void Sequence::computed(int n) {
@@ -40,6 +56,10 @@ void Sequence::computed(int n) {
   }
   n_computed_ += n;
   if (n_computed_ > static_cast<int>(tokens_.size())) throw std::logic_error("computed beyond the known tokens");
+  // A resumed sequence has its next token already: it goes on decoding without sampling.
+  if (state_ == SequenceState::prefilling && n_generated() > 0 && n_computed_ == n_to_prefill()) {
+    transition(SequenceState::decoding);
+  }
 }
 
 void Sequence::check_sampling() const {

@@ -2,8 +2,13 @@
 // One request's sequence through the scheduler, as an explicit state machine:
 //
 //   waiting --admit--> prefilling --last prompt chunk computed, first token sampled--> decoding
-//      |                   |                                                              |
-//      +-------------------+------------------> finished <--------------------------------+
+//      ^                   |                                                              |
+//      +------preempt------+---------------------------preempt----------------------------+
+//   any state but finished --cancel, error, stop--> finished
+//
+// A running sequence may be preempted back to waiting when the KV cache runs out of blocks: it
+// keeps its tokens, sampler and text state, and once admitted again recomputes every token but the
+// last generated one (mostly from the prefix cache) and goes on decoding without sampling anew.
 //
 // waiting: queued, holds no KV space. prefilling: admitted (KV reserved, a cached prefix possibly
 // reused), its prompt is computed chunk by chunk. decoding: one token per step. finished: stopped
@@ -47,8 +52,15 @@ class Sequence {
   // waiting -> prefilling as KV sequence `id`, with the first `reused_tokens` prompt tokens already
   // in the KV cache.
   void admit(int32_t id, int reused_tokens);
-  // The prompt tokens still to compute (prefilling only).
-  int prompt_remaining() const { return n_prompt_ - n_computed_; }
+  // Running -> waiting: its KV space was taken back; it keeps its tokens and sampling state.
+  void preempt();
+  int n_preemptions() const { return n_preemptions_; }
+  // The tokens a prefill computes: the prompt, or after a preemption every token but the last.
+  int n_to_prefill() const;
+  // The tokens still to compute before decoding (prefilling only).
+  int prompt_remaining() const { return n_to_prefill() - n_computed_; }
+  // Whether the prefill ends in a sample (not after a preemption that left a token to decode).
+  bool samples_after_prefill() const { return n_generated() == 0; }
   // The KV cache now holds `n` more of this sequence's tokens.
   void computed(int n);
   // Samples the next token from this sequence's logits row (once the whole prompt is computed):
@@ -88,7 +100,8 @@ class Sequence {
   std::vector<int32_t> tokens_;
   int n_prompt_;
   int n_computed_ = 0;
-  int n_reused_ = 0;
+  int n_reused_ = 0;  // at the first admission (usage reports it)
+  int n_preemptions_ = 0;
   sampling::Sampler sampler_;
   Continuation continuation_;
   FinishReason finish_reason_ = FinishReason::none;

@@ -264,6 +264,38 @@ TEST_F(BatchEngineTest, PrefixCachedInAnotherSlotsRegionIsCopiedHome) {
   EXPECT_EQ(c2->tokens, want2);
 }
 
+// A cache too small for every sequence's whole continuation: sequences take KV blocks as they grow,
+// the most recently admitted are preempted when none is left and recompute their tokens later, and
+// every request still ends with exactly the continuation it has alone.
+TEST_F(BatchEngineTest, PreemptedSequencesResumeAndMatchTheirContinuationsAlone) {
+  const std::vector<std::string> prompts = {"Pierre", "The Emperor Napoleon rode along the line of the army",
+                                            "Natasha ran into the drawing room", "Prince Vasili"};
+  std::vector<Request> reqs;
+  std::vector<std::vector<int32_t>> want;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    reqs.push_back(greedy("p" + std::to_string(i), prompts[i], 40));
+    want.push_back(single(reqs.back()));
+  }
+  BatchEngineOptions opts;
+  opts.ctx_size = 128;  // 8 blocks of 16: room for two or three of the four at their full length
+  opts.max_seqs = 4;
+  opts.block_size = 16;
+  BatchEngine engine(*runtime_, opts);
+  std::vector<std::shared_ptr<Collector>> out;
+  for (const auto& r : reqs) {
+    out.push_back(collector());
+    ASSERT_TRUE(engine.submit(r, out.back()).admission == Admission::accepted);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const FinalResult end = out[i]->wait_end();
+    EXPECT_EQ(end.reason, FinishReason::max_tokens) << reqs[i].job_id;
+    EXPECT_EQ(out[i]->tokens, want[i]) << reqs[i].job_id;
+  }
+  engine.wait_idle();
+  EXPECT_GT(engine.detailed_stats().preemptions, 0u);
+  EXPECT_EQ(engine.stats().running_sequences, 0);
+}
+
 TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {
   Request r;
   r.job_id = "seeded";

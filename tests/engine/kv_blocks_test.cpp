@@ -37,18 +37,27 @@ class KvBlocksTest : public ::testing::Test {
   }
 };
 
-TEST_F(KvBlocksTest, ReservesWholeBlocksAndRefusesWhatDoesNotFit) {
-  auto prompt = iota(5, 100);
-  ASSERT_EQ(blocks.admit(1, prompt, 13), 0);  // 13 tokens: 4 blocks
-  EXPECT_EQ(blocks.n_available(), 4);
-  EXPECT_FALSE(blocks.could_admit(17));  // 5 blocks
-  EXPECT_FALSE(blocks.admit(2, prompt, 17).has_value());
-  EXPECT_EQ(blocks.n_available(), 4);
-  ASSERT_EQ(blocks.admit(2, prompt, 16), 0);
+// Admission takes the blocks of the prompt and the first generated token; a sequence then grows a
+// block at a time, and growth fails (changing nothing) when no block is left.
+TEST_F(KvBlocksTest, ReservesThePromptAtAdmissionAndGrowsBlockByBlock) {
+  ASSERT_EQ(blocks.admit(1, iota(5, 100), 13), 0);  // 6 tokens: 2 blocks, whatever max_total says
+  EXPECT_EQ(blocks.n_available(), 6);
+  EXPECT_FALSE(blocks.admit(2, iota(27, 100), 30).has_value());  // 28 tokens: 7 blocks
+  EXPECT_EQ(blocks.n_available(), 6);
+  ASSERT_EQ(blocks.admit(2, iota(15, 300), 16), 0);  // 16 tokens: 4 blocks
+  EXPECT_EQ(blocks.n_available(), 2);
+  EXPECT_TRUE(blocks.grow(1, 8));  // within its 2 blocks
+  EXPECT_EQ(blocks.n_available(), 2);
+  EXPECT_TRUE(blocks.grow(1, 13));  // 4 blocks
   EXPECT_EQ(blocks.n_available(), 0);
   EXPECT_DOUBLE_EQ(blocks.usage(), 1.0);
-  blocks.release(1);
+  EXPECT_FALSE(blocks.grow(1, 17));
+  EXPECT_EQ(blocks.n_available(), 0);
+  blocks.release(2);
   EXPECT_EQ(blocks.n_available(), 4);
+  EXPECT_TRUE(blocks.grow(1, 17));
+  EXPECT_EQ(blocks.n_available(), 3);
+  EXPECT_THROW(blocks.grow(7, 4), std::invalid_argument);  // never admitted
 }
 
 TEST_F(KvBlocksTest, ReusesFullBlocksOfAFinishedSequence) {

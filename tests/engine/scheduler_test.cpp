@@ -23,12 +23,20 @@ class FakeBudget : public KvBudget {
     held_[slot] = max_total;
     return prompt.size() > static_cast<size_t>(cached_) ? cached_ : 0;
   }
-  int32_t prefix_home(std::span<const int32_t>) const override { return home_; }
-  bool next_at_home(int32_t slot) const override { return away_.count(slot) == 0; }
-  void release(int32_t slot) {
+  bool grow(int32_t slot, int n_tokens) override {
+    const int more = n_tokens - held_[slot];
+    if (more <= 0) return true;
+    if (more > free_) return false;
+    free_ -= more;
+    held_[slot] = n_tokens;
+    return true;
+  }
+  void release(int32_t slot) override {
     free_ += held_[slot];
     held_.erase(slot);
   }
+  int32_t prefix_home(std::span<const int32_t>) const override { return home_; }
+  bool next_at_home(int32_t slot) const override { return away_.count(slot) == 0; }
   int free_ = 0;
   int cached_ = 0;                // prompt tokens every admission reuses
   int32_t home_ = -1;             // what prefix_home() answers
@@ -113,9 +121,11 @@ TEST_F(SchedulerTest, PlansDecodesAtHomeFirstInSlotOrderThenPromptChunksWithinTh
   seqs[4]->computed(35);  // 5 prompt tokens left
   kv.away_[0] = true;     // slot 0's next token goes outside its region
   // Running in admission order, except that sequence 2 was admitted before 1.
-  std::vector<const Sequence*> running = {seqs[0].get(), seqs[2].get(), seqs[1].get(),
-                                          seqs[3].get(), seqs[4].get(), seqs[5].get()};
-  const auto plan = sched.plan(running, kv);
+  std::vector<Sequence*> running = {seqs[0].get(), seqs[2].get(), seqs[1].get(),
+                                    seqs[3].get(), seqs[4].get(), seqs[5].get()};
+  const auto p = sched.plan(running, kv);
+  EXPECT_TRUE(p.preempted.empty());
+  const auto& plan = p.slices;
   ASSERT_EQ(plan.size(), 6u);
   // Decodes: slots 1 and 2 (at home, slot order), then slot 0.
   EXPECT_EQ(running[plan[0].index]->id(), 1);
@@ -136,6 +146,69 @@ TEST_F(SchedulerTest, PlansDecodesAtHomeFirstInSlotOrderThenPromptChunksWithinTh
   EXPECT_EQ(running[plan[5].index], seqs[5].get());
   EXPECT_EQ(plan[5].n_tokens, 5);
   EXPECT_FALSE(plan[5].sample);
+}
+
+// A decoding sequence that needs room and finds none preempts the most recently admitted sequence;
+// the preempted one is back to waiting and, admitted again, recomputes all its tokens but the last
+// and goes on decoding without sampling anew.
+TEST_F(SchedulerTest, PreemptsTheMostRecentlyAdmittedWhenADecodeFindsNoRoom) {
+  Scheduler sched(3, 100);
+  FakeBudget kv(36);
+  auto a = seq(10), b = seq(10), c = seq(10);
+  ASSERT_EQ(sched.admit(*a, 11, kv), 0);
+  ASSERT_EQ(sched.admit(*b, 11, kv), 1);
+  ASSERT_EQ(sched.admit(*c, 11, kv), 2);  // 3 tokens left
+  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  logits[5] = 1.0f;
+  for (auto* s : {a.get(), b.get()}) {
+    s->computed(10);
+    s->on_logits(logits);
+    s->computed(1);  // its first generated token is in the cache: it needs a 12th cell next
+    s->on_logits(logits);
+  }
+  std::vector<Sequence*> running = {a.get(), b.get(), c.get()};
+  // a takes 1 of the 3 free tokens, b the next: room enough, nobody preempted.
+  auto p = sched.plan(running, kv);
+  EXPECT_TRUE(p.preempted.empty());
+  ASSERT_EQ(p.slices.size(), 3u);
+  // Two more tokens each: a gets the last free token, b finds none and preempts c (admitted last).
+  for (auto* s : {a.get(), b.get()}) {
+    s->computed(1);
+    s->on_logits(logits);
+  }
+  kv.free_ = 1;
+  p = sched.plan(running, kv);
+  ASSERT_EQ(p.preempted, (std::vector<size_t>{2}));
+  EXPECT_EQ(c->state(), SequenceState::waiting);
+  EXPECT_EQ(c->n_preemptions(), 1);
+  EXPECT_EQ(sched.free_slots(), 1);
+  ASSERT_EQ(p.slices.size(), 2u);
+  for (const auto& sl : p.slices) EXPECT_NE(sl.index, 2u);
+  // With no room for a either once c is gone, the youngest left (b) goes, then a itself would.
+  kv.free_ = 0;
+  a->computed(1);
+  a->on_logits(logits);
+  b->computed(1);
+  b->on_logits(logits);
+  running = {a.get(), b.get()};
+  p = sched.plan(running, kv);
+  EXPECT_EQ(p.preempted, (std::vector<size_t>{1})) << "b preempted for a";
+  ASSERT_EQ(p.slices.size(), 1u);
+  EXPECT_EQ(p.slices[0].index, 0u);
+
+  // b, admitted again, recomputes every token but its last and then decodes with no sample.
+  const int b_tokens = static_cast<int>(b->tokens().size());
+  kv.free_ = 100;
+  ASSERT_TRUE(sched.admit(*b, 30, kv).has_value());
+  EXPECT_EQ(b->n_to_prefill(), b_tokens - 1);
+  running = {a.get(), b.get()};
+  p = sched.plan(running, kv);
+  ASSERT_EQ(p.slices.size(), 2u);
+  EXPECT_EQ(p.slices[1].n_tokens, b_tokens - 1);
+  EXPECT_FALSE(p.slices[1].sample);
+  b->computed(b_tokens - 1);
+  EXPECT_EQ(b->state(), SequenceState::decoding);
+  EXPECT_EQ(static_cast<int>(b->tokens().size()), b_tokens);
 }
 
 TEST_F(SchedulerTest, RefusesSenselessOptions) {
