@@ -24,7 +24,8 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 # The whole unit and integration suite under AddressSanitizer and UndefinedBehaviorSanitizer
-# (CMakePresets.json, build-asan/), less the soak (its RSS limit cannot hold under ASan); see
+# (CMakePresets.json, build-asan/), less the soak and the front end's load tests (label app-load),
+# whose RSS bounds cannot hold under ASan's quarantine of freed memory; see
 # docs/RELIABILITY.md.
 test-asan: setup
 	cmake --preset asan
