@@ -375,7 +375,7 @@ void HttpConnection::start_engine_reply(EngineReply reply) {
   request_timer_.async_wait([self = shared_from_this()](ErrorCode ec) {
     if (ec || !self->reply_) return;
     if (deadline_passed(self->reply_->deadline, *self->reply_->channel)) {
-      self->reply_->engine->cancel(self->reply_->job_id);
+      if (auto e = self->reply_->engine.lock()) e->cancel(self->reply_->job_id);
       log::info("request_timeout", "request ran past its time limit; job cancelled",
                 {{"job_id", self->reply_->job_id}});
     }
@@ -472,7 +472,7 @@ void HttpConnection::give_up() {
   auto& channel = *reply_->channel;
   if (channel.closed() || channel.client_gone()) return;
   channel.mark_client_gone();
-  reply_->engine->cancel(reply_->job_id);
+  if (auto e = reply_->engine.lock()) e->cancel(reply_->job_id);
   log::info("client_gone", "client disconnected; job cancelled", {{"job_id", reply_->job_id}});
 }
 

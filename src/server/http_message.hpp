@@ -42,7 +42,9 @@ struct HttpResponse {
 // `on_end` once, whatever happened.
 struct EngineReply {
   std::shared_ptr<StreamChannel> channel;
-  std::shared_ptr<engine::Engine> engine;
+  // Not owned: a connection may outlive the engine's last owner, and its last reference may drop
+  // on the engine's own thread (a channel's wake-up), where destroying the engine would join itself.
+  std::weak_ptr<engine::Engine> engine;
   std::string job_id;
   Deadline deadline;
   bool sse = true;
