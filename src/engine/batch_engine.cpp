@@ -4,6 +4,7 @@
 #include <span>
 #include <stdexcept>
 #include <utility>
+#include <variant>
 
 #include "core/log.hpp"
 #include "engine/generator.hpp"
@@ -94,20 +95,22 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
     if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
     if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (live_ids_.count(request.job_id) != 0) {
-      return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0};
+      return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0, "job_id", "unique"};
     }
   }
   std::vector<int32_t> prompt;
   try {
     prompt = encode_prompt(rt_, request.prompt);
   } catch (const std::invalid_argument& e) {
-    return {Admission::invalid, e.what(), 0};
+    // A chat prompt's messages cannot fail here (the server renders them first); token ids can.
+    const char* field = std::holds_alternative<ChatPrompt>(request.prompt) ? "messages" : "prompt";
+    return {Admission::invalid, e.what(), 0, field, "valid"};
   }
   const int n_prompt = static_cast<int>(prompt.size());
   res.prompt_tokens = n_prompt;
-  if (n_prompt == 0) return {Admission::invalid, "the prompt has no tokens", 0};
+  if (n_prompt == 0) return {Admission::invalid, "the prompt has no tokens", 0, "prompt", "non_empty"};
   if (request.max_tokens && *request.max_tokens <= 0) {
-    return {Admission::invalid, "max_tokens must be positive", n_prompt};
+    return {Admission::invalid, "max_tokens must be positive", n_prompt, "max_tokens", "positive"};
   }
   if (n_prompt >= limit_ || (request.max_tokens && n_prompt + *request.max_tokens > limit_)) {
     std::string msg = "the prompt has " + std::to_string(n_prompt) + " tokens";
@@ -139,7 +142,7 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
     if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
     if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
-      return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0};
+      return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0, "job_id", "unique"};
     }
     ++n_queued_;
     stats_.queue_length = n_queued_;

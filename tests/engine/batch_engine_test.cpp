@@ -296,6 +296,32 @@ TEST_F(BatchEngineTest, PreemptedSequencesResumeAndMatchTheirContinuationsAlone)
   EXPECT_EQ(engine.stats().running_sequences, 0);
 }
 
+// A refusal names the field at fault, not the context limit.
+TEST_F(BatchEngineTest, RefusalsNameTheFieldAtFault) {
+  BatchEngineOptions opts;
+  opts.ctx_size = 512;
+  opts.max_seqs = 2;
+  BatchEngine engine(*runtime_, opts);
+  Request oov = greedy("oov", "", 4);
+  oov.prompt = TokenPrompt{{1, 99999}};
+  const auto r1 = engine.submit(oov, collector());
+  EXPECT_EQ(r1.admission, Admission::invalid);
+  EXPECT_EQ(r1.field, "prompt");
+  Request running = greedy("dup", "Pierre", 400);
+  running.ignore_eos = true;
+  auto c = collector();
+  ASSERT_EQ(engine.submit(running, c).admission, Admission::accepted);
+  const auto r2 = engine.submit(greedy("dup", "Natasha", 4), collector());
+  EXPECT_EQ(r2.admission, Admission::invalid);
+  EXPECT_EQ(r2.field, "job_id");
+  EXPECT_EQ(r2.constraint, "unique");
+  const auto r3 = engine.submit(greedy("long", "Pierre", 100000), collector());
+  EXPECT_EQ(r3.admission, Admission::invalid);
+  EXPECT_EQ(r3.field, "") << "the context limit: the server names max_tokens";
+  engine.cancel("dup");
+  c->wait_end();
+}
+
 TEST_F(BatchEngineTest, SeededSamplingIsTheSameAloneAndInABatch) {
   Request r;
   r.job_id = "seeded";
