@@ -30,7 +30,10 @@ HttpResponse admission_refusal(const ServerContext& ctx, const HttpRequest& req,
       // The context limit unless the engine names another field (a grammar that does not compile).
       const std::string field = r.field.empty() ? "max_tokens" : r.field;
       const std::string constraint = r.constraint.empty() ? "context_length" : r.constraint;
-      return validation_errors(req.path, {{field, constraint, r.message, std::nullopt}});
+      HttpResponse res = validation_errors(req.path, {{field, constraint, r.message, std::nullopt}});
+      // A job id already in use is a conflict with the server's state, not a malformed request.
+      if (field == "job_id" && constraint == "unique") res.status = 409;
+      return res;
     }
   }
 }

@@ -29,7 +29,9 @@ class FakeEngine : public engine::Engine {
   }
 
   engine::SubmitResult submit(engine::Request request, std::shared_ptr<engine::Sink> sink) override {
-    if (refuse_with != engine::Admission::accepted) return {refuse_with, "refused by the test", 0};
+    if (refuse_with != engine::Admission::accepted) {
+      return {refuse_with, "refused by the test", 0, refuse_field, refuse_constraint};
+    }
     std::string prompt;
     if (auto* t = std::get_if<engine::TextPrompt>(&request.prompt)) prompt = t->text;
     if (auto* c = std::get_if<engine::ChatPrompt>(&request.prompt)) prompt = c->messages.back()["content"];
@@ -107,6 +109,8 @@ class FakeEngine : public engine::Engine {
   }
 
   engine::Admission refuse_with = engine::Admission::accepted;
+  std::string refuse_field;  // with refuse_with == invalid: the field the refusal names
+  std::string refuse_constraint;
   std::vector<engine::Request> requests;
   std::map<std::string, engine::FinishReason> finished;
 

@@ -175,6 +175,22 @@ TEST_F(HttpServerTest, ExecuteValidationListsAllErrors) {
   EXPECT_TRUE(engine_->requests.empty());
 }
 
+TEST_F(HttpServerTest, ARefusalNamesTheEnginesFieldAndADuplicateJobIdIs409) {
+  start();
+  engine_->refuse_with = engine::Admission::invalid;
+  engine_->refuse_field = "job_id";
+  engine_->refuse_constraint = "unique";
+  auto res = client().Post("/execute", R"({"job_id":"d","prompt":"x"})", "application/json");
+  EXPECT_EQ(res->status, 409);
+  EXPECT_NE(res->body.find("\"job_id\""), std::string::npos) << res->body;
+  EXPECT_EQ(res->body.find("context_length"), std::string::npos) << res->body;
+  engine_->refuse_field = "prompt";
+  engine_->refuse_constraint = "valid";
+  auto oov = client().Post("/v1/completions", R"({"prompt":[1,99999]})", "application/json");
+  EXPECT_EQ(oov->status, 400);
+  EXPECT_EQ(json::parse(oov->body)["error"]["param"], "prompt") << oov->body;
+}
+
 TEST_F(HttpServerTest, OverloadedIs503WithRetryAfter) {
   start();
   engine_->refuse_with = engine::Admission::overloaded;
