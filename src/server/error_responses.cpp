@@ -67,6 +67,7 @@ std::string outcome_of(int status) {
     case 401: return "unauthorized";
     case 403: return "forbidden";
     case 404: return "not_found";
+    case 409: return "conflict";
     case 413:
     case 414:
     case 431: return "too_large";
