@@ -326,6 +326,7 @@ bool BatchEngine::build_batch() {
     }
     slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
   }
+  n_rows_ = row;
   if (!plan.preempted.empty()) requeue(plan.preempted);
   return !slices_.empty();
 }
@@ -361,8 +362,7 @@ void BatchEngine::evaluate() {
   }
   ++steps_;
   totals_.batch_tokens += batch_.size();
-  totals_.sampled_rows += static_cast<uint64_t>(
-      std::count_if(slices_.begin(), slices_.end(), [](const Slice& sl) { return sl.logits_row >= 0; }));
+  totals_.sampled_rows += static_cast<uint64_t>(n_rows_);
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
   for (const Slice& sl : slices_) {
     Job& job = *sl.job;
@@ -415,15 +415,8 @@ void BatchEngine::evaluate() {
 // Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
 // into planning, the model's phases and the host's output work). No request content.
 void BatchEngine::log_totals() const {
-  // The model's timings since this engine started (the runtime may have run other passes before).
-  model::ForwardTimings t = rt_.model().timings();
-  const model::ForwardTimings& t0 = timings_at_start_;
-  t.graphs -= t0.graphs;
-  t.graphs_built -= t0.graphs_built;
-  t.build_ms -= t0.build_ms;
-  t.upload_ms -= t0.upload_ms;
-  t.compute_ms -= t0.compute_ms;
-  t.download_ms -= t0.download_ms;
+  // Since this engine started: the runtime may have run other passes before.
+  const model::ForwardTimings t = rt_.model().timings().since(timings_at_start_);
   const double model_ms = t.build_ms + t.upload_ms + t.compute_ms + t.download_ms;
   log::info("engine_totals", "engine time by phase",
             {{"steps", static_cast<unsigned long long>(steps_)},

@@ -165,6 +165,7 @@ class BatchEngine : public Engine {
   std::vector<std::unique_ptr<Job>> running_;  // admission order
   Scheduler sched_;
   std::vector<Slice> slices_;
+  int n_rows_ = 0;  // slices that sample this step (logits rows)
   std::vector<Sequence*> running_seqs_;
   model::Batch batch_;
   uint64_t prompt_tokens_total_ = 0;

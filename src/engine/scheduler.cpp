@@ -46,9 +46,9 @@ Scheduler::Plan Scheduler::plan(std::span<Sequence* const> running, KvBudget& kv
     Sequence& s = *running[i];
     if (gone[i] || s.state() != SequenceState::decoding) continue;
     while (!kv.grow(s.id(), s.n_computed() + 1)) {
-      size_t victim = running.size();
-      while (victim-- > 0 && (gone[victim] || running[victim]->state() == SequenceState::waiting)) {
-      }
+      // The most recently admitted sequence still running (i itself at the latest).
+      size_t victim = running.size() - 1;
+      while (gone[victim]) --victim;
       preempt(victim);
       if (victim == i) break;
     }

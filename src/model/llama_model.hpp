@@ -76,6 +76,12 @@ struct ForwardTimings {
   double upload_ms = 0;       // filling the inputs (tokens, positions, cells, mask)
   double compute_ms = 0;
   double download_ms = 0;  // copying logits back
+
+  // What was spent since `earlier` (a snapshot of the same model's timings).
+  ForwardTimings since(const ForwardTimings& earlier) const {
+    return {graphs - earlier.graphs,       graphs_built - earlier.graphs_built, build_ms - earlier.build_ms,
+            upload_ms - earlier.upload_ms, compute_ms - earlier.compute_ms,     download_ms - earlier.download_ms};
+  }
 };
 
 struct Output {

@@ -393,15 +393,19 @@ void HttpConnection::start_engine_reply(EngineReply reply) {
   stream_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*stream_head_);
   writing_ = true;
   arm(Clock::now() + ctx_.options.write_timeout);
-  http::async_write_header(socket_, *stream_serializer_, [self = shared_from_this()](ErrorCode ec, size_t) {
-    self->writing_ = false;
-    if (ec) {
-      self->give_up();
-      return self->close();
-    }
-    self->timer_.cancel();
-    self->pump();
-  });
+  http::async_write_header(socket_, *stream_serializer_,
+                           [self = shared_from_this()](ErrorCode ec, size_t) { self->stream_written(ec); });
+}
+
+// A part of a stream (its head or a chunk) is out: the next one, or a client gone on error.
+void HttpConnection::stream_written(ErrorCode ec) {
+  writing_ = false;
+  if (ec) {
+    give_up();
+    return close();
+  }
+  timer_.cancel();
+  pump();
 }
 
 // On the engine's thread: one wake-up queued at a time, however many events come meanwhile.
@@ -426,15 +430,8 @@ void HttpConnection::pump() {
     out_ = std::move(batch.data);
     writing_ = true;
     arm(Clock::now() + ctx_.options.write_timeout);
-    asio::async_write(socket_, http::make_chunk(asio::buffer(out_)), [self = shared_from_this()](ErrorCode ec, size_t) {
-      self->writing_ = false;
-      if (ec) {
-        self->give_up();
-        return self->close();
-      }
-      self->timer_.cancel();
-      self->pump();
-    });
+    asio::async_write(socket_, http::make_chunk(asio::buffer(out_)),
+                      [self = shared_from_this()](ErrorCode ec, size_t) { self->stream_written(ec); });
     return;
   }
   if (!batch.closed) return;

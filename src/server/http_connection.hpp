@@ -59,6 +59,7 @@ class HttpConnection final : public RegisteredConnection, public std::enable_sha
   void start_engine_reply(EngineReply reply);
   void wake();
   void pump();
+  void stream_written(ErrorCode ec);
   void watch_disconnect();
   void give_up();
   void end_reply();

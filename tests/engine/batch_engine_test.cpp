@@ -97,6 +97,22 @@ std::shared_ptr<Collector> collector() {
   return std::make_shared<Collector>();
 }
 
+// Submits every request at once; `out` gets each one's collector, in order. Call it under
+// ASSERT_NO_FATAL_FAILURE: a refused request would never end.
+void submit_all(BatchEngine& engine, const std::vector<Request>& reqs, std::vector<std::shared_ptr<Collector>>& out) {
+  for (const auto& r : reqs) {
+    out.push_back(collector());
+    ASSERT_TRUE(engine.submit(r, out.back()).admission == Admission::accepted) << r.job_id;
+  }
+}
+
+// A prompt of several KV blocks (the first reference case, continued).
+std::string long_prompt() {
+  return reference()["cases"][0]["prompt"].get<std::string>() +
+         " of the Buonapartes. But I warn you, if you don't tell me that this means war, if you "
+         "still try to defend the infamies and horrors perpetrated by that Antichrist";
+}
+
 Request greedy(const std::string& id, const std::string& prompt, std::optional<int> max_tokens) {
   Request r;
   r.job_id = id;
@@ -175,10 +191,7 @@ TEST_F(BatchEngineTest, SixteenConcurrentGreedyRequestsMatchTheirSingleRequestCo
   opts.prefill_chunk = 24;  // prompts are split over several steps, beside running decodes
   BatchEngine engine(*runtime_, opts);
   std::vector<std::shared_ptr<Collector>> out;
-  for (const auto& r : reqs) {
-    out.push_back(collector());
-    ASSERT_TRUE(engine.submit(r, out.back()).admission == Admission::accepted);
-  }
+  ASSERT_NO_FATAL_FAILURE(submit_all(engine, reqs, out));
   for (size_t i = 0; i < reqs.size(); ++i) {
     const FinalResult end = out[i]->wait_end();
     expect_continuation(out[i]->tokens, want[i], want_tops[i], reqs[i].job_id);
@@ -194,9 +207,7 @@ TEST_F(BatchEngineTest, SixteenConcurrentGreedyRequestsMatchTheirSingleRequestCo
 }
 
 TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
-  const std::string base = reference()["cases"][0]["prompt"].get<std::string>() +
-                           " of the Buonapartes. But I warn you, if you don't tell me that this means war, if you "
-                           "still try to defend the infamies and horrors perpetrated by that Antichrist";
+  const std::string base = long_prompt();
   const auto req =
       greedy("b", base + " - I really believe he is Antichrist - I will have nothing more to do with you", 24);
   const auto want = single(req);
@@ -227,9 +238,7 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
 // A cached prefix is reused in place by the slot whose region holds it, and copied into the region
 // of any other slot: both continue exactly as the request alone.
 TEST_F(BatchEngineTest, PrefixCachedInAnotherSlotsRegionIsCopiedHome) {
-  const std::string base = reference()["cases"][0]["prompt"].get<std::string>() +
-                           " of the Buonapartes. But I warn you, if you don't tell me that this means war, if you "
-                           "still try to defend the infamies and horrors perpetrated by that Antichrist";
+  const std::string base = long_prompt();
   const auto r1 = greedy("r1", base + " - I really believe he is Antichrist", 20);
   const auto r2 = greedy("r2", base + " - and the old prince", 20);
   const auto want1 = single(r1);
@@ -282,10 +291,7 @@ TEST_F(BatchEngineTest, PreemptedSequencesResumeAndMatchTheirContinuationsAlone)
   opts.block_size = 16;
   BatchEngine engine(*runtime_, opts);
   std::vector<std::shared_ptr<Collector>> out;
-  for (const auto& r : reqs) {
-    out.push_back(collector());
-    ASSERT_TRUE(engine.submit(r, out.back()).admission == Admission::accepted);
-  }
+  ASSERT_NO_FATAL_FAILURE(submit_all(engine, reqs, out));
   for (size_t i = 0; i < reqs.size(); ++i) {
     const FinalResult end = out[i]->wait_end();
     EXPECT_EQ(end.reason, FinishReason::max_tokens) << reqs[i].job_id;
