@@ -19,20 +19,22 @@
 #   --runs N (2)  --seed N (1)  --servers LIST (ours,llama-server)  --ours BIN (build/rbees-workerd)
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
 #   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
+#   --ours-args "ARGS" (none: ours with its defaults) extra options for rbees-workerd serve, recorded in meta.json
 # $RBEES_COMMIT names the commit where the tree's git history is not the one built (a copied tree).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
 device=cpu threads=2 clients=1,4,8,16 slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
-out="${RESULT_DIR:-}" port=18190
+out="${RESULT_DIR:-}" port=18190 ours_args=""
 while [ $# -gt 0 ]; do
   case "$1" in
   --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;;
   --slots) slots=$2 ;; --ctx-per-slot) ctx=$2 ;; --prompt-tokens) ptok=$2 ;; --max-tokens) otok=$2 ;;
   --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --servers) servers=$2 ;; --ours) ours=$2 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
-  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+  --ours-args) ours_args=$2 ;;
+  -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
@@ -67,7 +69,7 @@ queue=$((maxc > 64 ? maxc : 64))
 server_cmd() { # name slots -> the command line, in the array cmd
   case "$1" in
   ours) cmd=("$ours" serve --model "$model" --device "$device" --threads "$threads" --max-seqs "$2"
-    --max-queue "$queue" --ctx-size $(($2 * ctx)) --port "$port") ;;
+    --max-queue "$queue" --ctx-size $(($2 * ctx)) --port "$port" $ours_args) ;;
   llama-server) cmd=("$bin/llama-server" -m "$model" -t "$threads" -ngl "$ngl" -np "$2" -c $(($2 * ctx))
     --cache-ram 0 --port "$port") ;;
   esac
@@ -106,7 +108,8 @@ stop_server
 version() { "$@" --version 2>&1 | grep -v '^$' | head -n 3 | tr '\n' ' '; }
 export M_DATE=$(date +%F) M_TIME_UTC=$(date -u +%T) M_MACHINE=$machine M_COMMIT=$commit M_MODEL=$model \
   M_CORPUS=$corpus M_DEVICE=$device M_THREADS=$threads M_CLIENTS=$clients M_SLOTS=$slots M_CTX_PER_SLOT=$ctx \
-  M_NUM_REQUESTS=$nreq M_RUNS=$runs M_PROMPT_TOKENS=$ptok M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers
+  M_NUM_REQUESTS=$nreq M_RUNS=$runs M_PROMPT_TOKENS=$ptok M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers \
+  M_OURS_ARGS=$ours_args
 export M_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') M_CORES=$(nproc)
 export M_GPU=$([ "$device" = cpu ] || nvidia-smi --query-gpu=name --format=csv,noheader -i "${device#cuda:}" 2>/dev/null)
 export M_OURS_VERSION=$(version "$ours") M_ANCHOR_VERSION=$(version "$bin/llama-server")

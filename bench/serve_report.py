@@ -79,7 +79,8 @@ def header(meta, raw):
         "",
         f"Model `{os.path.basename(meta['model'])}`, {meta['threads']} threads, {slots}, "
         f"{meta['ctx_per_slot']} tokens of context per slot (llama-server `-np N -c N*{meta['ctx_per_slot']} "
-        f"--cache-ram 0`, ours `--max-seqs N --ctx-size N*{meta['ctx_per_slot']}`). "
+        f"--cache-ram 0`, ours `--max-seqs N --ctx-size N*{meta['ctx_per_slot']}"
+        f"{(' ' + meta['ours_args']) if meta.get('ours_args') else ''}`). "
         f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
         f"{os.path.basename(w['corpus'])}; prompts {w['prompt_tokens']} tokens "
         f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "

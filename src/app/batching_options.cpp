@@ -22,9 +22,10 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
       ->check(CLI::NonNegativeNumber)
       ->default_val(64);
   cmd.add_option("--prefill-chunk", o.prefill_chunk,
-                 "Prompt tokens evaluated per step over all new requests, so long prompts do not stall running ones")
-      ->check(CLI::PositiveNumber)
-      ->default_val(512);
+                 "Prompt tokens evaluated per step over all new requests, so long prompts do not stall running ones "
+                 "(0: what one forward graph holds, --max-graph-tokens); a step is also cut to fit one graph")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0);
 }
 
 }  // namespace rbees::app

@@ -26,6 +26,11 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_flag("--batch-invariant", opts.batch_invariant,
                "A request's output does not depend on what else runs with it (CPU only): ggml's reference "
                "kernels and one matrix kernel for every batch size, at the cost of prompt speed (README)");
+  cmd.add_option("--max-graph-tokens", opts.max_graph_tokens,
+                 "Tokens one forward graph holds (llama.cpp's --ubatch-size); a longer step runs as several graphs. "
+                 "0: 2048 on a GPU, 512 on the CPU")
+      ->check(CLI::Range(0, 65536))
+      ->default_val(0);
   cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->default_val("info");
@@ -42,6 +47,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.flash_attn != "auto") ro.flash_attention = opts.flash_attn == "on";
   if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
   ro.batch_invariant = opts.batch_invariant;
+  if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   return ro;
 }
 

@@ -18,6 +18,7 @@ struct CommonOptions {
   std::string flash_attn = "auto";
   int gpu_layers = -1;  // -1: every layer on the device
   bool batch_invariant = false;
+  int max_graph_tokens = 0;  // 0: the device's default
 };
 
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),

@@ -19,18 +19,23 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 }
 // Holder ids of cached KV blocks start above every sequence id.
 constexpr int32_t kFirstHolderId = 1 << 20;
+// A prefill chunk of 0 takes what one forward graph holds.
+BatchEngineOptions resolved(BatchEngineOptions o, ModelRuntime& rt) {
+  if (o.prefill_chunk == 0) o.prefill_chunk = rt.model().max_graph_tokens();
+  return o;
+}
 }  // namespace
 
 BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
     : rt_(runtime),
       grammars_(runtime.tokenizer()),
-      opts_(options),
+      opts_(resolved(options, runtime)),
       limit_(0),
       greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(
           std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
       blocks_(kv_, options.block_size, kFirstHolderId),
-      sched_(options.max_seqs, options.prefill_chunk) {
+      sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens()) {
   if (opts_.max_seqs <= 0 || opts_.max_seqs >= kFirstHolderId) throw std::invalid_argument("max_seqs out of range");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
@@ -51,6 +56,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"max_seqs", opts_.max_seqs},
              {"max_queue", opts_.max_queue},
              {"prefill_chunk", opts_.prefill_chunk},
+             {"graph_tokens", rt_.model().max_graph_tokens()},
              {"block_size", opts_.block_size},
              {"greedy_on_device", greedy_on_device_},
              {"sequence_limit", limit_}});

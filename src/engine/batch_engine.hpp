@@ -47,7 +47,9 @@ struct BatchEngineOptions {
   int ctx_size = 8192;      // KV cells shared by all sequences
   int max_seqs = 8;         // sequences decoding at once
   int max_queue = 64;       // requests waiting beyond the free sequence slots; beyond: OVERLOADED
-  int prefill_chunk = 512;  // prompt tokens evaluated per step, over all prefilling sequences
+  // Prompt tokens evaluated per step, over all prefilling sequences; 0: what one forward graph of
+  // the model holds (model::ModelOptions::max_graph_tokens). A step is also cut to fit one graph.
+  int prefill_chunk = 512;
   int block_size = 16;      // KV cells per block (paging and prefix-cache granularity)
   ggml_type kv_type = GGML_TYPE_F16;
   // Whether a step whose every sampler is plain greedy lets the model's graph pick the tokens

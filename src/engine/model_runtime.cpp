@@ -65,6 +65,8 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
     mo.batch_invariant = options.batch_invariant;
+    mo.max_graph_tokens = options.max_graph_tokens.value_or(rt->device_->is_cpu() ? kDefaultGraphTokensCpu
+                                                                                    : kDefaultGraphTokensGpu);
     mo.flash_attention =
         options.flash_attention.value_or(options.batch_invariant || has_flash_attention(*rt->device_, source.config));
     if (options.batch_invariant) {

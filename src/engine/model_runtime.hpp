@@ -34,7 +34,16 @@ struct RuntimeOptions {
   // A request's greedy tokens do not depend on what else is batched with it (model::ModelOptions).
   // CPU only; implies flash attention.
   bool batch_invariant = false;
+  // Tokens one forward graph holds (model::ModelOptions::max_graph_tokens). Unset: 2048 on a GPU,
+  // 512 on the CPU (see kDefaultGraphTokens*).
+  std::optional<int> max_graph_tokens;
 };
+
+// What a forward graph holds by default. On a GPU, 2048-token graphs evaluate prompts faster than
+// 512 (bench/results: prefill by graph size); on the CPU, the products' speed hardly changes past
+// 512 and a larger graph only delays the decodes that share a step.
+inline constexpr int kDefaultGraphTokensGpu = 2048;
+inline constexpr int kDefaultGraphTokensCpu = 512;
 
 class ModelRuntime {
  public:

@@ -5,9 +5,11 @@
 
 namespace rbees::engine {
 
-Scheduler::Scheduler(int max_seqs, int prefill_chunk) : max_seqs_(max_seqs), prefill_chunk_(prefill_chunk) {
+Scheduler::Scheduler(int max_seqs, int prefill_chunk, int step_tokens)
+    : max_seqs_(max_seqs), prefill_chunk_(prefill_chunk), step_tokens_(step_tokens) {
   if (max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
+  if (step_tokens < 0) throw std::invalid_argument("step_tokens must not be negative");
   for (int32_t i = max_seqs - 1; i >= 0; --i) free_.push_back(i);
 }
 
@@ -71,6 +73,10 @@ Scheduler::Plan Scheduler::plan(std::span<Sequence* const> running, KvBudget& kv
             [](const Decode& a, const Decode& b) { return a.home != b.home ? a.home : a.slot < b.slot; });
   for (const Decode& d : decodes) out.slices.push_back({d.index, 1, true});
   int budget = prefill_chunk_;
+  if (step_tokens_ > 0) {
+    const int room = step_tokens_ - static_cast<int>(decodes.size());
+    budget = std::min(budget, std::max(room, std::max(1, step_tokens_ / 4)));
+  }
   for (size_t i = 0; i < running.size() && budget > 0; ++i) {
     const Sequence& s = *running[i];
     if (gone[i] || s.state() != SequenceState::prefilling) continue;

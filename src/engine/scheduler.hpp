@@ -23,8 +23,11 @@ struct StepSlice {
 
 class Scheduler {
  public:
-  // max_seqs slots (ids 0 .. max_seqs-1); at most prefill_chunk prompt tokens per step.
-  Scheduler(int max_seqs, int prefill_chunk);
+  // max_seqs slots (ids 0 .. max_seqs-1); at most prefill_chunk prompt tokens per step. step_tokens
+  // (0: no cap) is what one forward graph of the model holds: a step's prompt tokens are cut so the
+  // step fits it, since a step one token over runs a second graph that reads every weight again
+  // for that token. Prompts keep at least a quarter of it, so decodes cannot starve them.
+  Scheduler(int max_seqs, int prefill_chunk, int step_tokens = 0);
 
   // Admits `seq` (the oldest waiting request: first come, first served, nobody overtakes it) if a
   // slot and KV room are free: into the free slot holding its cached prefix, else the lowest free
@@ -51,6 +54,7 @@ class Scheduler {
  private:
   int max_seqs_;
   int prefill_chunk_;
+  int step_tokens_;
   std::vector<int32_t> free_;
 };
 

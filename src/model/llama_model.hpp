@@ -39,7 +39,9 @@ struct ModelOptions {
   // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (see LayerPlacement);
   // unset: everything. Ignored on a CPU device.
   std::optional<int> gpu_layers;
-  // Tokens per graph; a larger batch is evaluated in several graphs, in order.
+  // Tokens per graph (llama.cpp's ubatch); a larger batch is evaluated in several graphs, in order.
+  // Larger graphs make prompt evaluation faster on a GPU (fuller matrix products, each weight read
+  // once for more tokens) at the price of a larger compute buffer.
   int max_graph_tokens = 512;
   ProgressFn progress;
 };
@@ -107,6 +109,8 @@ class LlamaModel {
   // without it, regions would only spread the sequences over the span every token scans.
   bool attends_by_region() const { return options_.flash_attention; }
   bool batch_invariant() const { return options_.batch_invariant; }
+  // Tokens one forward graph holds; a longer batch runs as several graphs.
+  int max_graph_tokens() const { return options_.max_graph_tokens; }
   // Which layers are on the device and which on the CPU (--gpu-layers).
   const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).

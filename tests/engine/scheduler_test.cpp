@@ -211,9 +211,42 @@ TEST_F(SchedulerTest, PreemptsTheMostRecentlyAdmittedWhenADecodeFindsNoRoom) {
   EXPECT_EQ(static_cast<int>(b->tokens().size()), b_tokens);
 }
 
+// A step is cut to what one graph holds: decodes first, prompt tokens in what is left, but never
+// less than a quarter of the graph for prompts, however many decodes there are.
+TEST_F(SchedulerTest, CutsPromptTokensSoTheStepFitsOneGraph) {
+  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  logits[5] = 1.0f;
+  auto plan_with = [&](int n_decoding, int step_tokens) {
+    Scheduler sched(n_decoding + 1, 100, step_tokens);
+    FakeBudget kv(100000);
+    std::vector<std::unique_ptr<Sequence>> seqs;
+    std::vector<Sequence*> running;
+    for (int i = 0; i <= n_decoding; ++i) {
+      seqs.push_back(seq(i < n_decoding ? 4 : 500));
+      EXPECT_TRUE(sched.admit(*seqs.back(), 600, kv).has_value());
+      running.push_back(seqs.back().get());
+    }
+    for (int i = 0; i < n_decoding; ++i) {
+      seqs[i]->computed(seqs[i]->prompt_remaining());
+      seqs[i]->on_logits(logits);
+    }
+    const auto p = sched.plan(running, kv);
+    int prompt = 0;
+    for (const StepSlice& sl : p.slices) {
+      if (running[sl.index] == seqs.back().get()) prompt += sl.n_tokens;
+    }
+    return std::pair{static_cast<int>(p.slices.size()) - 1, prompt};
+  };
+  EXPECT_EQ(plan_with(10, 0), std::pair(10, 100));   // no cap: the prefill chunk
+  EXPECT_EQ(plan_with(10, 64), std::pair(10, 54));   // 10 decodes + 54 prompt tokens fill 64
+  EXPECT_EQ(plan_with(10, 512), std::pair(10, 100)); // the chunk is the smaller
+  EXPECT_EQ(plan_with(60, 64), std::pair(60, 16));   // a quarter of 64 is kept for prompts
+}
+
 TEST_F(SchedulerTest, RefusesSenselessOptions) {
   EXPECT_THROW(Scheduler(0, 10), std::invalid_argument);
   EXPECT_THROW(Scheduler(1, 0), std::invalid_argument);
+  EXPECT_THROW(Scheduler(1, 10, -1), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# One GPU session's serving measurements, run on the GPU machine in the background (setsid) from a
+# checkout that carries .carry/ (scripts/gpu/prepare-carry.sh): builds ours and the anchor's
+# llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then
+#   1. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
+#   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
+#   3. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
+#   4. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients.
+# Progress: /tmp/gpu/master.log; everything lands in /tmp/gpu/results.tgz once /tmp/gpu/ALLDONE exists.
+set -u
+R=/tmp/gpu
+mkdir -p "$R"
+exec >"$R/master.log" 2>&1
+here=$(pwd)
+export RBEES_COMMIT=${RBEES_COMMIT:-unknown} MACHINE=nvidia-h200
+runs=${RUNS:-3}
+t0=$(date +%s)
+el() { echo "[$(($(date +%s) - t0)) s] $*"; }
+el "start in $here, commit $RBEES_COMMIT"
+mkdir -p /tmp/llama-src
+tar -C /tmp/llama-src -xJf .carry/llama-src.tar.xz && touch /tmp/llama-src/llama.cpp-nlc-3.22.1/.rbees-complete
+export RBEES_CACHE_DIR=/tmp/llama-src
+src=/tmp/llama-src/llama.cpp-nlc-3.22.1
+(cmake -S "$src" -B /tmp/anchor -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -G Ninja >"$R/anchor-build.log" 2>&1 &&
+  cmake --build /tmp/anchor -j16 --target llama-server >>"$R/anchor-build.log" 2>&1
+ echo "anchor rc=$?" >"$R/anchor.rc") &
+carry="$here/.carry"
+cmake -S "$here" -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DRBEES_TESTS=OFF -DRBEES_GGML_DIR="$src/ggml" -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" \
+  -DCMAKE_PREFIX_PATH="$carry/deps/usr" -DCMAKE_INCLUDE_PATH="$carry/deps/usr/include" \
+  -DCMAKE_LIBRARY_PATH="$carry/deps/usr/lib/x86_64-linux-gnu" >"$R/build.log" 2>&1
+cmake --build build-cuda -j16 --target rbees-workerd rbees-make-random-gguf >>"$R/build.log" 2>&1
+el "ours built rc=$?"
+tail -n 5 "$R/build.log"
+mkdir -p /tmp/models
+M=/tmp/models/llama2-7b-f16.gguf
+build-cuda/rbees-make-random-gguf --shape llama2-7b --vocab-from .carry/vocab-llama2.gguf --out "$M" --type f16 \
+  >"$R/model.log" 2>&1
+el "model written rc=$?"
+ours=build-cuda/rbees-workerd
+
+mkdir -p "$R/prefill"
+for g in 512 1024 2048 4096; do
+  $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
+    --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
+  el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
+done
+
+wait
+el "$(cat $R/anchor.rc)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+mkdir -p "$R/serve"
+bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours \
+  --clients 64,16 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
+  --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
+el "serve bench rc=$?"
+tail -n 30 "$R/serve-bench.log"
+
+for v in ${VARIANTS:-"512:512" "1024:0"}; do
+  g=${v%%:*} c=${v##*:}
+  mkdir -p "$R/serve-g$g-c$c"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
+    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 \
+    --ours-args "--max-graph-tokens $g --prefill-chunk $c" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-g$g-c$c" >"$R/serve-g$g-c$c.log" 2>&1
+  el "variant graph $g chunk $c rc=$?"
+  tail -n 12 "$R/serve-g$g-c$c.log"
+done
+
+mkdir -p "$R/serve256"
+$ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 >"$R/serve256/ours-defaults.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health.json" && break; sleep 0.5; done
+cat "$R/serve256/health.json"
+echo
+timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label ours-defaults \
+  --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
+  --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/ours-defaults-c256.json" \
+  >"$R/serve256/console.txt" 2>&1
+el "256 clients rc=$?"
+tail -n 8 "$R/serve256/console.txt"
+kill $pid
+wait $pid
+grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R/serve256/ours-defaults.log" | cut -c1-400
+cp "$0" "$R/serve_job.sh" 2>/dev/null
+tar czf "$R/results.tgz" -C "$R" prefill serve serve-g* serve256 master.log build.log anchor-build.log serve_job.sh \
+  2>/dev/null
+el "done"
+touch "$R/ALLDONE"
