@@ -5,7 +5,7 @@
 #   1. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
 #   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
 #   3. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
-#   4. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients.
+#   4. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then with 160 slots.
 # Progress: /tmp/gpu/master.log; everything lands in /tmp/gpu/results.tgz once /tmp/gpu/ALLDONE exists.
 set -u
 R=/tmp/gpu
@@ -83,7 +83,20 @@ el "256 clients rc=$?"
 tail -n 8 "$R/serve256/console.txt"
 kill $pid
 wait $pid
-grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R/serve256/ours-defaults.log" | cut -c1-400
+# More slots than the defaults choose, at 256 clients: does batching more sequences pay?
+$ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 --max-seqs 160 \
+  >"$R/serve256/ours-160seqs.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health-160.json" && break; sleep 0.5; done
+timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label ours-160seqs \
+  --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
+  --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/ours-160seqs-c256.json" \
+  >"$R/serve256/console-160.txt" 2>&1
+el "256 clients, 160 slots rc=$?"
+tail -n 8 "$R/serve256/console-160.txt"
+kill $pid
+wait $pid
+grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
 cp "$0" "$R/serve_job.sh" 2>/dev/null
 tar czf "$R/results.tgz" -C "$R" prefill serve serve-g* serve256 master.log build.log anchor-build.log serve_job.sh \
   2>/dev/null
