@@ -6,6 +6,7 @@
 #   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
 #   3. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
 #   4. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then with 160 slots.
+# Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1.
 # Progress: /tmp/gpu/master.log; everything lands in /tmp/gpu/results.tgz once /tmp/gpu/ALLDONE exists.
 set -u
 R=/tmp/gpu
@@ -42,7 +43,7 @@ el "model written rc=$?"
 ours=build-cuda/rbees-workerd
 
 mkdir -p "$R/prefill"
-for g in 512 1024 2048 4096; do
+for g in ${GRAPHS:-512 1024 2048 4096}; do
   $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
     --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
   el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
@@ -53,7 +54,7 @@ el "$(cat $R/anchor.rc)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 mkdir -p "$R/serve"
 bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours \
-  --clients 64,16 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
+  --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
   --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
@@ -84,6 +85,7 @@ tail -n 8 "$R/serve256/console.txt"
 kill $pid
 wait $pid
 # More slots than the defaults choose, at 256 clients: does batching more sequences pay?
+if [ -z "${SKIP_160:-}" ]; then
 $ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 --max-seqs 160 \
   >"$R/serve256/ours-160seqs.log" 2>&1 &
 pid=$!
@@ -96,6 +98,7 @@ el "256 clients, 160 slots rc=$?"
 tail -n 8 "$R/serve256/console-160.txt"
 kill $pid
 wait $pid
+fi
 grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
 cp "$0" "$R/serve_job.sh" 2>/dev/null
 tar czf "$R/results.tgz" -C "$R" prefill serve serve-g* serve256 master.log build.log anchor-build.log serve_job.sh \
