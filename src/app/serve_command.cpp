@@ -153,6 +153,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
                   "Identifier reported to the pool manager and in logs (default: host name)");
   cmd->add_option("--api-key", opts.api_key, "Require `Authorization: Bearer KEY` on every endpoint but /health");
   cmd->add_option("--api-key-file", opts.api_key_file, "Read the API key from this file (trailing newline ignored)");
+  cmd->add_option("--served-model-name", opts.served_model_names,
+                  "A name the OpenAI API answers to besides the model's own (repeatable, or a comma list); the first "
+                  "names the model in responses")
+      ->delimiter(',')
+      ->check(
+          [](const std::string& name) { return name.empty() ? std::string("a model name must not be empty") : ""; });
   cmd->add_option("--callback-url", opts.callback_url,
                   "Once ready, POST {worker_id, uri, model_ref, vram_bytes, device, context_length} here");
   cmd->add_option("--callback-timeout", opts.callback_timeout_s,
@@ -194,6 +200,7 @@ int run_serve(const ServeOptions& opts) {
   server::ServerOptions so;
   so.worker_id = worker_id;
   so.api_key = api_key_of(opts);
+  so.served_model_names = opts.served_model_names;
   so.max_body_bytes = opts.max_body_size;
   so.max_header_bytes = opts.max_header_size;
   so.header_timeout = seconds_to_ms(opts.header_timeout_s);

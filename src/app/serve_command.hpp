@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 namespace rbees::app {
 
@@ -18,6 +19,7 @@ struct ServeOptions {
   std::string worker_id;
   std::string api_key;
   std::string api_key_file;
+  std::vector<std::string> served_model_names;
   std::string callback_url;
   double callback_timeout_s = 30;
   double shutdown_grace_s = 30;

@@ -109,8 +109,9 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
     prompt = encode_prompt(rt_, request.prompt);
   } catch (const std::invalid_argument& e) {
     // A chat prompt's messages cannot fail here (the server renders them first); token ids can.
+    const auto* invalid = dynamic_cast<const InvalidPrompt*>(&e);
     const char* field = std::holds_alternative<ChatPrompt>(request.prompt) ? "messages" : "prompt";
-    return {Admission::invalid, e.what(), 0, field, "valid"};
+    return {Admission::invalid, e.what(), 0, invalid ? invalid->field : field, "valid"};
   }
   const int n_prompt = static_cast<int>(prompt.size());
   res.prompt_tokens = n_prompt;
@@ -118,11 +119,23 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   if (request.max_tokens && *request.max_tokens <= 0) {
     return {Admission::invalid, "max_tokens must be positive", n_prompt, "max_tokens", "positive"};
   }
+  const char* prompt_field = std::holds_alternative<ChatPrompt>(request.prompt) ? "messages" : "prompt";
   if (n_prompt >= limit_ || (request.max_tokens && n_prompt + *request.max_tokens > limit_)) {
     std::string msg = "the prompt has " + std::to_string(n_prompt) + " tokens";
     if (request.max_tokens) msg += " and max_tokens is " + std::to_string(*request.max_tokens);
     msg += "; a sequence holds at most " + std::to_string(limit_) + " tokens";
-    return {Admission::invalid, msg, n_prompt};
+    // A prompt that leaves no room for one token is the prompt's fault; otherwise max_tokens asks
+    // for more than is left.
+    return {Admission::invalid, msg, n_prompt, n_prompt >= limit_ ? prompt_field : "max_tokens", "context_length"};
+  }
+  const int32_t n_vocab = rt_.model().n_vocab();
+  for (const auto& [id, bias] : request.sampling.logit_bias) {
+    if (id < 0 || id >= n_vocab) {
+      return {Admission::invalid,
+              "logit_bias names token id " + std::to_string(id) + ", outside the vocabulary (0.." +
+                  std::to_string(n_vocab - 1) + ")",
+              n_prompt, "logit_bias", "token_id"};
+    }
   }
 
   // Compiled here, on the submitting thread: a new schema's compile does not hold up the steps.
@@ -141,6 +154,9 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
       std::move(prompt), request.sampling, rt_.tokenizer(),
       continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop));
   if (constraint) job->seq->constrain(std::move(constraint));
+  // Prompt log-probabilities need the logits of every prompt position: no cached prefix is reused.
+  job->prompt_logprobs = request.echo && request.logprobs.has_value();
+  job->seq->set_computes_whole_prompt(job->prompt_logprobs);
   job->max_new_tokens = job->seq->max_new_tokens();
   job->request = std::move(request);
   {
@@ -327,10 +343,18 @@ bool BatchEngine::build_batch() {
     Job* j = running_[p.index].get();
     const Sequence& s = *j->seq;
     const int from = s.n_computed();
+    // A prompt whose log-probabilities are asked for wants every position's logits.
+    const bool every_row = s.computes_whole_prompt() && s.state() == SequenceState::prefilling;
     for (int i = 0; i < p.n_tokens; ++i) {
-      batch_.add(s.tokens()[static_cast<size_t>(from + i)], from + i, s.id(), p.sample && i + 1 == p.n_tokens);
+      batch_.add(s.tokens()[static_cast<size_t>(from + i)], from + i, s.id(),
+                 every_row || (p.sample && i + 1 == p.n_tokens));
     }
-    slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
+    if (every_row) {
+      slices_.push_back({j, p.n_tokens, p.sample ? row + p.n_tokens - 1 : -1, row});
+      row += p.n_tokens;
+    } else {
+      slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
+    }
   }
   n_rows_ = row;
   if (!plan.preempted.empty()) requeue(plan.preempted);
@@ -353,7 +377,7 @@ void BatchEngine::requeue(const std::vector<size_t>& preempted) {
 
 bool BatchEngine::step_is_greedy() const {
   return std::all_of(slices_.begin(), slices_.end(), [](const Slice& sl) {
-    return sl.logits_row < 0 || (sl.job->seq->plain_greedy() && !sl.job->request.logprobs);
+    return sl.first_row < 0 && (sl.logits_row < 0 || (sl.job->seq->plain_greedy() && !sl.job->request.logprobs));
   });
 }
 
@@ -375,6 +399,7 @@ void BatchEngine::evaluate() {
     Sequence& s = *job.seq;
     s.computed(sl.n_tokens);
     blocks_.computed(s.id(), s.tokens(), s.n_computed());
+    if (sl.first_row >= 0) gather_prompt_logprobs(sl, logits);
     if (sl.logits_row < 0) continue;
     sampling::SampledToken lp;
     TokenResult r;
@@ -416,6 +441,35 @@ void BatchEngine::evaluate() {
       ++it;
     }
   }
+}
+
+void BatchEngine::gather_prompt_logprobs(const Slice& sl, std::span<const float> logits) {
+  Job& job = *sl.job;
+  Sequence& s = *job.seq;
+  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
+  const int from = s.n_computed() - sl.n_tokens;
+  if (from == 0) {
+    job.prompt_lp.clear();
+    job.prompt_lp.push_back({s.tokens()[0], std::nullopt, {}});
+  }
+  // Row i predicts the token at position from + i + 1.
+  for (int i = 0; i < sl.n_tokens && from + i + 1 < s.n_prompt(); ++i) {
+    const std::span<const float> row(logits.data() + static_cast<size_t>(sl.first_row + i) * n_vocab, n_vocab);
+    const int32_t next = s.tokens()[static_cast<size_t>(from + i + 1)];
+    job.prompt_lp.push_back(
+        {next, sampling::token_logprob(row, next), sampling::top_logprobs(row, job.request.logprobs.value_or(0))});
+  }
+  if (s.n_computed() < s.n_prompt()) return;
+  // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.
+  s.set_computes_whole_prompt(false);
+  if (!job.sink) return;
+  try {
+    job.sink->on_prompt_logprobs(job.prompt_lp);
+  } catch (const std::exception& e) {
+    log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
+    job.cancelled = true;
+  }
+  job.prompt_lp = {};
 }
 
 // Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
@@ -505,6 +559,7 @@ HealthInfo BatchEngine::health() const {
   h.context_length = limit_;
   h.kv_cache_tokens = kv_.size();
   h.max_seqs = opts_.max_seqs;
+  h.max_queue = opts_.max_queue;
   return h;
 }
 

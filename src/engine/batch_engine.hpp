@@ -115,13 +115,20 @@ class BatchEngine : public Engine {
     std::optional<std::string> stop_matched;
     int max_new_tokens = 0;
     bool cancelled = false;
+    // Completions with echo and logprobs: every prompt position's log-probabilities, gathered
+    // chunk by chunk and sent once the prompt is computed.
+    bool prompt_logprobs = false;
+    std::vector<PromptTokenLogprob> prompt_lp;
   };
   // One sequence's share of a step's batch.
   struct Slice {
     Job* job;
     int n_tokens;
-    int logits_row;  // -1: no logits this step
+    int logits_row;      // -1: no logits this step
+    int first_row = -1;  // for a prompt's log-probabilities: the logits of each of its tokens
   };
+  // The log-probabilities of the prompt tokens that follow the slice's tokens, from their rows.
+  void gather_prompt_logprobs(const Slice& sl, std::span<const float> logits);
 
   void run();
   // Under mu_: whether one more request fits in the free sequence slots or the queue.

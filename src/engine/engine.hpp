@@ -27,6 +27,15 @@ struct TokenEvent {
   std::vector<sampling::TokenLogprob> top_logprobs;
 };
 
+// One prompt token and how likely the model found it after the tokens before it (the first token
+// has no such value). Reported for requests that ask for the prompt's log-probabilities
+// (completions with echo and logprobs).
+struct PromptTokenLogprob {
+  int32_t id = -1;
+  std::optional<float> logprob;
+  std::vector<sampling::TokenLogprob> top_logprobs;
+};
+
 enum class FailureKind { timeout, vram_oom, inference_failed };
 
 struct Failure {
@@ -47,13 +56,15 @@ struct FinalResult {
   std::string trailing_text;  // held-back text released at the end (EOS, max_tokens); may be empty
 };
 
-// Receives one request's output. Called from the engine's thread, in order: on_token any number of
-// times, then on_finish exactly once. Implementations must not block for long.
+// Receives one request's output. Called from the engine's thread, in order: on_prompt_logprobs
+// when asked for, on_token any number of times, then on_finish exactly once. Implementations must not block for long.
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual void on_token(const TokenEvent& event) = 0;
   virtual void on_finish(const FinalResult& result) = 0;
+  // Once, before the first on_token, for a request with echo and logprobs: every prompt token.
+  virtual void on_prompt_logprobs(std::span<const PromptTokenLogprob> /*tokens*/) {}
   // True once the client is gone; the engine then ends the request as cancelled at its next step.
   virtual bool client_gone() const = 0;
 };
@@ -81,6 +92,7 @@ struct HealthInfo {
   int64_t context_length = 0;
   int64_t kv_cache_tokens = 0;  // cells of the KV cache, over all sequences
   int64_t max_seqs = 0;         // sequences generating at once
+  int64_t max_queue = 0;        // requests waiting beyond them (0 with max_seqs 0: not stated)
 };
 
 struct EngineStats {

@@ -50,7 +50,7 @@ std::optional<int> KvBlocks::find_cached(uint64_t parent, std::span<const int32_
   return std::nullopt;
 }
 
-std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total) {
+std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total, bool reuse_prefix) {
   if (seqs_.count(seq) != 0) throw std::invalid_argument("sequence " + std::to_string(seq) + " already admitted");
   const int B = block_size_;
   // Blocks for the prompt and the first generated token; later tokens take blocks as they come
@@ -62,7 +62,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   std::vector<int> matched;
   std::vector<uint64_t> hashes;
   uint64_t parent = 0;
-  const int reusable = prompt.empty() ? 0 : (static_cast<int>(prompt.size()) - 1) / B;
+  const int reusable = prompt.empty() || !reuse_prefix ? 0 : (static_cast<int>(prompt.size()) - 1) / B;
   for (int k = 0; k < reusable; ++k) {
     auto toks = prompt.subspan(static_cast<size_t>(k) * B, B);
     auto id = find_cached(parent, toks);

@@ -50,7 +50,8 @@ class KvBlocks : public KvBudget {
   // or nullopt (nothing changed) when there is not enough space.
   // A reused block whose cells lie outside the sequence's home region is copied into the region
   // (by `copy_cells`, when set) rather than shared, so the sequence attends over its region alone.
-  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total) override;
+  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total,
+                           bool reuse_prefix = true) override;
   // Copies the keys and values of cells src[i] to cells dst[i] (the model does it on the device).
   using CopyCells = std::function<void(std::span<const int32_t> src, std::span<const int32_t> dst)>;
   void set_copy_cells(CopyCells copy) { copy_cells_ = std::move(copy); }

@@ -27,8 +27,14 @@ struct TokenPrompt {
 
 // Chat messages, rendered through the model's chat template: a JSON array of {role, content}
 // objects whose content is already flattened to a string.
+//
+// The template's generation prompt (the assistant's turn header) follows the messages unless
+// add_generation_prompt is off. With continue_final_message, or with add_generation_prompt off
+// and an assistant message last, that message is left open and the model continues its text.
 struct ChatPrompt {
   nlohmann::json messages = nlohmann::json::array();
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
 };
 
 using Prompt = std::variant<TextPrompt, TokenPrompt, ChatPrompt>;

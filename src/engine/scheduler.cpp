@@ -19,7 +19,8 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
   if (slot == free_.end()) slot = std::min_element(free_.begin(), free_.end());
   const int32_t id = *slot;
   const auto reused =
-      kv.admit(id, std::span<const int32_t>(seq.tokens()).first(static_cast<size_t>(seq.n_to_prefill())), max_total);
+      kv.admit(id, std::span<const int32_t>(seq.tokens()).first(static_cast<size_t>(seq.n_to_prefill())), max_total,
+               !seq.computes_whole_prompt());
   if (!reused) return std::nullopt;
   free_.erase(slot);
   seq.admit(id, *reused);

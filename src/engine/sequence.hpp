@@ -68,6 +68,10 @@ class Sequence {
   // With `logprobs`, also reports the chosen token's log-probability and n_top alternatives.
   TokenResult on_logits(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt,
                         sampling::SampledToken* logprobs = nullptr);
+  // Whether its admission computes every prompt token, reusing no cached prefix (for the logits of
+  // each prompt position).
+  bool computes_whole_prompt() const { return whole_prompt_; }
+  void set_computes_whole_prompt(bool on) { whole_prompt_ = on; }
   // Restricts the tokens this sequence may take (before it is admitted); a constrained sequence is
   // sampled on the host, never greedy on the device.
   void constrain(std::unique_ptr<sampling::LogitsConstraint> c) { sampler_.set_constraint(std::move(c)); }
@@ -105,6 +109,7 @@ class Sequence {
   sampling::Sampler sampler_;
   Continuation continuation_;
   FinishReason finish_reason_ = FinishReason::none;
+  bool whole_prompt_ = false;
 };
 
 }  // namespace rbees::engine

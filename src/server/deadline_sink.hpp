@@ -19,6 +19,9 @@ class DeadlineSink : public engine::Sink {
   DeadlineSink(std::shared_ptr<engine::Sink> inner, std::shared_ptr<StreamChannel> channel, std::string limit_text)
       : inner_(std::move(inner)), channel_(std::move(channel)), limit_text_(std::move(limit_text)) {}
 
+  void on_prompt_logprobs(std::span<const engine::PromptTokenLogprob> tokens) override {
+    inner_->on_prompt_logprobs(tokens);
+  }
   void on_token(const engine::TokenEvent& event) override { inner_->on_token(event); }
   void on_finish(const engine::FinalResult& result) override;
   bool client_gone() const override { return inner_->client_gone(); }

@@ -2,6 +2,7 @@
 
 #include "server/error_responses.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -36,6 +37,21 @@ HttpResponse admission_refusal(const ServerContext& ctx, const HttpRequest& req,
       return res;
     }
   }
+}
+
+std::vector<std::string> served_model_names(const ServerContext& ctx, const engine::Engine& e) {
+  std::vector<std::string> names = ctx.options.served_model_names;
+  std::string own = e.health().model;
+  if (std::find(names.begin(), names.end(), own) == names.end()) names.push_back(std::move(own));
+  return names;
+}
+
+std::optional<std::string> resolve_model(const ServerContext& ctx, const engine::Engine& e,
+                                         const std::optional<std::string>& requested) {
+  const auto names = served_model_names(ctx, e);
+  if (!requested) return names.front();
+  if (std::find(names.begin(), names.end(), *requested) != names.end()) return requested;
+  return std::nullopt;
 }
 
 std::string random_id(const std::string& prefix) {

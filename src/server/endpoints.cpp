@@ -13,25 +13,38 @@ constexpr std::array kRoutes = {
     Route{"POST", "/v1/completions", completions, true},
     Route{"POST", "/v1/chat/completions", chat_completions, true},
     Route{"GET", "/v1/models", models, true},
+    Route{"GET", "/v1/models/{id}", model, true},
     Route{"POST", "/tokenize", tokenize, true},
     Route{"POST", "/detokenize", detokenize, true},
     Route{"GET", "/metrics", metrics, true},
 };
 
+constexpr std::string_view kIdSegment = "{id}";
+
+bool matches(std::string_view pattern, std::string_view path) {
+  if (!pattern.ends_with(kIdSegment)) return pattern == path;
+  const std::string_view prefix = pattern.substr(0, pattern.size() - kIdSegment.size());
+  return path.size() > prefix.size() && path.starts_with(prefix);
+}
+
 }  // namespace
 
 const Route* find_route(std::string_view method, std::string_view path) {
   for (const auto& r : kRoutes) {
-    if (r.method == method && r.path == path) return &r;
+    if (r.method == method && matches(r.path, path)) return &r;
   }
   return nullptr;
 }
 
 bool is_known_path(std::string_view path) {
+  return metrics_path(path) != "other";
+}
+
+std::string_view metrics_path(std::string_view path) {
   for (const auto& r : kRoutes) {
-    if (r.path == path) return true;
+    if (matches(r.path, path)) return r.path;
   }
-  return false;
+  return "other";
 }
 
 }  // namespace rbees::server::endpoints

@@ -16,6 +16,7 @@ Reply cancel(ServerContext& ctx, HttpRequest& req);            // POST /cancel
 Reply completions(ServerContext& ctx, HttpRequest& req);       // POST /v1/completions
 Reply chat_completions(ServerContext& ctx, HttpRequest& req);  // POST /v1/chat/completions
 Reply models(ServerContext& ctx, HttpRequest& req);            // GET /v1/models
+Reply model(ServerContext& ctx, HttpRequest& req);             // GET /v1/models/{id}
 Reply tokenize(ServerContext& ctx, HttpRequest& req);          // POST /tokenize
 Reply detokenize(ServerContext& ctx, HttpRequest& req);        // POST /detokenize
 Reply metrics(ServerContext& ctx, HttpRequest& req);           // GET /metrics
@@ -24,14 +25,17 @@ using Handler = Reply (*)(ServerContext&, HttpRequest&);
 
 struct Route {
   std::string_view method;
-  std::string_view path;
+  std::string_view path;  // a last segment "{id}" matches any non-empty rest of the path
   Handler handle;
   bool needs_key;  // every endpoint but /health, when an API key is set
 };
 
 // The route for a method and path, or nullptr.
 const Route* find_route(std::string_view method, std::string_view path);
-// Whether any route has this path (the metrics' endpoint label; others count as "other").
+// Whether any route has this path.
 bool is_known_path(std::string_view path);
+// The metrics' endpoint label: the route's path as written above ("/v1/models/{id}"), so that ids
+// do not make new series, or "other".
+std::string_view metrics_path(std::string_view path);
 
 }  // namespace rbees::server::endpoints

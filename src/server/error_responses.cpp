@@ -56,6 +56,11 @@ HttpResponse not_found(std::string_view method, std::string_view path) {
   return json_response(404, {{"code", "NOT_FOUND"}, {"message", message}});
 }
 
+HttpResponse model_not_found(const std::string& model) {
+  return json_response(404, openai_error_body("The model '" + model + "' does not exist", "invalid_request_error",
+                                              std::string("model"), std::string("model_not_found")));
+}
+
 HttpResponse internal_error(const std::string& message) {
   return json_response(500, {{"code", "INFERENCE_FAILED"}, {"message", message}, {"retriable", false}});
 }

@@ -31,6 +31,8 @@ HttpResponse limit_error(std::string_view path, int status, const std::string& w
 
 HttpResponse unauthorized(std::string_view path);
 HttpResponse not_found(std::string_view method, std::string_view path);
+// OpenAI's 404 for a model this worker does not serve: code model_not_found, param model.
+HttpResponse model_not_found(const std::string& model);
 HttpResponse internal_error(const std::string& message);
 
 // The outcome label of rbees_requests_total for a status.

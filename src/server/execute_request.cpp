@@ -1,6 +1,7 @@
 #include "server/execute_request.hpp"
 
 #include "server/grammar_request.hpp"
+#include "server/sampling_request.hpp"
 #include "server/utf8.hpp"
 
 namespace rbees::server {
@@ -64,27 +65,8 @@ Parsed<engine::Request> parse_execute_request(std::string_view body) {
   check_range(out.errors, "max_tokens", max_tokens, 1, ExecuteLimits::kMaxTokens);
   req.max_tokens = static_cast<int32_t>(max_tokens.value_or(ExecuteLimits::kDefaultMaxTokens));
 
-  const auto temperature = r.number("temperature");
-  check_range(out.errors, "temperature", temperature, 0.0, 2.0);
-  req.sampling.temperature = static_cast<float>(temperature.value_or(1.0));
-
+  read_sampling_fields(r, req.sampling);
   req.sampling.seed = r.u64("seed");
-
-  const auto top_p = r.number("top_p");
-  check_range(out.errors, "top_p", top_p, 0.0, 1.0);
-  req.sampling.top_p = static_cast<float>(top_p.value_or(1.0));
-
-  const auto top_k = r.integer("top_k");
-  check_min(out.errors, "top_k", top_k, 0);
-  req.sampling.top_k = static_cast<int32_t>(std::min<int64_t>(top_k.value_or(0), INT32_MAX));
-
-  const auto repetition_penalty = r.number("repetition_penalty");
-  check_range_above(out.errors, "repetition_penalty", repetition_penalty, 0.0, 2.0);
-  req.sampling.repetition_penalty = static_cast<float>(repetition_penalty.value_or(1.0));
-
-  const auto min_p = r.number("min_p");
-  check_range(out.errors, "min_p", min_p, 0.0, 1.0);
-  req.sampling.min_p = static_cast<float>(min_p.value_or(0.0));
 
   if (const json* stop = r.raw("stop")) {
     if (stop->is_array()) {

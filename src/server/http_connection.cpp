@@ -345,7 +345,7 @@ void HttpConnection::handle_request() {
 void HttpConnection::respond(HttpResponse r, bool close_after) {
   phase_ = Phase::responding;
   parser_.reset();
-  ctx_.metrics->requests.with({endpoints::is_known_path(path_) ? path_ : "other", outcome_of(r.status)}).inc();
+  ctx_.metrics->requests.with({std::string(endpoints::metrics_path(path_)), outcome_of(r.status)}).inc();
   const bool keep = keep_alive_ && !close_after;
   response_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
   response_->set(http::field::content_type, r.content_type);

@@ -2,6 +2,7 @@
 
 #include "server/execute_request.hpp"
 #include "server/grammar_request.hpp"
+#include "server/sampling_request.hpp"
 
 #include <limits>
 #include <set>
@@ -13,6 +14,10 @@ using nlohmann::json;
 namespace {
 
 constexpr int64_t kMaxLogprobs = 20;
+// A request's choices are bounded first by the engine's slots and queue (the endpoint checks);
+// this bound only keeps a count from overflowing.
+constexpr int64_t kMaxChoices = 1024;
+constexpr size_t kMaxPrompts = 1024;
 
 // Token ids as a JSON array of non-negative 32-bit integers.
 std::optional<std::vector<int32_t>> read_token_ids(const json& array, const std::string& field, FieldErrors& errors) {
@@ -42,35 +47,10 @@ void read_common(FieldReader& r, OpenAiRequest& out) {
   out.model = r.string("model");
 
   const auto n = r.integer("n");
-  if (n && *n != 1) errors.push_back({"n", "range(1..=1)", "only n = 1 is supported", json(*n)});
+  check_range(errors, "n", n, 1, kMaxChoices);
+  if (n && *n >= 1 && *n <= kMaxChoices) out.n = static_cast<int>(*n);
 
-  const auto temperature = r.number("temperature");
-  check_range(errors, "temperature", temperature, 0.0, 2.0);
-  req.sampling.temperature = static_cast<float>(temperature.value_or(1.0));
-
-  const auto top_p = r.number("top_p");
-  check_range(errors, "top_p", top_p, 0.0, 1.0);
-  req.sampling.top_p = static_cast<float>(top_p.value_or(1.0));
-
-  const auto top_k = r.integer("top_k");
-  check_min(errors, "top_k", top_k, 0);
-  req.sampling.top_k = static_cast<int32_t>(std::min<int64_t>(top_k.value_or(0), INT32_MAX));
-
-  const auto min_p = r.number("min_p");
-  check_range(errors, "min_p", min_p, 0.0, 1.0);
-  req.sampling.min_p = static_cast<float>(min_p.value_or(0.0));
-
-  const auto repetition_penalty = r.number("repetition_penalty");
-  check_range_above(errors, "repetition_penalty", repetition_penalty, 0.0, 2.0);
-  req.sampling.repetition_penalty = static_cast<float>(repetition_penalty.value_or(1.0));
-
-  const auto presence = r.number("presence_penalty");
-  check_range(errors, "presence_penalty", presence, -2.0, 2.0);
-  req.sampling.presence_penalty = static_cast<float>(presence.value_or(0.0));
-
-  const auto frequency = r.number("frequency_penalty");
-  check_range(errors, "frequency_penalty", frequency, -2.0, 2.0);
-  req.sampling.frequency_penalty = static_cast<float>(frequency.value_or(0.0));
+  read_sampling_fields(r, req.sampling);
 
   // OpenAI's seed is a signed 64-bit integer; its bits seed the generator.
   if (const json* seed = r.raw("seed")) {
@@ -80,34 +60,6 @@ void read_common(FieldReader& r, OpenAiRequest& out) {
       req.sampling.seed = static_cast<uint64_t>(seed->get<int64_t>());
     } else {
       r.type_error("seed", "integer", *seed);
-    }
-  }
-
-  if (const json* bias = r.raw("logit_bias")) {
-    if (!bias->is_object()) {
-      r.type_error("logit_bias", "object", *bias);
-    } else {
-      for (const auto& [key, value] : bias->items()) {
-        const std::string name = "logit_bias." + key;
-        size_t used = 0;
-        long long id = -1;
-        try {
-          id = std::stoll(key, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != key.size() || id < 0 || id > INT32_MAX) {
-          errors.push_back({name, "token_id", "keys must be token ids", json(key)});
-          continue;
-        }
-        if (!value.is_number()) {
-          errors.push_back({name, "type(number)", "must be a number", echo_value(value)});
-          continue;
-        }
-        const double b = value.get<double>();
-        check_range(errors, name, std::optional(b), -100.0, 100.0);
-        req.sampling.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(b);
-      }
     }
   }
 
@@ -133,6 +85,10 @@ void read_common(FieldReader& r, OpenAiRequest& out) {
   req.ignore_eos = r.boolean("ignore_eos").value_or(false);
 }
 
+// The roles OpenAI's chat API defines; a template would render any other one as a turn it was
+// never trained on.
+const std::set<std::string> kRoles = {"system", "developer", "user", "assistant", "tool"};
+
 // Fields read_common() and read_grammar_fields() take, on both endpoints.
 const std::set<std::string> kCommonFields = {
     "model", "n", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty",
@@ -152,6 +108,39 @@ void reject_unknown(const json& object, const std::set<std::string>& own, const 
   }
 }
 
+// One prompt: a string, or a non-empty array of token ids.
+void read_prompt(const json& p, const std::string& field, std::vector<engine::Prompt>& out, FieldErrors& errors) {
+  if (p.is_string()) {
+    out.push_back(engine::TextPrompt{p.get<std::string>(), true});
+  } else if (p.is_array() && !p.empty()) {
+    if (auto ids = read_token_ids(p, field, errors)) out.push_back(engine::TokenPrompt{std::move(*ids)});
+  } else if (p.is_array()) {
+    errors.push_back({field, "non_empty", "must not be empty", std::nullopt});
+  } else {
+    errors.push_back({field, "type(string or array)", "must be a string or an array of token ids", echo_value(p)});
+  }
+}
+
+// A prompt, or a batch of them: an array whose elements are strings or token-id arrays.
+void read_prompts(const json& prompt, std::vector<engine::Prompt>& out, FieldErrors& errors) {
+  const bool batch = prompt.is_array() && !prompt.empty() && (prompt[0].is_string() || prompt[0].is_array());
+  if (!batch) return read_prompt(prompt, "prompt", out, errors);
+  if (prompt.size() > kMaxPrompts) {
+    errors.push_back({"prompt", "max_count(" + std::to_string(kMaxPrompts) + ")",
+                      "at most " + std::to_string(kMaxPrompts) + " prompts are allowed", json(prompt.size())});
+    return;
+  }
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const json& p = prompt[i];
+    const std::string field = "prompt[" + std::to_string(i) + "]";
+    if (!p.is_string() && !p.is_array()) {
+      errors.push_back({field, "type(string or array)", "a batch holds strings or token-id arrays", echo_value(p)});
+      continue;
+    }
+    read_prompt(p, field, out, errors);
+  }
+}
+
 void read_max_tokens(FieldReader& r, const std::string& name, engine::Request& req) {
   const auto v = r.integer(name);
   check_min(r.errors(), name, v, 1);
@@ -167,24 +156,7 @@ Parsed<OpenAiRequest> parse_completion_request(std::string_view body) {
   FieldReader r(*object, out.errors);
   OpenAiRequest req;
 
-  if (const json* prompt = r.raw("prompt", true)) {
-    const json* p = prompt;
-    std::string field = "prompt";
-    // A batch of one prompt is accepted as that prompt.
-    if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) {
-      p = &(*p)[0];
-      field = "prompt[0]";
-    }
-    if (p->is_string()) {
-      req.request.prompt = engine::TextPrompt{p->get<std::string>(), true};
-    } else if (p->is_array() && !p->empty()) {
-      if (auto ids = read_token_ids(*p, field, out.errors)) req.request.prompt = engine::TokenPrompt{std::move(*ids)};
-    } else if (p->is_array()) {
-      out.errors.push_back({field, "non_empty", "must not be empty", std::nullopt});
-    } else {
-      r.type_error("prompt", "string or array", *p);
-    }
-  }
+  if (const json* prompt = r.raw("prompt", true)) read_prompts(*prompt, req.prompts, out.errors);
 
   read_max_tokens(r, "max_tokens", req.request);
   read_common(r, req);
@@ -203,9 +175,11 @@ Parsed<OpenAiRequest> parse_completion_request(std::string_view body) {
 
   reject_unknown(*object, {"prompt", "logprobs", "echo", "best_of"}, "", out.errors);
 
+  // best_of > n (several samples, the best n returned) is not implemented.
   const auto best_of = r.integer("best_of");
-  if (best_of && *best_of != 1) {
-    out.errors.push_back({"best_of", "range(1..=1)", "only best_of = 1 is supported", json(*best_of)});
+  if (best_of && *best_of != req.n) {
+    out.errors.push_back({"best_of", "equals(n)",
+                          "only best_of equal to n (" + std::to_string(req.n) + ") is supported", json(*best_of)});
   }
 
   if (out.errors.empty()) out.value = std::move(req);
@@ -243,7 +217,11 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
         }
         const auto name = mr.string("name");
         auto role = mr.string("role", true);
-        if (role && role->empty()) out.errors.push_back({prefix + ".role", "non_empty", "must not be empty", json("")});
+        if (role && !kRoles.count(*role)) {
+          out.errors.push_back({prefix + ".role", "one_of(system,developer,user,assistant,tool)",
+                                "must be one of system, developer, user, assistant, tool", echo_value(json(*role))});
+          role.reset();
+        }
         std::string content;
         if (const json* c = mr.raw("content")) {
           if (c->is_string()) {
@@ -272,14 +250,29 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
       }
     }
   }
-  req.request.prompt = std::move(chat);
+  // As vLLM and llama-server take them: a conversation whose last message the model goes on with.
+  const auto add_generation_prompt = r.boolean("add_generation_prompt");
+  chat.continue_final_message = r.boolean("continue_final_message").value_or(false);
+  chat.add_generation_prompt = add_generation_prompt.value_or(!chat.continue_final_message);
+  if (chat.continue_final_message && add_generation_prompt.value_or(false)) {
+    out.errors.push_back({"add_generation_prompt", "excludes(continue_final_message)",
+                          "a generation prompt after the final message excludes continuing it", json(true)});
+  }
+  if (chat.continue_final_message && !chat.messages.empty() && chat.messages.back()["role"] != "assistant") {
+    out.errors.push_back({"continue_final_message", "requires(assistant last)",
+                          "needs an assistant message last, to continue", json(true)});
+  }
+  req.prompts.push_back(std::move(chat));
 
   // max_completion_tokens supersedes the older max_tokens.
   read_max_tokens(r, "max_tokens", req.request);
   read_max_tokens(r, "max_completion_tokens", req.request);
   read_common(r, req);
   read_grammar_fields(r, body, req.request, true);
-  reject_unknown(*object, {"messages", "max_completion_tokens", "logprobs", "top_logprobs"}, "", out.errors);
+  reject_unknown(*object,
+                 {"messages", "max_completion_tokens", "logprobs", "top_logprobs", "add_generation_prompt",
+                  "continue_final_message"},
+                 "", out.errors);
 
   const bool logprobs = r.boolean("logprobs").value_or(false);
   const auto top = r.integer("top_logprobs");

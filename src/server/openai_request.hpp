@@ -13,17 +13,26 @@
 namespace rbees::server {
 
 struct OpenAiRequest {
-  engine::Request request;  // job_id left empty: the server names the completion
+  // Every field but the prompt, for each of the jobs the request makes; job_id left empty: the
+  // server names the completion.
+  engine::Request request;
+  // The prompts, in order: a completion's batch, or the one chat conversation. Each gets n choices,
+  // choice i of prompt p being choice p * n + i of the response.
+  std::vector<engine::Prompt> prompts;
+  int n = 1;
   std::optional<std::string> model;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };
 
-// prompt: string, token-id array, or a one-element array of either. n must be 1.
+// prompt: a string, a token-id array, or a batch: an array of strings or of token-id arrays.
+// n >= 1; best_of, when given, must equal n.
 Parsed<OpenAiRequest> parse_completion_request(std::string_view body);
 
 // messages: [{role, content}] where content is a string or an array of {"type":"text","text"} parts
-// (flattened to a string). logprobs (bool) with top_logprobs 0..20.
+// (flattened to a string) and role one of system, developer, user, assistant, tool. logprobs
+// (bool) with top_logprobs 0..20; add_generation_prompt and continue_final_message as vLLM takes
+// them.
 Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body);
 
 struct TokenizeRequest {

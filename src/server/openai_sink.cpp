@@ -29,13 +29,53 @@ std::string openai_finish_reason(engine::FinishReason reason) {
   return "stop";
 }
 
+class OpenAiSink::ChoiceSink : public engine::Sink {
+ public:
+  ChoiceSink(std::shared_ptr<OpenAiSink> response, size_t index) : response_(std::move(response)), index_(index) {}
+  void on_prompt_logprobs(std::span<const engine::PromptTokenLogprob> tokens) override {
+    response_->on_prompt_logprobs(index_, tokens);
+  }
+  void on_token(const engine::TokenEvent& event) override { response_->on_token(index_, event); }
+  void on_finish(const engine::FinalResult& result) override { response_->on_finish(index_, result); }
+  bool client_gone() const override { return response_->stopping(); }
+
+ private:
+  std::shared_ptr<OpenAiSink> response_;
+  size_t index_;
+};
+
 OpenAiSink::OpenAiSink(OpenAiContext context, std::shared_ptr<const engine::Engine> engine,
                        std::shared_ptr<StreamChannel> channel, std::shared_ptr<WorkerMetrics> metrics)
-    : ctx_(std::move(context)), engine_(std::move(engine)), channel_(std::move(channel)), timing_(std::move(metrics)) {
-  logprobs_ = empty_logprobs();
-  text_ = ctx_.echo_prefix;
-  if (ctx_.stream && !ctx_.echo_prefix.empty())
-    channel_->push(sse_data(chunk(ctx_.echo_prefix, nullptr, std::nullopt)));
+    : ctx_(std::move(context)),
+      engine_(std::move(engine)),
+      channel_(std::move(channel)),
+      remaining_(static_cast<size_t>(ctx_.n_choices)) {
+  choices_.reserve(remaining_);
+  for (size_t i = 0; i < remaining_; ++i) {
+    choices_.emplace_back(metrics);
+    choices_[i].logprobs = empty_logprobs();
+    if (i < ctx_.echo_prefixes.size()) {
+      choices_[i].text = ctx_.echo_prefixes[i];
+      // With logprobs the echo goes out with the prompt's log-probabilities, once computed.
+      if (ctx_.stream && !ctx_.logprobs && !choices_[i].text.empty())
+        channel_->push(sse_data(chunk(i, choices_[i].text, nullptr, std::nullopt)));
+    }
+  }
+}
+
+std::shared_ptr<engine::Sink> OpenAiSink::choice(int index) {
+  return std::make_shared<ChoiceSink>(shared_from_this(), static_cast<size_t>(index));
+}
+
+void OpenAiSink::abandon() {
+  std::lock_guard lk(mu_);
+  stop_ = true;
+  ended_ = true;
+}
+
+// A request past its time limit is cancelled by its first job's id; the others learn it here.
+bool OpenAiSink::stopping() const {
+  return stop_ || channel_->client_gone() || channel_->timed_out();
 }
 
 json OpenAiSink::empty_logprobs() const {
@@ -72,10 +112,10 @@ void OpenAiSink::append_logprobs(json& into, const json& entries) const {
   }
 }
 
-json OpenAiSink::chunk(const std::string& text, const json& logprobs,
+json OpenAiSink::chunk(size_t index, const std::string& text, const json& logprobs,
                        const std::optional<std::string>& finish_reason) const {
   json choice = {
-      {"index", 0}, {"logprobs", logprobs}, {"finish_reason", finish_reason ? json(*finish_reason) : json()}};
+      {"index", index}, {"logprobs", logprobs}, {"finish_reason", finish_reason ? json(*finish_reason) : json()}};
   if (ctx_.chat) {
     json delta = json::object();
     if (!finish_reason || !text.empty()) delta["content"] = text;
@@ -90,36 +130,91 @@ json OpenAiSink::chunk(const std::string& text, const json& logprobs,
           {"choices", json::array({choice})}};
 }
 
-void OpenAiSink::on_token(const engine::TokenEvent& event) {
-  timing_.token();
-  const size_t offset = text_.size();
-  text_ += event.text;
+// A chat stream opens each choice with the assistant's role.
+void OpenAiSink::send_role(size_t index) {
+  Choice& c = choices_[index];
+  if (!ctx_.chat || c.sent_role) return;
+  json first = chunk(index, "", nullptr, std::nullopt);
+  first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+  channel_->push(sse_data(first));
+  c.sent_role = true;
+}
+
+// The echoed prompt's tokens in the completions' logprobs shape; the first token has no
+// log-probability (null), as in OpenAI's and vLLM's answers.
+void OpenAiSink::on_prompt_logprobs(size_t index, std::span<const engine::PromptTokenLogprob> tokens) {
+  std::lock_guard lk(mu_);
+  if (ended_ || !ctx_.logprobs || ctx_.chat) return;
+  Choice& c = choices_[index];
+  json lp = empty_logprobs();
+  size_t offset = 0;
+  for (const auto& t : tokens) {
+    const std::string text = engine_->token_text(t.id);
+    json top = nullptr;
+    if (t.logprob) {
+      top = json::object();
+      for (const auto& alt : t.top_logprobs) top[engine_->token_text(alt.id)] = alt.logprob;
+    }
+    lp["tokens"].push_back(text);
+    lp["token_logprobs"].push_back(t.logprob ? json(*t.logprob) : json());
+    lp["top_logprobs"].push_back(top);
+    // Offsets into the echoed text, which has no text for a special token such as BOS.
+    lp["text_offset"].push_back(offset);
+    if (c.text.compare(offset, text.size(), text) == 0) offset += text.size();
+  }
+  if (ctx_.stream) {
+    channel_->push(sse_data(chunk(index, c.text, lp, std::nullopt)));
+  } else {
+    append_logprobs(c.logprobs, lp);
+  }
+}
+
+void OpenAiSink::on_token(size_t index, const engine::TokenEvent& event) {
+  std::lock_guard lk(mu_);
+  if (ended_) return;
+  Choice& c = choices_[index];
+  c.timing.token();
+  const size_t offset = c.text.size();
+  c.text += event.text;
   json lp = nullptr;
   if (ctx_.logprobs) {
     lp = logprob_entries(event, offset);
-    if (!ctx_.stream) append_logprobs(logprobs_, lp);
+    if (!ctx_.stream) append_logprobs(c.logprobs, lp);
   }
   if (!ctx_.stream) return;
-  if (ctx_.chat && !sent_role_) {
-    json first = chunk("", nullptr, std::nullopt);
-    first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
-    channel_->push(sse_data(first));
-    sent_role_ = true;
+  send_role(index);
+  if (!event.text.empty() || ctx_.logprobs) channel_->push(sse_data(chunk(index, event.text, lp, std::nullopt)));
+}
+
+// OpenAI's usage: each prompt counted once (with its first choice), every choice's tokens.
+json OpenAiSink::usage() const {
+  int64_t prompt = 0, cached = 0, completion = 0;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    const auto& r = choices_[i].result;
+    if (i % static_cast<size_t>(ctx_.n_per_prompt) == 0) {
+      prompt += r.prompt_tokens;
+      cached += r.cached_prompt_tokens;
+    }
+    completion += r.tokens_out;
   }
-  if (!event.text.empty() || ctx_.logprobs) channel_->push(sse_data(chunk(event.text, lp, std::nullopt)));
+  // cached_tokens: OpenAI's field for prompt tokens whose keys and values came from the prefix cache.
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
-json OpenAiSink::usage(const engine::FinalResult& result) const {
-  // OpenAI's field for prompt tokens whose keys and values came from the prefix cache.
-  return {{"prompt_tokens", result.prompt_tokens},
-          {"completion_tokens", result.tokens_out},
-          {"total_tokens", result.prompt_tokens + result.tokens_out},
-          {"prompt_tokens_details", {{"cached_tokens", result.cached_prompt_tokens}}}};
-}
-
-void OpenAiSink::on_finish(const engine::FinalResult& result) {
-  timing_.finish(result);
+void OpenAiSink::on_finish(size_t index, const engine::FinalResult& result) {
+  std::lock_guard lk(mu_);
+  --remaining_;
+  if (ended_) return;
+  Choice& c = choices_[index];
+  c.timing.finish(result);
+  c.result = result;
   if (result.failure) {
+    // The first failure is the response: the other choices are stopped and not heard.
+    stop_ = true;
+    ended_ = true;
     status_ = result.failure->retriable ? 503 : 500;
     response_ = openai_error_body(result.failure->message, "server_error", std::nullopt, std::nullopt);
     if (ctx_.stream) {
@@ -129,35 +224,45 @@ void OpenAiSink::on_finish(const engine::FinalResult& result) {
     channel_->close();
     return;
   }
-  text_ += result.trailing_text;
-  const std::string finish = openai_finish_reason(result.reason);
+  if (result.reason == engine::FinishReason::cancelled) stop_ = true;
+  c.text += result.trailing_text;
+  c.finish_reason = openai_finish_reason(result.reason);
   if (ctx_.stream) {
-    if (ctx_.chat && !sent_role_) {
-      json first = chunk("", nullptr, std::nullopt);
-      first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
-      channel_->push(sse_data(first));
-    }
-    channel_->push(sse_data(chunk(result.trailing_text, nullptr, finish)));
+    send_role(index);
+    channel_->push(sse_data(chunk(index, result.trailing_text, nullptr, c.finish_reason)));
+  }
+  if (remaining_ == 0) complete();
+}
+
+void OpenAiSink::complete() {
+  ended_ = true;
+  if (ctx_.stream) {
     if (ctx_.include_usage) {
-      json last = chunk("", nullptr, std::nullopt);
+      json last = chunk(0, "", nullptr, std::nullopt);
       last["choices"] = json::array();
-      last["usage"] = usage(result);
+      last["usage"] = usage();
       channel_->push(sse_data(last));
     }
     channel_->push(sse_done());
   } else {
-    json choice = {{"index", 0}, {"logprobs", ctx_.logprobs ? logprobs_ : json()}, {"finish_reason", finish}};
-    if (ctx_.chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", text_}};
-    } else {
-      choice["text"] = text_;
+    json choices = json::array();
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      const Choice& c = choices_[i];
+      json choice = {
+          {"index", i}, {"logprobs", ctx_.logprobs ? c.logprobs : json()}, {"finish_reason", c.finish_reason}};
+      if (ctx_.chat) {
+        choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      } else {
+        choice["text"] = c.text;
+      }
+      choices.push_back(std::move(choice));
     }
     response_ = {{"id", ctx_.id},
                  {"object", ctx_.chat ? "chat.completion" : "text_completion"},
                  {"created", ctx_.created},
                  {"model", ctx_.model},
-                 {"choices", json::array({choice})},
-                 {"usage", usage(result)}};
+                 {"choices", std::move(choices)},
+                 {"usage", usage()}};
   }
   channel_->close();
 }

@@ -5,12 +5,16 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rbees::server {
 
 struct ServerOptions {
   std::string worker_id;
   std::optional<std::string> api_key;  // every endpoint but /health then needs it
+  // Names the OpenAI API answers to besides the model's own (--served-model-name); the first one
+  // names the model in responses and leads /v1/models.
+  std::vector<std::string> served_model_names;
   // Threads that run the connections' event loop, the endpoints and the streams' framing. A
   // connection holds none of them while it waits, whether idle, slow or streaming.
   int http_threads = 4;

@@ -36,6 +36,30 @@ assert.equal(models.data.length, 1);
 assert.equal(models.data[0].id, 'wp-llama-5m');
 const model = models.data[0].id;
 
+// models.retrieve: the served model by its id; another id is the SDK's NotFoundError.
+const retrieved = await client.models.retrieve(model);
+assert.equal(retrieved.id, model);
+assert.equal(retrieved.object, 'model');
+await assert.rejects(client.models.retrieve('gpt-4o-nonexistent'),
+  (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.code === 'model_not_found');
+await assert.rejects(client.completions.create({ model: 'gpt-4o-nonexistent', prompt: 'x', max_tokens: 1 }),
+  (e) => e instanceof OpenAI.NotFoundError && e.param === 'model');
+
+// A batch of prompts with n choices each: choice p * n + i, every prompt's greedy continuation.
+{
+  const batch = await client.completions.create({
+    model, prompt: [cases[0].prompt, cases[1].prompt], n: 2, max_tokens: 8, temperature: 0 });
+  assert.equal(batch.choices.length, 4);
+  for (const [k, choice] of batch.choices.entries()) {
+    assert.equal(choice.index, k);
+    const ref = cases[Math.floor(k / 2)];
+    const want = await client.completions.create({ model, prompt: ref.prompt, max_tokens: 8, temperature: 0 });
+    assert.equal(choice.text, want.choices[0].text, `choice ${k}`);
+  }
+  assert.equal(batch.usage.completion_tokens, 32);
+  assert.equal(batch.usage.prompt_tokens, cases[0].input_ids.length + cases[1].input_ids.length);
+}
+
 // Completions: greedy output is the reference continuation, non-streaming and streaming.
 for (const c of cases) {
   const n = c.greedy_ids.length;

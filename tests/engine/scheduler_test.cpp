@@ -17,7 +17,7 @@ namespace {
 class FakeBudget : public KvBudget {
  public:
   explicit FakeBudget(int tokens) : free_(tokens) {}
-  std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total) override {
+  std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total, bool) override {
     if (max_total > free_) return std::nullopt;
     free_ -= max_total;
     held_[slot] = max_total;

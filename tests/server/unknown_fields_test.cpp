@@ -23,7 +23,7 @@ TEST(UnknownFields, OpenAiEndpointsRefuseWhatTheyDoNotImplement) {
 TEST(UnknownFields, MessagesKeepTheirNameAndRefuseToolFields) {
   auto ok = parse_chat_completion_request(R"({"messages":[{"role":"user","name":"Pierre","content":"hi"}]})");
   ASSERT_TRUE(ok.ok());
-  const auto& m = std::get<engine::ChatPrompt>(ok.value->request.prompt).messages;
+  const auto& m = std::get<engine::ChatPrompt>(ok.value->prompts.at(0)).messages;
   EXPECT_EQ(m[0]["name"], "Pierre");
   auto bad = parse_chat_completion_request(
       R"({"messages":[{"role":"assistant","content":"","tool_calls":[]},{"role":"tool","tool_call_id":"1","content":"x"}]})");
