@@ -1,4 +1,5 @@
-// POST /cancel: cancels a job by id; idempotent (202 whether or not it was still running).
+// POST /cancel: cancels a job by id (an OpenAI response's id: every choice); idempotent (202 whether
+// or not it was still running).
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
 #include "server/execute_request.hpp"
@@ -19,7 +20,13 @@ Reply cancel(ServerContext& ctx, HttpRequest& req) {
             std::nullopt};
   }
   bool found = false;
-  if (auto e = ctx.engine()) found = e->cancel(job_id);
+  if (auto e = ctx.engine()) {
+    found = e->cancel(job_id);
+    // An OpenAI response of several choices: its other jobs are named "<id>-<choice>".
+    for (int k = 1; owner && ctx.openai_jobs.owner(job_id + "-" + std::to_string(k)); ++k) {
+      found = e->cancel(job_id + "-" + std::to_string(k)) || found;
+    }
+  }
   return {json_response(202, {{"job_id", job_id}, {"cancelled", found}}), std::nullopt};
 }
 

@@ -36,6 +36,8 @@ void check_template(const std::string& name, const chat::ChatTemplate& tmpl) {
   opts.bos_token = "<s>";
   opts.eos_token = "</s>";
   opts.date = chat::Date{2026, 11, 22};
+  // Hermes 2 Pro's tool-use template iterates the tools: it gets an empty list.
+  if (name.find("tool_use") != std::string::npos) opts.tools = nlohmann::ordered_json::array();
   const std::string text = "Pierre is a count";
 
   ChatPrompt closed = conversation(text);
