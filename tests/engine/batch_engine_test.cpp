@@ -323,7 +323,18 @@ TEST_F(BatchEngineTest, RefusalsNameTheFieldAtFault) {
   EXPECT_EQ(r2.constraint, "unique");
   const auto r3 = engine.submit(greedy("long", "Pierre", 100000), collector());
   EXPECT_EQ(r3.admission, Admission::invalid);
-  EXPECT_EQ(r3.field, "") << "the context limit: the server names max_tokens";
+  EXPECT_EQ(r3.field, "max_tokens") << "the prompt fits; max_tokens asks for more than is left";
+  EXPECT_EQ(r3.constraint, "context_length");
+  Request too_long = greedy("too-long", "", 4);
+  too_long.prompt = TokenPrompt{std::vector<int32_t>(2000, 5)};
+  const auto r4 = engine.submit(too_long, collector());
+  EXPECT_EQ(r4.admission, Admission::invalid);
+  EXPECT_EQ(r4.field, "prompt") << "the prompt alone leaves no room";
+  Request bias = greedy("bias", "Pierre", 4);
+  bias.sampling.logit_bias[runtime_->model().n_vocab()] = -100.0f;
+  const auto r5 = engine.submit(bias, collector());
+  EXPECT_EQ(r5.admission, Admission::invalid);
+  EXPECT_EQ(r5.field, "logit_bias");
   engine.cancel("dup");
   c->wait_end();
 }
