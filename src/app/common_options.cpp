@@ -31,6 +31,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "0: 2048 on a GPU, 512 on the CPU")
       ->check(CLI::Range(0, 65536))
       ->default_val(0);
+  cmd.add_option("--chat-template", opts.chat_template,
+                 "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->default_val("info");
@@ -48,6 +51,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
+  ro.chat_template_path = opts.chat_template;
   return ro;
 }
 

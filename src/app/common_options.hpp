@@ -19,6 +19,7 @@ struct CommonOptions {
   int gpu_layers = -1;  // -1: every layer on the device
   bool batch_invariant = false;
   int max_graph_tokens = 0;  // 0: the device's default
+  std::string chat_template;  // a template file in place of the model's; empty: the model's
 };
 
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),

@@ -24,6 +24,7 @@ class IgnoreEosEngine : public engine::Engine {
   }
   std::string detokenize(std::span<const int32_t> ids) const override { return inner_->detokenize(ids); }
   std::string token_text(int32_t id) const override { return inner_->token_text(id); }
+  chat::ToolCallFormat tool_call_format() const override { return inner_->tool_call_format(); }
 
  private:
   std::shared_ptr<engine::Engine> inner_;

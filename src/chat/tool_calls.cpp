@@ -73,8 +73,8 @@ std::optional<std::pair<Json, size_t>> json_at(std::string_view s, size_t i) {
   }
 }
 
-ParsedToolCalls incomplete(std::string_view text, std::vector<ToolCall> calls) {
-  return {std::string(text), std::move(calls), true};
+ParsedToolCalls incomplete(std::string_view text, std::vector<ToolCall> calls, size_t calls_end) {
+  return {std::string(text), std::move(calls), true, calls_end};
 }
 
 ParsedToolCalls parse_llama3(std::string_view text) {
@@ -84,21 +84,23 @@ ParsedToolCalls parse_llama3(std::string_view text) {
   if (tagged) i = skip_space(text, i + kTag.size());
   // Without the tag, only an output that is a call object and nothing else counts as a call.
   if (i >= text.size() || text[i] != '{')
-    return tagged ? incomplete(text, {}) : ParsedToolCalls{std::string(text), {}, false};
+    return tagged ? incomplete(text, {}, 0) : ParsedToolCalls{std::string(text), {}, false};
   std::vector<ToolCall> calls;
+  size_t end = 0;
   while (i < text.size()) {
     auto value = json_at(text, i);
-    if (!value) return incomplete(text, std::move(calls));
+    if (!value) return incomplete(text, std::move(calls), end);
     auto call = to_call(value->first);
     if (!call)
-      return tagged || !calls.empty() ? incomplete(text, std::move(calls))
+      return tagged || !calls.empty() ? incomplete(text, std::move(calls), end)
                                       : ParsedToolCalls{std::string(text), {}, false};
     calls.push_back(std::move(*call));
+    end = value->second;
     i = skip_space(text, value->second);
     if (i < text.size() && text[i] == ';') i = skip_space(text, i + 1);
-    if (i < text.size() && text[i] != '{') return incomplete(text, std::move(calls));
+    if (i < text.size() && text[i] != '{') return incomplete(text, std::move(calls), end);
   }
-  return {"", std::move(calls), false};
+  return {"", std::move(calls), false, text.size()};
 }
 
 ParsedToolCalls parse_hermes(std::string_view text) {
@@ -111,13 +113,15 @@ ParsedToolCalls parse_hermes(std::string_view text) {
     const size_t i = skip_space(text, start + kOpen.size());
     auto value = json_at(text, i);
     const size_t close = value ? skip_space(text, value->second) : std::string_view::npos;
-    if (!value || text.substr(close, kClose.size()) != kClose) return incomplete(text, std::move(out.calls));
+    if (!value || text.substr(close, kClose.size()) != kClose)
+      return incomplete(text, std::move(out.calls), out.calls_end);
     auto call = to_call(value->first);
-    if (!call) return incomplete(text, std::move(out.calls));
+    if (!call) return incomplete(text, std::move(out.calls), out.calls_end);
     out.calls.push_back(std::move(*call));
+    out.calls_end = close + kClose.size();
     const size_t next = skip_space(text, close + kClose.size());
     if (next >= text.size()) break;
-    if (text.substr(next, kOpen.size()) != kOpen) return incomplete(text, std::move(out.calls));
+    if (text.substr(next, kOpen.size()) != kOpen) return incomplete(text, std::move(out.calls), out.calls_end);
     start = next;
   }
   // Content after the calls would be lost from the message: keep only a trailing blank.
@@ -132,14 +136,16 @@ ParsedToolCalls parse_mistral(std::string_view text) {
   ParsedToolCalls out;
   out.content = std::string(text.substr(0, tag));
   const size_t i = skip_space(text, tag + kTag.size());
-  if (i >= text.size() || text[i] != '[') return incomplete(text, {});
+  if (i >= text.size() || text[i] != '[') return incomplete(text, {}, 0);
   auto value = json_at(text, i);
-  if (!value || skip_space(text, value->second) != text.size()) return incomplete(text, {});
+  // The calls are one array: none of them counts until it is complete.
+  if (!value || skip_space(text, value->second) != text.size()) return incomplete(text, {}, 0);
   for (const auto& item : value->first) {
     auto call = to_call(item);
-    if (!call) return incomplete(text, std::move(out.calls));
+    if (!call) return incomplete(text, {}, 0);
     out.calls.push_back(std::move(*call));
   }
+  out.calls_end = text.size();
   return out;
 }
 

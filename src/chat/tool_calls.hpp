@@ -27,6 +27,9 @@ struct ParsedToolCalls {
   // The output began a call that it did not finish (cut short, or not valid JSON): calls holds
   // the complete ones before it, and content the whole text.
   bool incomplete = false;
+  // Where the complete calls end in the text (0 when there are none): when incomplete, the text
+  // from here on is what did not parse as a call.
+  size_t calls_end = 0;
 };
 
 ParsedToolCalls parse_tool_calls(std::string_view text, ToolCallFormat format);

@@ -150,9 +150,10 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   job->job_id = request.job_id;
   job->sink = std::move(sink);
   job->submitted = Clock::now();
-  job->seq = std::make_unique<Sequence>(
-      std::move(prompt), request.sampling, rt_.tokenizer(),
-      continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop));
+  ContinuationLimits limits =
+      continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop);
+  limits.special_text = request.special_text;
+  job->seq = std::make_unique<Sequence>(std::move(prompt), request.sampling, rt_.tokenizer(), std::move(limits));
   if (constraint) job->seq->constrain(std::move(constraint));
   // Prompt log-probabilities need the logits of every prompt position: no cached prefix is reused.
   job->prompt_logprobs = request.echo && request.logprobs.has_value();
@@ -573,6 +574,11 @@ std::string BatchEngine::detokenize(std::span<const int32_t> ids) const {
 
 std::string BatchEngine::token_text(int32_t id) const {
   return rt_.tokenizer().token_bytes(id, false);
+}
+
+chat::ToolCallFormat BatchEngine::tool_call_format() const {
+  const chat::ChatTemplate* t = rt_.chat_template();
+  return t ? chat::detect_tool_call_format(t->source()) : chat::ToolCallFormat::kNone;
 }
 
 }  // namespace rbees::engine

@@ -90,6 +90,7 @@ class BatchEngine : public Engine {
   std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override;
   std::string detokenize(std::span<const int32_t> ids) const override;
   std::string token_text(int32_t id) const override;
+  chat::ToolCallFormat tool_call_format() const override;
   // Stops admitting (submit answers shutting_down); running and queued jobs go on.
   void stop_admitting();
   // Cancels every job and stops the scheduler.

@@ -6,11 +6,11 @@
 
 namespace rbees::engine {
 
-// Special tokens (BOS, EOS under ignore_eos) are control signals, not text.
+// Special tokens (BOS, EOS under ignore_eos) are control signals, not text, unless asked for.
 Continuation::Continuation(const tokenizer::Tokenizer& tokenizer, ContinuationLimits limits)
     : tokenizer_(tokenizer),
       limits_(std::move(limits)),
-      detok_(tokenizer, /*skip_special=*/true),
+      detok_(tokenizer, /*skip_special=*/!limits_.special_text),
       stops_(limits_.stop) {}
 
 TokenResult Continuation::push(int32_t id) {

@@ -23,6 +23,8 @@ struct ContinuationLimits {
   bool budget_from_context = false;
   bool ignore_eos = false;
   std::vector<std::string> stop;
+  // Special tokens' text is part of the output (a tool-call marker such as [TOOL_CALLS]).
+  bool special_text = false;
 };
 
 struct TokenResult {

@@ -3,6 +3,7 @@
 // a sink that receives its output, cancellation, health and tokenizer access. The concrete engine
 // runs generation on its own thread(s) and calls the sink from there.
 
+#include "chat/tool_calls.hpp"
 #include "engine/finish_reason.hpp"
 #include "engine/request.hpp"
 #include "sampling/logprobs.hpp"
@@ -119,6 +120,8 @@ class Engine {
   // The text of one token as it appears in output (for logprobs listings); may be a partial
   // UTF-8 sequence for byte tokens.
   virtual std::string token_text(int32_t id) const = 0;
+  // The syntax the model's chat template teaches for tool calls (kNone: no template, or none known).
+  virtual chat::ToolCallFormat tool_call_format() const = 0;
 };
 
 }  // namespace rbees::engine

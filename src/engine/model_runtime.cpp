@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "chat/model_template.hpp"
 #include "core/log.hpp"
@@ -44,8 +46,19 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
 
   rt->device_ = std::make_unique<core::Device>(core::find_device(options.device), options.threads);
   rt->tokenizer_.emplace(tokenizer::Tokenizer::load(options.model_path));
-  std::string chat_source = rt->tokenizer_->chat_template();
-  if (chat_source.empty()) chat_source = chat::find_chat_template(options.model_path).value_or("");
+  std::string chat_source;
+  if (!options.chat_template_path.empty()) {
+    std::ifstream in(options.chat_template_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw std::runtime_error("cannot read the chat template " + options.chat_template_path);
+    chat_source = text.str();
+    if (chat_source.empty())
+      throw std::invalid_argument("the chat template " + options.chat_template_path + " is empty");
+  } else {
+    chat_source = rt->tokenizer_->chat_template();
+    if (chat_source.empty()) chat_source = chat::find_chat_template(options.model_path).value_or("");
+  }
   if (!chat_source.empty()) rt->chat_template_ = std::make_unique<chat::ChatTemplate>(std::move(chat_source));
   {
     // The source's file mappings are only needed while the weights are uploaded.

@@ -37,6 +37,8 @@ struct RuntimeOptions {
   // Tokens one forward graph holds (model::ModelOptions::max_graph_tokens). Unset: 2048 on a GPU,
   // 512 on the CPU (see kDefaultGraphTokens*).
   std::optional<int> max_graph_tokens;
+  // A Jinja chat template file used instead of the model's own; empty: the model's.
+  std::string chat_template_path;
 };
 
 // What a forward graph holds by default. On a GPU, 2048-token graphs evaluate prompts faster than

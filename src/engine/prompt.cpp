@@ -52,6 +52,7 @@ std::vector<int32_t> encode_prompt(const ModelRuntime& runtime, const Prompt& pr
   chat::RenderOptions opts;
   opts.bos_token = tok.bos_token();
   opts.eos_token = tok.eos_token();
+  opts.tools = chat.tools;
   std::string text;
   try {
     text = render_chat_prompt(*tmpl, chat, opts);

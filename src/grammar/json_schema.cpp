@@ -178,9 +178,9 @@ class Converter {
  public:
   explicit Converter(Json root) : root_(std::move(root)) {}
 
-  std::string run() {
+  std::string run(std::string_view root_name) {
     const std::string top = visit(root_, "#");
-    std::string out = "root ::= " + top + "\n";
+    std::string out = std::string(root_name) + " ::= " + top + "\n";
     for (const auto& r : rules_) out += r + "\n";
     return out + kPrimitives;
   }
@@ -772,14 +772,14 @@ class Converter {
 
 }  // namespace
 
-std::string json_schema_to_gbnf(std::string_view schema_json) {
+std::string json_schema_to_gbnf(std::string_view schema_json, std::string_view root_name) {
   Json schema;
   try {
     schema = Json::parse(schema_json);
   } catch (const std::exception& e) {
     throw GrammarError(std::string("json_schema: not valid JSON: ") + e.what());
   }
-  return Converter(std::move(schema)).run();
+  return Converter(std::move(schema)).run(root_name);
 }
 
 std::string json_object_gbnf() {

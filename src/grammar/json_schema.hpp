@@ -17,7 +17,9 @@
 namespace rbees::grammar {
 
 // schema_json: the schema as JSON text (its object key order is kept). Throws GrammarError.
-std::string json_schema_to_gbnf(std::string_view schema_json);
+// root_name: the rule for the schema's value; another name lets a larger grammar embed the rules
+// (their own names are r0, r1, ... and the JSON primitives: ws, value, string, ...).
+std::string json_schema_to_gbnf(std::string_view schema_json, std::string_view root_name = "root");
 
 // A grammar for any JSON object (response_format json_object).
 std::string json_object_gbnf();

@@ -2,6 +2,7 @@
 // chunks or answered with one JSON response once every choice's job has ended. Each choice (n per
 // prompt, for each prompt of a batch) is its own job in the engine.
 #include "core/log.hpp"
+#include "grammar/grammar_error.hpp"
 #include "server/endpoint_support.hpp"
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
@@ -31,6 +32,32 @@ std::optional<FieldError> too_many_choices(const engine::HealthInfo& h, const Op
                     nlohmann::json(o.n > 1 ? o.n : static_cast<int64_t>(o.prompts.size()))};
 }
 
+// The template's call syntax decides how the output is read and, for a required or named call, the
+// grammar that makes the model write one.
+FieldErrors apply_tools(const ToolsRequest& tools, chat::ToolCallFormat format, engine::Request& request,
+                        OpenAiContext& oc) {
+  // tool_choice none: the template still lists the tools, and the output is plain content.
+  if (tools.choice == ToolChoiceMode::kNone) return {};
+  if (format == chat::ToolCallFormat::kNone) {
+    return {{"tools", "tool_call_format",
+             "the model's chat template writes tool calls in no syntax this server reads (Llama 3.1/3.2 JSON, "
+             "Hermes / Qwen 2.5 <tool_call>, Mistral [TOOL_CALLS])",
+             std::nullopt}};
+  }
+  oc.tool_format = format;
+  oc.parallel_tool_calls = tools.parallel;
+  request.special_text = true;
+  try {
+    if (auto gbnf = tool_call_grammar(tools, format)) {
+      request.grammar = grammar::GrammarSpec{grammar::GrammarKind::kGbnf, std::move(*gbnf)};
+      request.grammar_field = "tool_choice";
+    }
+  } catch (const grammar::GrammarError& e) {
+    return {{"tools", "json_schema", e.what(), std::nullopt}};
+  }
+  return {};
+}
+
 Reply openai_completion(ServerContext& ctx, HttpRequest& req, bool chat) {
   auto parsed = chat ? parse_chat_completion_request(req.body) : parse_completion_request(req.body);
   if (!parsed.ok()) return {validation_errors(req.path, parsed.errors), std::nullopt};
@@ -44,6 +71,10 @@ Reply openai_completion(ServerContext& ctx, HttpRequest& req, bool chat) {
 
   const Deadline deadline = ctx.deadline_from_now();
   OpenAiContext oc;
+  if (o.tools) {
+    auto refusal = apply_tools(*o.tools, e->tool_call_format(), o.request, oc);
+    if (!refusal.empty()) return {validation_errors(req.path, refusal), std::nullopt};
+  }
   oc.id = random_id(chat ? "chatcmpl-" : "cmpl-");
   oc.model = *model;
   oc.created =

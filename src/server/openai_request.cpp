@@ -208,9 +208,8 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
           continue;
         }
         FieldReader mr(m, out.errors, prefix + ".");
-        // tool_calls, tool_call_id and the like are refused until tools are implemented.
         for (const auto& [key, value] : m.items()) {
-          if (key != "role" && key != "content" && key != "name") {
+          if (key != "role" && key != "content" && key != "name" && key != "tool_calls" && key != "tool_call_id") {
             out.errors.push_back({prefix + "." + key, "unknown_field",
                                   "Unrecognized request argument supplied: " + prefix + "." + key, std::nullopt});
           }
@@ -242,9 +241,26 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
             mr.type_error("content", "string or array", *c);
           }
         }
+        nlohmann::ordered_json tool_calls;
+        if (const json* calls = mr.raw("tool_calls")) {
+          if (role && *role != "assistant") {
+            out.errors.push_back({prefix + ".tool_calls", "requires(role=assistant)",
+                                  "only an assistant message has tool_calls", std::nullopt});
+          } else {
+            tool_calls = read_message_tool_calls(*calls, prefix, out.errors);
+          }
+        }
+        const auto tool_call_id = mr.string("tool_call_id", role == "tool");
+        if (tool_call_id && role && *role != "tool") {
+          out.errors.push_back(
+              {prefix + ".tool_call_id", "requires(role=tool)", "only a tool message has tool_call_id", std::nullopt});
+        }
         if (role) {
-          json message = {{"role", *role}, {"content", content}};
+          nlohmann::ordered_json message = {{"role", *role}, {"content", content}};
           if (name) message["name"] = *name;  // for templates that show the speaker's name
+          // Only when there are calls: templates test `'tool_calls' in message`.
+          if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
+          if (tool_call_id) message["tool_call_id"] = *tool_call_id;
           chat.messages.push_back(std::move(message));
         }
       }
@@ -269,9 +285,19 @@ Parsed<OpenAiRequest> parse_chat_completion_request(std::string_view body) {
   read_max_tokens(r, "max_completion_tokens", req.request);
   read_common(r, req);
   read_grammar_fields(r, body, req.request, true);
+  req.tools = read_tool_fields(r, body);
+  if (req.tools) {
+    std::get<engine::ChatPrompt>(req.prompts.back()).tools = req.tools->tools;
+    if (req.request.grammar &&
+        (req.tools->choice == ToolChoiceMode::kRequired || req.tools->choice == ToolChoiceMode::kFunction)) {
+      out.errors.push_back({"tool_choice", "exclusive",
+                            "a required or named tool call cannot be combined with " + req.request.grammar_field,
+                            std::nullopt});
+    }
+  }
   reject_unknown(*object,
                  {"messages", "max_completion_tokens", "logprobs", "top_logprobs", "add_generation_prompt",
-                  "continue_final_message"},
+                  "continue_final_message", "tools", "tool_choice", "parallel_tool_calls"},
                  "", out.errors);
 
   const bool logprobs = r.boolean("logprobs").value_or(false);

@@ -54,6 +54,8 @@ OpenAiSink::OpenAiSink(OpenAiContext context, std::shared_ptr<const engine::Engi
   for (size_t i = 0; i < remaining_; ++i) {
     choices_.emplace_back(metrics);
     choices_[i].logprobs = empty_logprobs();
+    if (ctx_.chat && ctx_.tool_format != chat::ToolCallFormat::kNone)
+      choices_[i].tools.emplace(ctx_.tool_format, ctx_.parallel_tool_calls);
     if (i < ctx_.echo_prefixes.size()) {
       choices_[i].text = ctx_.echo_prefixes[i];
       // With logprobs the echo goes out with the prompt's log-probabilities, once computed.
@@ -181,9 +183,42 @@ void OpenAiSink::on_token(size_t index, const engine::TokenEvent& event) {
     lp = logprob_entries(event, offset);
     if (!ctx_.stream) append_logprobs(c.logprobs, lp);
   }
+  if (c.tools) {
+    take(index, c.tools->push(event.text), lp);
+    return;
+  }
   if (!ctx_.stream) return;
   send_role(index);
   if (!event.text.empty() || ctx_.logprobs) channel_->push(sse_data(chunk(index, event.text, lp, std::nullopt)));
+}
+
+void OpenAiSink::take(size_t index, ToolCallStream::Output out, const json& logprobs) {
+  Choice& c = choices_[index];
+  if (!ctx_.stream) {
+    c.content += out.content;
+    for (auto& call : out.calls) c.calls.push_back(std::move(call));
+    return;
+  }
+  send_role(index);
+  if (!out.content.empty() || !logprobs.is_null())
+    channel_->push(sse_data(chunk(index, out.content, logprobs, std::nullopt)));
+  // As OpenAI streams a call: its index, id, type and name with empty arguments, then the
+  // arguments (here in one piece, once the call is complete).
+  for (auto& call : out.calls) {
+    const size_t k = c.calls.size();
+    json head = chunk(index, "", nullptr, std::nullopt);
+    head["choices"][0]["delta"] = {
+        {"tool_calls", json::array({{{"index", k},
+                                     {"id", call.id},
+                                     {"type", "function"},
+                                     {"function", {{"name", call.name}, {"arguments", ""}}}}})}};
+    channel_->push(sse_data(head));
+    json args = chunk(index, "", nullptr, std::nullopt);
+    args["choices"][0]["delta"] = {
+        {"tool_calls", json::array({{{"index", k}, {"function", {{"arguments", call.arguments}}}}})}};
+    channel_->push(sse_data(args));
+    c.calls.push_back(std::move(call));
+  }
 }
 
 // OpenAI's usage: each prompt counted once (with its first choice), every choice's tokens.
@@ -227,9 +262,20 @@ void OpenAiSink::on_finish(size_t index, const engine::FinalResult& result) {
   if (result.reason == engine::FinishReason::cancelled) stop_ = true;
   c.text += result.trailing_text;
   c.finish_reason = openai_finish_reason(result.reason);
+  std::string trailing = result.trailing_text;
+  if (c.tools) {
+    auto out = c.tools->push(result.trailing_text);
+    auto end = c.tools->finish();
+    // What was held back goes out as content with the final chunk.
+    trailing = std::move(out.content) + end.content;
+    for (auto& call : end.calls) out.calls.push_back(std::move(call));
+    take(index, {ctx_.stream ? "" : trailing, std::move(out.calls)}, nullptr);
+    // Calls that the model finished, then ended: OpenAI's reason for an answer that is calls.
+    if (c.tools->call_count() > 0 && c.finish_reason == "stop") c.finish_reason = "tool_calls";
+  }
   if (ctx_.stream) {
     send_role(index);
-    channel_->push(sse_data(chunk(index, result.trailing_text, nullptr, c.finish_reason)));
+    channel_->push(sse_data(chunk(index, trailing, nullptr, c.finish_reason)));
   }
   if (remaining_ == 0) complete();
 }
@@ -250,7 +296,20 @@ void OpenAiSink::complete() {
       const Choice& c = choices_[i];
       json choice = {
           {"index", i}, {"logprobs", ctx_.logprobs ? c.logprobs : json()}, {"finish_reason", c.finish_reason}};
-      if (ctx_.chat) {
+      if (ctx_.chat && c.tools) {
+        // Only calls: content is null, as OpenAI writes it.
+        choice["message"] = {{"role", "assistant"},
+                             {"content", c.calls.empty() || !c.content.empty() ? json(c.content) : json()}};
+        if (!c.calls.empty()) {
+          json calls = json::array();
+          for (const auto& call : c.calls) {
+            calls.push_back({{"id", call.id},
+                             {"type", "function"},
+                             {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+          }
+          choice["message"]["tool_calls"] = std::move(calls);
+        }
+      } else if (ctx_.chat) {
         choice["message"] = {{"role", "assistant"}, {"content", c.text}};
       } else {
         choice["text"] = c.text;

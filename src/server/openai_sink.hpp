@@ -7,6 +7,7 @@
 #include "engine/engine.hpp"
 #include "server/request_timing.hpp"
 #include "server/stream_channel.hpp"
+#include "server/tool_call_stream.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,9 @@ struct OpenAiContext {
   // Completions with echo: each choice's prompt text, which precedes its generated text (with
   // logprobs, the prompt tokens' log-probabilities precede the generated ones').
   std::vector<std::string> echo_prefixes;
+  // Chat with tools (tool_choice other than none): the output is parsed for calls in this syntax.
+  chat::ToolCallFormat tool_format = chat::ToolCallFormat::kNone;
+  bool parallel_tool_calls = true;
 };
 
 // OpenAI's finish_reason for an engine stop reason.
@@ -63,6 +67,9 @@ class OpenAiSink : public std::enable_shared_from_this<OpenAiSink> {
     bool sent_role = false;
     std::string finish_reason;
     engine::FinalResult result;
+    std::optional<ToolCallStream> tools;  // with tools: the text split into content and calls
+    std::string content;                  // with tools: the text outside calls
+    std::vector<chat::ToolCall> calls;    // with tools: the calls so far
   };
 
   void on_prompt_logprobs(size_t index, std::span<const engine::PromptTokenLogprob> tokens);
@@ -70,6 +77,9 @@ class OpenAiSink : public std::enable_shared_from_this<OpenAiSink> {
   void on_finish(size_t index, const engine::FinalResult& result);
   bool stopping() const;
   void send_role(size_t index);
+  // With tools: takes a piece of content and the calls it completed, streaming them (content with
+  // the token's log-probabilities) or keeping them for the response.
+  void take(size_t index, ToolCallStream::Output out, const nlohmann::json& logprobs);
   nlohmann::json chunk(size_t index, const std::string& text, const nlohmann::json& logprobs,
                        const std::optional<std::string>& finish_reason) const;
   nlohmann::json logprob_entries(const engine::TokenEvent& event, size_t text_offset) const;

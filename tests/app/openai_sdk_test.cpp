@@ -75,5 +75,42 @@ TEST(OpenAiSdk, CompletionsAndChatThroughTheOfficialClient) {
   EXPECT_NE(out.find("openai sdk checks passed"), std::string::npos) << out;
 }
 
+// Tool calls with the real chat templates of four model families, as the pinned llama.cpp
+// snapshot carries them; the embedded model writes the calls under a grammar (tool_choice required
+// or named), so the SDK sees well-formed calls in each family's syntax.
+class OpenAiSdkTools : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+TEST_P(OpenAiSdkTools, CallsRoundTripThroughTheOfficialClient) {
+  const auto [file, format] = GetParam();
+  const auto tmpl = std::filesystem::path(RBEES_LLAMA_CPP_DIR) / "models" / "templates" / file;
+  if (!std::filesystem::exists(tmpl)) GTEST_SKIP() << "no " << tmpl << " in the llama.cpp snapshot";
+  if (shell("command -v node").first != 0) GTEST_SKIP() << "node is not installed";
+  std::string why_not;
+  const std::string modules = openai_modules(why_not);
+  if (modules.empty()) GTEST_SKIP() << why_not;
+
+  Daemon d({"--model", kModelDir, "--api-key", "k", "--chat-template", tmpl.string()});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  const auto [rc, out] =
+      shell("timeout 300 env NODE_PATH=" + quoted(modules) + " RBEES_BASE_URL=" + quoted(d.uri() + "/v1") +
+            " RBEES_API_KEY=k RBEES_TOOL_FORMAT=" + format + " node " +
+            quoted(source_path("tests/app/openai_sdk_tools_test.mjs")));
+  EXPECT_EQ(rc, 0) << out << d.log();
+  EXPECT_NE(out.find("openai sdk tool checks passed"), std::string::npos) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Templates, OpenAiSdkTools,
+                         ::testing::Values(std::pair{"meta-llama-Llama-3.1-8B-Instruct.jinja", "llama3"},
+                                           std::pair{"Qwen-Qwen2.5-7B-Instruct.jinja", "hermes"},
+                                           std::pair{"NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "hermes"},
+                                           std::pair{"mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral"}),
+                         [](const auto& info) {
+                           std::string name = info.param.first;
+                           name = name.substr(0, name.find(".jinja"));
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
+
 }  // namespace
 }  // namespace rbees::app::testing

@@ -48,6 +48,11 @@ TEST(ToolCalls, Llama3) {
   EXPECT_EQ(p.calls[0].arguments, R"({"q":"say \"hi\" {not json}","n":{"k":[1,2]}})");
   EXPECT_EQ(p.calls[1].name, "b");
   EXPECT_EQ(p.calls[1].arguments, "{}");
+  // Prose after a call: the call, and where it ends.
+  p = parse_tool_calls(R"({"name": "a", "parameters": {}} and then)", ToolCallFormat::kLlama3);
+  EXPECT_TRUE(p.incomplete);
+  ASSERT_EQ(p.calls.size(), 1u);
+  EXPECT_EQ(p.calls_end, 31u);
   // Cut short: incomplete, the text kept as content.
   p = parse_tool_calls(R"(<|python_tag|>{"name": "a", "parameters": {"q": "unfini)", ToolCallFormat::kLlama3);
   EXPECT_TRUE(p.incomplete);
@@ -74,10 +79,12 @@ TEST(ToolCalls, HermesAndQwen) {
   EXPECT_EQ(p.calls[0].arguments, R"({"city":"Paris \"Lutetia\""})");
   EXPECT_EQ(p.calls[1].name, "get_time");
   EXPECT_EQ(p.calls[1].arguments, R"({"tz":{"name":"CET"}})");
-  // The second call cut short: the first is kept, the output flagged.
+  EXPECT_EQ(p.calls_end, two.size());
+  // The second call cut short: the first is kept, the output flagged, the rest after the first.
   p = parse_tool_calls(two.substr(0, two.size() - 20), ToolCallFormat::kHermes);
   EXPECT_TRUE(p.incomplete);
   ASSERT_EQ(p.calls.size(), 1u);
+  EXPECT_EQ(two.substr(p.calls_end, 13), "\n<tool_call>\n");
   // A call without its closing tag.
   p = parse_tool_calls("<tool_call>\n{\"name\": \"f\", \"arguments\": {}}", ToolCallFormat::kHermes);
   EXPECT_TRUE(p.incomplete);
@@ -98,6 +105,11 @@ TEST(ToolCalls, Mistral) {
   p = parse_tool_calls(R"([TOOL_CALLS][{"name": "add", "arguments": {"a": 1)", ToolCallFormat::kMistral);
   EXPECT_TRUE(p.incomplete);
   EXPECT_TRUE(p.calls.empty());
+  // A complete first call in an array cut short does not count: the array is the unit.
+  p = parse_tool_calls(R"([TOOL_CALLS][{"name": "add", "arguments": {}}, {"name": "n)", ToolCallFormat::kMistral);
+  EXPECT_TRUE(p.incomplete);
+  EXPECT_TRUE(p.calls.empty());
+  EXPECT_EQ(p.calls_end, 0u);
 }
 
 }  // namespace

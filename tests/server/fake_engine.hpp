@@ -46,7 +46,17 @@ class FakeEngine : public engine::Engine {
       engine::FinalResult result;
       result.prompt_tokens = prompt_tokens;
       const int limit = prompt == "hang" ? 1 << 30 : request.max_tokens.value_or(5);
-      for (int i = 0; i < limit; ++i) {
+      if (!script.empty()) {
+        for (size_t at = 0; at < script.size(); at += 3) {
+          engine::TokenEvent ev;
+          ev.id = script[at];
+          ev.text = script.substr(at, 3);
+          sink->on_token(ev);
+          ++result.tokens_out;
+        }
+        result.reason = engine::FinishReason::eos;
+      }
+      for (int i = 0; i < limit && script.empty(); ++i) {
         if (is_cancelled(request.job_id) || sink->client_gone()) {
           result.reason = engine::FinishReason::cancelled;
           break;
@@ -100,6 +110,7 @@ class FakeEngine : public engine::Engine {
     return out;
   }
   std::string token_text(int32_t id) const override { return std::string(1, static_cast<char>(id)); }
+  chat::ToolCallFormat tool_call_format() const override { return tool_format; }
 
   // Waits until the job has finished; returns its reason.
   engine::FinishReason wait_finished(const std::string& job_id) {
@@ -111,6 +122,9 @@ class FakeEngine : public engine::Engine {
   engine::Admission refuse_with = engine::Admission::accepted;
   std::string refuse_field;  // with refuse_with == invalid: the field the refusal names
   std::string refuse_constraint;
+  chat::ToolCallFormat tool_format = chat::ToolCallFormat::kNone;
+  // When set, every job writes this text, three bytes per token, and ends with EOS.
+  std::string script;
   std::vector<engine::Request> requests;
   std::map<std::string, engine::FinishReason> finished;
 

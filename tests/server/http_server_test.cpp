@@ -360,6 +360,86 @@ TEST_F(HttpServerTest, ChatCompletions) {
   EXPECT_EQ(json::parse(bad->body)["error"]["type"], "invalid_request_error");
 }
 
+TEST_F(HttpServerTest, ChatToolCallsAsOpenAiShapesThem) {
+  start();
+  engine_->tool_format = chat::ToolCallFormat::kHermes;
+  engine_->script =
+      "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n"
+      "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>";
+  const std::string body =
+      R"({"messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"get_weather"}},
+      {"type":"function","function":{"name":"get_time"}}])";
+  auto res = client().Post("/v1/chat/completions", body + "}", "application/json");
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json whole = json::parse(res->body);
+  EXPECT_EQ(whole["choices"][0]["finish_reason"], "tool_calls");
+  const json& message = whole["choices"][0]["message"];
+  EXPECT_EQ(message["content"], "Checking.\n");
+  ASSERT_EQ(message["tool_calls"].size(), 2u);
+  EXPECT_EQ(message["tool_calls"][0]["type"], "function");
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], R"({"city":"Paris"})");
+  EXPECT_EQ(message["tool_calls"][0]["id"].get<std::string>().rfind("call_", 0), 0u);
+  // No grammar for auto; the tools went to the template.
+  EXPECT_FALSE(engine_->requests.at(0).grammar);
+  EXPECT_EQ(std::get<engine::ChatPrompt>(engine_->requests.at(0).prompt).tools.size(), 2u);
+
+  auto streamed = client().Post("/v1/chat/completions", body + R"(,"stream":true})", "application/json");
+  ASSERT_EQ(streamed->status, 200);
+  std::string content;
+  std::vector<json> calls;  // what the SDKs accumulate, per index
+  std::string finish;
+  for (const auto& ev : parse_sse(streamed->body)) {
+    if (ev.data == "[DONE]") break;
+    const json& choice = ev.data["choices"][0];
+    if (choice["finish_reason"].is_string()) finish = choice["finish_reason"];
+    const json& delta = choice["delta"];
+    if (delta.contains("content")) content += delta["content"].get<std::string>();
+    if (!delta.contains("tool_calls")) continue;
+    const json& tc = delta["tool_calls"][0];
+    const size_t index = tc["index"];
+    if (tc.contains("id")) {
+      ASSERT_EQ(index, calls.size()) << "a call's first chunk carries its id";
+      EXPECT_EQ(tc["type"], "function");
+      EXPECT_EQ(tc["function"]["arguments"], "");
+      calls.push_back(tc);
+    } else {
+      ASSERT_LT(index, calls.size());
+      calls[index]["function"]["arguments"] =
+          calls[index]["function"]["arguments"].get<std::string>() + tc["function"]["arguments"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(content, "Checking.\n");
+  EXPECT_EQ(finish, "tool_calls");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(calls[0]["function"]["arguments"], R"({"city":"Paris"})");
+  EXPECT_EQ(calls[1]["function"]["name"], "get_time");
+  EXPECT_EQ(calls[1]["function"]["arguments"], "{}");
+
+  // tool_choice none: the tools are listed, the output is content as written.
+  auto none = client().Post("/v1/chat/completions", body + R"(,"tool_choice":"none"})", "application/json");
+  EXPECT_EQ(json::parse(none->body)["choices"][0]["message"]["content"], engine_->script);
+  EXPECT_EQ(json::parse(none->body)["choices"][0]["finish_reason"], "stop");
+
+  // required: the grammar for the template's syntax goes to the engine, named after tool_choice.
+  client().Post("/v1/chat/completions", body + R"(,"tool_choice":"required"})", "application/json");
+  ASSERT_TRUE(engine_->requests.back().grammar);
+  EXPECT_EQ(engine_->requests.back().grammar_field, "tool_choice");
+  EXPECT_NE(engine_->requests.back().grammar->text.find("<tool_call>"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ToolsNeedATemplateWithACallSyntax) {
+  start();  // the fake engine's template has none
+  auto res = client().Post(
+      "/v1/chat/completions",
+      R"({"messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
+      "application/json");
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["error"]["param"], "tools");
+  EXPECT_TRUE(engine_->requests.empty());
+}
+
 TEST_F(HttpServerTest, ModelsTokenizeDetokenize) {
   start();
   auto models = json::parse(client().Get("/v1/models")->body);

@@ -86,7 +86,7 @@ TEST(ChatCompletionRequest, MessagesAndLogprobs) {
     "logprobs":true,"top_logprobs":2,"max_tokens":10,"max_completion_tokens":12,"stream":false})");
   ASSERT_TRUE(r.ok()) << openai_error_body(r.errors).dump();
   const auto& chat = std::get<engine::ChatPrompt>(r.value->prompts.at(0));
-  EXPECT_EQ(chat.messages, json::parse(R"([{"role":"system","content":"Be brief."},
+  EXPECT_EQ(chat.messages, nlohmann::ordered_json::parse(R"([{"role":"system","content":"Be brief."},
       {"role":"user","content":"Hello, there"},{"role":"assistant","content":""}])"));
   EXPECT_EQ(r.value->request.logprobs, 2);
   EXPECT_EQ(r.value->request.max_tokens, 12);
