@@ -25,6 +25,11 @@ set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
 set(GGML_CUDA ${RBEES_CUDA} CACHE BOOL "" FORCE)
 set(GGML_METAL ${RBEES_METAL} CACHE BOOL "" FORCE)
 set(GGML_VULKAN ${RBEES_VULKAN} CACHE BOOL "" FORCE)
+# ggml's RPC backend: `rpc-server` serves a local device over TCP and `--rpc` adds remote devices to
+# a model's split. TCP only: the RDMA transport would depend on whether libibverbs happens to be
+# installed where the build runs.
+set(GGML_RPC ON CACHE BOOL "" FORCE)
+set(GGML_RPC_RDMA OFF CACHE BOOL "" FORCE)
 set(GGML_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(GGML_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
 set(GGML_ALL_WARNINGS OFF CACHE BOOL "" FORCE)

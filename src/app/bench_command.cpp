@@ -227,6 +227,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
                 "Afterwards, time one decode run op by op (single stream and the most streams) and print where a "
                 "forward pass spends its time");
   add_common_options(*cmd, o.common);
+  add_split_options(*cmd, o.common);
   return cmd;
 }
 

@@ -4,6 +4,7 @@
 #include "app/chat_template_command.hpp"
 #include "app/generate_command.hpp"
 #include "app/perplexity_command.hpp"
+#include "app/rpc_server_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/signals.hpp"
 #include "app/tokenize_command.hpp"
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   auto* bench_cmd = add_bench_command(app, bench);
   PerplexityOptions perplexity;
   auto* perplexity_cmd = add_perplexity_command(app, perplexity);
+  RpcServerOptions rpc_server;
+  auto* rpc_server_cmd = add_rpc_server_command(app, rpc_server);
 
   auto args = with_default_subcommand(argc, argv, app);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
     if (generate_cmd->parsed()) return run_generate(generate);
     if (bench_cmd->parsed()) return run_bench(bench);
     if (perplexity_cmd->parsed()) return run_perplexity(perplexity);
+    if (rpc_server_cmd->parsed()) return run_rpc_server(rpc_server);
   } catch (const std::invalid_argument& e) {
     std::cerr << "rbees-workerd: " << e.what() << "\n";
     return 2;

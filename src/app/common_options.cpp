@@ -2,13 +2,18 @@
 
 #include "app/default_model.hpp"
 #include "core/log.hpp"
+#include "core/rpc.hpp"
 
 #include <limits>
+#include <stdexcept>
+#include <vector>
 
 namespace rbees::app {
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
-  cmd.add_option("--device", opts.device, "cpu, cuda:N, metal:N, vulkan:N or auto (the first GPU, else the CPU)")
+  cmd.add_option("--device", opts.device,
+                 "cpu, cuda:N, metal:N, vulkan:N or auto (the first GPU, else the CPU); a comma-separated list "
+                 "(cuda:0,cuda:1; cpu,cpu: two CPU backends) splits the model across them")
       ->default_val("auto");
   cmd.add_option("--threads", opts.threads, "CPU threads for computation (0: one per core)")
       ->check(CLI::NonNegativeNumber)
@@ -42,6 +47,53 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
       ->default_val("text");
 }
 
+void add_split_options(CLI::App& cmd, CommonOptions& opts) {
+  cmd.add_option("--rpc", opts.rpc,
+                 "Remote devices served by `rbees-workerd rpc-server` (ggml-rpc), HOST:PORT[,HOST:PORT...]: added "
+                 "after the --device ones to the model's split. ggml-rpc has no authentication or encryption: "
+                 "use trusted networks only");
+  cmd.add_option("--split-mode", opts.split_mode,
+                 "With several devices: layer (each layer's weights and KV cache on one device, the token embedding "
+                 "on the first, the output on the last) or row (matrices split by rows; CUDA devices only)")
+      ->check(CLI::IsMember({"layer", "row"}))
+      ->default_val("layer");
+  cmd.add_option("--tensor-split", opts.tensor_split,
+                 "Each device's share of the layers, comma-separated, in device order (--device list, then --rpc); "
+                 "default: by free memory when every device is a local GPU, else equal");
+  cmd.add_option("--rpc-timeout", opts.rpc_timeout_s,
+                 "Seconds a model pass may take with remote devices before the worker counts a remote as lost "
+                 "(README: Running across GPUs and hosts)")
+      ->check(CLI::PositiveNumber)
+      ->default_val(60);
+}
+
+namespace {
+
+std::vector<float> parse_shares(const std::string& text) {
+  std::vector<float> out;
+  if (text.empty()) return out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, comma - begin);
+    size_t used = 0;
+    float v = 0;
+    try {
+      v = std::stof(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || !(v >= 0)) {
+      throw std::invalid_argument("--tensor-split: '" + item + "' is not a non-negative number");
+    }
+    out.push_back(v);
+    begin = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts) {
   engine::RuntimeOptions ro;
   ro.model_path = model.empty() ? default_model_path().string() : model;
@@ -52,6 +104,10 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   ro.chat_template_path = opts.chat_template;
+  for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
+  ro.split_mode = opts.split_mode;
+  ro.tensor_split = parse_shares(opts.tensor_split);
+  ro.rpc_pass_timeout = std::chrono::milliseconds(static_cast<int64_t>(opts.rpc_timeout_s * 1000));
   return ro;
 }
 

@@ -20,6 +20,12 @@ struct CommonOptions {
   bool batch_invariant = false;
   int max_graph_tokens = 0;  // 0: the device's default
   std::string chat_template;  // a template file in place of the model's; empty: the model's
+  // Several devices (add_split_options): remote ones, the split mode and shares, and how long a
+  // pass may wait on a remote device.
+  std::string rpc;
+  std::string split_mode = "layer";
+  std::string tensor_split;
+  double rpc_timeout_s = 60;
 };
 
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),
@@ -27,6 +33,8 @@ struct CommonOptions {
 engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts);
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
+// --rpc, --split-mode, --tensor-split and --rpc-timeout, for the commands that run a model.
+void add_split_options(CLI::App& cmd, CommonOptions& opts);
 
 // Applies the logging options; call once the command line is parsed.
 void apply_logging(const CommonOptions& opts);

@@ -39,6 +39,7 @@ CLI::App* add_generate_command(CLI::App& app, GenerateOptions& o) {
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
   add_common_options(*cmd, o.common);
+  add_split_options(*cmd, o.common);
   return cmd;
 }
 

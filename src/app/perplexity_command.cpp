@@ -42,6 +42,7 @@ CLI::App* add_perplexity_command(CLI::App& app, PerplexityOptions& o) {
       ->check(CLI::PositiveNumber)
       ->default_val(2048);
   add_common_options(*cmd, o.common);
+  add_split_options(*cmd, o.common);
   return cmd;
 }
 

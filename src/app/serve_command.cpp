@@ -3,6 +3,7 @@
 #include "app/batching_options.hpp"
 #include "app/ignore_eos_engine.hpp"
 #include "app/signals.hpp"
+#include "core/device_fault.hpp"
 #include "core/log.hpp"
 #include "engine/model_runtime.hpp"
 #include "loader/quantize.hpp"
@@ -165,6 +166,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
                   "Seconds to keep retrying the ready callback before exiting with code 3")
       ->check(CLI::PositiveNumber)
       ->default_val(30);
+  cmd->add_option("--device-lost-grace", opts.device_lost_grace_s,
+                  "Seconds between losing a remote device (requests failed, /health unhealthy) and exiting with code 4")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(3);
   cmd->add_option("--shutdown-grace", opts.shutdown_grace_s,
                   "On SIGTERM/SIGINT, seconds running jobs may take to finish before they are cancelled")
       ->check(CLI::NonNegativeNumber)
@@ -180,6 +185,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
   add_batching_options(*cmd, opts.batching, opts.sizing);
   add_http_limit_options(*cmd, opts);
   add_common_options(*cmd, opts.common);
+  add_split_options(*cmd, opts.common);
   return cmd;
 }
 
@@ -294,7 +300,24 @@ int run_serve(const ServeOptions& opts) {
              {"max_seqs", batching.max_seqs},
              {"max_queue", opts.batching.max_queue}});
 
+  if (runtime->has_remote_devices()) {
+    // A lost remote device leaves the engine's thread waiting for good (core/device_fault): fail
+    // every request now, say why on /health for the grace period, then exit for a restart.
+    core::set_device_fault_handler(
+        [server = srv.get(), batch_engine, grace = opts.device_lost_grace_s](const std::string& reason) {
+          const std::string why = "the worker lost a device its model needs: " + reason;
+          server->mark_unhealthy(why);
+          batch_engine->abandon(
+              engine::Failure{engine::FailureKind::inference_failed, why + "; retry the request", true}, why);
+          log::error("device_lost", "requests failed; exiting for a restart",
+                     {{"exit_code", core::kExitDeviceLost}, {"grace_s", grace}});
+          std::this_thread::sleep_for(seconds_to_ms(grace));
+          std::_Exit(core::kExitDeviceLost);
+        });
+  }
+
   auto shut_down = [&] {
+    core::set_device_fault_handler({});
     batch_engine->shutdown();
     stop_listening();
     srv.reset();

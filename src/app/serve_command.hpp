@@ -23,6 +23,7 @@ struct ServeOptions {
   std::string callback_url;
   double callback_timeout_s = 30;
   double shutdown_grace_s = 30;
+  double device_lost_grace_s = 3;
   bool ignore_eos = false;
   std::string quant;  // empty: the file's types; f32: float matrices kept in F32
   std::string kv_type = "f16";

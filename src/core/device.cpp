@@ -69,6 +69,21 @@ DeviceInfo find_device(const std::string& request) {
   throw std::invalid_argument("device '" + request + "' is not available (available: " + have + ")");
 }
 
+std::vector<DeviceInfo> find_devices(const std::string& list) {
+  std::vector<DeviceInfo> out;
+  size_t begin = 0;
+  do {
+    const size_t comma = std::min(list.find(',', begin), list.size());
+    const std::string entry = list.substr(begin, comma - begin);
+    if (entry.empty() && list.find(',') != std::string::npos) {
+      throw std::invalid_argument("device list '" + list + "' has an empty entry");
+    }
+    out.push_back(find_device(entry));
+    begin = comma + 1;
+  } while (begin <= list.size());
+  return out;
+}
+
 DeviceInfo cpu_device() {
   return find_device("cpu");
 }

@@ -17,6 +17,8 @@ struct DeviceInfo {
   std::string description;  // e.g. "NVIDIA H100 80GB HBM3"
   std::string kind;         // "cpu", "cuda", "metal", "vulkan", or ggml's registry name in lower case
   bool is_gpu = false;
+  bool is_remote = false;  // a device served by an rpc-server (core/rpc.hpp)
+  std::string endpoint;    // its HOST:PORT
   std::size_t memory_free = 0;
   std::size_t memory_total = 0;
   ggml_backend_dev_t dev = nullptr;
@@ -28,6 +30,12 @@ std::vector<DeviceInfo> list_devices();
 // Resolves a --device value; "auto" (or empty) picks the first GPU, else the CPU.
 // Throws std::invalid_argument naming the request and what is available.
 DeviceInfo find_device(const std::string& request);
+
+// Resolves a comma-separated --device list ("cpu,cpu", "cuda:0,cuda:1"); one entry is find_device.
+// The same device may be named twice (two backends on one device: `cpu,cpu` splits a model across
+// two CPU backends, which exercises the multi-device path on any machine). Throws
+// std::invalid_argument naming the bad entry.
+std::vector<DeviceInfo> find_devices(const std::string& list);
 
 struct BackendDeleter {
   void operator()(ggml_backend* b) const { ggml_backend_free(b); }

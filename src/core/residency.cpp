@@ -2,13 +2,20 @@
 
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace rbees::core {
 
 ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggml_backend_dev_t requested) {
+  return residency(buffers, std::vector<ggml_backend_dev_t>{requested});
+}
+
+ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers,
+                          const std::vector<ggml_backend_dev_t>& requested) {
   std::map<std::string, BufferResidency> by_type;
-  bool requested_is_cpu = ggml_backend_dev_type(requested) == GGML_BACKEND_DEVICE_TYPE_CPU;
+  bool requested_is_cpu = false;
+  for (auto* d : requested) requested_is_cpu |= ggml_backend_dev_type(d) == GGML_BACKEND_DEVICE_TYPE_CPU;
   ResidencyReport report;
   for (auto* buf : buffers) {
     if (buf == nullptr) continue;
@@ -18,7 +25,8 @@ ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggm
     auto& entry = by_type[name];
     entry.buffer_type = name;
     entry.device = dev ? ggml_backend_dev_name(dev) : "";
-    entry.on_requested = dev == requested || (requested_is_cpu && ggml_backend_buft_is_host(buft));
+    entry.on_requested = std::find(requested.begin(), requested.end(), dev) != requested.end() ||
+                         (requested_is_cpu && ggml_backend_buft_is_host(buft));
     std::size_t size = ggml_backend_buffer_get_size(buf);
     entry.bytes += size;
     (entry.on_requested ? report.bytes_on_requested : report.bytes_elsewhere) += size;

@@ -27,6 +27,9 @@ struct ResidencyReport {
 // Sums the buffers by buffer type; a buffer counts as on the requested device when its type
 // belongs to that device (host buffers count for the CPU device).
 ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers, ggml_backend_dev_t requested);
+// As above, for a model split across several devices: on any of them counts as requested.
+ResidencyReport residency(const std::vector<ggml_backend_buffer_t>& buffers,
+                          const std::vector<ggml_backend_dev_t>& requested);
 
 // Logs one line per buffer type, then how many bytes are on the requested device and how many
 // elsewhere: a warning when anything is off it, unless that was asked for (`partial`: --gpu-layers

@@ -98,7 +98,7 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   SubmitResult res;
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
+    if (!admitting_) return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0};
     if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (live_ids_.count(request.job_id) != 0) {
       return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0, "job_id", "unique"};
@@ -148,7 +148,8 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
 
   auto job = std::make_unique<Job>();
   job->job_id = request.job_id;
-  job->sink = std::move(sink);
+  std::shared_ptr<GuardedSink> guarded = sink ? std::make_shared<GuardedSink>(std::move(sink)) : nullptr;
+  job->sink = guarded;
   job->submitted = Clock::now();
   ContinuationLimits limits =
       continuation_limits(n_prompt, request.max_tokens, limit_, request.ignore_eos, request.stop);
@@ -162,10 +163,14 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   job->request = std::move(request);
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {Admission::shutting_down, "the worker is shutting down", 0};
+    if (!admitting_) return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0};
     if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
     if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
       return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0, "job_id", "unique"};
+    }
+    if (guarded) {
+      std::erase_if(sinks_, [](const std::weak_ptr<GuardedSink>& w) { return w.expired(); });
+      sinks_.push_back(guarded);
     }
     ++n_queued_;
     stats_.queue_length = n_queued_;
@@ -173,6 +178,26 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   }
   cv_.notify_all();
   return res;
+}
+
+void BatchEngine::abandon(const Failure& failure, const std::string& reason) {
+  std::vector<std::shared_ptr<GuardedSink>> sinks;
+  {
+    std::lock_guard lk(mu_);
+    admitting_ = false;
+    refusal_ = reason;
+    for (const auto& w : sinks_) {
+      if (auto s = w.lock()) sinks.push_back(std::move(s));
+    }
+    sinks_.clear();
+  }
+  for (const auto& s : sinks) {
+    try {
+      s->fail(failure);
+    } catch (const std::exception& e) {
+      log::warn("sink_failed", e.what());
+    }
+  }
 }
 
 bool BatchEngine::cancel(const std::string& job_id) {
@@ -549,12 +574,21 @@ HealthInfo BatchEngine::health() const {
   const auto& model = rt_.model();
   const auto weights = model.residency();
   h.model = rt_.name();
-  h.device = rt_.device().info().id;
+  h.device.clear();
+  for (const core::Device* d : model.devices()) h.device += (h.device.empty() ? "" : ",") + d->info().id;
   const auto kv = kv_.residency();
   h.resident = weights.resident() && kv.resident();
   h.quant_kind = model.config().source_dtype;
-  // With --gpu-layers, only what is on the GPU counts (the rest is in host memory).
-  if (!rt_.device().is_cpu()) h.vram_bytes = weights.bytes_on_requested + kv.bytes_on_requested;
+  // With --gpu-layers, only what is on the GPU counts (the rest is in host memory); across devices,
+  // what is on this host's GPUs.
+  const auto shares = model.device_shares(&kv_);
+  for (size_t i = 0; i < shares.size(); ++i) {
+    const auto& s = shares[i];
+    h.devices.push_back({s.id, s.ggml_name, s.layers, s.input, s.output, s.weight_bytes, s.kv_bytes});
+    const bool local_gpu =
+        i < model.devices().size() && !model.devices()[i]->is_cpu() && !model.devices()[i]->info().is_remote;
+    if (local_gpu) h.vram_bytes += s.weight_bytes + s.kv_bytes;
+  }
   h.tokenizer_kind = std::string(rt_.tokenizer().kind());
   h.vocab_size = static_cast<int64_t>(rt_.tokenizer().vocab_size());
   h.context_length = limit_;

@@ -33,6 +33,7 @@
 
 #include "engine/engine.hpp"
 #include "engine/grammar_constraints.hpp"
+#include "engine/guarded_sink.hpp"
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runtime.hpp"
 #include "engine/request.hpp"
@@ -95,6 +96,10 @@ class BatchEngine : public Engine {
   void stop_admitting();
   // Cancels every job and stops the scheduler.
   void shutdown();
+  // For a fault the engine's thread cannot return from (a remote device lost while a pass waits on
+  // it): from any thread, ends every queued and running job at once with `failure` and refuses new
+  // ones with `reason`. The engine's thread is not waited for; what it sends later is dropped.
+  void abandon(const Failure& failure, const std::string& reason);
 
   // Tokens one sequence may hold: the model's context, or the KV space if smaller.
   int sequence_limit() const { return limit_; }
@@ -164,6 +169,8 @@ class BatchEngine : public Engine {
   std::unordered_set<std::string> live_ids_;  // queued or running
   std::unordered_set<std::string> cancel_requests_;
   bool admitting_ = true;
+  std::string refusal_;                            // why submissions are refused once abandoned
+  std::vector<std::weak_ptr<GuardedSink>> sinks_;  // of the jobs queued or running (expired: ended)
   bool stopping_ = false;
   bool busy_ = false;
   int n_queued_ = 0;   // submitted, not yet admitted (also while the scheduler has not seen them)

@@ -82,6 +82,17 @@ struct SubmitResult {
   std::string constraint;
 };
 
+// One device's part of the model (a model split across devices has several).
+struct DeviceUsage {
+  std::string id;         // "cpu", "cuda:1", "rpc:10.0.0.2:50052", "cpu-host" (--gpu-layers' CPU part)
+  std::string ggml_name;  // ggml's device name
+  int layers = 0;         // repeating layers placed there
+  bool token_embd = false;
+  bool output = false;
+  uint64_t weight_bytes = 0;
+  uint64_t kv_bytes = 0;
+};
+
 struct HealthInfo {
   std::string model;           // model directory's or file's name
   std::string device;          // "cpu", "cuda:0", ...
@@ -94,6 +105,7 @@ struct HealthInfo {
   int64_t kv_cache_tokens = 0;  // cells of the KV cache, over all sequences
   int64_t max_seqs = 0;         // sequences generating at once
   int64_t max_queue = 0;        // requests waiting beyond them (0 with max_seqs 0: not stated)
+  std::vector<DeviceUsage> devices;
 };
 
 struct EngineStats {

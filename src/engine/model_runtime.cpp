@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "chat/model_template.hpp"
+#include "core/device_fault.hpp"
 #include "core/log.hpp"
+#include "core/rpc.hpp"
 #include "loader/load.hpp"
 #include "loader/quantize.hpp"
 
@@ -20,7 +22,7 @@ namespace {
 // far: the plain path's batched products (one per head, and per head and sequence for the batch
 // engine) each end in a thread barrier, which at 16 threads cost more than the attention itself.
 bool has_flash_attention(const core::Device& device, const loader::ModelConfig& c) {
-  if (device.is_cpu()) return true;
+  if (device.is_cpu() || device.info().is_remote) return true;  // ggml-rpc runs what its device has
   const int hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   ggml_init_params ip{ggml_tensor_overhead() * 8, nullptr, true};
   ggml_context* ctx = ggml_init(ip);
@@ -44,7 +46,32 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
   while (!p.empty() && !p.has_filename()) p = p.parent_path();  // "dir/" names "dir"
   rt->name_ = p.filename().string();
 
-  rt->device_ = std::make_unique<core::Device>(core::find_device(options.device), options.threads);
+  if (options.split_mode != "layer" && options.split_mode != "row") {
+    throw std::invalid_argument("split mode '" + options.split_mode + "' is neither layer nor row");
+  }
+  std::vector<core::DeviceInfo> infos = core::find_devices(options.device);
+  if (!options.rpc.empty()) {
+    // ggml-rpc aborts on a lost connection: the watch turns that into a reported fault.
+    core::install_device_fault_watch();
+    core::watch_pass_time(options.rpc_pass_timeout);
+    core::set_remote_endpoints(options.rpc);
+    for (const std::string& e : options.rpc) {
+      auto remote = core::rpc_devices(core::parse_rpc_endpoint(e), options.rpc_connect_timeout);
+      infos.insert(infos.end(), remote.begin(), remote.end());
+    }
+  }
+  for (const auto& info : infos) {
+    rt->devices_.push_back(std::make_unique<core::Device>(info, options.threads));
+    const core::DeviceInfo& d = rt->devices_.back()->info();
+    if (infos.size() > 1) {
+      log::info("device", "model device",
+                {{"device", d.id},
+                 {"ggml_device", d.ggml_name},
+                 {"description", d.description},
+                 {"memory_free", static_cast<unsigned long long>(d.memory_free)},
+                 {"memory_total", static_cast<unsigned long long>(d.memory_total)}});
+    }
+  }
   rt->tokenizer_.emplace(tokenizer::Tokenizer::load(options.model_path));
   std::string chat_source;
   if (!options.chat_template_path.empty()) {
@@ -78,27 +105,39 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
     mo.batch_invariant = options.batch_invariant;
-    mo.max_graph_tokens = options.max_graph_tokens.value_or(rt->device_->is_cpu() ? kDefaultGraphTokensCpu
-                                                                                    : kDefaultGraphTokensGpu);
-    mo.flash_attention =
-        options.flash_attention.value_or(options.batch_invariant || has_flash_attention(*rt->device_, source.config));
+    mo.max_graph_tokens = options.max_graph_tokens.value_or(rt->device().is_cpu() ? kDefaultGraphTokensCpu
+                                                                                   : kDefaultGraphTokensGpu);
+    bool flash = true;
+    for (const auto& d : rt->devices_) flash = flash && has_flash_attention(*d, source.config);
+    mo.flash_attention = options.flash_attention.value_or(options.batch_invariant || flash);
+    for (size_t i = 1; i < rt->devices_.size(); ++i) mo.more_devices.push_back(rt->devices_[i].get());
+    mo.tensor_split = options.tensor_split;
+    mo.row_split = options.split_mode == "row";
     if (options.batch_invariant) {
       log::info("batch_invariant", "batch-invariant kernels: results do not depend on the batch",
-                {{"device", rt->device_->info().id}});
+                {{"device", rt->device().info().id}});
     }
     log::info("attention", mo.flash_attention ? "flash attention" : "softmax attention",
-              {{"device", rt->device_->info().id}});
-    rt->model_ = std::make_unique<model::LlamaModel>(source, *rt->device_, std::move(mo));
+              {{"device", rt->device().info().id}});
+    rt->model_ = std::make_unique<model::LlamaModel>(source, rt->device(), std::move(mo));
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   log::info("model_ready", "model and tokenizer loaded",
             {{"model", rt->name_},
-             {"device", rt->device_->info().id},
+             {"device", rt->model_->device_shares().size() > 1 ? std::to_string(rt->devices_.size()) + " devices"
+                                                               : rt->device().info().id},
              {"tokenizer", std::string(rt->tokenizer_->kind())},
              {"vocab_size", static_cast<unsigned long long>(rt->tokenizer_->vocab_size())},
              {"context_length", rt->context_length()},
              {"load_ms", ms}});
   return rt;
+}
+
+bool ModelRuntime::has_remote_devices() const {
+  for (const auto& d : devices_) {
+    if (d->info().is_remote) return true;
+  }
+  return false;
 }
 
 int ModelRuntime::context_length() const {

@@ -4,9 +4,11 @@
 
 #include <ggml.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chat/chat_template.hpp"
 #include "core/device.hpp"
@@ -17,7 +19,7 @@ namespace rbees::engine {
 
 struct RuntimeOptions {
   std::string model_path;       // a Hugging Face directory or a GGUF file
-  std::string device = "auto";  // as --device takes it
+  std::string device = "auto";  // as --device takes it: one device or a comma-separated list
   int threads = 0;              // CPU threads (0: one per physical core)
   // Converts float weight matrices on upload (see model::ModelOptions); unset keeps the file's types,
   // except bf16, which becomes f16.
@@ -39,6 +41,17 @@ struct RuntimeOptions {
   std::optional<int> max_graph_tokens;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
+  // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.
+  std::vector<std::string> rpc;
+  // How long an rpc server may take to accept the connection and answer the handshake at start-up.
+  std::chrono::milliseconds rpc_connect_timeout{5000};
+  // How long a pass may wait on the devices while remote ones are in use before they count as lost
+  // (core/device_fault).
+  std::chrono::milliseconds rpc_pass_timeout{60000};
+  // Across several devices: "layer" (each layer on one device) or "row" (CUDA's split buffer type),
+  // and each device's share (empty: by free memory on local GPUs, else equal).
+  std::string split_mode = "layer";
+  std::vector<float> tensor_split;
 };
 
 // What a forward graph holds by default. On a GPU, 2048-token graphs evaluate prompts faster than
@@ -52,7 +65,10 @@ class ModelRuntime {
   // Throws loader::LoadError, std::invalid_argument or std::runtime_error naming the problem.
   static std::unique_ptr<ModelRuntime> load(const RuntimeOptions& options);
 
-  core::Device& device() { return *device_; }
+  // The first device; devices() lists them all (a model split across several).
+  core::Device& device() { return *devices_.front(); }
+  const std::vector<std::unique_ptr<core::Device>>& devices() const { return devices_; }
+  bool has_remote_devices() const;
   model::LlamaModel& model() { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
   // The model's chat template, or null when it has none.
@@ -66,7 +82,7 @@ class ModelRuntime {
 
  private:
   ModelRuntime() = default;
-  std::unique_ptr<core::Device> device_;
+  std::vector<std::unique_ptr<core::Device>> devices_;
   std::unique_ptr<model::LlamaModel> model_;
   std::optional<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<chat::ChatTemplate> chat_template_;

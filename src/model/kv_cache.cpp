@@ -19,17 +19,41 @@ constexpr int kSpanPad = 256;
 std::atomic<uint64_t> next_storage_id{1};
 }  // namespace
 
+namespace {
+
+std::vector<int> first_layers_on_cpu(int n_layer, int first_device_layer) {
+  first_device_layer = std::clamp(first_device_layer, 0, n_layer);
+  std::vector<int> out(std::max(0, n_layer), 0);
+  for (int il = 0; il < first_device_layer; ++il) out[il] = -1;
+  return out;
+}
+
+}  // namespace
+
 KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type,
                  int first_device_layer)
-    : dev_(device.info().dev), type_(type), cells_(n_cells), homes_(1), storage_id_(next_storage_id++) {
+    : KvCache({&device}, first_layers_on_cpu(n_layer, first_device_layer), n_embd_k, n_embd_v, n_cells, type) {}
+
+KvCache::KvCache(const std::vector<const core::Device*>& devices, const std::vector<int>& layer_devices, int n_embd_k,
+                 int n_embd_v, int n_cells, ggml_type type)
+    : dev_(devices.at(0)->info().dev), type_(type), cells_(n_cells), homes_(1), storage_id_(next_storage_id++) {
   if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
   if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
-  first_device_layer = std::clamp(first_device_layer, 0, n_layer);
-  ggml_init_params params{ggml_tensor_overhead() * 2 * n_layer, nullptr, true};
+  const int n_layer = static_cast<int>(layer_devices.size());
+  for (const core::Device* d : devices) devs_.push_back(d->info().dev);
+  ggml_init_params params{ggml_tensor_overhead() * 2 * std::max(1, n_layer), nullptr, true};
   ctx_ = ggml_init(params);
-  if (first_device_layer > 0) cpu_ctx_ = ggml_init(params);
+  int layers_on_cpu = 0;
+  for (int d : layer_devices) {
+    if (d >= static_cast<int>(devices.size())) throw std::invalid_argument("KV cache layer on an unknown device");
+    layers_on_cpu += d < 0 ? 1 : 0;
+  }
+  if (layers_on_cpu > 0) cpu_ctx_ = ggml_init(params);
+  more_.assign(devices.size() - 1, {nullptr, nullptr});
   for (int il = 0; il < n_layer; ++il) {
-    ggml_context* home = il < first_device_layer ? cpu_ctx_ : ctx_;
+    const int d = layer_devices[il];
+    ggml_context* home = d < 0 ? cpu_ctx_ : d == 0 ? ctx_ : more_[d - 1].first;
+    if (home == nullptr) home = more_[d - 1].first = ggml_init(params);
     // kSpanPad rows past the last cell, never placed: a region's attention window may run past the
     // region (and the last region's past the cells) up to a multiple of kSpanPad, a length the
     // GPU's one-query flash kernel requires.
@@ -50,22 +74,43 @@ KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_em
     ggml_backend_buffer_clear(b, 0);
     return b;
   };
-  buffer_ = allocate(ctx_, device.buffer_type(), device.info().id);
+  buffer_ = allocate(ctx_, devices[0]->buffer_type(), devices[0]->info().id);
   if (cpu_ctx_ != nullptr) {
     cpu_buffer_ =
         allocate(cpu_ctx_, ggml_backend_dev_buffer_type(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)), "cpu");
   }
+  for (size_t i = 0; i < more_.size(); ++i) {
+    more_[i].second = allocate(more_[i].first, devices[i + 1]->buffer_type(), devices[i + 1]->info().id);
+  }
   auto size = [](ggml_backend_buffer_t b) {
     return static_cast<unsigned long long>(b != nullptr ? ggml_backend_buffer_get_size(b) : 0);
   };
+  unsigned long long total = size(buffer_) + size(cpu_buffer_);
+  for (const auto& m : more_) total += size(m.second);
+  std::string ids = devices[0]->info().id;
+  for (size_t i = 1; i < devices.size(); ++i) ids += "," + devices[i]->info().id;
   log::info("kv_cache", "KV cache allocated",
             {{"cells", n_cells},
              {"layers", n_layer},
              {"type", ggml_type_name(type)},
-             {"bytes", size(buffer_) + size(cpu_buffer_)},
-             {"device", device.info().id},
-             {"layers_on_cpu", first_device_layer},
+             {"bytes", total},
+             {"device", ids},
+             {"layers_on_cpu", layers_on_cpu},
              {"bytes_on_cpu", size(cpu_buffer_)}});
+}
+
+std::vector<ggml_backend_buffer_t> KvCache::buffers() const {
+  std::vector<ggml_backend_buffer_t> out{buffer_, cpu_buffer_};
+  for (const auto& m : more_) out.push_back(m.second);
+  return out;
+}
+
+std::size_t KvCache::bytes_on(int device) const {
+  ggml_backend_buffer_t b = device < 0                                    ? cpu_buffer_
+                            : device == 0                                 ? buffer_
+                            : device - 1 < static_cast<int>(more_.size()) ? more_[device - 1].second
+                                                                          : nullptr;
+  return b != nullptr ? ggml_backend_buffer_get_size(b) : 0;
 }
 
 KvCache::~KvCache() {
@@ -77,6 +122,11 @@ void KvCache::free_storage() {
   if (ctx_ != nullptr) ggml_free(ctx_);
   if (cpu_buffer_ != nullptr) ggml_backend_buffer_free(cpu_buffer_);
   if (cpu_ctx_ != nullptr) ggml_free(cpu_ctx_);
+  for (auto& [ctx, buf] : more_) {
+    if (buf != nullptr) ggml_backend_buffer_free(buf);
+    if (ctx != nullptr) ggml_free(ctx);
+  }
+  more_.clear();
   buffer_ = nullptr;
   ctx_ = nullptr;
   cpu_buffer_ = nullptr;
@@ -85,11 +135,13 @@ void KvCache::free_storage() {
 
 KvCache::KvCache(KvCache&& o) noexcept
     : dev_(o.dev_),
+      devs_(o.devs_),
       type_(o.type_),
       ctx_(std::exchange(o.ctx_, nullptr)),
       buffer_(std::exchange(o.buffer_, nullptr)),
       cpu_ctx_(std::exchange(o.cpu_ctx_, nullptr)),
       cpu_buffer_(std::exchange(o.cpu_buffer_, nullptr)),
+      more_(std::exchange(o.more_, {})),
       k_(std::move(o.k_)),
       v_(std::move(o.v_)),
       cells_(std::move(o.cells_)),
@@ -103,11 +155,13 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
   if (this != &o) {
     free_storage();
     dev_ = o.dev_;
+    devs_ = o.devs_;
     type_ = o.type_;
     ctx_ = std::exchange(o.ctx_, nullptr);
     buffer_ = std::exchange(o.buffer_, nullptr);
     cpu_ctx_ = std::exchange(o.cpu_ctx_, nullptr);
     cpu_buffer_ = std::exchange(o.cpu_buffer_, nullptr);
+    more_ = std::exchange(o.more_, {});
     k_ = std::move(o.k_);
     v_ = std::move(o.v_);
     cells_ = std::move(o.cells_);
@@ -469,7 +523,7 @@ void KvCache::fill_run_mask(float* mask, int window, int32_t seq, const int32_t*
 }
 
 core::ResidencyReport KvCache::residency() const {
-  return core::residency(buffers(), dev_);
+  return core::residency(buffers(), devs_);
 }
 
 }  // namespace rbees::model

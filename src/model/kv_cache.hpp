@@ -23,6 +23,10 @@ class KvCache {
   // --gpu-layers leaves on the CPU) are stored in CPU memory, the rest on the device.
   KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_embd_v, int n_cells, ggml_type type,
           int first_device_layer = 0);
+  // Across several devices: layer il's keys and values on devices[layer_devices[il]] (-1: in CPU
+  // memory), so that each layer's cache is where its weights are.
+  KvCache(const std::vector<const core::Device*>& devices, const std::vector<int>& layer_devices, int n_embd_k,
+          int n_embd_v, int n_cells, ggml_type type);
   ~KvCache();
   KvCache(KvCache&& other) noexcept;
   KvCache& operator=(KvCache&& other) noexcept;
@@ -112,8 +116,11 @@ class KvCache {
 
   ggml_tensor* k(int layer) const { return k_[layer]; }
   ggml_tensor* v(int layer) const { return v_[layer]; }
-  // The device's buffer (null when no layer is on the device), then the CPU's (null when none is).
-  std::vector<ggml_backend_buffer_t> buffers() const { return {buffer_, cpu_buffer_}; }
+  // The device's buffer (null when no layer is on the device), then the CPU's (null when none is),
+  // then those of the further devices of a split.
+  std::vector<ggml_backend_buffer_t> buffers() const;
+  // Bytes on model device `device` (-1: the CPU memory of layers --gpu-layers left there).
+  std::size_t bytes_on(int device) const;
   // Names this cache's device storage; no other cache, living or dead, has the same id. A graph
   // built for one cache may only run again on the cache with its id.
   uint64_t storage_id() const { return storage_id_; }
@@ -140,11 +147,14 @@ class KvCache {
   };
 
   ggml_backend_dev_t dev_ = nullptr;
+  std::vector<ggml_backend_dev_t> devs_;  // every device of the cache, dev_ first
   ggml_type type_ = GGML_TYPE_F16;
   ggml_context* ctx_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
   ggml_context* cpu_ctx_ = nullptr;  // the layers below first_device_layer
   ggml_backend_buffer_t cpu_buffer_ = nullptr;
+  // Devices 1.. of a split: their context and buffer (null when they hold no layer).
+  std::vector<std::pair<ggml_context*, ggml_backend_buffer_t>> more_;
   std::vector<ggml_tensor*> k_;
   std::vector<ggml_tensor*> v_;
   std::vector<Cell> cells_;

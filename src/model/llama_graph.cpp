@@ -23,6 +23,16 @@ ggml_tensor* named(ggml_tensor* t, const char* what) {
 
 }  // namespace
 
+// Views are left to the scheduler, which places a view with the tensor it views: a view placed on
+// another device than its source would point into memory that device cannot read (a slice of a
+// mask made on the first device, read by a layer on a remote one); its consumer then gets a copy.
+void LlamaModel::pin_nodes(ggml_cgraph* gf, int from, ggml_backend_t backend) {
+  for (int i = from; i < ggml_graph_n_nodes(gf); ++i) {
+    ggml_tensor* node = ggml_graph_node(gf, i);
+    if (node->view_src == nullptr) ggml_backend_sched_set_tensor_backend(sched_, node, backend);
+  }
+}
+
 LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
   graph_ctx_ = ggml_init({graph_meta_.size(), graph_meta_.data(), true});
@@ -80,6 +90,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   ggml_tensor* run_mask = for_kernel(g.run_mask);
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
+  const bool pin = !layer_backends_.empty();
+  int pinned = 0;  // nodes placed so far
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = w.layers[il];
 
@@ -163,6 +175,12 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up, L.ffn_down, L.ffn_gate_b, L.ffn_up_b, L.ffn_down_b};
     ggml_tensor* f = named(ops::swiglu_ffn(ctx, h, ffn, lin), "ffn_out", il);
     x = named(ggml_add(ctx, x, f), "layer_out", il);
+    if (pin) {
+      // The layer's nodes (its cache writes included) run where its weights and cache are.
+      ggml_build_forward_expand(g.gf, x);
+      pin_nodes(g.gf, pinned, layer_backends_[il]);
+      pinned = ggml_graph_n_nodes(g.gf);
+    }
   }
 
   x = named(ops::rms_norm(ctx, x, w.output_norm, c.rms_norm_eps), "final_norm");
@@ -174,6 +192,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_set_output(g.argmax);
     ggml_build_forward_expand(g.gf, g.argmax);
   }
+  if (pin) pin_nodes(g.gf, pinned, output_backend_);
   return g;
 }
 

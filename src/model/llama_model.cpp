@@ -3,12 +3,14 @@
 #include <ggml-cpu.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "core/device_fault.hpp"
 #include "core/log.hpp"
 
 namespace rbees::model {
@@ -77,6 +79,12 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   head_dim_ = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   qk_interleaved_ = source.qk_interleaved;
   rope_ = rope_params(c, head_dim_, qk_interleaved_);
+  devices_.push_back(&device_);
+  devices_.insert(devices_.end(), options_.more_devices.begin(), options_.more_devices.end());
+  const bool split = devices_.size() > 1;
+  if (options_.gpu_layers && split) {
+    throw std::invalid_argument("--gpu-layers applies to one device; with several, --tensor-split places the layers");
+  }
   if (options_.gpu_layers && device_.is_cpu()) {
     log::info("gpu_layers", "--gpu-layers is ignored on a CPU device: every layer is on the CPU",
               {{"gpu_layers", *options_.gpu_layers}, {"device", device_.info().id}});
@@ -87,15 +95,18 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the
     // plain attention path multiplies through tinyBLAS: neither keeps a token's result independent
     // of its batch.
-    if (!device_.is_cpu()) {
-      throw std::invalid_argument("batch-invariant mode is available on the CPU only, not on " + device_.info().id);
+    for (core::Device* d : devices_) {
+      if (!d->is_cpu() || d->info().is_remote) {
+        throw std::invalid_argument("batch-invariant mode is available on the CPU only, not on " + d->info().id);
+      }
     }
     if (!options_.flash_attention) throw std::invalid_argument("batch-invariant mode needs flash attention");
-    ggml_backend_cpu_set_use_ref(device_.backend(), true);
+    for (core::Device* d : devices_) ggml_backend_cpu_set_use_ref(d->backend(), true);
   }
-  weights_ = std::make_unique<LlamaWeights>(
-      source, device_, WeightOptions{options_.float_matrix_type, options_.gpu_layers, options_.progress});
+  weights_ = std::make_unique<LlamaWeights>(source, device_, plan_devices());
   const LayerPlacement& placed = weights_->placement();
+  std::string ids;
+  for (core::Device* d : devices_) ids += (ids.empty() ? "" : ",") + d->info().id;
   log::info("model_weights", "model weights on device",
             {{"architecture", c.architecture},
              {"layers", c.n_layer},
@@ -104,7 +115,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
              {"n_head_kv", c.n_head_kv},
              {"n_vocab", c.n_vocab},
              {"bytes", static_cast<unsigned long long>(weights_->bytes())},
-             {"device", device_.info().id}});
+             {"device", ids}});
   if (!placed.everything_on_device()) {
     log::info("gpu_layers", "layers split between the device and the CPU",
               {{"device", device_.info().id},
@@ -114,21 +125,111 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
                {"output_on_device", placed.output_on_device},
                {"token_embd_on_device", placed.input_on_device}});
   }
-  core::log_residency(residency(), "weights", device_.info().id, !placed.everything_on_device());
+  core::log_residency(residency(), "weights", ids, !placed.everything_on_device());
 
-  std::vector<ggml_backend_t> backends{device_.backend()};
-  if (!device_.is_cpu()) {
+  // The scheduler's backends: the devices' (GPUs and remote ones first, ggml's order of
+  // preference), then the CPU's, which ggml wants last; a CPU backend for ops a GPU lacks when no
+  // device is the CPU.
+  std::vector<ggml_backend_t> backends;
+  for (core::Device* d : devices_) {
+    if (!d->is_cpu()) backends.push_back(d->backend());
+  }
+  for (core::Device* d : devices_) {
+    if (d->is_cpu()) backends.push_back(d->backend());
+  }
+  if (!ggml_backend_is_cpu(backends.back())) {
     cpu_backend_.reset(ggml_backend_cpu_init());
     ggml_backend_cpu_set_n_threads(cpu_backend_.get(), device_.n_threads());
     backends.push_back(cpu_backend_.get());
   }
+  if (split && !options_.row_split) {
+    for (int il = 0; il < c.n_layer; ++il) layer_backends_.push_back(devices_[placed.device_of(il)]->backend());
+    output_backend_ = devices_[placed.output_device]->backend();
+  }
+  // Pipeline parallelism as llama.cpp enables it: several devices split by layer, each (the CPU
+  // aside) computing asynchronously with events.
+  pipeline_ = split && !options_.row_split;
+  for (core::Device* d : devices_) {
+    if (d->is_cpu()) continue;
+    ggml_backend_dev_props props;
+    ggml_backend_dev_get_props(d->info().dev, &props);
+    pipeline_ = pipeline_ && props.caps.async && props.caps.events;
+  }
+  if (options_.pipeline) pipeline_ = *options_.pipeline && split && !options_.row_split;
   // Each layer: ~48 nodes, and ~20 more per attention run (views, permutes, gathers, the kernel, the
   // concatenation); forward_chunk keeps a graph within kMaxRuns runs.
   graph_size_ = std::max(2048, c.n_layer * (48 + 20 * kMaxRuns) + 64);
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
   sched_ =
-      ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, false, true);
+      ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, pipeline_, true);
   if (sched_ == nullptr) throw std::runtime_error("could not create the ggml scheduler");
+  if (split) {
+    for (const DeviceShare& d : device_shares()) {
+      log::info("device_share", "model layers on device",
+                {{"device", d.id},
+                 {"ggml_device", d.ggml_name},
+                 {"layers", d.layers},
+                 {"token_embd", d.input},
+                 {"output", d.output},
+                 {"weight_bytes", static_cast<unsigned long long>(d.weight_bytes)}});
+    }
+    log::info("split", options_.row_split ? "model split by rows" : "model split by layers",
+              {{"devices", static_cast<int>(devices_.size())},
+               {"pipeline_parallel", pipeline_},
+               {"pipeline_copies", ggml_backend_sched_get_n_copies(sched_)}});
+  }
+}
+
+WeightOptions LlamaModel::plan_devices() {
+  WeightOptions wo;
+  wo.float_matrix_type = options_.float_matrix_type;
+  wo.gpu_layers = options_.gpu_layers;
+  wo.progress = options_.progress;
+  const int n = static_cast<int>(devices_.size());
+  if (!options_.tensor_split.empty() && static_cast<int>(options_.tensor_split.size()) != n) {
+    throw std::invalid_argument("--tensor-split has " + std::to_string(options_.tensor_split.size()) + " shares for " +
+                                std::to_string(n) + " devices");
+  }
+  if (options_.row_split) {
+    // ggml's CUDA backend offers a buffer type whose matrices are split by rows over its devices.
+    std::array<float, 16> shares{};
+    int main_index = -1;
+    for (int i = 0; i < n; ++i) {
+      const core::DeviceInfo& info = devices_[i]->info();
+      if (info.kind != "cuda") {
+        throw std::invalid_argument("--split-mode row needs CUDA devices (ggml's split buffer type), not " + info.id);
+      }
+      const int index = std::stoi(info.id.substr(info.id.find(':') + 1));
+      if (index >= static_cast<int>(shares.size()))
+        throw std::invalid_argument("too many CUDA devices for a row split");
+      if (main_index < 0) main_index = index;
+      shares[index] = options_.tensor_split.empty() ? 1.0f : options_.tensor_split[i];
+    }
+    using SplitType = ggml_backend_buffer_type_t (*)(int, const float*);
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(device_.info().dev);
+    auto split_type =
+        reinterpret_cast<SplitType>(ggml_backend_reg_get_proc_address(reg, "ggml_backend_split_buffer_type"));
+    if (split_type == nullptr)
+      throw std::invalid_argument("--split-mode row: this build's CUDA backend has no split buffer type");
+    wo.row_split_type = split_type(main_index, shares.data());
+    return wo;
+  }
+  if (n == 1) return wo;
+  std::vector<float> shares = options_.tensor_split;
+  if (shares.empty()) {
+    // By free memory when every device is a local GPU (as llama.cpp), else equal: a CPU's or a
+    // remote host's free memory says little about what it should compute.
+    bool local_gpus = true;
+    for (core::Device* d : devices_) local_gpus = local_gpus && !d->is_cpu() && !d->info().is_remote;
+    for (core::Device* d : devices_) {
+      std::size_t free = 0, total = 0;
+      if (local_gpus) d->memory(&free, &total);
+      shares.push_back(local_gpus ? static_cast<float>(free) : 1.0f);
+    }
+  }
+  wo.placement = split_layers(config_.n_layer, shares);
+  for (core::Device* d : devices_) wo.devices.push_back(d);
+  return wo;
 }
 
 LlamaModel::~LlamaModel() {
@@ -138,14 +239,59 @@ LlamaModel::~LlamaModel() {
 }
 
 core::ResidencyReport LlamaModel::residency() const {
-  return core::residency(weights_->buffers(), device_.info().dev);
+  std::vector<ggml_backend_dev_t> devs;
+  for (core::Device* d : devices_) devs.push_back(d->info().dev);
+  return core::residency(weights_->buffers(), devs);
+}
+
+std::vector<DeviceShare> LlamaModel::device_shares(const KvCache* kv) const {
+  const LayerPlacement& p = weights_->placement();
+  std::vector<DeviceShare> out;
+  for (int i = 0; i < static_cast<int>(devices_.size()); ++i) {
+    DeviceShare d;
+    d.id = devices_[i]->info().id;
+    d.ggml_name = devices_[i]->info().ggml_name;
+    for (int il = 0; il < config_.n_layer; ++il) d.layers += p.device_of(il) == i ? 1 : 0;
+    d.input = p.input_on_device && i == 0;
+    d.output = p.output_on_device && i == (p.layer_devices.empty() ? 0 : p.output_device);
+    d.weight_bytes = weights_->bytes_on(i);
+    d.kv_bytes = kv != nullptr ? kv->bytes_on(i) : 0;
+    out.push_back(d);
+  }
+  if (p.first_device_layer > 0 || !p.input_on_device || !p.output_on_device) {
+    DeviceShare host;
+    host.id = "cpu-host";
+    host.ggml_name = "CPU";
+    host.layers = p.first_device_layer;
+    host.input = !p.input_on_device;
+    host.output = !p.output_on_device;
+    host.weight_bytes = weights_->bytes_on(-1);
+    host.kv_bytes = kv != nullptr ? kv->bytes_on(-1) : 0;
+    out.push_back(host);
+  }
+  return out;
 }
 
 KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
   const int n_embd_kv = head_dim_ * config_.n_head_kv;
-  const int first_device_layer = weights_->placement().first_device_layer;
-  KvCache kv(device_, config_.n_layer, n_embd_kv, n_embd_kv, n_cells, type, first_device_layer);
-  core::log_residency(kv.residency(), "kv_cache", device_.info().id, first_device_layer > 0);
+  const LayerPlacement& p = weights_->placement();
+  std::vector<const core::Device*> devs(devices_.begin(), devices_.end());
+  std::vector<int> layer_devices;
+  for (int il = 0; il < config_.n_layer; ++il) layer_devices.push_back(p.device_of(il));
+  KvCache kv(devs, layer_devices, n_embd_kv, n_embd_kv, n_cells, type);
+  std::vector<ggml_backend_dev_t> ggml_devs;
+  std::string ids;
+  for (core::Device* d : devices_) {
+    ggml_devs.push_back(d->info().dev);
+    ids += (ids.empty() ? "" : ",") + d->info().id;
+  }
+  core::log_residency(core::residency(kv.buffers(), ggml_devs), "kv_cache", ids, p.first_device_layer > 0);
+  if (devices_.size() > 1) {
+    for (const DeviceShare& d : device_shares(&kv)) {
+      log::info("device_share", "KV cache on device",
+                {{"device", d.id}, {"layers", d.layers}, {"kv_bytes", static_cast<unsigned long long>(d.kv_bytes)}});
+    }
+  }
   return kv;
 }
 
@@ -178,6 +324,7 @@ void LlamaModel::reserve(KvCache& kv) {
 void LlamaModel::copy_cells(KvCache& kv, std::span<const int32_t> src, std::span<const int32_t> dst) {
   if (src.size() != dst.size()) throw std::invalid_argument("copy_cells: source and destination differ in length");
   reserve(kv);
+  const core::PassMark pass;
   // In pieces of at most a graph's tokens, so that the rows in flight fit the reserved buffers.
   const size_t step = static_cast<size_t>(std::max(1, options_.max_graph_tokens));
   for (size_t begin = 0; begin < src.size(); begin += step) {
@@ -336,6 +483,10 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
     }
     done += forward_chunk(batch, begin, end, kv, options, out, dst);
   }
+  if (pipeline_) {
+    const core::PassMark pass;
+    ggml_backend_sched_synchronize(sched_);
+  }
   return done;
 }
 
@@ -413,6 +564,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   }
 
   const std::vector<int32_t> cells = kv.place(seqs, positions);
+  const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
     // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
     // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
@@ -489,6 +641,9 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       if (!ggml_backend_sched_alloc_graph(sched_, graph_.gf)) throw std::runtime_error("could not allocate the graph");
       ++timings_.graphs_built;
       if (!capturing) graph_kv_id_ = kv.storage_id();
+    } else if (pipeline_) {
+      // The last pass of this graph may still run on the devices: its inputs are about to change.
+      ggml_backend_sched_synchronize(sched_);
     }
     const Graph& g = graph_;
     ++timings_.graphs;
@@ -548,7 +703,11 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       ggml_backend_sched_set_eval_callback(sched_, OpProfile::callback, op_profile_);
       ++op_profile_->passes;
     }
-    const ggml_status status = ggml_backend_sched_graph_compute(sched_, g.gf);
+    // With pipeline parallelism the devices go on with this graph while the next one is prepared;
+    // run() waits for them before the results are read.
+    const bool async = pipeline_ && !capturing;
+    const ggml_status status =
+        async ? ggml_backend_sched_graph_compute_async(sched_, g.gf) : ggml_backend_sched_graph_compute(sched_, g.gf);
     ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
     if (status != GGML_STATUS_SUCCESS) {
       graph_kv_id_ = 0;
@@ -558,10 +717,13 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     lap(timings_.compute_ms);
 
     if (none) return 0;
-    if (dst.ids != nullptr) {
-      ggml_backend_tensor_get(g.argmax, dst.ids, 0, ggml_nbytes(g.argmax));
+    ggml_tensor* result = dst.ids != nullptr ? g.argmax : g.logits;
+    void* into = dst.ids != nullptr ? static_cast<void*>(dst.ids) : static_cast<void*>(dst.logits);
+    if (async) {
+      ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0,
+                                    ggml_nbytes(result));
     } else {
-      ggml_backend_tensor_get(g.logits, dst.logits, 0, ggml_nbytes(g.logits));
+      ggml_backend_tensor_get(result, into, 0, ggml_nbytes(result));
     }
     for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
     lap(timings_.download_ms);

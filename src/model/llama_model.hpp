@@ -44,6 +44,30 @@ struct ModelOptions {
   // once for more tokens) at the price of a larger compute buffer.
   int max_graph_tokens = 512;
   ProgressFn progress;
+  // Further devices the model is split across, after the constructor's (--device lists, --rpc).
+  // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
+  // (empty: by free memory when every device is a local GPU, else equal), the token embedding to
+  // the first device and the output layer to the last; each layer's ops are placed on its device.
+  std::vector<core::Device*> more_devices;
+  std::vector<float> tensor_split;
+  // --split-mode row: the repeating layers' matrices split by rows over every device through
+  // CUDA's split buffer type (CUDA devices only), the rest on the first device.
+  bool row_split = false;
+  // Several copies of the compute buffers, so that the devices of a layer split work on
+  // consecutive graphs of one batch at once (ggml's pipeline parallelism). Unset: on when the model
+  // is split by layer over several devices that all compute asynchronously with events.
+  std::optional<bool> pipeline;
+};
+
+// One device's share of a model (load log, /health, /metrics).
+struct DeviceShare {
+  std::string id;         // "cpu", "cuda:1", "rpc:10.0.0.2:50052"
+  std::string ggml_name;  // "CPU", "CUDA1", "RPC0"
+  int layers = 0;         // repeating layers placed there
+  bool input = false;     // the token embedding
+  bool output = false;    // the output norm and matrix
+  std::size_t weight_bytes = 0;
+  std::size_t kv_bytes = 0;
 };
 
 // One intermediate tensor copied back to the host, F32, ggml shape order (ne[0] innermost).
@@ -104,7 +128,15 @@ class LlamaModel {
   int head_dim() const { return head_dim_; }
   bool qk_interleaved() const { return qk_interleaved_; }
   core::Device& device() const { return device_; }
+  // Every device of the model, device() first.
+  const std::vector<core::Device*>& devices() const { return devices_; }
   core::ResidencyReport residency() const;
+  // Each device's part of the weights and of `kv` (a cache of this model), in devices() order, then
+  // the CPU memory of layers --gpu-layers left there ("cpu-host") when there are any.
+  // Without a cache, the weights' share only.
+  std::vector<DeviceShare> device_shares(const KvCache* kv = nullptr) const;
+  // Whether the scheduler keeps several copies of the compute buffers (ModelOptions::pipeline).
+  bool pipeline_parallel() const { return pipeline_; }
   // Whether a batch's one-token-per-sequence part attends per home region (KvCache::set_regions);
   // without it, regions would only spread the sequences over the span every token scans.
   bool attends_by_region() const { return options_.flash_attention; }
@@ -217,8 +249,19 @@ class LlamaModel {
                        Output& out, Destination dst);
   float* host_logits(size_t n_rows);
 
+  // Places every node added to `gf` since `from` on `backend` (a split's layer on its device).
+  void pin_nodes(ggml_cgraph* gf, int from, ggml_backend_t backend);
+  // Sets up the devices of a split (devices_, the placement, row split); returns the weight options.
+  WeightOptions plan_devices();
+
   loader::ModelConfig config_;
   core::Device& device_;
+  std::vector<core::Device*> devices_;
+  // With several devices split by layer: the backend of each repeating layer and of the output
+  // layer, on which the graph's nodes are placed (empty: the scheduler places them by weights).
+  std::vector<ggml_backend_t> layer_backends_;
+  ggml_backend_t output_backend_ = nullptr;
+  bool pipeline_ = false;
   ModelOptions options_;
   int head_dim_ = 0;
   bool qk_interleaved_ = false;

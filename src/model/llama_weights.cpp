@@ -65,7 +65,32 @@ LayerPlacement place_layers(int n_layer, std::optional<int> gpu_layers) {
   if (gpu_layers && *gpu_layers < 0) throw std::invalid_argument("gpu_layers must not be negative");
   // llama.cpp counts the output layer as layer n_layer: all n_layer + 1 of them is everything.
   if (!gpu_layers || *gpu_layers > n_layer) return {};
-  return {n_layer - *gpu_layers, false, false};
+  LayerPlacement p;
+  p.first_device_layer = n_layer - *gpu_layers;
+  p.input_on_device = false;
+  p.output_on_device = false;
+  return p;
+}
+
+LayerPlacement split_layers(int n_layer, const std::vector<float>& shares) {
+  if (shares.empty()) throw std::invalid_argument("a split needs at least one device");
+  double sum = 0;
+  for (float f : shares) {
+    if (!(f >= 0)) throw std::invalid_argument("tensor split shares must not be negative");
+    sum += f;
+  }
+  if (!(sum > 0)) throw std::invalid_argument("tensor split shares must not all be zero");
+  std::vector<double> cumulative;
+  double acc = 0;
+  for (float f : shares) cumulative.push_back(acc += f / sum);
+  LayerPlacement p;
+  for (int il = 0; il < n_layer; ++il) {
+    const double at = static_cast<double>(il) / n_layer;
+    const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), at);
+    p.layer_devices.push_back(std::min(static_cast<int>(it - cumulative.begin()), static_cast<int>(shares.size()) - 1));
+  }
+  p.output_device = static_cast<int>(shares.size()) - 1;
+  return p;
 }
 
 LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device& device,
@@ -80,7 +105,12 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   const int64_t hd = c.head_dim > 0 ? c.head_dim : c.n_embd / c.n_head;
   const int64_t n_q = hd * c.n_head;
   const int64_t n_kv = hd * c.n_head_kv;
-  placement_ = place_layers(c.n_layer, options.gpu_layers);
+  placement_ = options.placement ? *options.placement : place_layers(c.n_layer, options.gpu_layers);
+  std::vector<const core::Device*> devices = options.devices;
+  if (devices.empty()) devices.push_back(&device);
+  if (placement_.n_devices() > static_cast<int>(devices.size())) {
+    throw std::invalid_argument("the layer placement names more devices than the model has");
+  }
   ggml_backend_dev_t cpu_dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
   if (!placement_.everything_on_device() && cpu_dev == nullptr) throw std::runtime_error("ggml has no CPU device");
 
@@ -88,15 +118,16 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   ctx_ = ggml_init(params);
   std::vector<Planned> plan;
 
-  auto context_for = [&](ggml_backend_buffer_type_t buft) {
-    ggml_context*& c = extra_ctx_[buft];
+  auto context_for = [&](ggml_backend_buffer_type_t buft, int dev = -1) {
+    ggml_context*& c = extra_ctx_[{dev, buft}];
     if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true});
     return c;
   };
-  // Creates the tensor named `name` with ggml shape `shape`, on the device or (on_device false) in
-  // CPU buffers; null when it is optional and absent.
+  // Creates the tensor named `name` with ggml shape `shape`, on model device `where` or (-1) in CPU
+  // buffers; null when it is optional and absent. `layer_matrix`: a repeating layer's matrix, which
+  // --split-mode row splits by rows.
   auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required, bool matmul = false,
-                  bool on_device = true) -> ggml_tensor* {
+                  int where = 0, bool layer_matrix = false) -> ggml_tensor* {
     const loader::TensorView* v = source.find(name);
     if (v == nullptr) {
       if (required) throw std::runtime_error("model " + source.path + " lacks tensor " + name);
@@ -116,11 +147,15 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     } else if (options.float_matrix_type && is_float(type)) {
       type = *options.float_matrix_type;
     }
-    ggml_backend_dev_t home_dev = on_device ? device.info().dev : cpu_dev;
-    ggml_context* home = on_device ? ctx_ : context_for(ggml_backend_dev_buffer_type(cpu_dev));
-    if (matmul && n_dims == 2) {
+    ggml_backend_dev_t home_dev = where >= 0 ? devices[where]->info().dev : cpu_dev;
+    ggml_context* home = where == 0  ? ctx_
+                         : where > 0 ? context_for(devices[where]->buffer_type(), where)
+                                     : context_for(ggml_backend_dev_buffer_type(cpu_dev));
+    if (layer_matrix && options.row_split_type != nullptr && n_dims == 2) {
+      home = context_for(options.row_split_type, 0);
+    } else if (matmul && n_dims == 2) {
       if (ggml_backend_buffer_type_t fast = faster_matmul_buffer_type(home_dev, type, shape[0], shape[1])) {
-        home = context_for(fast);
+        home = context_for(fast, where);
       }
     }
     ggml_tensor* t = ggml_new_tensor(home, type, n_dims, shape.data());
@@ -133,19 +168,24 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     return t;
   };
 
-  const bool in_dev = placement_.input_on_device;
-  const bool out_dev = placement_.output_on_device;
+  const int in_dev = placement_.input_on_device ? 0 : -1;
+  const int out_dev = placement_.output_on_device ? placement_.output_device : -1;
   // Shared by every layer; the scheduler does not place RoPE by it, so it goes where most layers go.
-  const bool rope_dev = placement_.layer_on_device(c.n_layer / 2);
+  const int rope_dev = placement_.device_of(c.n_layer / 2);
   tok_embd = take("token_embd.weight", {c.n_embd, c.n_vocab}, true, false, in_dev);
   output_norm = take("output_norm.weight", {c.n_embd}, true, false, out_dev);
   output = take("output.weight", {c.n_embd, c.n_vocab}, false, true, out_dev);
-  // Tied embeddings: place_layers keeps the input and output layers together.
-  if (output == nullptr) output = tok_embd;
+  // Tied embeddings: place_layers keeps the input and output layers together; across devices the
+  // output device gets its own copy, as llama.cpp duplicates it.
+  if (output == nullptr) {
+    output = in_dev == out_dev ? tok_embd : take("token_embd.weight", {c.n_embd, c.n_vocab}, true, true, out_dev);
+  }
   rope_freqs = take("rope_freqs.weight", {hd / 2}, false, false, rope_dev);
   if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
-    rope_freqs =
-        ggml_new_tensor_1d(rope_dev ? ctx_ : context_for(ggml_backend_dev_buffer_type(cpu_dev)), GGML_TYPE_F32, hd / 2);
+    ggml_context* home = rope_dev == 0  ? ctx_
+                         : rope_dev > 0 ? context_for(devices[rope_dev]->buffer_type(), rope_dev)
+                                        : context_for(ggml_backend_dev_buffer_type(cpu_dev));
+    rope_freqs = ggml_new_tensor_1d(home, GGML_TYPE_F32, hd / 2);
     ggml_set_name(rope_freqs, "rope_freqs.weight");
     plan.push_back({nullptr, loader::llama3_rope_factors(c.rope, static_cast<int>(hd)), rope_freqs});
   }
@@ -154,20 +194,20 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   for (int il = 0; il < c.n_layer; ++il) {
     auto& L = layers[il];
     auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
-    const bool d = placement_.layer_on_device(il);
+    const int d = placement_.device_of(il);
     L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true, false, d);
-    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true, d);
-    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true, d);
-    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true, d);
-    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true, d);
+    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true, d, true);
+    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true, d, true);
+    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true, d, true);
+    L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true, d, true);
     L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias, false, d);
     L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias, false, d);
     L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias, false, d);
     L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias, false, d);
     L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true, false, d);
-    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true, d);
-    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true, d);
-    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true, d);
+    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true, d, true);
+    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true, d, true);
+    L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true, d, true);
     L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias, false, d);
     L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias, false, d);
     L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias, false, d);
@@ -181,8 +221,11 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     }
     ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
   }
-  for (const auto& [buft, ctx] : extra_ctx_) {
-    if (ggml_backend_buffer_t b = alloc_weights(ctx, buft, source.path)) extra_buffers_.push_back(b);
+  for (const auto& [key, ctx] : extra_ctx_) {
+    if (ggml_backend_buffer_t b = alloc_weights(ctx, key.second, source.path)) {
+      extra_buffers_.push_back(b);
+      extra_devices_.push_back(key.first);
+    }
   }
 
   std::size_t total = 0;
@@ -219,7 +262,7 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
 
 LlamaWeights::~LlamaWeights() {
   for (ggml_backend_buffer_t b : extra_buffers_) ggml_backend_buffer_free(b);
-  for (const auto& [buft, ctx] : extra_ctx_) ggml_free(ctx);
+  for (const auto& [key, ctx] : extra_ctx_) ggml_free(ctx);
   if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
   if (ctx_ != nullptr) ggml_free(ctx_);
 }
@@ -229,6 +272,14 @@ std::vector<ggml_backend_buffer_t> LlamaWeights::buffers() const {
   if (buffer_ != nullptr) all.push_back(buffer_);
   all.insert(all.end(), extra_buffers_.begin(), extra_buffers_.end());
   return all;
+}
+
+std::size_t LlamaWeights::bytes_on(int device) const {
+  std::size_t n = device == 0 && buffer_ != nullptr ? ggml_backend_buffer_get_size(buffer_) : 0;
+  for (size_t i = 0; i < extra_buffers_.size(); ++i) {
+    if (extra_devices_[i] == device) n += ggml_backend_buffer_get_size(extra_buffers_[i]);
+  }
+  return n;
 }
 
 std::size_t LlamaWeights::bytes() const {

@@ -44,15 +44,33 @@ using ProgressFn = std::function<void(float)>;
 // `gpu_layers` repeating layers; the output norm and matrix count as one more layer after them, so
 // they join only when gpu_layers > n_layer. The token embedding stays on the CPU (its row lookup is
 // cheap there) unless everything is on the device.
+//
+// Across several devices (split_layers) every part is on one of the model's devices: repeating
+// layer il on layer_devices[il], the token embedding on the first, the output norm and matrix on
+// the last, as llama.cpp places them.
 struct LayerPlacement {
-  int first_device_layer = 0;    // repeating layers il >= this are on the device
-  bool input_on_device = true;   // token embedding
-  bool output_on_device = true;  // output norm and output matrix
+  int first_device_layer = 0;      // repeating layers il >= this are on the device
+  bool input_on_device = true;     // token embedding
+  bool output_on_device = true;    // output norm and output matrix
+  std::vector<int> layer_devices;  // per repeating layer, an index into the model's devices; empty: 0
+  int output_device = 0;           // the output norm and matrix's device (input: device 0)
 
   bool layer_on_device(int il) const { return il >= first_device_layer; }
   bool everything_on_device() const { return first_device_layer == 0 && input_on_device && output_on_device; }
+  // The model device of repeating layer il, or -1 for the CPU (left there by --gpu-layers).
+  int device_of(int il) const {
+    if (!layer_on_device(il)) return -1;
+    return layer_devices.empty() ? 0 : layer_devices[il];
+  }
+  int n_devices() const { return layer_devices.empty() ? 1 : output_device + 1; }
   bool operator==(const LayerPlacement&) const = default;
 };
+
+// The placement of n_layer repeating layers over devices in the given proportions (--tensor-split,
+// one positive share per device, at least one), as llama.cpp splits by layer: layer il goes to the
+// first device whose cumulative share exceeds il / n_layer. A device may get no layer. Throws
+// std::invalid_argument on a negative share or a zero sum.
+LayerPlacement split_layers(int n_layer, const std::vector<float>& shares);
 
 // The placement of a model of n_layer repeating layers: everything on the device when gpu_layers is
 // unset or covers the output layer too (gpu_layers > n_layer). Throws std::invalid_argument when
@@ -68,6 +86,13 @@ struct WeightOptions {
   // CPU buffers, whatever the device (the model drops this option on a CPU device).
   std::optional<int> gpu_layers;
   ProgressFn progress;
+  // Several devices (split_layers): `placement` says where each part goes, `devices` are the
+  // model's devices (the constructor's device first). Empty: one device.
+  std::vector<const core::Device*> devices;
+  std::optional<LayerPlacement> placement;
+  // --split-mode row: the repeating layers' matrices in this buffer type (CUDA's split buffer type,
+  // which splits their rows over the GPUs), everything else on the first device.
+  ggml_backend_buffer_type_t row_split_type = nullptr;
 };
 
 class LlamaWeights {
@@ -89,15 +114,19 @@ class LlamaWeights {
   ggml_backend_buffer_t buffer() const { return buffer_; }
   std::vector<ggml_backend_buffer_t> buffers() const;
   std::size_t bytes() const;
+  // Bytes of weights on model device `device` (-1: CPU buffers --gpu-layers left).
+  std::size_t bytes_on(int device) const;
 
  private:
   LayerPlacement placement_;
   ggml_context* ctx_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
-  // Tensors in other buffer types than the device's: matrices stored in a faster layout (extra CPU
-  // buffer types) and the layers left on the CPU; one context and buffer per buffer type.
-  std::map<ggml_backend_buffer_type_t, ggml_context*> extra_ctx_;
+  // Tensors in other buffer types than the device's, or on other devices: matrices stored in a
+  // faster layout (extra CPU buffer types), the layers left on the CPU (device -1) and the parts on
+  // the model's further devices; one context and buffer per device and buffer type.
+  std::map<std::pair<int, ggml_backend_buffer_type_t>, ggml_context*> extra_ctx_;
   std::vector<ggml_backend_buffer_t> extra_buffers_;
+  std::vector<int> extra_devices_;  // the device of each extra buffer
 };
 
 }  // namespace rbees::model

@@ -10,6 +10,10 @@ namespace rbees::server::endpoints {
 
 ReadyEngine ready_engine(const ServerContext& ctx, const HttpRequest& req) {
   const ServerState st = ctx.state;
+  if (st == ServerState::unhealthy) {
+    return {nullptr,
+            unavailable(req.path, "UNHEALTHY", "the worker cannot run its model: " + ctx.unhealthy_reason(), 0)};
+  }
   if (st == ServerState::draining) {
     return {nullptr, unavailable(req.path, "SHUTTING_DOWN", "the worker is shutting down", 0)};
   }
@@ -26,6 +30,9 @@ HttpResponse admission_refusal(const ServerContext& ctx, const HttpRequest& req,
       return unavailable(req.path, "OVERLOADED", r.message.empty() ? "the queue is full" : r.message,
                          ctx.options.retry_after_seconds);
     case engine::Admission::shutting_down:
+      if (ctx.state == ServerState::unhealthy) {
+        return unavailable(req.path, "UNHEALTHY", "the worker cannot run its model: " + ctx.unhealthy_reason(), 0);
+      }
       return unavailable(req.path, "SHUTTING_DOWN", "the worker is shutting down", 0);
     default: {
       // The context limit unless the engine names another field (a grammar that does not compile).

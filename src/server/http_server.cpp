@@ -134,7 +134,12 @@ void HttpServer::set_engine(std::shared_ptr<engine::Engine> engine) {
 }
 
 void HttpServer::begin_drain() {
-  ctx_.state = ServerState::draining;
+  ServerState expected = ServerState::healthy;
+  ctx_.state.compare_exchange_strong(expected, ServerState::draining);
+}
+
+void HttpServer::mark_unhealthy(const std::string& reason) {
+  ctx_.mark_unhealthy(reason);
 }
 
 }  // namespace rbees::server

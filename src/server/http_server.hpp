@@ -33,6 +33,8 @@ class HttpServer {
   void set_engine(std::shared_ptr<engine::Engine> engine);
   // healthy -> draining: new work gets 503 SHUTTING_DOWN, running streams continue.
   void begin_drain();
+  // -> unhealthy: /health answers 503 with `reason`, new work gets 503 UNHEALTHY.
+  void mark_unhealthy(const std::string& reason);
 
   using State = ServerState;
   State state() const { return ctx_.state; }

@@ -186,6 +186,8 @@ WorkerMetrics::WorkerMetrics()
       running_sequences(registry.add_gauge("rbees_running_sequences", "Sequences being prefilled or decoded.")),
       kv_cache_usage_ratio(registry.add_gauge("rbees_kv_cache_usage_ratio", "Fraction of KV cache cells in use.")),
       vram_bytes(registry.add_gauge("rbees_vram_bytes", "Device memory held by the model and KV cache.")),
-      uptime_seconds(registry.add_gauge("rbees_uptime_seconds", "Seconds since the worker started.")) {}
+      uptime_seconds(registry.add_gauge("rbees_uptime_seconds", "Seconds since the worker started.")),
+      healthy(registry.add_gauge("rbees_healthy",
+                                 "1 while the worker serves its model, 0 loading, draining or unhealthy.")) {}
 
 }  // namespace rbees::server

@@ -117,6 +117,7 @@ struct WorkerMetrics {
   Gauge& kv_cache_usage_ratio;
   Gauge& vram_bytes;
   Gauge& uptime_seconds;
+  Gauge& healthy;
 };
 
 }  // namespace rbees::server

@@ -51,4 +51,17 @@ std::shared_ptr<engine::Sink> ServerContext::with_deadline(std::shared_ptr<engin
   return std::make_shared<DeadlineSink>(std::move(sink), std::move(channel), limit);
 }
 
+std::string ServerContext::unhealthy_reason() const {
+  std::lock_guard lk(engine_mu_);
+  return unhealthy_reason_;
+}
+
+void ServerContext::mark_unhealthy(const std::string& reason) {
+  {
+    std::lock_guard lk(engine_mu_);
+    unhealthy_reason_ = reason;
+  }
+  state = ServerState::unhealthy;
+}
+
 }  // namespace rbees::server

@@ -20,7 +20,8 @@
 
 namespace rbees::server {
 
-enum class ServerState { loading, healthy, draining };
+// unhealthy: the model can no longer run (a device was lost); the process exits soon after.
+enum class ServerState { loading, healthy, draining, unhealthy };
 
 // OpenAI clients cannot name their job's id before they have it, so an OpenAI job may be cancelled
 // only by the connection that started it, or by a caller holding the API key when one is set;
@@ -51,6 +52,9 @@ class ServerContext {
 
   std::shared_ptr<engine::Engine> engine() const;
   void set_engine(std::shared_ptr<engine::Engine> engine);
+  // Why the worker is unhealthy (ServerState::unhealthy); empty otherwise.
+  std::string unhealthy_reason() const;
+  void mark_unhealthy(const std::string& reason);
 
   // When a request arriving now must end (--request-timeout), and its sink made to report it.
   Deadline deadline_from_now() const;
@@ -60,6 +64,7 @@ class ServerContext {
  private:
   mutable std::mutex engine_mu_;
   std::shared_ptr<engine::Engine> engine_;
+  std::string unhealthy_reason_;  // under engine_mu_
 };
 
 }  // namespace rbees::server
