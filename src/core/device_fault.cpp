@@ -49,9 +49,14 @@ void on_ggml_abort(const char* message) {
     std::lock_guard lk(watch().mu);
     endpoints = watch().endpoints;
   }
+  // A server's process closes its connections before its listening socket as it exits: a little
+  // patience lets the check see which one is gone.
   std::string down;
-  for (const std::string& e : rpc_servers_down(endpoints, std::chrono::milliseconds(500))) {
-    down += (down.empty() ? "" : ", ") + e;
+  for (int attempt = 0; attempt < 5 && down.empty() && !endpoints.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const std::string& e : rpc_servers_down(endpoints, std::chrono::milliseconds(200))) {
+      down += (down.empty() ? "" : ", ") + e;
+    }
   }
   report_device_fault("the connection to a remote device broke" +
                       (down.empty() ? std::string() : " (rpc server " + down + " refuses connections)") +

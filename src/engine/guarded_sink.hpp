@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <utility>
 
 #include "engine/engine.hpp"
@@ -18,6 +19,10 @@ class GuardedSink : public Sink {
   void on_token(const TokenEvent& event) override {
     std::lock_guard lk(mu_);
     if (!ended_) inner_->on_token(event);
+  }
+  void on_prompt_logprobs(std::span<const PromptTokenLogprob> tokens) override {
+    std::lock_guard lk(mu_);
+    if (!ended_) inner_->on_prompt_logprobs(tokens);
   }
   void on_finish(const FinalResult& result) override {
     std::lock_guard lk(mu_);
