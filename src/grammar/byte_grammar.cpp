@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -13,6 +14,8 @@ namespace rbees::grammar {
 namespace {
 
 constexpr size_t kMaxElements = 4'000'000;
+// Copies of a repeated item written out in place; past this, a chain of rules.
+constexpr int32_t kInlineCopies = 4;
 
 struct Item {
   bool is_ref;
@@ -42,7 +45,10 @@ class Lowering {
       rules_[i] = std::move(alts);
     }
     check_left_recursion();
-    return flatten();
+    ByteGrammar g = flatten();
+    g.deferred.assign(rules_.size(), 0);
+    for (int32_t r : deferred_) g.deferred[static_cast<size_t>(r)] = 1;
+    return g;
   }
 
  private:
@@ -124,10 +130,16 @@ class Lowering {
       }
       case Expr::Kind::kRepeat: {
         const Seq x = lower_seq(e.items[0]);
-        for (int32_t i = 0; i < e.min; ++i) {
-          grow(x.size());
-          out.insert(out.end(), x.begin(), x.end());
+        // A few copies inline; more become a chain of rules, one per count (ByteGrammar::deferred).
+        const bool chained = e.min > kInlineCopies;
+        if (!chained) {
+          for (int32_t i = 0; i < e.min; ++i) {
+            grow(x.size());
+            out.insert(out.end(), x.begin(), x.end());
+          }
         }
+        // What follows the copies: none, x* or x{0,max-min}.
+        std::optional<Item> tail;
         if (e.max == -1) {
           // star ::= x star | ""
           const int32_t id = new_rule("star" + std::to_string(rules_.size()));
@@ -135,23 +147,41 @@ class Lowering {
           loop.push_back({true, id});
           grow(loop.size());
           rules_[static_cast<size_t>(id)] = {loop, Seq{}};
-          out.push_back({true, id});
+          tail = Item{true, id};
         } else if (e.max > e.min) {
-          // opt_k ::= x opt_{k-1} | "", opt_1 ::= x | ""
-          int32_t inner = -1;
-          for (int32_t k = 1; k <= e.max - e.min; ++k) {
-            const int32_t id = new_rule("upto" + std::to_string(rules_.size()));
-            Seq s = x;
-            if (inner >= 0) s.push_back({true, inner});
-            grow(s.size());
-            rules_[static_cast<size_t>(id)] = {s, Seq{}};
-            inner = id;
-          }
-          out.push_back({true, inner});
+          // upto_k ::= x upto_{k-1} | "", upto_1 ::= x | ""
+          tail = Item{true, chain(x, e.max - e.min, std::nullopt, true)};
+        }
+        // exact_k ::= x exact_{k-1}, exact_1 ::= x tail
+        if (chained) {
+          out.push_back({true, chain(x, e.min, tail, false)});
+        } else if (tail) {
+          out.push_back(*tail);
         }
         return;
       }
     }
+  }
+
+  // A chain of `count` rules of x, each referring to the next; the last ends in `last` (optional
+  // ones: or in nothing). Returns the first.
+  int32_t chain(const Seq& x, int32_t count, std::optional<Item> last, bool optional) {
+    int32_t inner = -1;
+    for (int32_t k = 1; k <= count; ++k) {
+      const int32_t id = new_rule((optional ? "upto" : "exact") + std::to_string(rules_.size()));
+      Seq s = x;
+      if (inner >= 0) {
+        s.push_back({true, inner});
+      } else if (last) {
+        s.push_back(*last);
+      }
+      grow(s.size());
+      rules_[static_cast<size_t>(id)] = optional ? std::vector<Seq>{s, Seq{}} : std::vector<Seq>{s};
+      // Only the first rule (the highest count) is sure to be reached.
+      if (inner >= 0) deferred_.insert(inner);
+      inner = id;
+    }
+    return inner;
   }
 
   void check_left_recursion() const {
@@ -235,6 +265,7 @@ class Lowering {
   std::vector<ByteGrammar::ByteSet> sets_;
   std::map<ByteGrammar::ByteSet, int32_t> set_ids_;
   std::unordered_map<std::string, int32_t> class_rules_;
+  std::set<int32_t> deferred_;
   size_t total_ = 0;
 };
 

@@ -27,6 +27,11 @@ struct ByteGrammar {
   std::vector<ByteSet> byte_sets;
   std::vector<std::string> rule_names;
   int32_t root = 0;
+  // Counted repetitions past a few copies are chains of rules, one per count (x{0,n}: upto_k ::= x
+  // upto_{k-1} | ""; x{m,...}: exact_k ::= x exact_{k-1}). Per rule: whether it is one of a chain's
+  // lower counts, which a generation reaches only as far as it goes (the compiled grammar sorts the
+  // tokens there on first use).
+  std::vector<char> deferred;
 
   bool matches(int32_t pos, uint8_t b) const {
     const ByteSet& s = byte_sets[static_cast<size_t>(elements[static_cast<size_t>(pos)].arg)];

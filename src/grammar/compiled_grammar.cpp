@@ -102,24 +102,54 @@ std::vector<ByteGrammar::ByteSet> follow_bytes(const ByteGrammar& g, StackAutoma
 
 CompiledGrammar::CompiledGrammar(ByteGrammar g, std::shared_ptr<const TokenVocabulary> vocab)
     : grammar_(std::move(g)), vocab_(std::move(vocab)) {
-  StackAutomaton a(grammar_);
+  automaton_ = std::make_unique<StackAutomaton>(grammar_);
   const auto returns = grammar_.return_positions();
-  const auto follow = follow_bytes(grammar_, a, returns);
+  follow_ = follow_bytes(grammar_, *automaton_, returns);
+  auto deferred = [&](int32_t pos) {
+    return pos >= 0 && !grammar_.deferred.empty() &&
+           grammar_.deferred[static_cast<size_t>(grammar_.rule_of[static_cast<size_t>(pos)])];
+  };
   for (size_t p = 0; p < grammar_.elements.size(); ++p) {
     if (grammar_.elements[p].op != ByteGrammar::Op::kBytes) continue;
     for (int32_t r : returns[static_cast<size_t>(grammar_.rule_of[p])]) {
-      const int32_t below = r < 0 ? StackAutomaton::kEmptyStack : a.node(r, StackAutomaton::kEmptyStack);
-      const int32_t start = a.node(static_cast<int32_t>(p), below);
-      index_.emplace(key(static_cast<int32_t>(p), r), static_cast<int32_t>(tables_.size()));
-      // Past the two frames lies what follows the frame at r (the end of the grammar for r < 0).
-      const ByteGrammar::ByteSet after =
-          r < 0 ? ByteGrammar::ByteSet{} : follow[static_cast<size_t>(grammar_.rule_of[static_cast<size_t>(r)])];
-      tables_.push_back(classify(a, start, *vocab_, after));
+      index_.emplace(key(static_cast<int32_t>(p), r), static_cast<int32_t>(pairs_.size()));
+      pairs_.emplace_back(static_cast<int32_t>(p), r);
+    }
+  }
+  tables_.resize(pairs_.size());
+  ready_ = std::make_unique<std::atomic<bool>[]>(pairs_.size());
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    if (deferred(pairs_[i].first) || deferred(pairs_[i].second)) {
+      ++deferred_;
+    } else {
+      fill(i);
     }
   }
 }
 
+CompiledGrammar::~CompiledGrammar() = default;
+
+void CompiledGrammar::fill(size_t i) const {
+  std::lock_guard lock(fill_mutex_);
+  if (ready_[i].load(std::memory_order_relaxed)) return;
+  const auto [p, r] = pairs_[i];
+  StackAutomaton& a = *automaton_;
+  const int32_t below = r < 0 ? StackAutomaton::kEmptyStack : a.node(r, StackAutomaton::kEmptyStack);
+  // Past the two frames lies what follows the frame at r (the end of the grammar for r < 0).
+  const ByteGrammar::ByteSet after =
+      r < 0 ? ByteGrammar::ByteSet{} : follow_[static_cast<size_t>(grammar_.rule_of[static_cast<size_t>(r)])];
+  tables_[i] = classify(a, a.node(p, below), *vocab_, after);
+  ready_[i].store(true, std::memory_order_release);
+}
+
+size_t CompiledGrammar::sorted_count() const {
+  size_t n = 0;
+  for (size_t i = 0; i < pairs_.size(); ++i) n += ready_[i].load(std::memory_order_acquire) ? 1 : 0;
+  return n;
+}
+
 size_t CompiledGrammar::memory_bytes() const {
+  std::lock_guard lock(fill_mutex_);
   size_t total = 0;
   for (const auto& t : tables_) {
     total +=

@@ -132,3 +132,46 @@ TEST(GrammarMatcher, WalksToTheEndProduceValidJson) {
 
 }  // namespace
 }  // namespace rbees::grammar
+
+namespace rbees::grammar {
+namespace {
+
+// Long counted repetitions are chains of rules, one per count, whose lower counts are sorted on
+// first use: the masks still match stepping every token directly, to the chain's end.
+TEST(GrammarMatcher, CountedRepetitionsSortedOnFirstUseKeepExactMasks) {
+  const char* grammars[] = {
+      "root ::= \"\\\"\" [a-z ]{0,120} \"\\\"\"\n",
+      "root ::= \"\\\"\" char{0,90} \"\\\"\" \" \" [a-z]{25,40}\nchar ::= [a-z .,] | \"\\\\\" [nt\"]\n",
+      "root ::= ( [a-z] [a-z]? ){3,60} \".\"\n",
+      "root ::= ( \"a\"? \" \"? ){0,40} \"!\"\n",  // an item that can be empty
+  };
+  for (const char* text : grammars) {
+    const auto g = compile_gbnf(text, model_vocab());
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+      SCOPED_TRACE(std::string(text) + " seed " + std::to_string(seed));
+      check_random_walk(g, 80, seed);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+  const auto shared = compile_gbnf(grammars[0], model_vocab());
+  // Of 121 counts' positions, those of the first (highest) count and the quotes are sorted at once.
+  EXPECT_EQ(shared->position_count() - shared->deferred_count(), 3u);
+  EXPECT_EQ(shared->deferred_count(), 119u);
+  // Exactly the counts: 120 letters and no more.
+  GrammarMatcher m(shared);
+  EXPECT_TRUE(m.accept_bytes("\"" + std::string(120, 'a')));
+  const auto& bytes = model_vocab()->token_bytes;
+  const auto id_of = [&](const std::string& t) {
+    return static_cast<int32_t>(std::find(bytes.begin(), bytes.end(), t) - bytes.begin());
+  };
+  EXPECT_FALSE(m.is_allowed(id_of("a")));
+  EXPECT_TRUE(m.is_allowed(id_of("\"")));
+  EXPECT_FALSE(GrammarMatcher(shared).accept_bytes("\"" + std::string(121, 'a')));
+  GrammarMatcher exact(compile_gbnf(grammars[1], model_vocab()));
+  EXPECT_TRUE(exact.accept_bytes("\"a\\\"b\" " + std::string(25, 'q')));
+  EXPECT_TRUE(exact.can_end());
+  EXPECT_FALSE(GrammarMatcher(compile_gbnf(grammars[1], model_vocab())).accept_bytes("\"\" " + std::string(41, 'q')));
+}
+
+}  // namespace
+}  // namespace rbees::grammar
