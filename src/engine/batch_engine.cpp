@@ -341,6 +341,7 @@ void BatchEngine::admit() {
   while (!waiting_.empty()) {
     Job& job = *waiting_.front();
     Sequence& seq = *job.seq;
+    if (awaits_shared_prefix(seq)) break;
     const auto slot = sched_.admit(seq, seq.n_prompt() + job.max_new_tokens, blocks_);
     if (!slot) break;  // first come, first served: nobody overtakes the oldest request
     prompt_tokens_total_ += static_cast<uint64_t>(seq.n_prompt());
@@ -353,6 +354,27 @@ void BatchEngine::admit() {
     --n_queued_;
     ++n_running_;
   }
+}
+
+// Requests that start alike and arrive together (n samples of a prompt, a batch of prompts with
+// a common beginning) would each compute the common blocks: the later ones wait until a running
+// sequence has computed them, and then take them from the prefix cache.
+bool BatchEngine::awaits_shared_prefix(const Sequence& seq) const {
+  if (seq.computes_whole_prompt()) return false;
+  const auto& mine = seq.tokens();
+  const size_t reusable = static_cast<size_t>(seq.n_to_prefill() - 1);  // the last one is computed anyway
+  const size_t block = static_cast<size_t>(opts_.block_size);
+  for (const auto& j : running_) {
+    const Sequence& r = *j->seq;
+    if (r.state() != SequenceState::prefilling) continue;
+    const auto& theirs = r.tokens();
+    const size_t limit = std::min(reusable, static_cast<size_t>(r.n_to_prefill()));
+    const size_t shared = static_cast<size_t>(
+        std::mismatch(mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(limit), theirs.begin()).first -
+        mine.begin());
+    if (shared / block > 0 && static_cast<size_t>(r.n_computed()) < shared / block * block) return true;
+  }
+  return false;
 }
 
 bool BatchEngine::build_batch() {

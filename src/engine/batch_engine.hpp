@@ -45,13 +45,13 @@
 namespace rbees::engine {
 
 struct BatchEngineOptions {
-  int ctx_size = 8192;      // KV cells shared by all sequences
-  int max_seqs = 8;         // sequences decoding at once
-  int max_queue = 64;       // requests waiting beyond the free sequence slots; beyond: OVERLOADED
+  int ctx_size = 8192;  // KV cells shared by all sequences
+  int max_seqs = 8;     // sequences decoding at once
+  int max_queue = 64;   // requests waiting beyond the free sequence slots; beyond: OVERLOADED
   // Prompt tokens evaluated per step, over all prefilling sequences; 0: what one forward graph of
   // the model holds (model::ModelOptions::max_graph_tokens). A step is also cut to fit one graph.
   int prefill_chunk = 512;
-  int block_size = 16;      // KV cells per block (paging and prefix-cache granularity)
+  int block_size = 16;  // KV cells per block (paging and prefix-cache granularity)
   ggml_type kv_type = GGML_TYPE_F16;
   // Whether a step whose every sampler is plain greedy lets the model's graph pick the tokens
   // (LlamaModel::forward_greedy) instead of copying the logits rows to the host. Unset: on a GPU,
@@ -143,6 +143,7 @@ class BatchEngine : public Engine {
   bool take_incoming(std::unique_lock<std::mutex>& lk);
   void apply_cancels();
   void admit();
+  bool awaits_shared_prefix(const Sequence& seq) const;
   bool build_batch();
   // Whether every sequence sampling this step is plain greedy and wants no log-probabilities.
   bool step_is_greedy() const;

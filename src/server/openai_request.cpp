@@ -80,6 +80,12 @@ void read_common(FieldReader& r, OpenAiRequest& out) {
     } else {
       FieldReader o(*options, errors, "stream_options.");
       out.include_usage = o.boolean("include_usage").value_or(false);
+      for (const auto& [key, value] : options->items()) {
+        if (key != "include_usage") {
+          errors.push_back({"stream_options." + key, "unknown_field",
+                            "Unrecognized request argument supplied: stream_options." + key, std::nullopt});
+        }
+      }
     }
   }
   req.ignore_eos = r.boolean("ignore_eos").value_or(false);

@@ -277,19 +277,20 @@ TEST_F(ServeOpenAiApi, NChoicesPerPrompt) {
   EXPECT_NE(texts[0], texts[1]);
 }
 
-// The n samples of one prompt are submitted together. Reported, not required: how much of the
-// prompt the later samples took from the prefix cache.
-TEST_F(ServeOpenAiApi, NSamplesAndThePrefixCache) {
+// The n samples of one prompt are submitted together: the first computes the prompt, the others
+// wait for its blocks and take them from the prefix cache (all but the last partial block: 16-token
+// blocks), and the greedy samples still agree.
+TEST_F(ServeOpenAiApi, NSamplesShareThePromptThroughThePrefixCache) {
   std::string prompt;
   for (int i = 0; i < 60; ++i) prompt += " Prince Andrew looked at Pierre.";
   const double before = metric_value(metrics_text(*daemon_), "rbees_prefix_cache_hit_tokens_total").value_or(-1);
-  const auto a = post("/v1/completions", {{"prompt", prompt}, {"n", 4}, {"max_tokens", 2}, {"temperature", 0}});
+  const auto a = post("/v1/completions", {{"prompt", prompt}, {"n", 4}, {"max_tokens", 4}, {"temperature", 0}});
   ASSERT_EQ(a.status, 200) << a.raw;
   const double after = metric_value(metrics_text(*daemon_), "rbees_prefix_cache_hit_tokens_total").value_or(-1);
-  ::testing::Test::RecordProperty("prompt_tokens", a.body["usage"]["prompt_tokens"].get<int>());
-  ::testing::Test::RecordProperty("prefix_hit_tokens", static_cast<int>(after - before));
-  std::cout << "n=4 of a " << a.body["usage"]["prompt_tokens"] << "-token prompt: " << (after - before)
+  const int n_prompt = a.body["usage"]["prompt_tokens"];
+  std::cout << "n=4 of a " << n_prompt << "-token prompt: " << (after - before)
             << " prompt tokens from the prefix cache\n";
+  EXPECT_EQ(after - before, 3 * ((n_prompt - 1) / 16 * 16));
   for (const auto& c : a.body["choices"]) EXPECT_EQ(c["text"], a.body["choices"][0]["text"]);
 }
 

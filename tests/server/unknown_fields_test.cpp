@@ -20,6 +20,13 @@ TEST(UnknownFields, OpenAiEndpointsRefuseWhatTheyDoNotImplement) {
   EXPECT_EQ(completion.errors[1].field, "suffix");
 }
 
+TEST(UnknownFields, StreamOptionsTakeIncludeUsageOnly) {
+  auto r = parse_completion_request(R"({"prompt":"x","stream":true,"stream_options":{"include_usage":true,"x":1}})");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].field, "stream_options.x");
+  EXPECT_EQ(r.errors[0].constraint, "unknown_field");
+}
+
 TEST(UnknownFields, MessagesKeepTheirNameAndToolFieldsOnTheirRoles) {
   auto ok = parse_chat_completion_request(R"({"messages":[{"role":"user","name":"Pierre","content":"hi"}]})");
   ASSERT_TRUE(ok.ok());
