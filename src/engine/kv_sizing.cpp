@@ -41,22 +41,45 @@ KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type k
     s.basis = "cpu default";
     return s;
   }
+  // Across several devices each holds its layers' part of every token's keys and values: the
+  // device with the least room for its part bounds the cache. One device (--gpu-layers included)
+  // is sized as if it held every layer's part.
+  const auto& devices = rt.model().devices();
+  const auto shares = rt.model().device_shares();
+  const int n_layer = std::max(1, rt.model().config().n_layer);
+  const double fraction = req.memory_fraction;
+  if (!req.ctx_size && (fraction <= 0 || fraction > 1)) {
+    throw std::invalid_argument("the KV-cache memory fraction must be in (0, 1]");
+  }
+  double budget = -1;  // bytes for the cache, as a whole model's layers, on the tightest device
   std::size_t free = 0, total = 0;
-  rt.device().memory(&free, &total);
+  if (devices.size() > 1) {
+    for (size_t i = 0; i < devices.size(); ++i) {
+      if (shares[i].layers == 0 || (devices[i]->is_cpu() && !devices[i]->info().is_remote)) continue;
+      std::size_t f = 0;
+      devices[i]->memory(&f, &total);
+      const double b =
+          (static_cast<double>(f) * fraction - static_cast<double>(kGpuReserveBytes)) * n_layer / shares[i].layers;
+      if (budget < 0 || b < budget) {
+        budget = b;
+        free = f;
+      }
+    }
+  }
+  if (budget < 0) {
+    rt.device().memory(&free, &total);
+    budget = static_cast<double>(free) * fraction - static_cast<double>(kGpuReserveBytes);
+  }
   s.device_free_bytes = free;
-  s.basis = "gpu memory";
+  s.basis = devices.size() > 1 ? "gpu memory, tightest device" : "gpu memory";
   const int slot_tokens = std::min(n_ctx, kGpuSlotTokens);
   if (req.ctx_size) {
     s.ctx_size = *req.ctx_size;
   } else {
-    if (req.memory_fraction <= 0 || req.memory_fraction > 1) {
-      throw std::invalid_argument("the KV-cache memory fraction must be in (0, 1]");
-    }
-    const double budget = static_cast<double>(free) * req.memory_fraction - static_cast<double>(kGpuReserveBytes);
     const double cells = budget / static_cast<double>(s.bytes_per_token);
     // More than every slot filled to the model's context would never be used.
     const double most = static_cast<double>(req.max_seqs.value_or(kGpuMaxSeqs)) * n_ctx;
-    s.ctx_size = static_cast<int>(std::min(cells, most)) / block_size * block_size;
+    s.ctx_size = static_cast<int>(std::max(0.0, std::min(cells, most))) / block_size * block_size;
     if (s.ctx_size < block_size) {
       throw std::invalid_argument("the device has " + std::to_string(free >> 20) +
                                   " MiB free after the weights: no room for a KV cache (" +
