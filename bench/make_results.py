@@ -8,6 +8,7 @@ part per subfolder, each printed by its report script from the files the benchma
   gpu/        bench/gpu/report.py            (bench/gpu/prepare.sh, measure.sh)
   serve/      bench/serve_report.py --out F  (bench/serve_bench.sh)
   tokenizer/  rendered here from times.jsonl (bench/tokenizer_speed.sh)
+  grammar/    grammar_bench.txt as printed (bench/grammar/run.sh)
 then bench/results/earlier-figures.md (hand-written figures without raw outputs) under its own heading.
 --check: write nothing, exit 1 when RESULTS.md is not what the folders give. --tracked: only folders
 git tracks (trial runs lying in the working tree left out). Standard library only.
@@ -112,7 +113,15 @@ def part_tokenizer(folder):
     return "\n".join(lines) + "\n"
 
 
-PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("tokenizer", part_tokenizer)]
+def part_grammar(folder):
+    # bench/grammar/run.sh keeps the bench's own report (timings are its percentiles); shown as printed.
+    text = open(os.path.join(folder, "grammar_bench.txt")).read().rstrip("\n")
+    return ("### Grammar: compile and mask times (`bench/grammar/run.sh`, Llama 3's 128k vocabulary)\n\n"
+            f"From `{os.path.relpath(folder, os.path.dirname(HERE))}/grammar_bench.txt`:\n\n```\n{text}\n```\n")
+
+
+PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("tokenizer", part_tokenizer),
+         ("grammar", part_grammar)]
 
 
 def tracked_folders():
