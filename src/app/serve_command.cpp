@@ -8,6 +8,7 @@
 #include "engine/model_runtime.hpp"
 #include "loader/quantize.hpp"
 #include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "server/http_server.hpp"
 #include "server/memory_release.hpp"
 #include "server/ready_callback.hpp"
@@ -152,7 +153,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
       ->default_val(8080);
   cmd->add_option("--worker-id", opts.worker_id,
                   "Identifier reported to the pool manager and in logs (default: host name)");
-  cmd->add_option("--api-key", opts.api_key, "Require `Authorization: Bearer KEY` on every endpoint but /health");
+  cmd->add_option("--api-key", opts.api_key,
+                  "Require `Authorization: Bearer KEY` on every endpoint but /health and the chat page");
   cmd->add_option("--api-key-file", opts.api_key_file, "Read the API key from this file (trailing newline ignored)");
   cmd->add_option("--served-model-name", opts.served_model_names,
                   "A name the OpenAI API answers to besides the model's own (repeatable, or a comma list); the first "
@@ -160,6 +162,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts) {
       ->delimiter(',')
       ->check(
           [](const std::string& name) { return name.empty() ? std::string("a model name must not be empty") : ""; });
+  cmd->add_option("--cors-origin", opts.cors_origins,
+                  "Let browser pages of these origins call the API (scheme://host[:port], comma-separated or "
+                  "repeated; `*`: any origin). Off by default: no CORS headers")
+      ->delimiter(',')
+      ->check(CLI::Validator(
+          [](std::string& origin) { return server::invalid_cors_origin(origin).value_or(std::string()); }, "ORIGIN"));
   cmd->add_option("--callback-url", opts.callback_url,
                   "Once ready, POST {worker_id, uri, model_ref, vram_bytes, device, context_length} here");
   cmd->add_option("--callback-timeout", opts.callback_timeout_s,
@@ -207,6 +215,8 @@ int run_serve(const ServeOptions& opts) {
   so.worker_id = worker_id;
   so.api_key = api_key_of(opts);
   so.served_model_names = opts.served_model_names;
+  so.cors_origins = opts.cors_origins;
+  server::CorsPolicy{so.cors_origins};  // refuses `*` within a list before anything starts
   so.max_body_bytes = opts.max_body_size;
   so.max_header_bytes = opts.max_header_size;
   so.header_timeout = seconds_to_ms(opts.header_timeout_s);
@@ -245,10 +255,13 @@ int run_serve(const ServeOptions& opts) {
     }
     if (listener.joinable()) listener.join();
   };
+  std::string cors_origins;
+  for (const auto& o : so.cors_origins) cors_origins += (cors_origins.empty() ? "" : ",") + o;
   log::info("listening", "listening on " + uri + " (loading the model)",
             {{"host", opts.host},
              {"port", port},
              {"api_key", so.api_key.has_value()},
+             {"cors_origins", cors_origins},
              {"http_threads", so.http_threads},
              {"request_timeout_s", opts.request_timeout_s}});
 

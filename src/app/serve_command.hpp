@@ -20,6 +20,7 @@ struct ServeOptions {
   std::string api_key;
   std::string api_key_file;
   std::vector<std::string> served_model_names;
+  std::vector<std::string> cors_origins;  // empty: no CORS
   std::string callback_url;
   double callback_timeout_s = 30;
   double shutdown_grace_s = 30;

@@ -27,12 +27,16 @@ bool matches(std::string_view pattern, std::string_view path) {
   return path.size() > prefix.size() && path.starts_with(prefix);
 }
 
+// Browsers send preflights without credentials, whatever the request they announce.
+constexpr Route kOptions{"OPTIONS", "", options, false};
+
 }  // namespace
 
 const Route* find_route(std::string_view method, std::string_view path) {
   for (const auto& r : kRoutes) {
     if (r.method == method && matches(r.path, path)) return &r;
   }
+  if (method == "OPTIONS" && is_known_path(path)) return &kOptions;
   return nullptr;
 }
 
@@ -45,6 +49,24 @@ std::string_view metrics_path(std::string_view path) {
     if (matches(r.path, path)) return r.path;
   }
   return "other";
+}
+
+bool path_needs_key(std::string_view path) {
+  if (!is_known_path(path)) return true;
+  for (const auto& r : kRoutes) {
+    if (matches(r.path, path) && r.needs_key) return true;
+  }
+  return false;
+}
+
+std::string allowed_methods(std::string_view path) {
+  std::string out;
+  for (const auto& r : kRoutes) {
+    if (!matches(r.path, path)) continue;
+    out += r.method;
+    out += ", ";
+  }
+  return out + "OPTIONS";
 }
 
 }  // namespace rbees::server::endpoints

@@ -61,6 +61,17 @@ HttpResponse model_not_found(const std::string& model) {
                                               std::string("model"), std::string("model_not_found")));
 }
 
+HttpResponse method_not_allowed(std::string_view method, std::string_view path, const std::string& allow) {
+  const std::string message = std::string(method) + " is not allowed on " + std::string(path) + ": it answers " + allow;
+  HttpResponse r =
+      is_openai_path(path)
+          ? json_response(405, openai_error_body(message, "invalid_request_error", std::nullopt,
+                                                 std::string("method_not_allowed")))
+          : json_response(405, {{"code", "METHOD_NOT_ALLOWED"}, {"message", message}, {"retriable", false}});
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
 HttpResponse internal_error(const std::string& message) {
   return json_response(500, {{"code", "INFERENCE_FAILED"}, {"message", message}, {"retriable", false}});
 }
@@ -72,6 +83,7 @@ std::string outcome_of(int status) {
     case 401: return "unauthorized";
     case 403: return "forbidden";
     case 404: return "not_found";
+    case 405: return "method_not_allowed";
     case 409: return "conflict";
     case 413:
     case 414:

@@ -33,6 +33,8 @@ HttpResponse unauthorized(std::string_view path);
 HttpResponse not_found(std::string_view method, std::string_view path);
 // OpenAI's 404 for a model this worker does not serve: code model_not_found, param model.
 HttpResponse model_not_found(const std::string& model);
+// 405 for a known path asked with another method; `allow` lists its methods (the Allow header).
+HttpResponse method_not_allowed(std::string_view method, std::string_view path, const std::string& allow);
 HttpResponse internal_error(const std::string& message);
 
 // The outcome label of rbees_requests_total for a status.

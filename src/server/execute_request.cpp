@@ -83,6 +83,12 @@ Parsed<engine::Request> parse_execute_request(std::string_view body) {
 
 Parsed<CancelRequest> parse_cancel_request(std::string_view body) {
   Parsed<CancelRequest> out;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    out.errors.push_back({"job_id", "required",
+                          "is required: the request has no body; send a JSON object such as {\"job_id\": \"j1\"}",
+                          std::nullopt});
+    return out;
+  }
   auto object = parse_object_body(body, out.errors);
   if (!object) return out;
   FieldReader r(*object, out.errors);

@@ -91,6 +91,20 @@ bool connection_ended(const boost::system::error_code& ec) {
          ec == http::error::partial_message;
 }
 
+// What a header block the parser refused got wrong, as far as its error tells.
+std::string unreadable_part(const boost::system::error_code& ec, bool request_line_read) {
+  if (!request_line_read || ec == http::error::bad_method || ec == http::error::bad_target ||
+      ec == http::error::bad_version) {
+    return "the request line could not be read: it must be METHOD /path HTTP/1.1 (was a body sent without "
+           "Content-Length after an earlier request?)";
+  }
+  if (ec == http::error::bad_transfer_encoding || ec == http::error::bad_chunk ||
+      ec == http::error::bad_chunk_extension) {
+    return "the body's framing (Transfer-Encoding) could not be read";
+  }
+  return "a header line could not be read: each is `Name: value`, at most 8192 bytes";
+}
+
 std::string body_limit_text(const ServerContext& ctx) {
   return "at most " + std::to_string(ctx.options.max_body_bytes) + " bytes (--max-body-size)";
 }
@@ -134,6 +148,7 @@ void HttpConnection::wait_request() {
   parser_.reset();
   path_.clear();
   method_.clear();
+  origin_.clear();
   if (buffer_.size() > 0) return begin_request();  // the client sent its next request already
   if (buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
   arm(Clock::now() + std::chrono::seconds(ctx_.options.idle_timeout_s));
@@ -194,10 +209,7 @@ void HttpConnection::on_header_error(ErrorCode ec) {
         limit_error(path_, 400, "malformed request", "Content-Length must be a non-negative decimal number of bytes"),
         true);
   }
-  respond(limit_error(path_, 400, "malformed request",
-                      "the request line, a header or the body's framing could not be read; a header line may be "
-                      "at most 8192 bytes"),
-          true);
+  respond(limit_error(path_, 400, "malformed request", unreadable_part(ec, request_line_read)), true);
 }
 
 void HttpConnection::check_header() {
@@ -215,10 +227,7 @@ void HttpConnection::check_header() {
   for (const auto& field : head) {
     const size_t line = field.name_string().size() + field.value().size() + 2;
     if (line > kMaxHeaderLineBytes) {
-      return respond(limit_error(path_, 400, "malformed request",
-                                 "the request line, a header or the body's framing could not be read; a header line "
-                                 "may be at most 8192 bytes"),
-                     true);
+      return respond(limit_error(path_, 400, "header line too long", "at most 8192 bytes"), true);
     }
     total += line + 2;
   }
@@ -228,17 +237,28 @@ void HttpConnection::check_header() {
                     "at most " + std::to_string(ctx_.options.max_header_bytes) + " bytes (--max-header-size)"),
         true);
   }
-  // Authentication comes before the body is read, and before an unknown path is told apart.
-  if (path_ != "/health") {
+  origin_ = to_string(head[http::field::origin]);
+  // A request with neither a length nor chunks may have a body that runs to the end of the
+  // connection (read as one for a POST). After a refusal such a connection is closed: its body must
+  // not be read as the next request.
+  const bool unframed_body_possible = method_ != "GET" && method_ != "HEAD" && method_ != "OPTIONS" &&
+                                      !head.has_content_length() && !parser_->chunked();
+  const bool unread = body_pending || unframed_body_possible;
+  const endpoints::Route* route = endpoints::find_route(method_, path_);
+  // Authentication comes before the body is read, and before an unknown path or method is told apart.
+  if (route ? route->needs_key : endpoints::path_needs_key(path_)) {
     const auto auth = head[http::field::authorization];
-    if (!ctx_.auth.allows(std::string_view(auth.data(), auth.size()))) {
-      return respond(unauthorized(path_), body_pending);
-    }
+    if (!ctx_.auth.allows(std::string_view(auth.data(), auth.size()))) return respond(unauthorized(path_), unread);
   }
-  if (!endpoints::find_route(method_, path_)) return respond(not_found(method_, path_), body_pending);
+  if (!route && endpoints::is_known_path(path_)) {
+    return respond(method_not_allowed(method_, path_, endpoints::allowed_methods(path_)), unread);
+  }
+  if (!route) return respond(not_found(method_, path_), unread);
 
-  // A POST with neither a length nor chunks has a body that runs to the end of the connection.
-  const bool unframed = method_ == "POST" && !head.has_content_length() && !parser_->chunked();
+  // HTTP/1.1 gives a request without a length no body (RFC 9112, 6.3): a keep-alive POST without one
+  // is answered at once (an empty body is refused naming what is missing). Only a client that
+  // closes the connection after its request can end a body that way, and it is read to the end.
+  const bool unframed = method_ == "POST" && unframed_body_possible && !keep_alive_;
   const uint64_t expected = parser_->content_length().value_or(ctx_.options.max_body_bytes);
   body_deadline_ = Clock::now() + ctx_.options.header_timeout +
                    std::chrono::milliseconds(expected * 1000 / std::max<size_t>(1, ctx_.options.min_body_rate));
@@ -348,11 +368,13 @@ void HttpConnection::respond(HttpResponse r, bool close_after) {
   ctx_.metrics->requests.with({std::string(endpoints::metrics_path(path_)), outcome_of(r.status)}).inc();
   const bool keep = keep_alive_ && !close_after;
   response_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
-  response_->set(http::field::content_type, r.content_type);
+  if (!r.content_type.empty()) response_->set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : ctx_.cors.response_headers(origin_)) response_->set(name, value);
   for (const auto& [name, value] : r.headers) response_->set(name, value);
   response_->body() = std::move(r.body);
   response_->keep_alive(keep);
   response_->prepare_payload();
+  if (r.status == 204) response_->erase(http::field::content_length);  // a 204 has no body to measure
   arm(Clock::now() + ctx_.options.write_timeout);
   http::async_write(socket_, *response_, [self = shared_from_this(), keep](ErrorCode ec, size_t) {
     self->response_.reset();
@@ -388,6 +410,7 @@ void HttpConnection::start_engine_reply(EngineReply reply) {
   stream_head_->set(http::field::content_type, "text/event-stream");
   stream_head_->set(http::field::cache_control, "no-cache");
   stream_head_->set("X-Accel-Buffering", "no");
+  for (const auto& [name, value] : ctx_.cors.response_headers(origin_)) stream_head_->set(name, value);
   stream_head_->keep_alive(keep_alive_);
   stream_head_->chunked(true);
   stream_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*stream_head_);

@@ -84,7 +84,8 @@ class HttpConnection final : public RegisteredConnection, public std::enable_sha
   std::atomic<Phase> phase_{Phase::idle};
   Clock::time_point body_deadline_{};
   std::string method_;
-  std::string path_;  // of the request being answered: error shapes and metrics
+  std::string path_;    // of the request being answered: error shapes and metrics
+  std::string origin_;  // its Origin header: the CORS headers of the answer
   bool keep_alive_ = true;
   std::string unframed_body_;
 

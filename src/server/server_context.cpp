@@ -25,6 +25,7 @@ ServerContext::ServerContext(ServerOptions opts, std::shared_ptr<WorkerMetrics> 
     : options(std::move(opts)),
       metrics(m ? std::move(m) : std::make_shared<WorkerMetrics>()),
       auth(options.api_key),
+      cors(options.cors_origins),
       started(std::chrono::steady_clock::now()),
       started_wall(std::chrono::system_clock::now()) {}
 

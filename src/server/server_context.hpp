@@ -1,9 +1,10 @@
 #pragma once
-// What every endpoint shares: the options, the metrics, the API key, the worker's state and its
-// engine, and which connection owns each OpenAI job.
+// What every endpoint shares: the options, the metrics, the API key, the CORS policy, the worker's
+// state and its engine, and which connection owns each OpenAI job.
 
 #include "engine/engine.hpp"
 #include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "server/deadline_sink.hpp"
 #include "server/metrics.hpp"
 #include "server/server_options.hpp"
@@ -44,6 +45,7 @@ class ServerContext {
   const ServerOptions options;
   const std::shared_ptr<WorkerMetrics> metrics;
   const ApiKeyCheck auth;
+  const CorsPolicy cors;
   std::atomic<ServerState> state{ServerState::loading};
   std::atomic<int> open_streams{0};  // engine replies not yet ended
   JobOwners openai_jobs;

@@ -11,7 +11,9 @@ namespace rbees::server {
 
 struct ServerOptions {
   std::string worker_id;
-  std::optional<std::string> api_key;  // every endpoint but /health then needs it
+  std::optional<std::string> api_key;  // every endpoint but /health and the chat page then needs it
+  // Origins whose pages may call the API from a browser (`*`: any); empty: no CORS headers at all.
+  std::vector<std::string> cors_origins;
   // Names the OpenAI API answers to besides the model's own (--served-model-name); the first one
   // names the model in responses and leads /v1/models.
   std::vector<std::string> served_model_names;

@@ -62,6 +62,10 @@ json openai_error_body(const FieldErrors& errors) {
 }
 
 std::optional<json> parse_object_body(std::string_view body, FieldErrors& errors) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    errors.push_back({"body", "required", "the request has no body: a JSON object is expected", std::nullopt});
+    return std::nullopt;
+  }
   json j;
   try {
     j = json::parse(body, [](int depth, json::parse_event_t event, json&) {

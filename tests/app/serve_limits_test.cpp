@@ -68,11 +68,12 @@ TEST(ServeLimits, OversizedBodyIs413NamingTheLimit) {
   EXPECT_EQ(chunked.status(), 413) << chunked.received();
   EXPECT_NE(chunked.body().find("--max-body-size"), std::string::npos) << chunked.received();
 
-  // Nor has a body that runs to the end of the connection.
+  // Nor has a body that runs to the end of the connection (no length, Connection: close).
   RawConnection unframed(d.port());
   ASSERT_TRUE(unframed.ok());
-  unframed.send_all("POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n" +
-                    std::string(80000, ' '));
+  unframed.send_all(
+      "POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" +
+      std::string(80000, ' '));
   unframed.shutdown_write();
   ASSERT_TRUE(unframed.read_until_closed(milliseconds(30000))) << unframed.received();
   EXPECT_EQ(unframed.status(), 413) << unframed.received();

@@ -116,11 +116,25 @@ TEST(ExecuteRequest, WrongTypes) {
 }
 
 TEST(ExecuteRequest, MalformedJsonAndNonObjectBodies) {
-  for (const char* body : {"{", "", "{\"job_id\": }", "not json"}) {
+  for (const char* body : {"{", "{\"job_id\": }", "not json"}) {
     auto r = parse_execute_request(body);
     ASSERT_EQ(r.errors.size(), 1u) << body;
     EXPECT_EQ(r.errors[0].field, "body");
     EXPECT_EQ(r.errors[0].constraint, "json");
+  }
+  for (const char* body : {"", " \r\n"}) {  // no body at all: said so, not a JSON parser's complaint
+    auto r = parse_execute_request(body);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].field, "body");
+    EXPECT_EQ(r.errors[0].constraint, "required");
+    EXPECT_EQ(r.errors[0].message, "the request has no body: a JSON object is expected");
+  }
+  {
+    auto r = parse_cancel_request("");
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].field, "job_id");
+    EXPECT_EQ(r.errors[0].constraint, "required");
+    EXPECT_NE(r.errors[0].message.find("no body"), std::string::npos) << r.errors[0].message;
   }
   auto r = parse_execute_request("[1,2]");
   ASSERT_EQ(r.errors.size(), 1u);
