@@ -12,7 +12,9 @@ Reply health(ServerContext& ctx, HttpRequest&) {
                  : st == ServerState::unhealthy ? "unhealthy"
                                                 : "healthy"},
       {"worker_id", ctx.options.worker_id},
-      {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count()}};
+      {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count()},
+      // Tells a client (the chat page) to ask for the key before its first request.
+      {"api_key_required", ctx.auth.enabled()}};
   if (st == ServerState::unhealthy) body["reason"] = ctx.unhealthy_reason();
   if (auto e = ctx.engine()) {
     const auto h = e->health();

@@ -17,6 +17,10 @@ constexpr std::array kRoutes = {
     Route{"POST", "/tokenize", tokenize, true},
     Route{"POST", "/detokenize", detokenize, true},
     Route{"GET", "/metrics", metrics, true},
+    // The chat page asks for the key itself, so it loads without one.
+    Route{"GET", "/", page, false},
+    Route{"GET", "/chat.js", page, false},
+    Route{"GET", "/chat.css", page, false},
 };
 
 constexpr std::string_view kIdSegment = "{id}";

@@ -20,6 +20,7 @@ Reply model(ServerContext& ctx, HttpRequest& req);             // GET /v1/models
 Reply tokenize(ServerContext& ctx, HttpRequest& req);          // POST /tokenize
 Reply detokenize(ServerContext& ctx, HttpRequest& req);        // POST /detokenize
 Reply metrics(ServerContext& ctx, HttpRequest& req);           // GET /metrics
+Reply page(ServerContext& ctx, HttpRequest& req);              // GET /, /chat.js, /chat.css
 Reply options(ServerContext& ctx, HttpRequest& req);           // OPTIONS on any known path
 
 using Handler = Reply (*)(ServerContext&, HttpRequest&);
@@ -28,7 +29,7 @@ struct Route {
   std::string_view method;
   std::string_view path;  // a last segment "{id}" matches any non-empty rest of the path
   Handler handle;
-  bool needs_key;  // every endpoint but /health and OPTIONS, when an API key is set
+  bool needs_key;  // every endpoint but /health, OPTIONS and the chat page, when an API key is set
 };
 
 // The route for a method and path, or nullptr. OPTIONS is routed on every known path.

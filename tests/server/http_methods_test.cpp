@@ -78,7 +78,7 @@ TEST_F(HttpMethodsTest, AKnownPathWithAnotherMethodIs405WithAllow) {
   // Every endpoint, with a method it does not answer.
   for (const std::string request :
        {"POST /health", "GET /execute", "GET /cancel", "GET /v1/completions", "POST /v1/models", "GET /tokenize",
-        "GET /detokenize", "POST /metrics", "PATCH /v1/chat/completions"}) {
+        "GET /detokenize", "POST /metrics", "PATCH /v1/chat/completions", "DELETE /", "POST /chat.js"}) {
     const std::string answer = raw(request + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << request << ": " << answer;
     EXPECT_NE(answer.find("\r\nAllow: "), std::string::npos) << answer;
@@ -141,7 +141,7 @@ TEST_F(HttpMethodsTest, CancelWithoutABodyNamesWhatIsMissing) {
 TEST_F(HttpMethodsTest, OptionsWithoutCorsIs204WithAllowAndNoCorsHeaders) {
   start();
   httplib::Headers preflight = {{"Origin", "http://example.test"}, {"Access-Control-Request-Method", "POST"}};
-  for (const std::string path : {"/health", "/v1/chat/completions", "/execute"}) {
+  for (const std::string path : {"/health", "/v1/chat/completions", "/execute", "/"}) {
     auto res = client().Options(path, preflight);
     ASSERT_TRUE(res) << path;
     EXPECT_EQ(res->status, 204) << path;

@@ -106,6 +106,7 @@ TEST_F(HttpServerTest, HealthLoadingThenHealthyThenDraining) {
   EXPECT_EQ(h["vocab_size"], 128);
   EXPECT_EQ(h["context_length"], 1024);
   EXPECT_TRUE(h["uptime_seconds"].is_number());
+  EXPECT_EQ(h["api_key_required"], false);
 
   server_->begin_drain();
   auto draining = c.Get("/health");
