@@ -67,6 +67,7 @@ Parsed<engine::Request> parse_execute_request(std::string_view body) {
 
   read_sampling_fields(r, req.sampling);
   req.sampling.seed = r.u64("seed");
+  req.ignore_eos = r.boolean("ignore_eos").value_or(false);
 
   if (const json* stop = r.raw("stop")) {
     if (stop->is_array()) {

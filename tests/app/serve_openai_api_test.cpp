@@ -347,6 +347,37 @@ TEST_F(ServeOpenAiApi, ExecuteHonoursLogitBiasAndPenalties) {
   }
 }
 
+// ignore_eos on /execute, as on /v1/completions: generation goes on past the end-of-sequence token
+// to max_tokens, and the text is the same on both endpoints.
+TEST_F(ServeOpenAiApi, ExecuteHonoursIgnoreEos) {
+  // The model's end-of-sequence token (id 1) pushed up by logit_bias ends a plain request at once.
+  const std::string prompt = reference_cases()[0]["prompt"];
+  json body = greedy_body("eos-1", prompt, 40);
+  body["logit_bias"] = {{"1", 100}};
+  const auto stopped = execute(*daemon_, body);
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.end["tokens_out"], 1);
+  EXPECT_EQ(stopped.end["stop_reason"], "eos");
+  body["job_id"] = "eos-2";
+  body["ignore_eos"] = true;
+  const auto r = execute(*daemon_, body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.end["tokens_out"], 40);
+  const auto same = post("/v1/completions", {{"prompt", prompt},
+                                             {"max_tokens", 40},
+                                             {"temperature", 0},
+                                             {"logit_bias", {{"1", 100}}},
+                                             {"ignore_eos", true}});
+  ASSERT_EQ(same.status, 200) << same.raw;
+  EXPECT_EQ(same.body["usage"]["completion_tokens"], 40);
+  EXPECT_EQ(r.text, same.body["choices"][0]["text"]);
+  body["job_id"] = "eos-3";
+  body["ignore_eos"] = "yes";
+  const auto bad = post("/execute", body);
+  ASSERT_EQ(bad.status, 400) << bad.raw;
+  EXPECT_EQ(bad.body["errors"][0]["field"], "ignore_eos");
+}
+
 // echo with logprobs: the prompt's tokens come first in the logprobs, the first with null, each
 // other with its log-probability given the tokens before it: the reference logits' log-softmax
 // (within the default f16 weights' and cache's error), and computed even when the prompt is in the
