@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "app/signals.hpp"
 #include "core/device.hpp"
 #include "core/log.hpp"
 #include "core/rpc.hpp"
@@ -81,6 +84,14 @@ int run_rpc_server(const RpcServerOptions& opts) {
              {"device_name", device.description},
              {"threads", threads},
              {"protocol", core::rpc_protocol_version()}});
+  // ggml's server loop has no way out: SIGINT/SIGTERM (blocked in every thread, see signals.hpp)
+  // end the process from the watcher thread. Nothing is in flight that a client could lose more of
+  // than the connection, which it sees close.
+  watch_termination_signals([ep = ep.str()](int sig) {
+    log::info("rpc_server_stopped", std::string("stopping the ggml-rpc server on ") + ep + " (" + strsignal(sig) + ")",
+              {{"endpoint", ep}});
+    std::_Exit(0);
+  });
   core::serve_rpc(ep, device, threads);
   log::error("listen_failed", "the ggml-rpc server on " + ep.str() + " stopped", {{"endpoint", ep.str()}});
   return 1;

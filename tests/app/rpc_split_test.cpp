@@ -98,6 +98,13 @@ TEST(RpcStartup, AnUnreachableRpcHostFailsFastNamingTheAddress) {
   EXPECT_NE(d.log().find(ep), std::string::npos) << d.log();
 }
 
+// SIGTERM (and SIGINT) stop the rpc-server at once with exit code 0, as they stop serve.
+TEST(RpcStartup, TheRpcServerStopsOnSigterm) {
+  RpcServerProcess server;
+  ASSERT_TRUE(server.wait_ready()) << "rpc-server did not start";
+  EXPECT_EQ(server.terminate(std::chrono::milliseconds(3000)), 0);
+}
+
 TEST(RpcStartup, TheRpcServerSaysItHasNoAuthentication) {
   const ProcessRun help = run_binary({"rpc-server", "--help"});
   EXPECT_EQ(help.status, 0);

@@ -363,11 +363,9 @@ TEST_F(ServeOpenAiApi, ExecuteHonoursIgnoreEos) {
   const auto r = execute(*daemon_, body);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.end["tokens_out"], 40);
-  const auto same = post("/v1/completions", {{"prompt", prompt},
-                                             {"max_tokens", 40},
-                                             {"temperature", 0},
-                                             {"logit_bias", {{"1", 100}}},
-                                             {"ignore_eos", true}});
+  const auto same = post(
+      "/v1/completions",
+      {{"prompt", prompt}, {"max_tokens", 40}, {"temperature", 0}, {"logit_bias", {{"1", 100}}}, {"ignore_eos", true}});
   ASSERT_EQ(same.status, 200) << same.raw;
   EXPECT_EQ(same.body["usage"]["completion_tokens"], 40);
   EXPECT_EQ(r.text, same.body["choices"][0]["text"]);

@@ -96,6 +96,23 @@ class RpcServerProcess {
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+  // Sends SIGTERM and waits up to `limit`; the exit code, or -1 when it did not exit in time
+  // (then it is killed).
+  int terminate(std::chrono::milliseconds limit) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill_hard();
+    return -1;
+  }
   void pause() { kill(pid_, SIGSTOP); }
   void resume() { kill(pid_, SIGCONT); }
 
