@@ -105,8 +105,8 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     if (mo.float_matrix_type && (d == "bf16" || d == "f16" || d == "f32"))
       source.config.source_dtype = ggml_type_name(*mo.float_matrix_type);
     mo.batch_invariant = options.batch_invariant;
-    mo.max_graph_tokens = options.max_graph_tokens.value_or(rt->device().is_cpu() ? kDefaultGraphTokensCpu
-                                                                                   : kDefaultGraphTokensGpu);
+    mo.max_graph_tokens =
+        options.max_graph_tokens.value_or(rt->device().is_cpu() ? kDefaultGraphTokensCpu : kDefaultGraphTokensGpu);
     bool flash = true;
     for (const auto& d : rt->devices_) flash = flash && has_flash_attention(*d, source.config);
     mo.flash_attention = options.flash_attention.value_or(options.batch_invariant || flash);

@@ -237,10 +237,10 @@ TEST_F(SchedulerTest, CutsPromptTokensSoTheStepFitsOneGraph) {
     }
     return std::pair{static_cast<int>(p.slices.size()) - 1, prompt};
   };
-  EXPECT_EQ(plan_with(10, 0), std::pair(10, 100));   // no cap: the prefill chunk
-  EXPECT_EQ(plan_with(10, 64), std::pair(10, 54));   // 10 decodes + 54 prompt tokens fill 64
-  EXPECT_EQ(plan_with(10, 512), std::pair(10, 100)); // the chunk is the smaller
-  EXPECT_EQ(plan_with(60, 64), std::pair(60, 16));   // a quarter of 64 is kept for prompts
+  EXPECT_EQ(plan_with(10, 0), std::pair(10, 100));    // no cap: the prefill chunk
+  EXPECT_EQ(plan_with(10, 64), std::pair(10, 54));    // 10 decodes + 54 prompt tokens fill 64
+  EXPECT_EQ(plan_with(10, 512), std::pair(10, 100));  // the chunk is the smaller
+  EXPECT_EQ(plan_with(60, 64), std::pair(60, 16));    // a quarter of 64 is kept for prompts
 }
 
 TEST_F(SchedulerTest, RefusesSenselessOptions) {
