@@ -71,34 +71,28 @@ for v in ${VARIANTS:-"512:512" "1024:0"}; do
 done
 
 mkdir -p "$R/serve256"
-$ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 >"$R/serve256/ours-defaults.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health.json" && break; sleep 0.5; done
-cat "$R/serve256/health.json"
-echo
-timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label ours-defaults \
-  --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
-  --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/ours-defaults-c256.json" \
-  >"$R/serve256/console.txt" 2>&1
-el "256 clients rc=$?"
-tail -n 8 "$R/serve256/console.txt"
-kill $pid
-wait $pid
-# More slots than the defaults choose, at 256 clients: does batching more sequences pay?
-if [ -z "${SKIP_160:-}" ]; then
-$ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 --max-seqs 160 \
-  >"$R/serve256/ours-160seqs.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health-160.json" && break; sleep 0.5; done
-timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label ours-160seqs \
-  --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
-  --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/ours-160seqs-c256.json" \
-  >"$R/serve256/console-160.txt" 2>&1
-el "256 clients, 160 slots rc=$?"
-tail -n 8 "$R/serve256/console-160.txt"
-kill $pid
-wait $pid
-fi
+# Ours at 256 clients: label, then extra serve options (none: its defaults, KV cache and slots sized
+# for the GPU).
+serve256() {
+  local label=$1
+  shift
+  $ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 "$@" >"$R/serve256/$label.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health-$label.json" && break; sleep 0.5; done
+  cat "$R/serve256/health-$label.json"
+  echo
+  timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
+    --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
+    --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/$label-c256.json" \
+    >"$R/serve256/console-$label.txt" 2>&1
+  el "256 clients, $label rc=$?"
+  tail -n 8 "$R/serve256/console-$label.txt"
+  kill $pid
+  wait $pid
+}
+serve256 ours-defaults
+# More slots than the defaults choose: does batching more sequences pay?
+[ -n "${SKIP_160:-}" ] || serve256 ours-160seqs --max-seqs 160
 grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
 cp "$0" "$R/serve_job.sh" 2>/dev/null
 tar czf "$R/results.tgz" -C "$R" prefill serve serve-g* serve256 master.log build.log anchor-build.log serve_job.sh \
