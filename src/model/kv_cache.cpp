@@ -359,17 +359,16 @@ int KvCache::attention_span() const {
   return std::clamp(padded, 1, size());
 }
 
-void KvCache::fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,
+void KvCache::fill_mask(MaskValue* mask, int n_kv, const std::vector<int32_t>& seq_ids,
                         const std::vector<int32_t>& positions) const {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
   for (size_t t = 0; t < seq_ids.size(); ++t) {
-    float* row = mask + t * n_kv;
-    std::fill(row, row + n_kv, neg_inf);
+    MaskValue* row = mask + t * n_kv;
+    std::fill(row, row + n_kv, kMaskClosed);
     auto it = seqs_.find(seq_ids[t]);
     if (it == seqs_.end()) continue;
     for (const auto& [pos, cell] : it->second) {
       if (pos > positions[t]) break;
-      if (cell < n_kv) row[cell] = 0.0f;
+      if (cell < n_kv) row[cell] = kMaskOpen;
     }
   }
 }
@@ -420,15 +419,14 @@ int KvCache::region_window(int extent, int n_streams) const {
   return std::max(extent, region_size());
 }
 
-void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,
+void KvCache::fill_region_mask(MaskValue* mask, int window, const std::vector<int32_t>& stream_seq,
                                const std::vector<int32_t>& stream_pos) const {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
   const int32_t r_size = region_size();
   for (size_t r = 0; r < stream_seq.size(); ++r) {
-    float* row = mask + r * window;
-    std::fill(row, row + window, neg_inf);
+    MaskValue* row = mask + r * window;
+    std::fill(row, row + window, kMaskClosed);
     if (stream_seq[r] < 0) {
-      row[0] = 0.0f;
+      row[0] = kMaskOpen;
       continue;
     }
     auto it = seqs_.find(stream_seq[r]);
@@ -438,14 +436,14 @@ void KvCache::fill_region_mask(float* mask, int window, const std::vector<int32_
     const int extent = home_extent(stream_seq[r]);
     if (extent >= 0 && extent == static_cast<int>(it->second.size()) && extent <= window &&
         it->second.rbegin()->first <= stream_pos[r]) {
-      std::fill(row, row + extent, 0.0f);
+      std::fill(row, row + extent, kMaskOpen);
       continue;
     }
     const int32_t base = static_cast<int32_t>(r) * r_size;
     for (const auto& [pos, cell] : it->second) {
       if (pos > stream_pos[r]) break;
       const int32_t off = cell - base;
-      if (off >= 0 && off < window) row[off] = 0.0f;
+      if (off >= 0 && off < window) row[off] = kMaskOpen;
     }
   }
 }
@@ -479,15 +477,14 @@ void KvCache::fill_seq_gather(int32_t* out, int32_t seq, int window) const {
   std::fill(out + j, out + window, it->second.begin()->second);
 }
 
-void KvCache::fill_seq_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+void KvCache::fill_seq_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   auto it = seqs_.find(seq);
   if (it == seqs_.end()) return;
   for (size_t t = 0; t < n; ++t) {
-    float* row = mask + t * static_cast<size_t>(window);
+    MaskValue* row = mask + t * static_cast<size_t>(window);
     size_t j = 0;
-    for (const auto& [pos, cell] : it->second) row[j++] = pos <= positions[t] ? 0.0f : neg_inf;
-    std::fill(row + j, row + window, neg_inf);
+    for (const auto& [pos, cell] : it->second) row[j++] = pos <= positions[t] ? kMaskOpen : kMaskClosed;
+    std::fill(row + j, row + window, kMaskClosed);
   }
 }
 
@@ -498,10 +495,9 @@ int KvCache::run_window(int32_t seq, int extent) const {
   return std::max(extent, region_size());
 }
 
-void KvCache::fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+void KvCache::fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   const size_t w = static_cast<size_t>(window);
-  std::fill(mask, mask + n * w, neg_inf);
+  std::fill(mask, mask + n * w, kMaskClosed);
   auto it = seqs_.find(seq);
   if (it == seqs_.end() || n == 0) return;
   const int32_t base = seq * region_size();
@@ -510,14 +506,14 @@ void KvCache::fill_run_mask(float* mask, int window, int32_t seq, const int32_t*
   // size, not the run's length times the sequence's.
   auto cell = it->second.begin();
   for (size_t t = 0; t < n; ++t) {
-    float* row = mask + t * w;
+    MaskValue* row = mask + t * w;
     if (t > 0) {
       if (positions[t] < positions[t - 1]) throw std::logic_error("a run's positions must rise");
       std::copy(row - w, row, row);
     }
     for (; cell != it->second.end() && cell->first <= positions[t]; ++cell) {
       const int32_t off = cell->second - base;
-      if (off >= 0 && off < window) row[off] = 0.0f;
+      if (off >= 0 && off < window) row[off] = kMaskOpen;
     }
   }
 }

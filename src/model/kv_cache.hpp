@@ -16,6 +16,12 @@
 
 namespace rbees::model {
 
+// Attention masks hold F16 values, as the flash kernels read them: built so on the host, a mask
+// goes to the device at half the bytes of F32 and needs no conversion in the graph.
+using MaskValue = ggml_fp16_t;
+inline constexpr MaskValue kMaskOpen = 0x0000;    // +0: the cell may be read
+inline constexpr MaskValue kMaskClosed = 0xFC00;  // -inf: it may not
+
 class KvCache {
  public:
   // n_embd_k / n_embd_v: key / value width of one token in one layer (head_dim * n_head_kv).
@@ -88,7 +94,7 @@ class KvCache {
   // (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of region r. A stream
   // with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row stays
   // finite.
-  void fill_region_mask(float* mask, int window, const std::vector<int32_t>& stream_seq,
+  void fill_region_mask(MaskValue* mask, int window, const std::vector<int32_t>& stream_seq,
                         const std::vector<int32_t>& stream_pos) const;
   // Attention window for a run of tokens of sequence `seq`, whose cells all lie in its home region
   // up to offset `extent`: a multiple of 256 cells when it fits the storage from the region's start,
@@ -96,7 +102,7 @@ class KvCache {
   int run_window(int32_t seq, int extent) const;
   // Additive mask [window, n], row t for the token of `seq` at positions[t]: 0 where it may read the
   // cell at offset c of the sequence's home region, -INF elsewhere.
-  void fill_run_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
+  void fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
   // Whether the cells of `seq`, taken in position order, have ascending indices. Attention sums over
   // cells in index order, so only then does it sum over this sequence's in position order.
   bool in_position_order(int32_t seq) const;
@@ -108,10 +114,10 @@ class KvCache {
   void fill_seq_gather(int32_t* out, int32_t seq, int window) const;
   // Additive mask [window, n] over the gathered cells (fill_seq_gather): row t lets the token at
   // positions[t] read the cells with positions up to its own; the padding is -INF.
-  void fill_seq_mask(float* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
+  void fill_seq_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;
   // Additive mask [n_kv, n_tokens], row-major by token: 0 where token t may read cell c (same
   // sequence, cell position <= token position), -INF elsewhere.
-  void fill_mask(float* mask, int n_kv, const std::vector<int32_t>& seq_ids,
+  void fill_mask(MaskValue* mask, int n_kv, const std::vector<int32_t>& seq_ids,
                  const std::vector<int32_t>& positions) const;
 
   ggml_tensor* k(int layer) const { return k_[layer]; }

@@ -54,11 +54,11 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   g.cells = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens), "inp_cells");
   for (ggml_tensor* t : {g.tokens, g.positions, g.cells}) ggml_set_input(t);
   if (n_g > 0) {
-    g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, shape.n_kv, n_g), "inp_mask");
+    g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F16, shape.n_kv, n_g), "inp_mask");
     ggml_set_input(g.mask);
   }
-  if (shape.run_mask_floats > 0) {
-    g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F32, shape.run_mask_floats), "inp_run_mask");
+  if (shape.run_mask_values > 0) {
+    g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F16, shape.run_mask_values), "inp_run_mask");
     ggml_set_input(g.run_mask);
   }
   if (shape.gather_ints > 0) {
@@ -67,7 +67,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   }
   if (n_s > 0) {
     g.region_mask =
-        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F32, shape.window, 1, 1, shape.n_streams), "inp_region_mask");
+        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.window, 1, 1, shape.n_streams), "inp_region_mask");
     ggml_set_input(g.region_mask);
     if (!shape.streams_in_order) {
       g.stream_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_streams), "inp_stream_rows");
@@ -83,11 +83,9 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
   const ops::LinearOptions lin{options_.batch_invariant};
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
-  // The flash kernels take F16 masks: convert them once for all layers.
-  auto for_kernel = [&](ggml_tensor* m) { return m != nullptr && attn.flash ? ggml_cast(ctx, m, GGML_TYPE_F16) : m; };
-  ggml_tensor* mask = for_kernel(g.mask);
-  ggml_tensor* region_mask = for_kernel(g.region_mask);
-  ggml_tensor* run_mask = for_kernel(g.run_mask);
+  ggml_tensor* mask = g.mask;
+  ggml_tensor* region_mask = g.region_mask;
+  ggml_tensor* run_mask = g.run_mask;
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   const bool pin = !layer_backends_.empty();

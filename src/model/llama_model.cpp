@@ -67,7 +67,13 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
 }  // namespace
 
 LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, ModelOptions options)
-    : config_(source.config), device_(device), options_(std::move(options)) {
+    : config_(source.config),
+      device_(device),
+      options_(std::move(options)),
+      host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      region_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
   const auto& c = config_;
   if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "mistral") {
     throw std::invalid_argument("unsupported architecture '" + c.architecture + "'");
@@ -234,7 +240,6 @@ WeightOptions LlamaModel::plan_devices() {
 
 LlamaModel::~LlamaModel() {
   if (sched_ != nullptr) ggml_backend_sched_free(sched_);
-  if (host_logits_ != nullptr) ggml_backend_buffer_free(host_logits_);
   if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
 }
 
@@ -424,19 +429,10 @@ Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions
   return out;
 }
 
-// Host memory for n_rows logits rows, grown as needed. On a GPU it comes from the device's host
-// buffer type (pinned), which the device copies into without staging.
+// Host memory for n_rows logits rows, grown as needed: pinned on a GPU, so the device copies into
+// it without staging.
 float* LlamaModel::host_logits(size_t n_rows) {
-  const size_t bytes = std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab) * sizeof(float);
-  if (host_logits_ == nullptr || ggml_backend_buffer_get_size(host_logits_) < bytes) {
-    if (host_logits_ != nullptr) ggml_backend_buffer_free(host_logits_);
-    host_logits_ = nullptr;
-    ggml_backend_buffer_type_t buft = ggml_backend_dev_host_buffer_type(device_.info().dev);
-    if (buft != nullptr) host_logits_ = ggml_backend_buft_alloc_buffer(buft, bytes);
-    if (host_logits_ == nullptr) host_logits_ = ggml_backend_buft_alloc_buffer(ggml_backend_cpu_buffer_type(), bytes);
-    if (host_logits_ == nullptr) throw std::runtime_error("could not allocate host memory for the logits");
-  }
-  return static_cast<float*>(ggml_backend_buffer_get_base(host_logits_));
+  return host_logits_->reserve_as<float>(std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab));
 }
 
 size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy) {
@@ -575,7 +571,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // there (the region path needs the flash kernel, as above), else over the whole span.
     std::vector<Run> runs;
     int n_general = 0;
-    int run_floats = 0;
+    int run_values = 0;
     int gather_ints = 0;
     for (int i = plan.n_tokens; i < n_tokens;) {
       int j = i + 1;
@@ -588,14 +584,14 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       const bool own = invariant || static_cast<int>(runs.size()) < kMaxRuns - 1;
       const int extent = options_.flash_attention && ordered && own ? kv.home_extent(seqs[i]) : -1;
       if (extent > 0) {
-        runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_floats});
-        run_floats += runs.back().window * runs.back().n_tokens;
+        runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_values});
+        run_values += runs.back().window * runs.back().n_tokens;
       } else if (own && options_.flash_attention) {
         // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep
         // the graph's shape; the invariant mode's reference kernel sums the cells it is given.
         const int window = kv.gather_window(seqs[i], !invariant);
-        runs.push_back(Run{i, j - i, seqs[i], window, run_floats, true, gather_ints});
-        run_floats += window * (j - i);
+        runs.push_back(Run{i, j - i, seqs[i], window, run_values, true, gather_ints});
+        run_values += window * (j - i);
         gather_ints += window;
       } else if (!runs.empty() && runs.back().region < 0) {
         runs.back().n_tokens += j - i;
@@ -620,7 +616,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.argmax = dst.ids != nullptr;
     shape.runs = std::move(runs);
     shape.n_general = n_general;
-    shape.run_mask_floats = run_floats;
+    shape.run_mask_values = run_values;
     shape.gather_ints = gather_ints;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
@@ -654,33 +650,34 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
     if (g.mask != nullptr) {
-      mask_.resize(static_cast<size_t>(shape.n_kv) * n_general);  // every element is written below
+      // Every element is written below.
+      MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.n_kv) * n_general);
       std::vector<int32_t> g_seqs, g_pos;
       for (const Run& r : shape.runs) {
         if (r.region >= 0) continue;
         g_seqs.insert(g_seqs.end(), seqs.begin() + r.begin, seqs.begin() + r.begin + r.n_tokens);
         g_pos.insert(g_pos.end(), positions.begin() + r.begin, positions.begin() + r.begin + r.n_tokens);
       }
-      kv.fill_mask(mask_.data(), shape.n_kv, g_seqs, g_pos);
-      ggml_backend_tensor_set(g.mask, mask_.data(), 0, ggml_nbytes(g.mask));
+      kv.fill_mask(mask, shape.n_kv, g_seqs, g_pos);
+      ggml_backend_tensor_set(g.mask, mask, 0, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
-      run_mask_.resize(static_cast<size_t>(shape.run_mask_floats));
+      MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.run_mask_values));
       for (const Run& r : shape.runs) {
         if (r.region < 0) continue;
         const int32_t* pos = positions.data() + r.begin;
         if (r.gathered) {
-          kv.fill_seq_mask(run_mask_.data() + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
+          kv.fill_seq_mask(run_mask + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
         } else {
-          kv.fill_run_mask(run_mask_.data() + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
+          kv.fill_run_mask(run_mask + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
         }
       }
-      ggml_backend_tensor_set(g.run_mask, run_mask_.data(), 0, ggml_nbytes(g.run_mask));
+      ggml_backend_tensor_set(g.run_mask, run_mask, 0, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
-      region_mask_.resize(static_cast<size_t>(shape.window) * shape.n_streams);
-      kv.fill_region_mask(region_mask_.data(), shape.window, plan.stream_seq, plan.stream_pos);
-      ggml_backend_tensor_set(g.region_mask, region_mask_.data(), 0, ggml_nbytes(g.region_mask));
+      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.window) * shape.n_streams);
+      kv.fill_region_mask(region_mask, shape.window, plan.stream_seq, plan.stream_pos);
+      ggml_backend_tensor_set(g.region_mask, region_mask, 0, ggml_nbytes(g.region_mask));
     }
     if (g.gather != nullptr) {
       gather_.resize(static_cast<size_t>(shape.gather_ints));

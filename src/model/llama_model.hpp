@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/device.hpp"
+#include "core/host_buffer.hpp"
 #include "core/residency.hpp"
 #include "loader/model_source.hpp"
 #include "model/batch.hpp"
@@ -211,7 +212,7 @@ class LlamaModel {
     bool argmax = false;           // the graph ends in each row's greatest logit (forward_greedy)
     std::vector<Run> runs;         // the tokens after the streams, in batch order
     int n_general = 0;             // tokens in runs over the first n_kv cells
-    int run_mask_floats = 0;       // the region runs' masks, together
+    int run_mask_values = 0;       // the region runs' masks, together
     int gather_ints = 0;           // the gathered runs' cell indices, together
     bool operator==(const Shape&) const = default;
   };
@@ -222,10 +223,10 @@ class LlamaModel {
     ggml_tensor* tokens = nullptr;         // I32 [n_tokens]
     ggml_tensor* positions = nullptr;      // I32 [n_tokens]
     ggml_tensor* cells = nullptr;          // I64 [n_tokens]: the KV cell each token writes
-    ggml_tensor* mask = nullptr;           // F32 [n_kv, n_general], or null
-    ggml_tensor* run_mask = nullptr;       // F32 [run_mask_floats], or null
+    ggml_tensor* mask = nullptr;           // F16 [n_kv, n_general], or null
+    ggml_tensor* run_mask = nullptr;       // F16 [run_mask_values], or null
     ggml_tensor* gather = nullptr;         // I32 [gather_ints], or null
-    ggml_tensor* region_mask = nullptr;    // F32 [window, 1, 1, n_streams], or null
+    ggml_tensor* region_mask = nullptr;    // F16 [window, 1, 1, n_streams], or null
     ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
     ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
     ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
@@ -276,11 +277,12 @@ class LlamaModel {
   Graph graph_;               // the last graph built and allocated
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
-  ggml_backend_buffer_t host_logits_ = nullptr;
-  std::vector<int32_t> greedy_ids_;  // the ids of the last forward_greedy()
-  std::vector<float> mask_;          // the attention masks of the current pass, kept to reuse their memory
-  std::vector<float> region_mask_;
-  std::vector<float> run_mask_;
+  std::unique_ptr<core::HostBuffer> host_logits_;  // the logits rows of the last pass
+  std::vector<int32_t> greedy_ids_;                // the ids of the last forward_greedy()
+  // The attention masks of the current pass, in host memory the device copies from directly.
+  std::unique_ptr<core::HostBuffer> mask_;
+  std::unique_ptr<core::HostBuffer> region_mask_;
+  std::unique_ptr<core::HostBuffer> run_mask_;
   std::vector<int32_t> gather_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;

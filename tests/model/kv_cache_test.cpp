@@ -10,6 +10,13 @@
 namespace rbees::model::testing {
 namespace {
 
+// The masks' F16 values as floats (exact for 0 and -inf).
+std::vector<float> as_floats(const std::vector<MaskValue>& mask) {
+  std::vector<float> out;
+  for (MaskValue v : mask) out.push_back(ggml_fp16_to_fp32(v));
+  return out;
+}
+
 // The default model in F32, loaded once for this file.
 LlamaModel& exact_model() {
   static LoadedModel lm(kHfDir, exact_options());
@@ -32,8 +39,9 @@ TEST(KvCacheCells, PlaceTagsCellsAndMaskFollowsSequencesAndPositions) {
   EXPECT_EQ(kv.seq_cells(0), (std::vector<int32_t>{0, 2, 4}));
   EXPECT_EQ(kv.seq_pos_max(1), 1);
 
-  std::vector<float> mask(8 * 2);
-  kv.fill_mask(mask.data(), 8, {0, 1}, {1, 1});
+  std::vector<MaskValue> m(8 * 2);
+  kv.fill_mask(m.data(), 8, {0, 1}, {1, 1});
+  const std::vector<float> mask = as_floats(m);
   const float inf = -std::numeric_limits<float>::infinity();
   // Token of seq 0 at pos 1 sees cells 0 and 2; token of seq 1 at pos 1 sees cells 1 and 3.
   EXPECT_EQ(mask, (std::vector<float>{0, inf, 0, inf, inf, inf, inf, inf, inf, 0, inf, 0, inf, inf, inf, inf}));
@@ -249,12 +257,12 @@ TEST(KvCacheRegions, SequencesPlaceInTheirHomeRegionAndOverflowElsewhere) {
 
   // Stream r reads region r; stream 1 is a placeholder that sees one cell so its row stays finite.
   const int window = 4;
-  std::vector<float> mask(window * 3);
+  std::vector<MaskValue> mask(window * 3);
   kv.fill_region_mask(mask.data(), window, {0, -1, 2}, {0, 0, 0});
   const float inf = -std::numeric_limits<float>::infinity();
-  EXPECT_EQ(mask, (std::vector<float>{0, inf, inf, inf, 0, inf, inf, inf, 0, inf, inf, inf}));
+  EXPECT_EQ(as_floats(mask), (std::vector<float>{0, inf, inf, inf, 0, inf, inf, inf, 0, inf, inf, inf}));
   kv.fill_region_mask(mask.data(), window, {0, -1, 2}, {0, 0, 1});
-  EXPECT_EQ(mask[8 + 1], 0.0f);
+  EXPECT_EQ(as_floats(mask)[8 + 1], 0.0f);
   // Windows are multiples of 256 when every stream's fits the storage (cells plus 256 spare rows).
   EXPECT_EQ(kv.region_window(3, 1), 256);
   EXPECT_EQ(kv.region_window(3, 4), 4);
@@ -270,11 +278,11 @@ TEST(KvCacheRegions, RunMaskCoversTheHomeRegionCausally) {
   // 16 cells plus 256 spare rows: a 256-cell window fits from region 2's start.
   EXPECT_EQ(kv.run_window(2, kv.home_extent(2)), 256);
   const int window = 4;
-  std::vector<float> mask(window * 2);
+  std::vector<MaskValue> mask(window * 2);
   const int32_t positions[2] = {1, 2};
   kv.fill_run_mask(mask.data(), window, 2, positions, 2);
   const float inf = -std::numeric_limits<float>::infinity();
-  EXPECT_EQ(mask, (std::vector<float>{0, 0, inf, inf, 0, 0, 0, inf}));
+  EXPECT_EQ(as_floats(mask), (std::vector<float>{0, 0, inf, inf, 0, 0, 0, inf}));
 }
 
 // Batched decode steps of several sequences, each in its own home region, attend per region (with
