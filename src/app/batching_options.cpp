@@ -26,6 +26,9 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "(0: what one forward graph holds, --max-graph-tokens); a step is also cut to fit one graph")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
+  cmd.add_flag("--profile-ops", o.profile_ops,
+               "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "
+               "each op is then run and waited for alone, so serving slows down: for diagnosis, not for production");
 }
 
 }  // namespace rbees::app

@@ -1,6 +1,7 @@
 #include "engine/batch_engine.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <span>
 #include <stdexcept>
 #include <utility>
@@ -61,6 +62,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"greedy_on_device", greedy_on_device_},
              {"sequence_limit", limit_}});
   timings_at_start_ = rt_.model().timings();
+  if (opts_.profile_ops) rt_.model().set_op_profile(&op_profile_);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -539,6 +541,21 @@ void BatchEngine::log_totals() const {
              {"graph_compute_ms", t.compute_ms},
              {"output_download_ms", t.download_ms},
              {"output_stage_ms", totals_.step_ms - model_ms}});
+  if (!opts_.profile_ops) return;
+  rt_.model().set_op_profile(nullptr);
+  // The ops by time over all steps, as "op ms count" triples; each op ran and was waited for alone,
+  // so the figures rank ops, they do not add up to the step times above.
+  std::vector<std::pair<std::string, model::OpProfile::Entry>> rows(op_profile_.by_op.begin(), op_profile_.by_op.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  std::string ops;
+  for (const auto& [op, e] : rows) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s%s %.1f %llu", ops.empty() ? "" : "; ", op.c_str(), e.ms,
+                  static_cast<unsigned long long>(e.count));
+    ops += buf;
+  }
+  log::info("engine_op_profile", "device time by op over all steps (op ms count; each op waited for alone)",
+            {{"passes", static_cast<unsigned long long>(op_profile_.passes)}, {"ops", ops}});
 }
 
 void BatchEngine::fail_all(const std::string& message) {

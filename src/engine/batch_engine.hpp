@@ -57,6 +57,8 @@ struct BatchEngineOptions {
   // (LlamaModel::forward_greedy) instead of copying the logits rows to the host. Unset: on a GPU,
   // where the copy and the host's scan of n_vocab floats per sequence cost more than the pick.
   std::optional<bool> greedy_on_device;
+  // Time every step op by op (model::OpProfile) and log the totals at shutdown.
+  bool profile_ops = false;
 };
 
 struct BatchEngineStats {
@@ -105,6 +107,8 @@ class BatchEngine : public Engine {
   int sequence_limit() const { return limit_; }
   const BatchEngineOptions& options() const { return opts_; }
   BatchEngineStats detailed_stats() const;
+  // The op-by-op times of every step (BatchEngineOptions::profile_ops); read it after shutdown().
+  const model::OpProfile& op_profile() const { return op_profile_; }
   // Waits until no job is queued or running (for tests and draining).
   void wait_idle();
   ModelRuntime& runtime() { return rt_; }
@@ -197,6 +201,7 @@ class BatchEngine : public Engine {
     uint64_t sampled_rows = 0;
   } totals_;
   model::ForwardTimings timings_at_start_;
+  model::OpProfile op_profile_;
 
   std::thread thread_;
 };

@@ -106,5 +106,36 @@ TEST(BatchEngineGreedy, PicksOnTheDeviceGiveTheHostsCompletionsAloneAndInMixedBa
   }
 }
 
+// --profile-ops: every step's pass is timed op by op, and the requests still run to their ends.
+TEST(BatchEngineProfile, EveryStepIsTimedOpByOp) {
+  auto rt = test_support::load_test_runtime();
+  auto reqs = workload();
+  reqs.resize(3);
+  BatchEngineOptions o;
+  o.ctx_size = 1024;
+  o.max_seqs = 3;
+  o.prefill_chunk = 16;
+  o.profile_ops = true;
+  BatchEngine engine(*rt, o);
+  std::vector<std::shared_ptr<Tokens>> sinks;
+  for (const auto& r : reqs) {
+    sinks.push_back(std::make_shared<Tokens>());
+    ASSERT_EQ(engine.submit(r, sinks.back()).admission, Admission::accepted);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(sinks[i]->wait().size(), static_cast<size_t>(*reqs[i].max_tokens));
+  engine.shutdown();
+  const model::OpProfile& p = engine.op_profile();
+  EXPECT_EQ(p.passes, engine.detailed_stats().steps);
+  ASSERT_FALSE(p.by_op.empty());
+  uint64_t products = 0;
+  for (const auto& [op, e] : p.by_op) {
+    EXPECT_GT(e.count, 0u) << op;
+    EXPECT_GE(e.ms, 0.0) << op;
+    if (op.rfind("MUL_MAT", 0) == 0) products += e.count;
+  }
+  // Seven weight products per layer and pass at least (q, k, v, o, gate, up, down).
+  EXPECT_GE(products, p.passes * 7);
+}
+
 }  // namespace
 }  // namespace rbees::engine
