@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # One GPU session's serving measurements, run on the GPU machine in the background (setsid) from a
 # checkout that carries .carry/ (scripts/gpu/prepare-carry.sh): builds ours and the anchor's
-# llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then
-#   1. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
-#   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
-#   3. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
-#   4. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then with 160 slots.
-# Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1.
-# Progress: /tmp/gpu/master.log; everything lands in /tmp/gpu/results.tgz once /tmp/gpu/ALLDONE exists.
+# llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then, most needed first:
+#   1. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
+#   2. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients,
+#   3. constrained decoding (bench/gpu/constrained_job.sh, when present),
+#   4. ours at 64 clients with --profile-ops (one run, not a throughput figure: each op is waited for),
+#   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
+#   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
+#   7. ours at 256 clients with 160 slots.
+# Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1.
+# Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
+# everything once /tmp/gpu/ALLDONE exists.
 set -u
 R=/tmp/gpu
 mkdir -p "$R"
@@ -42,12 +46,13 @@ build-cuda/rbees-make-random-gguf --shape llama2-7b --vocab-from .carry/vocab-ll
 el "model written rc=$?"
 ours=build-cuda/rbees-workerd
 
-mkdir -p "$R/prefill"
-for g in ${GRAPHS:-512 1024 2048 4096}; do
-  $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
-    --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
-  el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
-done
+
+# What is done so far, for a poll to fetch.
+pack() {
+  cp "$0" "$R/serve_job.sh" 2>/dev/null
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d prefill serve serve-g* serve256 constrained profile \
+    master.log build.log anchor-build.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
+}
 
 wait
 el "$(cat $R/anchor.rc)"
@@ -58,17 +63,7 @@ bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/
   --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
-
-for v in ${VARIANTS:-"512:512" "1024:0"}; do
-  g=${v%%:*} c=${v##*:}
-  mkdir -p "$R/serve-g$g-c$c"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
-    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 \
-    --ours-args "--max-graph-tokens $g --prefill-chunk $c" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-g$g-c$c" >"$R/serve-g$g-c$c.log" 2>&1
-  el "variant graph $g chunk $c rc=$?"
-  tail -n 12 "$R/serve-g$g-c$c.log"
-done
+pack
 
 mkdir -p "$R/serve256"
 # Ours at 256 clients: label, then extra serve options (none: its defaults, KV cache and slots sized
@@ -91,11 +86,51 @@ serve256() {
   wait $pid
 }
 serve256 ours-defaults
+pack
+
+if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
+  mkdir -p "$R/constrained"
+  MODEL="$M" OURS="$ours" OUTDIR="$R/constrained" bash bench/gpu/constrained_job.sh >"$R/constrained/console.txt" 2>&1
+  el "constrained rc=$?"
+  tail -n 12 "$R/constrained/console.txt"
+  pack
+fi
+
+if [ -z "${SKIP_PROFILE:-}" ]; then
+  # Where the steps' device time goes, op by op. Each op is waited for alone: the throughput of this
+  # run is not a figure.
+  mkdir -p "$R/profile"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
+    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 --ours-args "--profile-ops" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/profile" >"$R/profile/console.txt" 2>&1
+  el "profile rc=$?"
+  grep -h "engine_op_profile\|engine_totals" "$R"/profile/*.log | cut -c1-2000
+  pack
+fi
+
+mkdir -p "$R/prefill"
+for g in ${GRAPHS:-2048 4096}; do
+  $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
+    --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
+  el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
+done
+pack
+
+for v in ${VARIANTS:-"4096:0"}; do
+  g=${v%%:*} c=${v##*:}
+  mkdir -p "$R/serve-g$g-c$c"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
+    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 \
+    --ours-args "--max-graph-tokens $g --prefill-chunk $c" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-g$g-c$c" >"$R/serve-g$g-c$c.log" 2>&1
+  el "variant graph $g chunk $c rc=$?"
+  tail -n 12 "$R/serve-g$g-c$c.log"
+done
+pack
+
 # More slots than the defaults choose: does batching more sequences pay?
 [ -n "${SKIP_160:-}" ] || serve256 ours-160seqs --max-seqs 160
 grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
-cp "$0" "$R/serve_job.sh" 2>/dev/null
-tar czf "$R/results.tgz" -C "$R" prefill serve serve-g* serve256 master.log build.log anchor-build.log serve_job.sh \
-  2>/dev/null
+pack
 el "done"
 touch "$R/ALLDONE"
