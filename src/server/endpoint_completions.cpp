@@ -6,6 +6,7 @@
 #include "server/endpoint_support.hpp"
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
+#include "server/openai_frames.hpp"
 #include "server/openai_request.hpp"
 #include "server/openai_sink.hpp"
 
@@ -89,7 +90,7 @@ Reply openai_completion(ServerContext& ctx, HttpRequest& req, bool chat) {
     for (const auto& p : o.prompts) oc.echo_prefixes.insert(oc.echo_prefixes.end(), o.n, prompt_text(*e, p));
   }
   auto channel = std::make_shared<StreamChannel>();
-  auto sink = std::make_shared<OpenAiSink>(oc, e, channel, ctx.metrics);
+  auto sink = std::make_shared<OpenAiSink>(oc.n_choices, oc.logprobs.has_value() && !chat, channel, ctx.metrics);
 
   // Choice k = p * n + i is prompt p's i-th sample; the first job is named by the response's id,
   // the others by the id and their index. With a seed, sample i draws from seed + i.
@@ -116,11 +117,9 @@ Reply openai_completion(ServerContext& ctx, HttpRequest& req, bool chat) {
   reply.channel = std::move(channel);
   reply.engine = e;
   reply.job_id = oc.id;
+  reply.format = std::make_shared<OpenAiFrames>(std::move(oc), e);
   reply.deadline = deadline;
-  reply.sse = oc.stream;
-  if (!oc.stream) {
-    reply.complete = [sink] { return json_response(sink->status(), sink->response()); };
-  }
+  reply.sse = o.stream;
   reply.on_end = [&ctx, ids = std::move(job_ids)] {
     for (const auto& id : ids) ctx.openai_jobs.release(id);
   };

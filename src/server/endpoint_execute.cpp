@@ -4,9 +4,9 @@
 #include "server/endpoint_support.hpp"
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
+#include "server/execute_frames.hpp"
 #include "server/execute_request.hpp"
 #include "server/execute_sink.hpp"
-#include "server/sse.hpp"
 
 namespace rbees::server::endpoints {
 
@@ -19,10 +19,12 @@ Reply execute(ServerContext& ctx, HttpRequest& req) {
   const Deadline deadline = ctx.deadline_from_now();
   engine::Request request = std::move(*parsed.value);
   const std::string job_id = request.job_id;
+  const engine::HealthInfo health = e->health();
+  // `started` opens the stream, before any token the engine sends.
+  auto format =
+      std::make_shared<ExecuteFrames>(job_id, health.model, std::chrono::system_clock::now(), health.vram_bytes);
   auto channel = std::make_shared<StreamChannel>();
-  // `started` is queued before submission so that it precedes any token the engine sends.
-  channel->push(sse_frame(started_event(job_id, e->health().model, std::chrono::system_clock::now())));
-  auto sink = ctx.with_deadline(std::make_shared<ExecuteSink>(channel, ctx.metrics, e->health().vram_bytes), channel);
+  auto sink = ctx.with_deadline(std::make_shared<ExecuteSink>(channel, ctx.metrics), channel);
   const auto admitted = e->submit(std::move(request), sink);
   if (admitted.admission != engine::Admission::accepted) {
     return {admission_refusal(ctx, req, admitted), std::nullopt};
@@ -30,6 +32,7 @@ Reply execute(ServerContext& ctx, HttpRequest& req) {
   log::info("job_admitted", "job admitted", {{"job_id", job_id}, {"prompt_tokens", admitted.prompt_tokens}});
   EngineReply reply;
   reply.channel = std::move(channel);
+  reply.format = std::move(format);
   reply.engine = e;
   reply.job_id = job_id;
   reply.deadline = deadline;

@@ -4,6 +4,7 @@
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
 #include "server/memory_release.hpp"
+#include "server/reply_format.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -440,24 +441,28 @@ void HttpConnection::wake() {
   });
 }
 
+// Events are turned into bytes here, on the connection's strand, as they are written: what came
+// while a write was out goes in the next chunk.
 void HttpConnection::pump() {
   if (!reply_ || writing_ || phase_ != Phase::engine_reply) return;
+  const bool closed = reply_->channel->take(events_);
+  out_.clear();
+  reply_->format->add(events_, out_);
+  events_.clear();
   if (!reply_->sse) {
-    if (!reply_->channel->closed()) return;
-    HttpResponse r = reply_->complete();
+    if (!closed) return;
+    HttpResponse r = reply_->format->response();
     end_reply();
     return respond(std::move(r));
   }
-  auto batch = reply_->channel->take();
-  if (!batch.data.empty()) {
-    out_ = std::move(batch.data);
+  if (!out_.empty()) {
     writing_ = true;
     arm(Clock::now() + ctx_.options.write_timeout);
     asio::async_write(socket_, http::make_chunk(asio::buffer(out_)),
                       [self = shared_from_this()](ErrorCode ec, size_t) { self->stream_written(ec); });
     return;
   }
-  if (!batch.closed) return;
+  if (!closed) return;
   writing_ = true;
   arm(Clock::now() + ctx_.options.write_timeout);
   asio::async_write(socket_, http::make_chunk_last(), [self = shared_from_this()](ErrorCode ec, size_t) {
@@ -506,6 +511,7 @@ void HttpConnection::end_reply() {
   stream_serializer_.reset();
   stream_head_.reset();
   out_ = {};
+  events_ = {};
 }
 
 // ---- timers and ending ----

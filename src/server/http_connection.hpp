@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rbees::server {
 
@@ -94,7 +95,8 @@ class HttpConnection final : public RegisteredConnection, public std::enable_sha
   std::optional<EngineReply> reply_;
   std::unique_ptr<boost::beast::http::response<boost::beast::http::empty_body>> stream_head_;
   std::unique_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>> stream_serializer_;
-  std::string out_;  // the chunk being written
+  std::string out_;                  // the chunk being written
+  std::vector<StreamEvent> events_;  // the reply's events being turned into it
   bool writing_ = false;
   std::atomic<bool> wake_pending_{false};
 };

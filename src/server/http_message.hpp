@@ -18,6 +18,8 @@
 
 namespace rbees::server {
 
+class ReplyFormat;
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // the target without its query
@@ -36,19 +38,19 @@ struct HttpResponse {
   std::string body;
 };
 
-// A response that follows a job in the engine: with `sse`, its channel's frames are sent as a
-// text/event-stream while they come; otherwise `complete` builds the response once the channel has
-// closed. The front end cancels the job when the client goes away or the deadline passes, and calls
-// `on_end` once, whatever happened.
+// A response that follows a job in the engine: `format` turns its channel's events into the
+// response, on the connection's strand. With `sse` they are sent as a text/event-stream while they
+// come; otherwise the response is sent once the channel has closed. The front end cancels the job
+// when the client goes away or the deadline passes, and calls `on_end` once, whatever happened.
 struct EngineReply {
   std::shared_ptr<StreamChannel> channel;
+  std::shared_ptr<ReplyFormat> format;
   // Not owned: a connection may outlive the engine's last owner, and its last reference may drop
   // on the engine's own thread (a channel's wake-up), where destroying the engine would join itself.
   std::weak_ptr<engine::Engine> engine;
   std::string job_id;
   Deadline deadline;
   bool sse = true;
-  std::function<HttpResponse()> complete;
   std::function<void()> on_end;
 };
 

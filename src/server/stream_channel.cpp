@@ -2,17 +2,12 @@
 
 namespace rbees::server {
 
-void StreamChannel::push(std::string frame) {
+void StreamChannel::push(StreamEvent event) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    if (pending_.empty()) {
-      pending_ = std::move(frame);
-    } else {
-      pending_ += frame;
-    }
+    pending_.push_back(std::move(event));
   }
-  cv_.notify_all();
   notify();
 }
 
@@ -21,7 +16,6 @@ void StreamChannel::close() {
     std::lock_guard lock(mu_);
     closed_ = true;
   }
-  cv_.notify_all();
   notify();
 }
 
@@ -35,31 +29,11 @@ void StreamChannel::set_notify(std::function<void()> notify) {
   notify_ = std::move(notify);
 }
 
-StreamChannel::Batch StreamChannel::take() {
+bool StreamChannel::take(std::vector<StreamEvent>& into) {
+  into.clear();
   std::lock_guard lock(mu_);
-  Batch b;
-  b.data.swap(pending_);
-  b.closed = closed_;
-  return b;
-}
-
-StreamChannel::Batch StreamChannel::pop(std::chrono::milliseconds wait) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, wait, [&] { return !pending_.empty() || closed_; });
-  Batch b;
-  b.data.swap(pending_);
-  b.closed = closed_;
-  return b;
-}
-
-void StreamChannel::wait_closed() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return closed_; });
-}
-
-bool StreamChannel::wait_closed_until(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] { return closed_; });
+  into.swap(pending_);
+  return closed_;
 }
 
 bool StreamChannel::closed() const {

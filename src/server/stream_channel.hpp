@@ -1,34 +1,25 @@
 #pragma once
-// Hands response bytes from the engine's thread to the front end that writes them: a queue of
-// frames, closed once the last frame is in, and a wake-up for the writer when something arrives.
+// Hands a job's events from the engine's thread to the front end that answers the request: a queue
+// of events, closed once the last one is in, and a wake-up for the writer when something arrives.
 // Also carries the other direction's news: that the client has gone away.
 
+#include "server/stream_event.hpp"
+
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <string>
+#include <vector>
 
 namespace rbees::server {
 
 class StreamChannel {
  public:
-  void push(std::string frame);
-  void close();  // no more frames will come
+  void push(StreamEvent event);
+  void close();  // no more events will come
 
-  struct Batch {
-    std::string data;     // every frame queued so far, concatenated
-    bool closed = false;  // and nothing will follow
-  };
-  // What is queued now, without waiting.
-  Batch take();
-  // Waits up to `wait` for data or close.
-  Batch pop(std::chrono::milliseconds wait);
-  // Waits until closed.
-  void wait_closed();
-  // The same, up to a deadline; true when closed.
-  bool wait_closed_until(std::chrono::steady_clock::time_point deadline);
+  // Moves every event queued so far into `into` (emptied first; its storage is kept for the next
+  // pushes), without waiting. True when the channel is closed: nothing will follow them.
+  bool take(std::vector<StreamEvent>& into);
   bool closed() const;
 
   // Called after each push and at close, on the pushing thread; cleared (empty function) by the
@@ -47,8 +38,7 @@ class StreamChannel {
   void notify();
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string pending_;
+  std::vector<StreamEvent> pending_;
   bool closed_ = false;
   std::mutex notify_mu_;
   std::function<void()> notify_;
