@@ -7,6 +7,7 @@ part per subfolder, each printed by its report script from the files the benchma
   cpu/        bench/cpu_report.py            (bench/cpu_bench.sh; cpu-<variant>/ likewise)
   gpu/        bench/gpu/report.py            (bench/gpu/prepare.sh, measure.sh)
   serve/      bench/serve_report.py --out F  (bench/serve_bench.sh)
+  http/       the same, of a run against another build of ours (bench/serve_bench.sh --ours-baseline)
   tokenizer/  rendered here from times.jsonl (bench/tokenizer_speed.sh)
   grammar/    grammar_bench.txt as printed (bench/grammar/run.sh)
 then bench/results/earlier-figures.md (hand-written figures without raw outputs) under its own heading.
@@ -68,7 +69,7 @@ def part_gpu(folder):
     return text
 
 
-def part_serve(folder):
+def part_serve(folder, title="Serving (distinct prompts)"):
     with tempfile.TemporaryDirectory() as tmp:
         md = os.path.join(tmp, "serve.md")
         text, err = run([os.path.join(HERE, "serve_report.py"), "--out", md, folder])
@@ -78,7 +79,11 @@ def part_serve(folder):
     if body.lstrip().startswith("#"):
         return body
     rel = os.path.relpath(folder, os.path.dirname(HERE))
-    return f"### Serving (distinct prompts)\n\nRaw outputs: `{rel}/`.\n\n{body}"
+    return f"### {title}\n\nRaw outputs: `{rel}/`.\n\n{body}"
+
+
+def part_http(folder):
+    return part_serve(folder, "HTTP path: this commit against an earlier build of ours (distinct prompts)")
 
 
 def part_tokenizer(folder):
@@ -120,8 +125,8 @@ def part_grammar(folder):
             f"From `{os.path.relpath(folder, os.path.dirname(HERE))}/grammar_bench.txt`:\n\n```\n{text}\n```\n")
 
 
-PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("tokenizer", part_tokenizer),
-         ("grammar", part_grammar)]
+PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("http", part_http),
+         ("tokenizer", part_tokenizer), ("grammar", part_grammar)]
 
 
 def tracked_folders():

@@ -20,25 +20,30 @@
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
 #   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
 #   --ours-args "ARGS" (none: ours with its defaults) extra options for rbees-workerd serve, recorded in meta.json
+#   --ours-baseline BIN  another build of ours, run as server `ours-baseline` with the same options (the
+#       servers then default to ours,ours-baseline: this build against that one, no llama-server)
 # $RBEES_COMMIT names the commit where the tree's git history is not the one built (a copied tree).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
 device=cpu threads=2 clients=1,4,8,16 slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
-out="${RESULT_DIR:-}" port=18190 ours_args=""
+out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0
 while [ $# -gt 0 ]; do
   case "$1" in
   --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;;
   --slots) slots=$2 ;; --ctx-per-slot) ctx=$2 ;; --prompt-tokens) ptok=$2 ;; --max-tokens) otok=$2 ;;
-  --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --servers) servers=$2 ;; --ours) ours=$2 ;;
+  --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --ours) ours=$2 ;;
+  --servers) servers=$2 servers_given=1 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
   --ours-args) ours_args=$2 ;;
-  -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+  --ours-baseline) ours_base=$2 ;;
+  -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
 done
+[ -z "$ours_base" ] || [ $servers_given = 1 ] || servers=ours,ours-baseline
 for f in "$model" "$corpus"; do [ -f "$f" ] || { echo "no file $f" >&2; exit 1; }; done
 model=$(realpath "$model") corpus=$(realpath "$corpus")
 if [ "$device" = cpu ]; then ngl=0; else ngl=999; fi
@@ -54,12 +59,14 @@ out="${out:-$here/bench/results/$(date +%F)-$machine-$commit/serve}"
 mkdir -p "$out"
 rm -f "$out"/*-c*-r*.json "$out"/*-c*-r*.log  # a run again into the same folder starts afresh
 echo "raw outputs: $out" >&2
-if [ -z "$bin" ]; then
+anchor_used=0; [[ ",$servers," != *,llama-server,* ]] || anchor_used=1
+if [ -z "$bin" ] && [ $anchor_used = 1 ]; then
   cuda_arg=(); [ "$device" = cpu ] || cuda_arg=(-DGGML_CUDA=ON)
   bin=$("$here/bench/build-anchor.sh" "${cuda_arg[@]}" 2>"$out/anchor-build.log" | tail -n 1)
 fi
 [[ ",$servers," != *,llama-server,* ]] || [ -x "$bin/llama-server" ] || { echo "no llama-server in '$bin'" >&2; exit 1; }
 [[ ",$servers," != *,ours,* ]] || [ -x "$ours" ] || { echo "no rbees-workerd at $ours" >&2; exit 1; }
+[[ ",$servers," != *,ours-baseline,* ]] || [ -x "$ours_base" ] || { echo "no baseline at '$ours_base'" >&2; exit 1; }
 IFS=, read -ra levels <<<"$clients"
 IFS=, read -ra names <<<"$servers"
 maxc=$(printf '%s\n' "${levels[@]}" | sort -n | tail -n 1)
@@ -68,7 +75,9 @@ queue=$((maxc > 64 ? maxc : 64))
 
 server_cmd() { # name slots -> the command line, in the array cmd
   case "$1" in
-  ours) cmd=("$ours" serve --model "$model" --device "$device" --threads "$threads" --max-seqs "$2"
+  ours | ours-baseline)
+    [ "$1" = ours ] && exe=$ours || exe=$ours_base
+    cmd=("$exe" serve --model "$model" --device "$device" --threads "$threads" --max-seqs "$2"
     --max-queue "$queue" --ctx-size $(($2 * ctx)) --port "$port" $ours_args) ;;
   llama-server) cmd=("$bin/llama-server" -m "$model" -t "$threads" -ngl "$ngl" -np "$2" -c $(($2 * ctx))
     --cache-ram 0 --port "$port") ;;
@@ -109,10 +118,11 @@ version() { "$@" --version 2>&1 | grep -v '^$' | head -n 3 | tr '\n' ' '; }
 export M_DATE=$(date +%F) M_TIME_UTC=$(date -u +%T) M_MACHINE=$machine M_COMMIT=$commit M_MODEL=$model \
   M_CORPUS=$corpus M_DEVICE=$device M_THREADS=$threads M_CLIENTS=$clients M_SLOTS=$slots M_CTX_PER_SLOT=$ctx \
   M_NUM_REQUESTS=$nreq M_RUNS=$runs M_PROMPT_TOKENS=$ptok M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers \
-  M_OURS_ARGS=$ours_args
+  M_OURS_ARGS=$ours_args M_OURS_BASELINE=$ours_base
 export M_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') M_CORES=$(nproc)
 export M_GPU=$([ "$device" = cpu ] || nvidia-smi --query-gpu=name --format=csv,noheader -i "${device#cuda:}" 2>/dev/null)
-export M_OURS_VERSION=$(version "$ours") M_ANCHOR_VERSION=$(version "$bin/llama-server")
+export M_OURS_VERSION=$(version "$ours") M_ANCHOR_VERSION=$([ $anchor_used = 0 ] || version "$bin/llama-server")
+export M_OURS_BASELINE_VERSION=$([ -z "$ours_base" ] || version "$ours_base")
 # Tracked files changed since the commit (unknown, null, for a copied tree named by RBEES_COMMIT).
 export M_TREE_MODIFIED=$([ -n "${RBEES_COMMIT:-}" ] || git -C "$here" status --porcelain --untracked-files=no |
   cut -c4- | paste -sd ,)
@@ -127,7 +137,8 @@ m["tree_modified"] = None if os.environ.get("RBEES_COMMIT") else [f for f in m["
 m["model_bytes"] = os.path.getsize(m["model"])
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 EOF
-[ ! -x "$here/bench/describe_builds.sh" ] || "$here/bench/describe_builds.sh" "$bin" "$ours" >"$out/builds.txt" 2>&1
+[ ! -x "$here/bench/describe_builds.sh" ] ||
+  "$here/bench/describe_builds.sh" "$([ $anchor_used = 1 ] && echo "$bin")" "$ours" $ours_base >"$out/builds.txt" 2>&1
 
 bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \

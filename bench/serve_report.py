@@ -6,7 +6,8 @@ DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<
 (bench/serve_bench.py's output, whose summary is recomputed here from the per-request records).
 Prints the table (and writes it to --out); with several runs a cell is the median of the runs with
 their min-max, and ratios are of the medians. --svg: throughput and TTFT p99 against clients, two
-panels drawn by bench/plot_svg.py.
+panels drawn by bench/plot_svg.py. A run of ours against another build of ours (serve_bench.sh
+--ours-baseline) compares with that build where the others compare with llama-server.
 """
 import argparse
 import glob
@@ -21,8 +22,13 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_bench import summarize  # noqa: E402
 
-OURS, ANCHOR = "ours", "llama-server"
-NAMES = {OURS: "rbees-workerd", ANCHOR: "llama-server"}
+OURS, ANCHOR, BASELINE = "ours", "llama-server", "ours-baseline"
+NAMES = {OURS: "rbees-workerd", ANCHOR: "llama-server", BASELINE: "baseline build"}
+
+
+def other_side(meta):
+    """What ours is compared with: llama-server, or another build of ours when no llama-server ran."""
+    return BASELINE if BASELINE in meta.get("servers", []) else ANCHOR
 MEASURES = [  # label, how to read it from a summary, seconds (else a rate with that many decimals)
     ("output tok/s", lambda s: s["output_tok_s"], 1),
     ("requests/s", lambda s: s["requests_s"], 2),
@@ -73,27 +79,35 @@ def header(meta, raw):
     runs = meta.get("runs", 1)
     stat = (f"{runs} runs per point, alternating the servers; a cell is the median (min-max) of the runs"
             if runs > 1 else "one run per point")
+    ours_opts = (f"`--max-seqs N --ctx-size N*{meta['ctx_per_slot']}"
+                 f"{(' ' + meta['ours_args']) if meta.get('ours_args') else ''}`")
+    if other_side(meta) == ANCHOR:
+        sides = f"llama-server `-np N -c N*{meta['ctx_per_slot']} --cache-ram 0`, ours {ours_opts}"
+        ratio = "Ratio: rbees-workerd / llama-server"
+    else:
+        sides = (f"both builds of ours {ours_opts}; the baseline build is `{meta.get('ours_baseline')}` "
+                 f"({meta.get('ours_baseline_version', '').strip()})")
+        ratio = "Ratio: this commit's rbees-workerd / the baseline build"
     return "\n".join([
         f"Serving benchmark, {meta['date']}, machine `{meta['machine']}` ({where}, {meta['cores']} cores), "
         f"commit {meta['commit']}{tree}.",
         "",
         f"Model `{os.path.basename(meta['model'])}`, {meta['threads']} threads, {slots}, "
-        f"{meta['ctx_per_slot']} tokens of context per slot (llama-server `-np N -c N*{meta['ctx_per_slot']} "
-        f"--cache-ram 0`, ours `--max-seqs N --ctx-size N*{meta['ctx_per_slot']}"
-        f"{(' ' + meta['ours_args']) if meta.get('ours_args') else ''}`). "
+        f"{meta['ctx_per_slot']} tokens of context per slot ({sides}). "
         f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
         f"{os.path.basename(w['corpus'])}; prompts {w['prompt_tokens']} tokens "
         f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "
         f"{raw['mode']['temperature']}, seed {w['seed']}; closed loop, streaming /v1/completions; {stat}. "
         "TPOT = (latency - TTFT) / (output tokens - 1); ITL: every gap between streamed tokens. "
-        "Ratio: rbees-workerd / llama-server (above 1 is better for rates, worse for times).",
+        f"{ratio} (above 1 is better for rates, worse for times).",
     ])
 
 
 def table(meta, runs):
-    rows = ["| clients | measure | rbees-workerd | llama-server | ratio |", "|---:|---|---:|---:|---:|"]
+    other = other_side(meta)
+    rows = [f"| clients | measure | rbees-workerd | {NAMES[other]} | ratio |", "|---:|---|---:|---:|---:|"]
     for c in meta["clients"]:
-        o, a = ([s for s, _ in runs.get((n, c), [])] for n in (OURS, ANCHOR))
+        o, a = ([s for s, _ in runs.get((n, c), [])] for n in (OURS, other))
         if not o and not a:
             continue
         for label, get, digits in MEASURES:
@@ -126,7 +140,7 @@ def plot(meta, runs, svg_path):
     for title, y_label, get in (("Output throughput", "output tokens/s", lambda s: s["output_tok_s"]),
                                 ("TTFT p99", "milliseconds", lambda s: 1000 * (s["ttft_s"]["p99"] or 0.0))):
         series = {NAMES[n]: [[c, median([get(s) for s, _ in runs[(n, c)]])] for c in meta["clients"]
-                             if (n, c) in runs] for n in (OURS, ANCHOR)}
+                             if (n, c) in runs] for n in (OURS, other_side(meta))}
         series = {k: v for k, v in series.items() if v}
         if not any(y for pts in series.values() for _, y in pts):
             return
