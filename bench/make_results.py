@@ -83,7 +83,30 @@ def part_serve(folder, title="Serving (distinct prompts)"):
 
 
 def part_http(folder):
-    return part_serve(folder, "HTTP path: this commit against an earlier build of ours (distinct prompts)")
+    text = part_serve(folder, "HTTP path: this commit against an earlier build of ours (distinct prompts)")
+    return text + engine_totals(folder)
+
+
+def engine_totals(folder):
+    """The engine thread's host time outside the model (output_stage_ms of the engine_totals line each
+    server logs as it stops: sampling and the jobs' sinks), per server and client count."""
+    stage = {}
+    for path in sorted(os.listdir(folder)):
+        m = re.fullmatch(r"(.+)-c(\d+)-r\d+\.log", path)
+        line = m and next((l for l in open(os.path.join(folder, path)) if "engine_totals" in l), None)
+        got = line and re.search(r"output_stage_ms=([0-9.]+).*", line)
+        steps = line and re.search(r"\bsteps=(\d+)", line)
+        if got and steps and int(steps.group(1)) > 0:
+            stage.setdefault((int(m.group(2)), m.group(1)), []).append(
+                (float(got.group(1)), 1000 * float(got.group(1)) / int(steps.group(1))))
+    if not stage:
+        return ""
+    rows = ["", "Engine thread, host time outside the model (`output_stage_ms` of the `engine_totals` log line: "
+            "sampling and the jobs' sinks), per run:", "",
+            "| clients | server | output stage, ms per run | us per step |", "|---:|---|---:|---:|"]
+    for (c, name), v in sorted(stage.items()):
+        rows.append(f"| {c} | {name} | {cell([x for x, _ in v], 0)} | {cell([y for _, y in v], 1)} |")
+    return "\n".join(rows) + "\n"
 
 
 def part_tokenizer(folder):
