@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <utility>
@@ -438,8 +439,24 @@ void BatchEngine::evaluate() {
   if (greedy) {
     picks = rt_.model().forward_greedy(batch_, kv_);
   } else {
-    logits = rt_.model().forward_view(batch_, kv_);
+    // A constrained sequence's mask depends only on the tokens it has taken, so it is computed while
+    // the device computes the step, and the sampling below finds it ready.
+    bool any_constrained = false;
+    for (const Slice& sl : slices_) any_constrained |= sl.logits_row >= 0 && sl.job->seq->constrained();
+    const std::function<void()> prepare_masks = [this] {
+      const auto t = Clock::now();
+      for (const Slice& sl : slices_) {
+        if (sl.logits_row >= 0 && sl.job->seq->constrained()) sl.job->seq->prepare_sampling();
+      }
+      totals_.mask_ms += ms_between(t, Clock::now());
+    };
+    const bool ahead = any_constrained && opts_.masks_while_computing;
+    logits = rt_.model().forward_view(batch_, kv_, ahead ? prepare_masks : std::function<void()>{});
+    // The baseline: the same masks, after the pass, on the step's critical path.
+    if (any_constrained && !ahead) prepare_masks();
   }
+  const auto sampling_start = Clock::now();
+  double event_ms = 0;
   ++steps_;
   totals_.batch_tokens += batch_.size();
   totals_.sampled_rows += static_cast<uint64_t>(n_rows_);
@@ -466,6 +483,7 @@ void BatchEngine::evaluate() {
       job.first_token = Clock::now();
     }
     if (job.sink) {
+      const auto event_start = Clock::now();
       TokenEvent ev;
       ev.id = s.tokens().back();
       ev.text = std::move(r.text);
@@ -479,8 +497,10 @@ void BatchEngine::evaluate() {
         log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
         job.cancelled = true;
       }
+      event_ms += ms_between(event_start, Clock::now());
     }
   }
+  totals_.sample_ms += ms_between(sampling_start, Clock::now()) - event_ms;
   // Retire finished (and disconnected) sequences at once.
   for (auto it = running_.begin(); it != running_.end();) {
     Job& job = **it;
@@ -534,6 +554,8 @@ void BatchEngine::log_totals() const {
              {"sampled_rows", static_cast<unsigned long long>(totals_.sampled_rows)},
              {"plan_ms", totals_.plan_ms},
              {"step_ms", totals_.step_ms},
+             {"mask_ms", totals_.mask_ms},
+             {"sample_ms", totals_.sample_ms},
              {"graphs", static_cast<unsigned long long>(t.graphs)},
              {"graphs_built", static_cast<unsigned long long>(t.graphs_built)},
              {"graph_build_ms", t.build_ms},
@@ -597,6 +619,8 @@ void BatchEngine::publish_stats() {
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = generated_tokens_total_;
   stats_.steps = steps_;
+  stats_.mask_ms = totals_.mask_ms;
+  stats_.sample_ms = totals_.sample_ms;
 }
 
 }  // namespace rbees::engine

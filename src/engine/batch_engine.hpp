@@ -59,6 +59,10 @@ struct BatchEngineOptions {
   std::optional<bool> greedy_on_device;
   // Time every step op by op (model::OpProfile) and log the totals at shutdown.
   bool profile_ops = false;
+  // Whether constrained sequences' grammar masks are computed while the device computes the step
+  // (LlamaModel::forward_view's while_computing) rather than when their tokens are sampled; the
+  // tokens are the same either way. Off only as a measurement's baseline.
+  bool masks_while_computing = true;
 };
 
 struct BatchEngineStats {
@@ -71,6 +75,8 @@ struct BatchEngineStats {
   uint64_t prompt_tokens = 0;
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
+  double mask_ms = 0;    // engine thread time computing grammar masks ahead (BatchEngine::Totals)
+  double sample_ms = 0;  // engine thread time choosing tokens from logits rows
 };
 
 class BatchEngine : public Engine {
@@ -195,8 +201,10 @@ class BatchEngine : public Engine {
   uint64_t steps_ = 0;
   uint64_t preemptions_total_ = 0;
   struct Totals {
-    double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
-    double step_ms = 0;  // the model pass, sampling and events
+    double plan_ms = 0;    // cancels, admission (prefix copies included) and the batch's plan
+    double step_ms = 0;    // the model pass, sampling and events
+    double mask_ms = 0;    // grammar masks computed while the device computes (inside step_ms)
+    double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, events left out
     uint64_t batch_tokens = 0;
     uint64_t sampled_rows = 0;
   } totals_;

@@ -75,6 +75,9 @@ class Sequence {
   // Restricts the tokens this sequence may take (before it is admitted); a constrained sequence is
   // sampled on the host, never greedy on the device.
   void constrain(std::unique_ptr<sampling::LogitsConstraint> c) { sampler_.set_constraint(std::move(c)); }
+  bool constrained() const { return sampler_.constrained(); }
+  // Computes the next token's mask ahead (Sampler::prepare), while the logits are being computed.
+  void prepare_sampling() { sampler_.prepare(); }
   // Whether the next token is the plain argmax of the logits (Sampler::plain_greedy), so that the
   // model may pick it (LlamaModel::forward_greedy) and pass it to on_greedy_token().
   bool plain_greedy() const { return sampler_.plain_greedy(); }

@@ -402,9 +402,10 @@ std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
   return {rows.begin(), rows.end()};
 }
 
-std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv) {
+std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv,
+                                                const std::function<void()>& while_computing) {
   Output out;
-  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, false);
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, false, while_computing);
   return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
 }
 
@@ -435,7 +436,8 @@ float* LlamaModel::host_logits(size_t n_rows) {
   return host_logits_->reserve_as<float>(std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab));
 }
 
-size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy) {
+size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
+                       const std::function<void()>& while_computing) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -477,7 +479,8 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
     } else {
       dst.logits = logits + done * n_vocab;
     }
-    done += forward_chunk(batch, begin, end, kv, options, out, dst);
+    static const std::function<void()> kNothing;
+    done += forward_chunk(batch, begin, end, kv, options, out, dst, end == n ? while_computing : kNothing);
   }
   if (pipeline_) {
     const core::PassMark pass;
@@ -543,7 +546,8 @@ StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, con
 }  // namespace
 
 size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
-                                 const ForwardOptions& options, Output& out, Destination dst) {
+                                 const ForwardOptions& options, Output& out, Destination dst,
+                                 const std::function<void()>& while_computing) {
   using Clock = std::chrono::steady_clock;
   auto lap = [t = Clock::now()](double& acc) mutable {
     const auto now = Clock::now();
@@ -703,12 +707,24 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // With pipeline parallelism the devices go on with this graph while the next one is prepared;
     // run() waits for them before the results are read.
     const bool async = pipeline_ && !capturing;
-    const ggml_status status =
-        async ? ggml_backend_sched_graph_compute_async(sched_, g.gf) : ggml_backend_sched_graph_compute(sched_, g.gf);
+    // Host work given to overlap the graph needs it launched without the wait.
+    const bool overlap = static_cast<bool>(while_computing) && !capturing;
+    const ggml_status status = async || overlap ? ggml_backend_sched_graph_compute_async(sched_, g.gf)
+                                                : ggml_backend_sched_graph_compute(sched_, g.gf);
     ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
     if (status != GGML_STATUS_SUCCESS) {
+      if (overlap && !async) ggml_backend_sched_synchronize(sched_);
       graph_kv_id_ = 0;
       throw std::runtime_error("graph computation failed");
+    }
+    if (overlap) {
+      try {
+        while_computing();
+      } catch (...) {
+        ggml_backend_sched_synchronize(sched_);  // the graph still writes into the cells released below
+        throw;
+      }
+      if (!async) ggml_backend_sched_synchronize(sched_);
     }
     if (!capture.error.empty()) throw std::invalid_argument(capture.error);
     lap(timings_.compute_ms);

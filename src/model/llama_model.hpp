@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -158,7 +159,12 @@ class LlamaModel {
   Output forward(const Batch& batch, KvCache& kv, const ForwardOptions& options);
   // As forward(), without copying the logits: the rows stay in the model's host buffer (pinned
   // memory on a GPU, so the device copies them at full speed) until the next pass.
-  std::span<const float> forward_view(const Batch& batch, KvCache& kv);
+  // `while_computing`, when given, runs on the calling thread once the batch's last graph is
+  // launched and before the pass waits for it: host work that needs none of this pass's results
+  // (the next tokens' grammar masks) then overlaps the device's. A CPU computes the graph on the
+  // calling thread, so there it runs after the graph.
+  std::span<const float> forward_view(const Batch& batch, KvCache& kv,
+                                      const std::function<void()>& while_computing = {});
   // As forward_view(), but the graph picks each row's greatest logit and only the token ids come
   // back (batch order): for steps whose every sampler is greedy, where copying n_vocab floats per
   // row to the host and scanning them there would cost more than the pick. Among equal greatest
@@ -245,9 +251,10 @@ class LlamaModel {
   };
   // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
   // `out.rows`.
-  size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy);
+  size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
+             const std::function<void()>& while_computing = {});
   size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
-                       Output& out, Destination dst);
+                       Output& out, Destination dst, const std::function<void()>& while_computing);
   float* host_logits(size_t n_rows);
 
   // Places every node added to `gf` since `from` on `backend` (a split's layer on its device).

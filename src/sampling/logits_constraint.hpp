@@ -19,4 +19,9 @@ class LogitsConstraint {
 // Sets every logit whose token is not allowed to -infinity.
 void apply_constraint_mask(std::span<float> logits, std::span<const uint64_t> allowed);
 
+// The greedy choice over the masked logits without writing them: the same id as std::max_element
+// over a copy passed through apply_constraint_mask (the first greatest; 0 when nothing beats a
+// disallowed token 0's -infinity).
+int32_t constrained_argmax(std::span<const float> logits, std::span<const uint64_t> allowed);
+
 }  // namespace rbees::sampling

@@ -37,6 +37,41 @@ void apply_constraint_mask(std::span<float> logits, std::span<const uint64_t> al
   for (size_t i = allowed.size() * 64; i < logits.size(); ++i) logits[i] = ninf;
 }
 
+int32_t constrained_argmax(std::span<const float> logits, std::span<const uint64_t> allowed) {
+  if (logits.empty()) throw std::invalid_argument("empty logits row");
+  auto is_allowed = [&](size_t i) { return i / 64 < allowed.size() && ((allowed[i / 64] >> (i % 64)) & 1) != 0; };
+  size_t best = 0;
+  float best_v = is_allowed(0) ? logits[0] : -std::numeric_limits<float>::infinity();
+  // A banned token's -infinity never beats the best so far (the comparison is std::max_element's),
+  // so only allowed tokens are visited, in order.
+  const size_t words = std::min(allowed.size(), (logits.size() + 63) / 64);
+  for (size_t w = 0; w < words; ++w) {
+    const size_t base = w * 64;
+    if (allowed[w] == ~0ull && base + 64 <= logits.size()) {
+      for (size_t i = base; i < base + 64; ++i) {
+        if (best_v < logits[i]) {
+          best = i;
+          best_v = logits[i];
+        }
+      }
+      continue;
+    }
+    for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
+      const size_t i = base + static_cast<size_t>(__builtin_ctzll(bits));
+      if (i >= logits.size()) break;
+      if (best_v < logits[i]) {
+        best = i;
+        best_v = logits[i];
+      }
+    }
+  }
+  return static_cast<int32_t>(best);
+}
+
+void Sampler::prepare() {
+  if (constraint_) constraint_->allowed();
+}
+
 void Sampler::accept(int32_t id) {
   if (constraint_ && !constraint_->accept(id)) {
     throw std::logic_error("token " + std::to_string(id) + " is not allowed by the sequence's grammar");
@@ -97,9 +132,13 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
   return candidates.back().id;  // rounding left target at the very end
 }
 
+bool Sampler::adjusts_logits() const {
+  return !params_.logit_bias.empty() || params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+         params_.frequency_penalty != 0.0f;
+}
+
 bool Sampler::plain_greedy() const {
-  return !constraint_ && params_.temperature <= 0.0f && params_.logit_bias.empty() &&
-         params_.repetition_penalty == 1.0f && params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+  return !constraint_ && params_.temperature <= 0.0f && !adjusts_logits();
 }
 
 int32_t Sampler::sample(std::span<const float> logits) {
@@ -107,6 +146,12 @@ int32_t Sampler::sample(std::span<const float> logits) {
   // many sequences sample every step.
   if (plain_greedy() && !logits.empty()) {
     const auto id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    accept(id);
+    return id;
+  }
+  // Greedy under a mask alone: the argmax of the allowed logits, read in place as above.
+  if (constraint_ && params_.temperature <= 0.0f && !adjusts_logits() && !logits.empty()) {
+    const int32_t id = constrained_argmax(logits, constraint_->allowed());
     accept(id);
     return id;
   }

@@ -42,6 +42,11 @@ class Sampler {
   void set_constraint(std::unique_ptr<LogitsConstraint> constraint) { constraint_ = std::move(constraint); }
   bool constrained() const { return constraint_ != nullptr; }
 
+  // Computes ahead what the next choice needs from the tokens taken so far alone (the constraint's
+  // mask, kept until the next accept()), so that it can run while the logits are being computed.
+  // Changes no choice.
+  void prepare();
+
   // Whether sample() is the plain argmax of the logits row: greedy, no bias, no penalties. Then the
   // pick may be made elsewhere (on the device) and passed to accept().
   bool plain_greedy() const;
@@ -56,6 +61,7 @@ class Sampler {
 
  private:
   int32_t choose(std::span<const float> adjusted);
+  bool adjusts_logits() const;  // a bias or a penalty
   double uniform01();
 
   SamplingParams params_;

@@ -21,10 +21,12 @@ struct Text : Sink {
   std::mutex mu;
   std::condition_variable cv;
   std::string text;
+  std::vector<int32_t> ids;
   std::optional<FinalResult> end;
   void on_token(const TokenEvent& ev) override {
     std::lock_guard lk(mu);
     text += ev.text;
+    ids.push_back(ev.id);
   }
   void on_finish(const FinalResult& r) override {
     std::lock_guard lk(mu);
@@ -110,6 +112,55 @@ TEST(BatchEngineGrammar, BadGrammarsAreRefusedAtSubmissionNamingTheField) {
   res = engine.submit(r, std::make_shared<Text>());
   EXPECT_EQ(res.admission, Admission::invalid);
   EXPECT_EQ(res.message, "cannot be combined with ignore_eos");
+}
+
+// The masks of a step's constrained sequences are computed while the model computes the step; the
+// tokens must be those of masks computed after it, as sampling did. The batch-invariant model makes
+// each token's logits independent of how the steps happened to batch the sequences.
+TEST(BatchEngineGrammar, MasksComputedWhileTheModelComputesChangeNoToken) {
+  if (test_support::test_device() != "cpu") GTEST_SKIP() << "batch-invariant mode is the CPU's";
+  RuntimeOptions ro;
+  ro.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
+  ro.device = "cpu";
+  ro.threads = 1;
+  ro.batch_invariant = true;
+  auto rt = ModelRuntime::load(ro);
+  const std::string schema = R"({"type":"object","properties":{"names":{"type":"array","items":{"type":"string"}},
+      "n":{"type":"integer"}},"required":["names","n"]})";
+  const std::string words = "root ::= [a-z]{2,8} (\", \" [a-z]{2,8}){2,6} \".\"\n";
+  std::vector<Request> reqs = {
+      request("schema", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.0f),
+      request("schema2", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.0f),
+      request("words", grammar::GrammarSpec{grammar::GrammarKind::kGbnf, words}, 0.0f),
+      request("sampled", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.9f),
+      request("penalised", grammar::GrammarSpec{grammar::GrammarKind::kJsonObject, ""}, 0.0f),
+      request("plain", std::nullopt, 0.0f),
+  };
+  reqs[1].prompt = TextPrompt{"The old prince", true};
+  reqs[4].sampling.repetition_penalty = 1.3f;
+  reqs[5].max_tokens = 40;
+  reqs[5].ignore_eos = true;
+  std::vector<std::vector<std::vector<int32_t>>> ids(2);
+  for (bool ahead : {false, true}) {
+    BatchEngineOptions o;
+    o.ctx_size = 2048;
+    o.max_seqs = 6;
+    o.masks_while_computing = ahead;
+    BatchEngine engine(*rt, o);
+    std::vector<std::shared_ptr<Text>> sinks;
+    for (const auto& r : reqs) {
+      sinks.push_back(std::make_shared<Text>());
+      ASSERT_EQ(engine.submit(r, sinks.back()).admission, Admission::accepted) << r.job_id;
+    }
+    for (auto& s : sinks) s->wait();
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      EXPECT_GE(sinks[i]->ids.size(), 4u) << reqs[i].job_id;
+      if (i < 2) EXPECT_EQ(sinks[i]->text.substr(0, 1), "{") << sinks[i]->text;
+      ids[ahead].push_back(sinks[i]->ids);
+    }
+    EXPECT_GT(engine.detailed_stats().mask_ms, 0.0);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(ids[1][i], ids[0][i]) << reqs[i].job_id;
 }
 
 }  // namespace

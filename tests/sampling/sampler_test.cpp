@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <vector>
 
 namespace rbees::sampling {
@@ -236,6 +237,87 @@ TEST(SamplerConstraint, MaskAppliesBeforeEveryOtherStep) {
     EXPECT_TRUE(id == 0 || id == 7) << id;
   }
   EXPECT_THROW(t.accept(3), std::logic_error);
+}
+
+// The greedy pick under a mask alone reads the row in place; it must be the pick of the masked copy
+// (std::max_element: the first greatest), whatever the mask's shape: empty, full or partial words,
+// a vocabulary longer than the mask, ties, and rows with -inf.
+TEST(SamplerConstraint, InPlaceGreedyPickEqualsTheMaskedCopysArgmax) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const size_t n = 1 + rng() % 300;
+    std::vector<float> logits(n);
+    for (auto& v : logits) v = trial % 3 == 0 ? std::round(value(rng)) : value(rng);  // many ties
+    if (trial % 7 == 0) logits[rng() % n] = -std::numeric_limits<float>::infinity();
+    std::vector<uint64_t> mask((n + 63) / 64 - (trial % 11 == 0 && n > 64 ? 1 : 0));
+    for (auto& w : mask) {
+      switch (rng() % 4) {
+        case 0: w = 0; break;
+        case 1: w = ~0ull; break;
+        default: w = (static_cast<uint64_t>(rng()) << 32) ^ rng(); break;
+      }
+    }
+    std::vector<float> copy = logits;
+    apply_constraint_mask(copy, mask);
+    const auto expected = static_cast<int32_t>(std::max_element(copy.begin(), copy.end()) - copy.begin());
+    ASSERT_EQ(constrained_argmax(logits, mask), expected) << "trial " << trial;
+  }
+}
+
+// Allows every token but a changing set, advancing by each token taken.
+struct ShiftingConstraint : LogitsConstraint {
+  size_t n_vocab;
+  std::vector<uint64_t> mask;
+  int computed = 0;
+  int32_t last = 0;
+  explicit ShiftingConstraint(size_t n) : n_vocab(n) {}
+  std::span<const uint64_t> allowed() override {
+    if (mask.empty()) {
+      ++computed;
+      mask.assign((n_vocab + 63) / 64, 0);
+      for (size_t i = 0; i < n_vocab; ++i) {
+        if ((i * 7 + static_cast<size_t>(last)) % 5 < 2) mask[i / 64] |= 1ull << (i % 64);
+      }
+    }
+    return mask;
+  }
+  bool accept(int32_t id) override {
+    const auto m = allowed();
+    if (!((m[static_cast<size_t>(id) / 64] >> (id % 64)) & 1)) return false;
+    last = id;
+    mask.clear();
+    return true;
+  }
+};
+
+TEST(SamplerConstraint, PreparedMasksChangeNoChoice) {
+  constexpr size_t kVocab = 1000;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> value(0.0f, 2.0f);
+  for (float temperature : {0.0f, 0.8f}) {
+    SamplingParams p;
+    p.temperature = temperature;
+    p.seed = 9;
+    Sampler prepared(p), plain(p);
+    auto c = std::make_unique<ShiftingConstraint>(kVocab);
+    ShiftingConstraint* seen = c.get();
+    prepared.set_constraint(std::move(c));
+    plain.set_constraint(std::make_unique<ShiftingConstraint>(kVocab));
+    for (int step = 0; step < 100; ++step) {
+      std::vector<float> logits(kVocab);
+      for (auto& v : logits) v = value(rng);
+      prepared.prepare();
+      const int computed = seen->computed;
+      const auto adjusted = plain.adjusted_logits(logits);
+      const int32_t want = plain.sample(logits);
+      if (temperature == 0.0f) {
+        EXPECT_EQ(want, std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
+      }
+      ASSERT_EQ(prepared.sample(logits), want) << "step " << step;
+      EXPECT_EQ(seen->computed, computed);  // sampling used the prepared mask
+    }
+  }
 }
 
 }  // namespace
