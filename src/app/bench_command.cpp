@@ -4,9 +4,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +18,7 @@
 #include "engine/batch_engine.hpp"
 #include "engine/generator.hpp"
 #include "engine/model_runtime.hpp"
+#include "grammar/grammar_spec.hpp"
 
 namespace rbees::app {
 
@@ -48,6 +52,7 @@ struct AggregateRun {
   int64_t tokens = 0;     // over all streams
   int64_t tokens_at_phase = 0;
   Clock::time_point phase_start;
+  std::string failure;  // the first stream that failed (under mu)
 };
 
 struct CountingSink : engine::Sink {
@@ -61,8 +66,9 @@ struct CountingSink : engine::Sink {
       run->tokens_at_phase = run->tokens;
     }
   }
-  void on_finish(const engine::FinalResult&) override {
+  void on_finish(const engine::FinalResult& end) override {
     std::lock_guard lk(run->mu);
+    if (end.failure && run->failure.empty()) run->failure = end.failure->message;
     --run->remaining;
     run->cv.notify_all();
   }
@@ -75,10 +81,13 @@ struct CountingSink : engine::Sink {
 struct AggregateRate {
   double total = 0;
   double phase = 0;
+  int64_t tokens = 0;  // generated over all streams: what the rates count
 };
 
-AggregateRate aggregate_decode(engine::BatchEngine& eng, const engine::ModelRuntime& rt, int streams, int gen,
-                               int salt) {
+// Every stream under `constraint` when given: it then ends where its grammar lets it end (the model
+// picks end-of-generation there), so the rates count the tokens actually generated.
+AggregateRate aggregate_decode(engine::BatchEngine& eng, const engine::ModelRuntime& rt, int streams, int gen, int salt,
+                               const std::optional<grammar::GrammarSpec>& constraint = std::nullopt) {
   AggregateRun run;
   run.remaining = streams;
   run.without_first = streams;
@@ -90,7 +99,9 @@ AggregateRate aggregate_decode(engine::BatchEngine& eng, const engine::ModelRunt
     r.prompt = engine::TokenPrompt{synthetic_prompt(rt, 16, salt * 1000 + s)};
     r.sampling.temperature = 0.0f;
     r.max_tokens = gen;
-    r.ignore_eos = true;
+    r.ignore_eos = !constraint;  // a grammar decides where its output ends
+    r.grammar = constraint;
+    r.grammar_field = "bench grammar";
     auto sink = std::make_shared<CountingSink>();
     sink->run = &run;
     sinks.push_back(sink);
@@ -100,7 +111,11 @@ AggregateRate aggregate_decode(engine::BatchEngine& eng, const engine::ModelRunt
   std::unique_lock lk(run.mu);
   run.cv.wait(lk, [&] { return run.remaining == 0; });
   const auto t1 = Clock::now();
+  lk.unlock();
+  eng.wait_idle();  // the last step's statistics published too
+  if (!run.failure.empty()) throw std::runtime_error("a bench stream failed: " + run.failure);
   AggregateRate rate;
+  rate.tokens = run.tokens;
   rate.total = static_cast<double>(run.tokens) / std::chrono::duration<double>(t1 - t0).count();
   const double phase_s = std::chrono::duration<double>(t1 - run.phase_start).count();
   if (run.tokens > run.tokens_at_phase && phase_s > 0) {
@@ -202,6 +217,53 @@ void print_row(const std::string& label, const Samples& s) {
   std::printf("%-40s %10.1f %10.1f %10.1f\n", label.c_str(), s.median(), s.min(), s.max());
 }
 
+// One side of the aggregate measurement (unconstrained, or every stream constrained), over its runs.
+struct Side {
+  Samples total, phase;
+  int64_t tokens = 0;  // generated
+  int runs = 0;
+  uint64_t steps = 0;  // engine steps
+  double mask_ms = 0, sample_ms = 0;
+  void add(const AggregateRate& r, const engine::BatchEngineStats& before, const engine::BatchEngineStats& after) {
+    total.add(r.total);
+    phase.add(r.phase);
+    tokens += r.tokens;
+    ++runs;
+    steps += after.steps - before.steps;
+    mask_ms += after.mask_ms - before.mask_ms;
+    sample_ms += after.sample_ms - before.sample_ms;
+  }
+};
+
+// The tokens a stream generated on average, and the engine thread's host time per step.
+nlohmann::ordered_json side_json(const Side& s, int streams) {
+  const double steps = s.steps > 0 ? static_cast<double>(s.steps) : 1.0;
+  return {{"tokens_per_stream", s.runs > 0 ? static_cast<double>(s.tokens) / (s.runs * streams) : 0.0},
+          {"steps_per_run", s.runs > 0 ? static_cast<double>(s.steps) / s.runs : 0.0},
+          {"mask_ms_per_step", s.mask_ms / steps},
+          {"sample_ms_per_step", s.sample_ms / steps}};
+}
+
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<grammar::GrammarSpec> bench_constraint(const BenchOptions& o) {
+  if (!o.grammar_file.empty()) return grammar::GrammarSpec{grammar::GrammarKind::kGbnf, read_file(o.grammar_file)};
+  if (!o.json_schema_file.empty()) {
+    return grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, read_file(o.json_schema_file)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
@@ -223,6 +285,17 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
       ->check(CLI::PositiveNumber)
       ->default_val(1);
   cmd->add_flag("--json", o.json, "Print one JSON object (every run's figure, median, min, max) instead of the tables");
+  auto* grammar = cmd->add_option("--grammar", o.grammar_file,
+                                  "A GBNF grammar file: the aggregate decode is measured again with every stream "
+                                  "constrained by it, and the two compared")
+                      ->check(CLI::ExistingFile);
+  cmd->add_option("--json-schema", o.json_schema_file,
+                  "As --grammar, with a JSON Schema file (use one whose outputs can run --gen-tokens long)")
+      ->check(CLI::ExistingFile)
+      ->excludes(grammar);
+  cmd->add_flag("--masks-after-pass", o.masks_after_pass,
+                "Compute the constrained streams' grammar masks after each forward pass instead of while the device "
+                "computes it (the baseline of that overlap; the tokens are the same)");
   cmd->add_flag("--profile-ops", o.profile_ops,
                 "Afterwards, time one decode run op by op (single stream and the most streams) and print where a "
                 "forward pass spends its time");
@@ -280,9 +353,11 @@ int run_bench(const BenchOptions& o) {
     }
   }
 
+  const std::optional<grammar::GrammarSpec> constraint = bench_constraint(o);
   struct Aggregate {
     int streams;
     Samples total, phase;
+    Side plain, constrained;
   };
   std::vector<Aggregate> agg;
   // Per-pass averages of the run whose aggregate rate is the median, the single stream's first.
@@ -293,22 +368,33 @@ int run_bench(const BenchOptions& o) {
     eo.max_seqs = max_streams;
     eo.max_queue = max_streams;
     eo.prefill_chunk = o.prefill_chunk;
+    eo.masks_while_computing = !o.masks_after_pass;
     // Room per stream rounded up to 256 cells, as llama-batched-bench's per-sequence KV streams are.
     eo.ctx_size = max_streams * ((16 + o.gen_tokens + eo.block_size + 255) / 256 * 256);
     engine::BatchEngine eng(*rt, eo);
-    aggregate_decode(eng, *rt, 1, 4, 0);  // warm-up
+    aggregate_decode(eng, *rt, 1, 4, 0);                              // warm-up
+    if (constraint) aggregate_decode(eng, *rt, 1, 4, 0, constraint);  // and the grammar's compile
     int salt = 1;
     for (int s : o.streams) {
-      Aggregate a{s, {}, {}};
+      Aggregate a{s, {}, {}, {}, {}};
       std::vector<StepBreakdown> runs;
       for (int r = 0; r < o.repetitions; ++r) {
         rt->model().reset_timings();
+        auto before = eng.detailed_stats();
         const auto t0 = Clock::now();
         const AggregateRate rate = aggregate_decode(eng, *rt, s, o.gen_tokens, salt++);
         const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         runs.push_back(breakdown("aggregate, " + std::to_string(s) + " streams", rt->model().timings(), wall));
         a.total.add(rate.total);
         a.phase.add(rate.phase);
+        a.plain.add(rate, before, eng.detailed_stats());
+        // The constrained run right after the unconstrained one with the same salt, so that both
+        // sides meet the same conditions on the machine, repetition by repetition.
+        if (constraint) {
+          before = eng.detailed_stats();
+          const AggregateRate c = aggregate_decode(eng, *rt, s, o.gen_tokens, salt - 1, constraint);
+          a.constrained.add(c, before, eng.detailed_stats());
+        }
       }
       splits.push_back(runs[a.total.median_run()]);
       agg.push_back(std::move(a));
@@ -337,6 +423,16 @@ int run_bench(const BenchOptions& o) {
       nlohmann::ordered_json e = {{"streams", a.streams}, {"prompt_tokens", 16}, {"gen_tokens", o.gen_tokens}};
       e.update(a.total.json());
       e["phase"] = a.phase.json();
+      e["host"] = side_json(a.plain, a.streams);
+      if (constraint) {
+        nlohmann::ordered_json c = a.constrained.total.json();
+        c["phase"] = a.constrained.phase.json();
+        c["host"] = side_json(a.constrained, a.streams);
+        e["constrained"] = c;
+        // Constrained over unconstrained, of the medians.
+        e["constrained_ratio"] = ratio(a.constrained.total.median(), a.total.median());
+        e["constrained_phase_ratio"] = ratio(a.constrained.phase.median(), a.phase.median());
+      }
       j["aggregate"].push_back(e);
     }
     for (const auto& b : splits) j["per_pass"].push_back(breakdown_json(b));
@@ -357,6 +453,27 @@ int run_bench(const BenchOptions& o) {
   // "phase": from the moment every stream has its first token (llama-batched-bench's S_TG).
   for (const auto& a : agg) print_row("decode aggregate, " + std::to_string(a.streams) + " streams (engine)", a.total);
   for (const auto& a : agg) print_row("decode phase, " + std::to_string(a.streams) + " streams (engine)", a.phase);
+  if (constraint) {
+    for (const auto& a : agg) {
+      print_row("constrained aggregate, " + std::to_string(a.streams) + " streams", a.constrained.total);
+    }
+    for (const auto& a : agg) {
+      print_row("constrained phase, " + std::to_string(a.streams) + " streams", a.constrained.phase);
+    }
+    // Of the medians; the tokens a stream generated, on average (a grammar may end a stream early);
+    // the engine thread's host time per step for the masks (computed while the device computes)
+    // and the sampling.
+    std::printf("\n%-10s %10s %10s %12s %12s %12s %12s %12s\n", "streams", "ratio", "phase", "tok/stream",
+                "c tok/stream", "c mask ms", "c sample ms", "sample ms");
+    for (const auto& a : agg) {
+      const auto u = side_json(a.plain, a.streams), c = side_json(a.constrained, a.streams);
+      std::printf("%-10d %10.3f %10.3f %12.1f %12.1f %12.3f %12.3f %12.3f\n", a.streams,
+                  ratio(a.constrained.total.median(), a.total.median()),
+                  ratio(a.constrained.phase.median(), a.phase.median()), u["tokens_per_stream"].get<double>(),
+                  c["tokens_per_stream"].get<double>(), c["mask_ms_per_step"].get<double>(),
+                  c["sample_ms_per_step"].get<double>(), u["sample_ms_per_step"].get<double>());
+    }
+  }
   // Averages per forward pass of the median run (the single-stream run includes its 16-token prefill).
   std::printf("\n%-28s %6s %8s %7s %7s %8s %8s %7s %7s\n", "per forward pass (ms)", "passes", "wall", "build", "upload",
               "compute", "download", "other", "reused");

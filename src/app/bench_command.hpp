@@ -1,7 +1,7 @@
 #pragma once
 // `rbees-workerd bench`: generation throughput of one model file on this machine: single-stream
 // prefill and decode, and aggregate decode with several concurrent streams through the batching
-// engine.
+// engine, also with every stream under a grammar or JSON schema.
 
 #include <CLI/CLI.hpp>
 
@@ -22,6 +22,11 @@ struct BenchOptions {
   int repetitions = 1;
   bool profile_ops = false;
   bool json = false;  // one JSON object on stdout instead of the tables
+  // Files whose grammar (GBNF) or JSON Schema constrains every stream of a second aggregate decode
+  // measurement, run beside the unconstrained one; empty: none.
+  std::string grammar_file;
+  std::string json_schema_file;
+  bool masks_after_pass = false;  // the baseline: grammar masks computed after each pass, not during it
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
