@@ -10,8 +10,9 @@
 # Settings (environment): MODEL (the random Llama-2-7B-shaped F16 file; written when absent), OURS
 # (our binary; built into build-cuda when absent), OUTDIR (raw JSON and logs), DEVICE (cuda:0),
 # STREAMS (64), GEN (tokens per stream, 128), RUNS (3), SCHEMA (bench/gpu/constrained_schema.json:
-# an array of strings without maxItems, so a stream can run GEN tokens), LOG (progress, appended:
-# /tmp/gpu/master.log).
+# an array of at least 128 strings, without maxItems, so a stream can run GEN tokens), LOG (progress,
+# appended: /tmp/gpu/master.log when run alone; none when OUTDIR is given, as a combined job logs
+# this script's output itself and writing into its log from here would interleave with it).
 
 constrained_job() (
   set -u
@@ -22,7 +23,9 @@ constrained_job() (
   local out=${OUTDIR:-/tmp/gpu/constrained}
   local device=${DEVICE:-cuda:0} streams=${STREAMS:-64} gen=${GEN:-128} runs=${RUNS:-3}
   local schema=${SCHEMA:-$here/bench/gpu/constrained_schema.json}
-  local log=${LOG:-/tmp/gpu/master.log}
+  local log=${LOG-}
+  [ -n "$log" ] || [ -n "${OUTDIR:-}" ] || log=/tmp/gpu/master.log
+  [ -n "$log" ] || log=/dev/null
   local t0
   t0=$(date +%s)
   mkdir -p "$out" "$(dirname "$log")"
