@@ -16,6 +16,32 @@ constexpr size_t kMaxEchoedString = 100;
 // rest of the body has become a tree.
 struct TooDeep {};
 
+// The parser's message quotes the token it stopped in (`last read: '...'`, or the number that did not
+// fit), which may be most of the body: the refusal quotes its start only, and ASCII only, since the
+// bytes may be invalid UTF-8 and would make the error body itself fail to serialize.
+std::string parse_error_message(std::string_view what) {
+  constexpr std::string_view kLastRead = "last read: '";
+  constexpr std::string_view kExpected = "'; expected ";
+  std::string message = "malformed JSON: ";
+  size_t quote = what.find(kLastRead);
+  quote = quote == std::string_view::npos ? what.find('\'') : quote + kLastRead.size() - 1;
+  const size_t keep = quote == std::string_view::npos ? what.size() : quote + 1 + kMaxEchoedString;
+  if (what.size() <= keep + 200) {
+    message.append(what);
+  } else {
+    message.append(what.substr(0, keep));
+    message += "...'";
+    // What the parser expected instead, when it follows the quote.
+    const size_t expected = what.rfind(kExpected);
+    if (expected != std::string_view::npos && expected >= keep && what.size() - expected < 200)
+      message.append(what.substr(expected + 1));
+  }
+  for (char& c : message) {
+    if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+  }
+  return message;
+}
+
 json error_entry(const FieldError& e) {
   json j = {{"field", e.field}, {"constraint", e.constraint}, {"message", e.message}};
   if (e.value) j["value"] = *e.value;
@@ -81,13 +107,7 @@ std::optional<json> parse_object_body(std::string_view body, FieldErrors& errors
                       std::nullopt});
     return std::nullopt;
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
-    // The parser's message quotes the bytes it read, which may be invalid UTF-8 and would make the
-    // error body itself fail to serialize: keep ASCII only.
-    std::string message = std::string("malformed JSON: ") + e.what();
-    for (char& c : message) {
-      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
-    }
-    errors.push_back({"body", "json", std::move(message), std::nullopt});
+    errors.push_back({"body", "json", parse_error_message(e.what()), std::nullopt});
     return std::nullopt;
   }
   if (!j.is_object()) {

@@ -334,6 +334,7 @@ TEST(ServeHostile, LargeMalformedBodiesLeaveNoMemoryBehind) {
     auto res = d.client(30).Post(i % 2 ? "/execute" : "/v1/completions", body, "application/json");
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 400) << i;
+    EXPECT_LT(res->body.size(), 1024u) << i << ": the refusal quotes the body";
     peak = std::max(peak, rss_mb(d.pid()));
   }
   const double after = rss_mb(d.pid());
