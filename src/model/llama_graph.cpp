@@ -3,6 +3,7 @@
 
 #include "model/llama_model.hpp"
 #include "ops/attention.hpp"
+#include "ops/decode_attention.hpp"
 #include "ops/ffn.hpp"
 #include "ops/linear.hpp"
 #include "ops/norm.hpp"
@@ -83,9 +84,25 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
   const ops::LinearOptions lin{options_.batch_invariant};
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
-  ggml_tensor* mask = g.mask;
+  // Inputs live in host memory, and the scheduler gives each split a copy of every input tensor it
+  // reads. The layers read their own views of these, so off the CPU one device-side copy is made
+  // here and viewed instead: else each layer's view is copied from the host (a whole-span mask of
+  // 2048 tokens over 229k cells, 0.9 GB, 32 times over for a 7B model).
+  auto on_device = [&](ggml_tensor* t) { return t != nullptr && !device_.is_cpu() ? ggml_cont(ctx, t) : t; };
+  ggml_tensor* mask = on_device(g.mask);
   ggml_tensor* region_mask = g.region_mask;
-  ggml_tensor* run_mask = g.run_mask;
+  ggml_tensor* run_mask = on_device(g.run_mask);
+  ggml_tensor* gather = on_device(g.gather);
+
+  // Where the model runs on the CPU, decode tokens and runs shorter than ggml's tiled flash kernel
+  // takes attend through the CPU op, whichever path they take, so that a token's attention sums alike
+  // alone and in any batch; longer prompt chunks take the tiled kernel.
+  auto attend = [&](ggml_tensor* q_, ggml_tensor* k_, ggml_tensor* v_, ggml_tensor* m_, int queries) {
+    if (cpu_decode_attention_ && queries < ops::kCpuTiledAttentionQueries) {
+      return ops::decode_attention_cpu(ctx, ggml_scale(ctx, q_, attn.scale), k_, v_, m_);
+    }
+    return ops::attention(ctx, q_, k_, v_, m_, attn);
+  };
 
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   const bool pin = !layer_backends_.empty();
@@ -126,7 +143,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
                                      k_all->nb[1], k_region, 0);
       ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.window, shape.n_streams, hd * v_es,
                                      v_all->nb[1], v_region, 0);
-      a_s = ggml_reshape_2d(ctx, ops::attention(ctx, qs, ks, vs, region_mask, attn), n_q, shape.n_streams);
+      a_s = ggml_reshape_2d(ctx, attend(qs, ks, vs, region_mask, 1), n_q, shape.n_streams);
       if (!shape.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
     ggml_tensor* a = a_s;
@@ -137,7 +154,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_tensor* mr = nullptr;
       if (r.gathered) {
         // The sequence's cells in position order (F16 values come back as F32, exactly).
-        ggml_tensor* idx = ggml_view_1d(ctx, g.gather, r.window, r.gather_at * ggml_element_size(g.gather));
+        ggml_tensor* idx = ggml_view_1d(ctx, gather, r.window, r.gather_at * ggml_element_size(gather));
         kr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, k_all, idx), hd, c.n_head_kv, r.window);
         vr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, v_all, idx), hd, c.n_head_kv, r.window);
         const size_t es = ggml_element_size(run_mask);
@@ -154,7 +171,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.n_kv, hd * v_es, v_all->nb[1], 0);
         mr = ggml_view_2d(ctx, mask, shape.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
       }
-      ggml_tensor* ar = ggml_reshape_2d(ctx, ops::attention(ctx, qr, kr, vr, mr, attn), n_q, r.n_tokens);
+      ggml_tensor* ar = ggml_reshape_2d(ctx, attend(qr, kr, vr, mr, r.n_tokens), n_q, r.n_tokens);
       a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);
     }
     a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);

@@ -96,6 +96,9 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
               {{"gpu_layers", *options_.gpu_layers}, {"device", device_.info().id}});
     options_.gpu_layers.reset();
   }
+  // Decode streams attend through our CPU op where every node runs on the CPU backend; the invariant
+  // mode keeps ggml's reference kernel, whose sums it pins down.
+  cpu_decode_attention_ = options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
 
   if (options_.batch_invariant) {
     // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the

@@ -270,6 +270,7 @@ class LlamaModel {
   std::vector<ggml_backend_t> layer_backends_;
   ggml_backend_t output_backend_ = nullptr;
   bool pipeline_ = false;
+  bool cpu_decode_attention_ = false;  // ops::decode_attention_cpu for the streams' attention
   ModelOptions options_;
   int head_dim_ = 0;
   bool qk_interleaved_ = false;

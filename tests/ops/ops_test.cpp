@@ -10,6 +10,7 @@
 
 #include "core/device.hpp"
 #include "ops/attention.hpp"
+#include "ops/decode_attention.hpp"
 #include "ops/ffn.hpp"
 #include "ops/norm.hpp"
 #include "ops/rope.hpp"
@@ -176,6 +177,83 @@ TEST(Attention, SoftmaxPathMatchesDefinition) {
 }
 TEST(Attention, FlashPathMatchesDefinition) {
   check_attention(true, 2e-3);
+}
+
+// A few queries per stream over the stream's own cells (the CPU op for decode steps and short prompt
+// pieces), against the definition: a head size that is no multiple of 16, grouped heads, holes in the
+// masks, two queries per stream with their own masks, and a placeholder stream whose queries see one
+// cell; keys and values in F16 and in F32.
+void check_decode_attention(ggml_type kv_type) {
+  constexpr int hd = 48, n_head = 4, n_head_kv = 2, window = 37, nq = 2, n_streams = 3;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  std::vector<float> q(hd * n_head * nq * n_streams), k(hd * n_head_kv * window * n_streams), v(k.size());
+  for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.37 * i) * scale;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(std::sin(0.11 * i + 1)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(std::cos(0.07 * i) - 0.2f));
+  // Row (s, t) of the mask: stream 0 has holes, stream 1 sees everything (query 1: the first ten
+  // cells), stream 2 sees cell 0 only.
+  std::vector<ggml_fp16_t> mask(window * nq * n_streams, ggml_fp32_to_fp16(-INFINITY));
+  auto open = [&](int s, int t, int c) { mask[(s * nq + t) * window + c] = ggml_fp32_to_fp16(0.0f); };
+  for (int c = 0; c < 30; ++c) {
+    if (c % 7 != 3) open(0, 0, c);
+    if (c % 5 != 1) open(0, 1, c);
+  }
+  for (int c = 0; c < window; ++c) open(1, 0, c);
+  for (int c = 0; c < 10; ++c) open(1, 1, c);
+  open(2, 0, 0);
+  open(2, 1, 0);
+  std::vector<ggml_fp16_t> k16(k.size()), v16(v.size());
+  for (size_t i = 0; i < k.size(); ++i) k16[i] = ggml_fp32_to_fp16(k[i]);
+  for (size_t i = 0; i < v.size(); ++i) v16[i] = ggml_fp32_to_fp16(v[i]);
+  const bool f16 = kv_type == GGML_TYPE_F16;
+
+  GraphRunner g;
+  ggml_tensor* qt = g.input(GGML_TYPE_F32, {hd, n_head, nq, n_streams});
+  ggml_tensor* kt = g.input(kv_type, {hd, n_head_kv, window, n_streams});
+  ggml_tensor* vt = g.input(kv_type, {hd, n_head_kv, window, n_streams});
+  ggml_tensor* mt = g.input(GGML_TYPE_F16, {window, nq, 1, n_streams});
+  auto out = g.run(decode_attention_cpu(g.ctx(), qt, kt, vt, mt),
+                   {q.data(), f16 ? static_cast<const void*>(k16.data()) : k.data(),
+                    f16 ? static_cast<const void*>(v16.data()) : v.data(), mask.data()});
+  ASSERT_EQ(out.size(), q.size());
+  for (int s = 0; s < n_streams; ++s) {
+    for (int t = 0; t < nq; ++t) {
+      const ggml_fp16_t* m = mask.data() + (s * nq + t) * window;
+      for (int h = 0; h < n_head; ++h) {
+        const int hk = h / (n_head / n_head_kv);
+        const float* qv = q.data() + ((s * nq + t) * n_head + h) * hd;
+        auto row = [&](const std::vector<float>& x, int c) {
+          return x.data() + ((s * window + c) * n_head_kv + hk) * hd;
+        };
+        std::vector<double> w(window, 0.0);
+        double top = -INFINITY, sum = 0;
+        for (int c = 0; c < window; ++c) {
+          if (std::isinf(ggml_fp16_to_fp32(m[c]))) continue;
+          double dot = 0;
+          for (int d = 0; d < hd; ++d) dot += qv[d] * row(k, c)[d];
+          w[c] = dot;
+          top = std::max(top, dot);
+        }
+        for (int c = 0; c < window; ++c) {
+          w[c] = std::isinf(ggml_fp16_to_fp32(m[c])) ? 0.0 : std::exp(w[c] - top);
+          sum += w[c];
+        }
+        for (int d = 0; d < hd; ++d) {
+          double e = 0;
+          for (int c = 0; c < window; ++c) e += w[c] / sum * row(v, c)[d];
+          EXPECT_NEAR(out[((s * nq + t) * n_head + h) * hd + d], e, 1e-5)
+              << "stream " << s << " query " << t << " head " << h << " dim " << d;
+        }
+      }
+    }
+  }
+}
+
+TEST(DecodeAttention, MatchesDefinitionWithF16Cells) {
+  check_decode_attention(GGML_TYPE_F16);
+}
+TEST(DecodeAttention, MatchesDefinitionWithF32Cells) {
+  check_decode_attention(GGML_TYPE_F32);
 }
 
 }  // namespace
