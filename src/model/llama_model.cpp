@@ -98,7 +98,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   }
   // Decode streams attend through our CPU op where every node runs on the CPU backend; the invariant
   // mode keeps ggml's reference kernel, whose sums it pins down.
-  cpu_decode_attention_ = options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
+  cpu_decode_attention_ =
+      options_.cpu_attention && options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
 
   if (options_.batch_invariant) {
     // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the

@@ -38,6 +38,9 @@ struct ModelOptions {
   // cache layout): the CPU backend runs its reference kernels (no tiled or split flash attention, no
   // fused ops) and every product one kernel (ops::LinearOptions). CPU only, with flash attention.
   bool batch_invariant = false;
+  // Decode tokens and short prompt pieces attend through ops::decode_attention_cpu where the model
+  // runs on one CPU device (not in the invariant mode); off: ggml's flash kernel for every token.
+  bool cpu_attention = true;
   // Repeating layers on the device, counted from the last, as llama.cpp's -ngl (see LayerPlacement);
   // unset: everything. Ignored on a CPU device.
   std::optional<int> gpu_layers;
