@@ -3,8 +3,7 @@
 #include "server/endpoint_support.hpp"
 #include "server/endpoints.hpp"
 #include "server/error_responses.hpp"
-
-#include <httplib.h>
+#include "server/percent_decode.hpp"
 
 namespace rbees::server::endpoints {
 
@@ -30,7 +29,7 @@ Reply model(ServerContext& ctx, HttpRequest& req) {
   if (!ready.engine) return {*ready.refusal, std::nullopt};
   // Clients percent-encode the id as one path segment (a name such as "org/model" comes as
   // "org%2Fmodel").
-  const std::string id = httplib::detail::decode_url(req.path.substr(std::string_view("/v1/models/").size()), false);
+  const std::string id = percent_decode(req.path.substr(std::string_view("/v1/models/").size()));
   const auto names = served_model_names(ctx, *ready.engine);
   if (std::find(names.begin(), names.end(), id) == names.end()) return {model_not_found(id), std::nullopt};
   return {json_response(200, model_object(ctx, id)), std::nullopt};
