@@ -48,16 +48,32 @@ async function converse(page, text, { stopAfterChars = 0 } = {}) {
   const before = await replies(page);
   await page.$eval('#prompt', (el) => { el.value = ''; });
   await page.type('#prompt', text);
+  if (stopAfterChars > 0) {
+    // The page itself presses Stop once the new reply shows n characters while it still runs (a
+    // round trip through the test would let a fast server finish first); it records whether the
+    // text showed while the reply was running.
+    await page.evaluate((n, count) => {
+      window.stoppedWhileStreaming = undefined;
+      const observer = new MutationObserver(() => {
+        const all = document.querySelectorAll('.message.assistant');
+        if (all.length <= count) return;
+        const last = all[all.length - 1];
+        const running = !document.getElementById('stop').hidden;
+        if (last.querySelector('.text').textContent.length >= n || !running) {
+          observer.disconnect();
+          window.stoppedWhileStreaming = running;
+          if (running) document.getElementById('stop').click();
+        }
+      });
+      observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    }, stopAfterChars, before);
+  }
   await page.keyboard.press('Enter');
   await page.waitForFunction((n) => document.querySelectorAll('.message.assistant').length > n, { timeout }, before);
   if (stopAfterChars > 0) {
-    await page.waitForFunction((n) => {
-      const all = document.querySelectorAll('.message.assistant .text');
-      return all[all.length - 1].textContent.length >= n;
-    }, { timeout, polling: 'mutation' }, stopAfterChars);
+    await page.waitForFunction(() => window.stoppedWhileStreaming !== undefined, { timeout });
     // Text shown while the reply still runs: it streams.
-    assert.equal(await page.$eval('#stop', (el) => el.hidden), false, 'the reply was shown only once complete');
-    await page.click('#stop');
+    assert.equal(await page.evaluate(() => window.stoppedWhileStreaming), true, 'the reply was shown only once complete');
   }
   await page.waitForFunction(() => {
     const all = document.querySelectorAll('.message.assistant');
