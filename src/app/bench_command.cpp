@@ -176,14 +176,8 @@ StepBreakdown breakdown(const std::string& label, const model::ForwardTimings& t
   return b;
 }
 
-std::vector<std::pair<std::string, model::OpProfile::Entry>> ops_by_time(const model::OpProfile& p) {
-  std::vector<std::pair<std::string, model::OpProfile::Entry>> rows(p.by_op.begin(), p.by_op.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
-  return rows;
-}
-
 void print_op_profile(const std::string& label, const model::OpProfile& p) {
-  const auto rows = ops_by_time(p);
+  const auto rows = p.ranked();
   double total = 0;
   for (const auto& r : rows) total += r.second.ms;
   const double n = p.passes > 0 ? static_cast<double>(p.passes) : 1.0;
@@ -200,7 +194,7 @@ void print_op_profile(const std::string& label, const model::OpProfile& p) {
 nlohmann::ordered_json op_profile_json(const std::string& label, const model::OpProfile& p) {
   const double n = p.passes > 0 ? static_cast<double>(p.passes) : 1.0;
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
-  for (const auto& [op, e] : ops_by_time(p))
+  for (const auto& [op, e] : p.ranked())
     ops.push_back({{"op", op}, {"per_pass", e.count / n}, {"ms_per_pass", e.ms / n}});
   return {{"label", label}, {"passes", p.passes}, {"ops", ops}};
 }

@@ -567,10 +567,8 @@ void BatchEngine::log_totals() const {
   rt_.model().set_op_profile(nullptr);
   // The ops by time over all steps, as "op ms count" triples; each op ran and was waited for alone,
   // so the figures rank ops, they do not add up to the step times above.
-  std::vector<std::pair<std::string, model::OpProfile::Entry>> rows(op_profile_.by_op.begin(), op_profile_.by_op.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
   std::string ops;
-  for (const auto& [op, e] : rows) {
+  for (const auto& [op, e] : op_profile_.ranked()) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "%s%s %.1f %llu", ops.empty() ? "" : "; ", op.c_str(), e.ms,
                   static_cast<unsigned long long>(e.count));

@@ -1,5 +1,6 @@
 #include "model/op_profile.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rbees::model {
@@ -32,6 +33,12 @@ std::string op_profile_key(const ggml_tensor* t) {
   if (std::strncmp(a->name, "cache_", 6) == 0) return key + " (kv cache)";
   if (a->op == GGML_OP_NONE && (a->flags & GGML_TENSOR_FLAG_INPUT) == 0) return key + " (weights)";
   return key + " (activations)";
+}
+
+std::vector<std::pair<std::string, OpProfile::Entry>> OpProfile::ranked() const {
+  std::vector<std::pair<std::string, Entry>> rows(by_op.begin(), by_op.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  return rows;
 }
 
 bool OpProfile::callback(ggml_tensor* t, bool ask, void* user_data) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rbees::model {
 
@@ -19,6 +21,9 @@ struct OpProfile {
   };
   std::map<std::string, Entry> by_op;
   uint64_t passes = 0;
+
+  // The ops by time, most first.
+  std::vector<std::pair<std::string, Entry>> ranked() const;
 
   // The scheduler's evaluation callback (ggml_backend_sched_eval_callback) with this profile as
   // user data.

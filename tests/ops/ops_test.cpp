@@ -256,5 +256,38 @@ TEST(DecodeAttention, MatchesDefinitionWithF32Cells) {
   check_decode_attention(GGML_TYPE_F32);
 }
 
+// A query's result is the same floats whatever else the op computes beside it: the stream's place
+// among others and the window's length (cells past the mask) change nothing. The engine relies on
+// this for a token to attend alike alone and in a batch.
+TEST(DecodeAttention, AQuerysResultDoesNotDependOnTheOtherStreamsOrTheWindow) {
+  constexpr int hd = 48, nh = 6;
+  // Stream `which` of `ns` holds the same query and cells in every call; the others differ.
+  auto run = [&](int ns, int which, int window) {
+    std::vector<float> q(hd * nh * ns);
+    std::vector<ggml_fp16_t> k(hd * nh * window * ns), v(k.size()), m(window * ns, ggml_fp32_to_fp16(-INFINITY));
+    for (int s = 0; s < ns; ++s) {
+      const int src = s == which ? 0 : 100 + s;
+      for (int i = 0; i < hd * nh; ++i) q[s * hd * nh + i] = std::sin(0.1 * i + src);
+      for (int c = 0; c < window; ++c) {
+        for (int i = 0; i < hd * nh; ++i) {
+          k[(s * window + c) * hd * nh + i] = ggml_fp32_to_fp16(std::cos(0.01 * i + c + src));
+          v[(s * window + c) * hd * nh + i] = ggml_fp32_to_fp16(std::sin(0.02 * i - c + src));
+        }
+      }
+      for (int c = 0; c < 45; ++c) m[s * window + c] = ggml_fp32_to_fp16(0.0f);
+    }
+    GraphRunner g;
+    ggml_tensor* qt = g.input(GGML_TYPE_F32, {hd, nh, 1, ns});
+    ggml_tensor* kt = g.input(GGML_TYPE_F16, {hd, nh, window, ns});
+    ggml_tensor* vt = g.input(GGML_TYPE_F16, {hd, nh, window, ns});
+    ggml_tensor* mt = g.input(GGML_TYPE_F16, {window, 1, 1, ns});
+    const auto out = g.run(decode_attention_cpu(g.ctx(), qt, kt, vt, mt), {q.data(), k.data(), v.data(), m.data()});
+    return std::vector<float>(out.begin() + which * hd * nh, out.begin() + (which + 1) * hd * nh);
+  };
+  const auto alone = run(1, 0, 256);
+  EXPECT_EQ(run(5, 3, 256), alone);
+  EXPECT_EQ(run(3, 1, 512), alone);
+}
+
 }  // namespace
 }  // namespace rbees::ops
