@@ -15,8 +15,10 @@ inline std::string test_device() {
   return d != nullptr ? d : "cpu";
 }
 
-inline std::unique_ptr<ModelRuntime> load_test_runtime() {
+// batch_invariant: the mode whose rows do not depend on what else is in the batch (the CPU's).
+inline std::unique_ptr<ModelRuntime> load_test_runtime(bool batch_invariant = false) {
   RuntimeOptions o;
+  o.batch_invariant = batch_invariant;
   o.model_path = std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m";
   o.device = test_device();
   o.threads = 1;  // the test machine's cores are shared
