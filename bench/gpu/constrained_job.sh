@@ -68,7 +68,8 @@ for a in j["aggregate"]:
           f"ratio {a['constrained_ratio']:.3f} (decode phase {a['constrained_phase_ratio']:.3f}); "
           f"tokens/stream {a['host']['tokens_per_stream']:.1f} vs {c['host']['tokens_per_stream']:.1f}; "
           f"host ms/step: masks {c['host']['mask_ms_per_step']:.3f} (while the device computes), "
-          f"sampling {c['host']['sample_ms_per_step']:.3f} vs {a['host']['sample_ms_per_step']:.3f}")
+          f"sampling {c['host']['sample_ms_per_step']:.3f} vs {a['host']['sample_ms_per_step']:.3f}; "
+          f"picked on the device {c['host'].get('device_picked_share', 0):.3f} vs {a['host'].get('device_picked_share', 0):.3f}")
 PY
   grep -h engine_totals "$out/constrained-$streams.log" | cut -c1-600 >>"$log"
   return $rc

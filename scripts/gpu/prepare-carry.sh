@@ -3,6 +3,7 @@
 #   .carry/deps/        the -dev packages' headers and static libraries (extracted .debs)
 #   .carry/llama-src.tar.xz   the pinned llama.cpp snapshot without .git, models, docs and unused backends
 #   .carry/vocab-llama2.gguf  a 32000-token Llama 2 vocabulary for the random benchmark models
+#   .carry/war-and-peace.txt  the serving benchmark's prompt corpus
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 carry="$here/.carry"
@@ -28,5 +29,8 @@ tar -C "$(dirname "$src")" -cJf "$carry/llama-src.tar.xz" \
   "$(basename "$src")"
 if [ -f "$here/../shared/models/llama-2-tiny-random.gguf" ]; then
   cp "$here/../shared/models/llama-2-tiny-random.gguf" "$carry/vocab-llama2.gguf"
+fi
+if [ -f "$here/../shared/data/war-and-peace.txt" ]; then
+  cp "$here/../shared/data/war-and-peace.txt" "$carry/war-and-peace.txt"
 fi
 du -sh "$carry"/*

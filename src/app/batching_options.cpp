@@ -1,6 +1,19 @@
 #include "app/batching_options.hpp"
 
+#include <optional>
+#include <string>
+
 namespace rbees::app {
+
+void add_greedy_on_device_option(CLI::App& cmd, std::optional<bool>& on) {
+  cmd.add_option_function<std::string>(
+         "--greedy-on-device",
+         [&on](const std::string& v) { on = v == "auto" ? std::nullopt : std::optional<bool>(v == "on"); },
+         "Steps whose every row is greedy (under a grammar's mask or not) let the model's graph pick the tokens, "
+         "so only their ids leave the device: auto (on off the CPU), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_str("auto");
+}
 
 void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::KvSizingRequest& sizing) {
   cmd.add_option("--ctx-size", sizing.ctx_size,
@@ -26,6 +39,7 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "(0: what one forward graph holds, --max-graph-tokens); a step is also cut to fit one graph")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
+  add_greedy_on_device_option(cmd, o.greedy_on_device);
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "
                "each op is then run and waited for alone, so serving slows down: for diagnosis, not for production");

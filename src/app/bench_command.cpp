@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/batching_options.hpp"
 #include "core/log.hpp"
 #include "engine/batch_engine.hpp"
 #include "engine/generator.hpp"
@@ -218,6 +219,7 @@ struct Side {
   int runs = 0;
   uint64_t steps = 0;  // engine steps
   double mask_ms = 0, sample_ms = 0;
+  uint64_t sampled = 0, device_picks = 0, masked_device_picks = 0;
   void add(const AggregateRate& r, const engine::BatchEngineStats& before, const engine::BatchEngineStats& after) {
     total.add(r.total);
     phase.add(r.phase);
@@ -226,6 +228,9 @@ struct Side {
     steps += after.steps - before.steps;
     mask_ms += after.mask_ms - before.mask_ms;
     sample_ms += after.sample_ms - before.sample_ms;
+    sampled += after.generated_tokens - before.generated_tokens;
+    device_picks += after.device_picks - before.device_picks;
+    masked_device_picks += after.masked_device_picks - before.masked_device_picks;
   }
 };
 
@@ -235,7 +240,10 @@ nlohmann::ordered_json side_json(const Side& s, int streams) {
   return {{"tokens_per_stream", s.runs > 0 ? static_cast<double>(s.tokens) / (s.runs * streams) : 0.0},
           {"steps_per_run", s.runs > 0 ? static_cast<double>(s.steps) / s.runs : 0.0},
           {"mask_ms_per_step", s.mask_ms / steps},
-          {"sample_ms_per_step", s.sample_ms / steps}};
+          {"sample_ms_per_step", s.sample_ms / steps},
+          // The share of tokens the device picked, and of those under a grammar's mask.
+          {"device_picked_share", s.sampled > 0 ? static_cast<double>(s.device_picks) / s.sampled : 0.0},
+          {"masked_device_picks", s.masked_device_picks}};
 }
 
 double ratio(double a, double b) {
@@ -287,6 +295,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
                   "As --grammar, with a JSON Schema file (use one whose outputs can run --gen-tokens long)")
       ->check(CLI::ExistingFile)
       ->excludes(grammar);
+  add_greedy_on_device_option(*cmd, o.greedy_on_device);
   cmd->add_flag("--masks-after-pass", o.masks_after_pass,
                 "Compute the constrained streams' grammar masks after each forward pass instead of while the device "
                 "computes it (the baseline of that overlap; the tokens are the same)");
@@ -363,6 +372,7 @@ int run_bench(const BenchOptions& o) {
     eo.max_queue = max_streams;
     eo.prefill_chunk = o.prefill_chunk;
     eo.masks_while_computing = !o.masks_after_pass;
+    eo.greedy_on_device = o.greedy_on_device;
     // Room per stream rounded up to 256 cells, as llama-batched-bench's per-sequence KV streams are.
     eo.ctx_size = max_streams * ((16 + o.gen_tokens + eo.block_size + 255) / 256 * 256);
     engine::BatchEngine eng(*rt, eo);

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ struct BenchOptions {
   // measurement, run beside the unconstrained one; empty: none.
   std::string grammar_file;
   std::string json_schema_file;
-  bool masks_after_pass = false;  // the baseline: grammar masks computed after each pass, not during it
+  bool masks_after_pass = false;         // the baseline: grammar masks computed after each pass, not during it
+  std::optional<bool> greedy_on_device;  // unset: the engine's default (on off the CPU)
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);

@@ -1,7 +1,9 @@
 #include "engine/batch_engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -428,8 +430,55 @@ void BatchEngine::requeue(const std::vector<size_t>& preempted) {
 
 bool BatchEngine::step_is_greedy() const {
   return std::all_of(slices_.begin(), slices_.end(), [](const Slice& sl) {
-    return sl.first_row < 0 && (sl.logits_row < 0 || (sl.job->seq->plain_greedy() && !sl.job->request.logprobs));
+    const Sequence& s = *sl.job->seq;
+    return sl.first_row < 0 &&
+           (sl.logits_row < 0 || ((s.plain_greedy() || s.masked_greedy()) && !sl.job->request.logprobs));
   });
+}
+
+namespace {
+
+// One logits row's mask for the device's pick: open where the grammar allows the token.
+void fill_logit_mask(std::span<model::MaskValue> row, std::span<const uint64_t> allowed) {
+  // Each byte of the mask expands to eight values at once.
+  static const auto kExpand = [] {
+    std::array<std::array<model::MaskValue, 8>, 256> t{};
+    for (size_t b = 0; b < 256; ++b) {
+      for (size_t i = 0; i < 8; ++i) t[b][i] = ((b >> i) & 1) != 0 ? model::kMaskOpen : model::kMaskClosed;
+    }
+    return t;
+  }();
+  const auto* bytes = reinterpret_cast<const uint8_t*>(allowed.data());
+  const size_t n_bytes = std::min(allowed.size_bytes(), row.size() / 8);
+  for (size_t i = 0; i < n_bytes; ++i) std::memcpy(row.data() + i * 8, kExpand[bytes[i]].data(), sizeof(kExpand[0]));
+  // A vocabulary tail past the mask's whole bytes: past the mask itself, never allowed.
+  for (size_t t = n_bytes * 8; t < row.size(); ++t) {
+    const bool open = t / 64 < allowed.size() && ((allowed[t / 64] >> (t % 64)) & 1) != 0;
+    row[t] = open ? model::kMaskOpen : model::kMaskClosed;
+  }
+}
+
+}  // namespace
+
+// The step's rows' masks for the device's pick, or an empty span when no row is constrained.
+std::span<const model::MaskValue> BatchEngine::greedy_row_masks() {
+  const bool any = std::any_of(slices_.begin(), slices_.end(),
+                               [](const Slice& sl) { return sl.logits_row >= 0 && sl.job->seq->masked_greedy(); });
+  if (!any) return {};
+  const auto t = Clock::now();
+  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
+  const std::span<model::MaskValue> masks = rt_.model().greedy_masks(static_cast<size_t>(n_rows_));
+  for (const Slice& sl : slices_) {
+    if (sl.logits_row < 0) continue;
+    const std::span<model::MaskValue> row = masks.subspan(static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
+    if (sl.job->seq->masked_greedy()) {
+      fill_logit_mask(row, sl.job->seq->allowed_tokens());
+    } else {
+      std::fill(row.begin(), row.end(), model::kMaskOpen);
+    }
+  }
+  totals_.mask_ms += ms_between(t, Clock::now());
+  return masks;
 }
 
 void BatchEngine::evaluate() {
@@ -437,7 +486,8 @@ void BatchEngine::evaluate() {
   std::span<const float> logits;
   std::span<const int32_t> picks;
   if (greedy) {
-    picks = rt_.model().forward_greedy(batch_, kv_);
+    // A constrained row's mask is then needed before the pass: the device adds it to the logits.
+    picks = rt_.model().forward_greedy(batch_, kv_, greedy_row_masks());
   } else {
     // A constrained sequence's mask depends only on the tokens it has taken, so it is computed while
     // the device computes the step, and the sampling below finds it ready.
@@ -471,6 +521,8 @@ void BatchEngine::evaluate() {
     sampling::SampledToken lp;
     TokenResult r;
     if (greedy) {
+      ++totals_.device_picks;
+      if (s.masked_greedy()) ++totals_.masked_device_picks;
       r = s.on_greedy_token(picks[static_cast<size_t>(sl.logits_row)]);
     } else {
       const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
@@ -556,6 +608,8 @@ void BatchEngine::log_totals() const {
              {"step_ms", totals_.step_ms},
              {"mask_ms", totals_.mask_ms},
              {"sample_ms", totals_.sample_ms},
+             {"device_picks", static_cast<unsigned long long>(totals_.device_picks)},
+             {"masked_device_picks", static_cast<unsigned long long>(totals_.masked_device_picks)},
              {"graphs", static_cast<unsigned long long>(t.graphs)},
              {"graphs_built", static_cast<unsigned long long>(t.graphs_built)},
              {"graph_build_ms", t.build_ms},
@@ -619,6 +673,8 @@ void BatchEngine::publish_stats() {
   stats_.steps = steps_;
   stats_.mask_ms = totals_.mask_ms;
   stats_.sample_ms = totals_.sample_ms;
+  stats_.device_picks = totals_.device_picks;
+  stats_.masked_device_picks = totals_.masked_device_picks;
 }
 
 }  // namespace rbees::engine

@@ -75,8 +75,10 @@ struct BatchEngineStats {
   uint64_t prompt_tokens = 0;
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
-  double mask_ms = 0;    // engine thread time computing grammar masks ahead (BatchEngine::Totals)
-  double sample_ms = 0;  // engine thread time choosing tokens from logits rows
+  double mask_ms = 0;                // engine thread time computing grammar masks ahead (BatchEngine::Totals)
+  double sample_ms = 0;              // engine thread time choosing tokens from logits rows
+  uint64_t device_picks = 0;         // tokens the model's graph picked (greedy on the device)
+  uint64_t masked_device_picks = 0;  // of those, picked under a grammar's mask
 };
 
 class BatchEngine : public Engine {
@@ -157,6 +159,7 @@ class BatchEngine : public Engine {
   bool build_batch();
   // Whether every sequence sampling this step is plain greedy and wants no log-probabilities.
   bool step_is_greedy() const;
+  std::span<const model::MaskValue> greedy_row_masks();
   void evaluate();
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
@@ -201,9 +204,11 @@ class BatchEngine : public Engine {
   uint64_t steps_ = 0;
   uint64_t preemptions_total_ = 0;
   struct Totals {
-    double plan_ms = 0;    // cancels, admission (prefix copies included) and the batch's plan
-    double step_ms = 0;    // the model pass, sampling and events
-    double mask_ms = 0;    // grammar masks computed while the device computes (inside step_ms)
+    double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
+    double step_ms = 0;  // the model pass, sampling and events
+    double mask_ms = 0;  // grammar masks: while the device computes, or before it for its pick
+    uint64_t device_picks = 0;
+    uint64_t masked_device_picks = 0;
     double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, events left out
     uint64_t batch_tokens = 0;
     uint64_t sampled_rows = 0;

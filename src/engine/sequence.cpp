@@ -83,8 +83,8 @@ TokenResult Sequence::on_logits(std::span<const float> row, std::optional<int32_
 
 TokenResult Sequence::on_greedy_token(int32_t id) {
   check_sampling();
-  if (!sampler_.plain_greedy()) {
-    throw std::logic_error("sequence " + std::to_string(id_) + " is not plain greedy: it must sample its logits");
+  if (!sampler_.plain_greedy() && !sampler_.masked_greedy()) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " is not greedy: it must sample its logits");
   }
   sampler_.accept(id);
   return push(id);

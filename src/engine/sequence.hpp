@@ -72,8 +72,7 @@ class Sequence {
   // each prompt position).
   bool computes_whole_prompt() const { return whole_prompt_; }
   void set_computes_whole_prompt(bool on) { whole_prompt_ = on; }
-  // Restricts the tokens this sequence may take (before it is admitted); a constrained sequence is
-  // sampled on the host, never greedy on the device.
+  // Restricts the tokens this sequence may take (before it is admitted).
   void constrain(std::unique_ptr<sampling::LogitsConstraint> c) { sampler_.set_constraint(std::move(c)); }
   bool constrained() const { return sampler_.constrained(); }
   // Computes the next token's mask ahead (Sampler::prepare), while the logits are being computed.
@@ -81,7 +80,12 @@ class Sequence {
   // Whether the next token is the plain argmax of the logits (Sampler::plain_greedy), so that the
   // model may pick it (LlamaModel::forward_greedy) and pass it to on_greedy_token().
   bool plain_greedy() const { return sampler_.plain_greedy(); }
-  // As on_logits(), with the argmax already picked. Only for a plain_greedy() sequence.
+  // Whether the next token is the argmax of the logits under the grammar's mask alone
+  // (Sampler::masked_greedy): the model may pick it with allowed_tokens() applied.
+  bool masked_greedy() const { return sampler_.masked_greedy(); }
+  std::span<const uint64_t> allowed_tokens() { return sampler_.allowed(); }
+  // As on_logits(), with the argmax already picked. Only for a plain_greedy() or masked_greedy()
+  // sequence.
   TokenResult on_greedy_token(int32_t id);
   // Ends the sequence from outside (cancel, error); returns the text still held back.
   std::string finish(FinishReason reason);

@@ -203,7 +203,14 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   ggml_set_output(g.logits);
   ggml_build_forward_expand(g.gf, g.logits);
   if (shape.argmax) {
-    g.argmax = named(ggml_argmax(ctx, g.logits), "argmax");
+    ggml_tensor* scores = g.logits;
+    if (shape.argmax_masked) {
+      // F16 halves the upload; ggml's CPU add takes no F32 + F16, hence the cast.
+      g.logit_mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F16, c.n_vocab, shape.n_out), "inp_logit_mask");
+      ggml_set_input(g.logit_mask);
+      scores = named(ggml_add(ctx, g.logits, ggml_cast(ctx, g.logit_mask, GGML_TYPE_F32)), "masked_logits");
+    }
+    g.argmax = named(ggml_argmax(ctx, scores), "argmax");
     ggml_set_output(g.argmax);
     ggml_build_forward_expand(g.gf, g.argmax);
   }

@@ -71,6 +71,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
       device_(device),
       options_(std::move(options)),
       host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      greedy_masks_(std::make_unique<core::HostBuffer>(device.info().dev)),
       mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
       region_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
       run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
@@ -413,9 +414,22 @@ std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv,
   return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
 }
 
-std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache& kv) {
+std::span<MaskValue> LlamaModel::greedy_masks(size_t n_rows) {
+  const size_t n = std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab);
+  return {greedy_masks_->reserve_as<MaskValue>(n), n};
+}
+
+std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache& kv,
+                                                    std::span<const MaskValue> row_masks) {
+  if (!row_masks.empty()) {
+    size_t n_rows = 0;
+    for (size_t i = 0; i < batch.size(); ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
+    if (row_masks.size() < n_rows * static_cast<size_t>(config_.n_vocab)) {
+      throw std::invalid_argument("fewer logit masks than rows");
+    }
+  }
   Output out;
-  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, true);
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, true, {}, row_masks.empty() ? nullptr : row_masks.data());
   for (size_t i = 0; i < n_rows; ++i) {
     // The device's argmax finds nothing in a row of NaN or -inf only.
     if (greedy_ids_[i] < 0 || greedy_ids_[i] >= config_.n_vocab) {
@@ -441,7 +455,7 @@ float* LlamaModel::host_logits(size_t n_rows) {
 }
 
 size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
-                       const std::function<void()>& while_computing) {
+                       const std::function<void()>& while_computing, const MaskValue* row_masks) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -480,6 +494,7 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
     Destination dst;
     if (greedy) {
       dst.ids = greedy_ids_.data() + done;
+      if (row_masks != nullptr) dst.masks = row_masks + done * n_vocab;
     } else {
       dst.logits = logits + done * n_vocab;
     }
@@ -622,6 +637,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.window = plan.window;
     shape.streams_in_order = plan.in_order;
     shape.argmax = dst.ids != nullptr;
+    shape.argmax_masked = dst.masks != nullptr && !none;
     shape.runs = std::move(runs);
     shape.n_general = n_general;
     shape.run_mask_values = run_values;
@@ -700,6 +716,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       ggml_backend_tensor_set(g.token_streams, plan.token_streams.data(), 0, ggml_nbytes(g.token_streams));
     }
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
+    if (g.logit_mask != nullptr) ggml_backend_tensor_set(g.logit_mask, dst.masks, 0, ggml_nbytes(g.logit_mask));
     lap(timings_.upload_ms);
 
     if (capturing) {

@@ -173,7 +173,13 @@ class LlamaModel {
   // row to the host and scanning them there would cost more than the pick. Among equal greatest
   // logits the device may pick any. Throws std::runtime_error when a row has no greatest logit
   // (every value NaN or -inf).
-  std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv);
+  // `row_masks`, when given, holds n_vocab values per row (kMaskOpen or kMaskClosed, batch order),
+  // added to the row's logits before the pick: a grammar's allowed tokens, applied on the device.
+  // Fill it in the memory greedy_masks() lends (pinned on a GPU).
+  std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv, std::span<const MaskValue> row_masks = {});
+  // Host memory for forward_greedy()'s row masks, n_rows rows of n_vocab values, valid until the next
+  // call.
+  std::span<MaskValue> greedy_masks(size_t n_rows);
 
   // Copies the keys and values of cells src[i] into cells dst[i], every layer, on the device (a
   // prefix cached elsewhere in the cache moved next to the sequence that reuses it).
@@ -219,6 +225,7 @@ class LlamaModel {
     int window = 0;
     bool streams_in_order = true;  // token r is stream r: no reordering needed
     bool argmax = false;           // the graph ends in each row's greatest logit (forward_greedy)
+    bool argmax_masked = false;    // ... of the logits plus a mask row each (Graph::logit_mask)
     std::vector<Run> runs;         // the tokens after the streams, in batch order
     int n_general = 0;             // tokens in runs over the first n_kv cells
     int run_mask_values = 0;       // the region runs' masks, together
@@ -241,6 +248,7 @@ class LlamaModel {
     ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
     ggml_tensor* logits = nullptr;         // F32 [n_vocab, n_out]
     ggml_tensor* argmax = nullptr;         // I32 [n_out], only when shape.argmax
+    ggml_tensor* logit_mask = nullptr;     // F16 [n_vocab, n_out], only when shape.argmax_masked
   };
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
@@ -251,11 +259,12 @@ class LlamaModel {
   struct Destination {
     float* logits = nullptr;
     int32_t* ids = nullptr;
+    const MaskValue* masks = nullptr;  // with ids: the rows' logit masks, or null
   };
   // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
   // `out.rows`.
   size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
-             const std::function<void()>& while_computing = {});
+             const std::function<void()>& while_computing = {}, const MaskValue* row_masks = nullptr);
   size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
                        Output& out, Destination dst, const std::function<void()>& while_computing);
   float* host_logits(size_t n_rows);
@@ -288,8 +297,9 @@ class LlamaModel {
   Graph graph_;               // the last graph built and allocated
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
-  std::unique_ptr<core::HostBuffer> host_logits_;  // the logits rows of the last pass
-  std::vector<int32_t> greedy_ids_;                // the ids of the last forward_greedy()
+  std::unique_ptr<core::HostBuffer> host_logits_;   // the logits rows of the last pass
+  std::vector<int32_t> greedy_ids_;                 // the ids of the last forward_greedy()
+  std::unique_ptr<core::HostBuffer> greedy_masks_;  // forward_greedy()'s row masks
   // The attention masks of the current pass, in host memory the device copies from directly.
   std::unique_ptr<core::HostBuffer> mask_;
   std::unique_ptr<core::HostBuffer> region_mask_;

@@ -141,6 +141,10 @@ bool Sampler::plain_greedy() const {
   return !constraint_ && params_.temperature <= 0.0f && !adjusts_logits();
 }
 
+bool Sampler::masked_greedy() const {
+  return constraint_ && params_.temperature <= 0.0f && !adjusts_logits();
+}
+
 int32_t Sampler::sample(std::span<const float> logits) {
   // Greedy over unadjusted logits: the row is read in place (one pass, no copy), which matters when
   // many sequences sample every step.
@@ -150,7 +154,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     return id;
   }
   // Greedy under a mask alone: the argmax of the allowed logits, read in place as above.
-  if (constraint_ && params_.temperature <= 0.0f && !adjusts_logits() && !logits.empty()) {
+  if (masked_greedy() && !logits.empty()) {
     const int32_t id = constrained_argmax(logits, constraint_->allowed());
     accept(id);
     return id;

@@ -50,6 +50,12 @@ class Sampler {
   // Whether sample() is the plain argmax of the logits row: greedy, no bias, no penalties. Then the
   // pick may be made elsewhere (on the device) and passed to accept().
   bool plain_greedy() const;
+  // Whether sample() is the argmax of the logits among the constraint's allowed tokens alone (greedy,
+  // constrained, no bias, no penalties): the pick may then be made elsewhere over the logits with
+  // allowed() applied as a mask, and passed to accept().
+  bool masked_greedy() const;
+  // The constraint's mask for the next token (prepare()), empty when unconstrained.
+  std::span<const uint64_t> allowed() { return constraint_ ? constraint_->allowed() : std::span<const uint64_t>{}; }
 
   // The seed the random stream started from (drawn from std::random_device when none was given).
   uint64_t seed() const { return seed_; }

@@ -1,6 +1,6 @@
-// Requests constrained by a grammar or JSON schema: the output obeys it, also when the step's other
-// sequences let the model's graph pick greedy tokens on the device (a constrained sequence is always
-// sampled on the host, after its mask), and a bad grammar is refused at submission naming the field.
+// Requests constrained by a grammar or JSON schema: the output obeys it, also when the model's graph
+// picks greedy tokens on the device (a constrained greedy sequence's mask is then added to its logits
+// there), and a bad grammar is refused at submission naming the field.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -89,6 +89,59 @@ TEST(BatchEngineGrammar, ConstrainedOutputObeysItsGrammarBesideGreedyOnDeviceSeq
     EXPECT_LE(j.at("n").get<int>(), 20);
     EXPECT_LE(j.at("w").get<std::string>().size(), 6u);
   }
+}
+
+// Constrained greedy sequences picked on the device, under their masks, take the tokens the host's
+// pick gives. The batch-invariant model keeps each row's logits independent of the batch, so that
+// the two runs may batch differently.
+TEST(BatchEngineGrammar, MaskedPicksOnTheDeviceAreTheHostsPicks) {
+  if (test_support::test_device() != "cpu") GTEST_SKIP() << "batch-invariant mode is the CPU's";
+  auto rt = test_support::load_test_runtime(true);
+  const std::string words = "root ::= [a-z]{2,8} (\", \" [a-z]{2,8}){2,6} \".\"\n";
+  const std::string schema = R"({"type":"object","properties":{"names":{"type":"array","items":{"type":"string",
+      "maxLength":8},"maxItems":3},"n":{"type":"integer","minimum":1,"maximum":20}},"required":["names","n"],
+      "additionalProperties":false})";
+  std::vector<Request> reqs = {
+      request("schema", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.0f),
+      request("schema2", grammar::GrammarSpec{grammar::GrammarKind::kJsonSchema, schema}, 0.0f),
+      request("words", grammar::GrammarSpec{grammar::GrammarKind::kGbnf, words}, 0.0f),
+      request("plain", std::nullopt, 0.0f),
+  };
+  reqs[1].prompt = TextPrompt{"The old prince", true};
+  reqs[3].max_tokens = 40;
+  reqs[3].ignore_eos = true;
+  std::vector<std::vector<std::vector<int32_t>>> ids(2);
+  std::vector<BatchEngineStats> stats(2);
+  for (bool on_device : {false, true}) {
+    BatchEngineOptions o;
+    o.ctx_size = 2048;
+    o.max_seqs = 4;
+    o.greedy_on_device = on_device;
+    BatchEngine engine(*rt, o);
+    std::vector<std::shared_ptr<Text>> sinks;
+    for (const auto& r : reqs) {
+      sinks.push_back(std::make_shared<Text>());
+      ASSERT_EQ(engine.submit(r, sinks.back()).admission, Admission::accepted) << r.job_id;
+    }
+    for (auto& s : sinks) {
+      s->wait();
+      ids[on_device].push_back(s->ids);
+    }
+    engine.wait_idle();
+    stats[on_device] = engine.detailed_stats();
+    for (int i : {0, 1}) EXPECT_NO_THROW(static_cast<void>(nlohmann::json::parse(sinks[i]->text))) << sinks[i]->text;
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(ids[1][i], ids[0][i]) << reqs[i].job_id;
+  EXPECT_EQ(stats[0].device_picks, 0u);
+  // Every token was picked on the device, the constrained ones under their masks.
+  uint64_t constrained = 0, all = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    all += ids[1][i].size();
+    if (i < 3) constrained += ids[1][i].size();
+  }
+  EXPECT_EQ(stats[1].device_picks, all);
+  EXPECT_EQ(stats[1].masked_device_picks, constrained);
+  EXPECT_GT(constrained, 20u);
 }
 
 TEST(BatchEngineGrammar, BadGrammarsAreRefusedAtSubmissionNamingTheField) {

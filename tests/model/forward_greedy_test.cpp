@@ -1,5 +1,5 @@
 // Greedy picks made by the model's graph (forward_greedy) against the argmax of the logits rows the
-// same batch gives through forward().
+// same batch gives through forward(), with and without a mask row per logits row.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -40,6 +40,41 @@ TEST(ForwardGreedy, PicksEachRowsGreatestLogitAndFillsTheCacheAsForwardDoes) {
   }
   EXPECT_EQ(by_picks.used(), by_logits.used());
   EXPECT_EQ(by_picks.seq_cells(1), by_logits.seq_cells(1));
+}
+
+// A row's mask closes tokens before the device's pick: the pick is the greatest allowed logit. Row 0
+// allows every third token (its unmasked pick closed), row 1 is all open.
+TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {
+  const auto& ref = Reference::get();
+  static LoadedModel lm(kHfDir, exact_options(true));
+  LlamaModel& m = *lm.model;
+  const int V = m.n_vocab();
+  Batch b;
+  for (int s = 0; s < 2; ++s) {
+    const auto prompt = ref.input_ids(s);
+    for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], static_cast<int32_t>(i), s, i + 1 == prompt.size());
+  }
+  KvCache kv_logits = m.create_kv_cache(256, GGML_TYPE_F32);
+  KvCache kv_picks = m.create_kv_cache(256, GGML_TYPE_F32);
+  KvCache kv_plain = m.create_kv_cache(256, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_logits, &kv_picks, &kv_plain}) kv->set_regions(2);
+  const std::vector<float> logits = m.forward(b, kv_logits);
+  const int32_t plain0 = m.forward_greedy(b, kv_plain)[0];
+  const std::span<MaskValue> masks = m.greedy_masks(2);
+  ASSERT_GE(masks.size(), 2u * static_cast<size_t>(V));
+  int32_t want0 = -1;
+  for (int t = 0; t < V; ++t) {
+    const bool open = t % 3 == 1 && t != plain0;
+    masks[static_cast<size_t>(t)] = open ? kMaskOpen : kMaskClosed;
+    masks[static_cast<size_t>(V + t)] = kMaskOpen;
+    if (open && (want0 < 0 || logits[static_cast<size_t>(t)] > logits[static_cast<size_t>(want0)])) want0 = t;
+  }
+  const std::span<const int32_t> picks = m.forward_greedy(b, kv_picks, masks);
+  ASSERT_EQ(picks.size(), 2u);
+  EXPECT_NE(picks[0], plain0);
+  EXPECT_EQ(picks[0], want0);
+  EXPECT_EQ(picks[1], argmax(logits.data() + V, V));
+  EXPECT_THROW(m.forward_greedy(b, kv_picks, masks.first(static_cast<size_t>(V))), std::invalid_argument);
 }
 
 }  // namespace
