@@ -2,9 +2,9 @@
 # One GPU session's serving measurements, run on the GPU machine in the background (setsid) from a
 # checkout that carries .carry/ (scripts/gpu/prepare-carry.sh): builds ours and the anchor's
 # llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then, most needed first:
-#   1. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
-#   2. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients,
-#   3. constrained decoding (bench/gpu/constrained_job.sh, when present),
+#   1. constrained decoding (bench/gpu/constrained_job.sh, when present; ours only, short),
+#   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
+#   3. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients,
 #   4. ours at 64 clients with --profile-ops (one run, not a throughput figure: each op is waited for),
 #   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
@@ -57,6 +57,13 @@ pack() {
 wait
 el "$(cat $R/anchor.rc)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
+  mkdir -p "$R/constrained"
+  MODEL="$M" OURS="$ours" OUTDIR="$R/constrained" bash bench/gpu/constrained_job.sh >"$R/constrained/console.txt" 2>&1
+  el "constrained rc=$?"
+  tail -n 12 "$R/constrained/console.txt"
+  pack
+fi
 mkdir -p "$R/serve"
 bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours \
   --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
@@ -88,13 +95,6 @@ serve256() {
 serve256 ours-defaults
 pack
 
-if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
-  mkdir -p "$R/constrained"
-  MODEL="$M" OURS="$ours" OUTDIR="$R/constrained" bash bench/gpu/constrained_job.sh >"$R/constrained/console.txt" 2>&1
-  el "constrained rc=$?"
-  tail -n 12 "$R/constrained/console.txt"
-  pack
-fi
 
 if [ -z "${SKIP_PROFILE:-}" ]; then
   # Where the steps' device time goes, op by op. Each op is waited for alone: the throughput of this

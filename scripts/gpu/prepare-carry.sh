@@ -16,6 +16,18 @@ mkdir -p "$carry/debs" "$carry/deps"
 }
 for f in "$carry"/debs/*.deb; do dpkg-deb -x "$f" "$carry/deps"; done
 rm -rf "$carry/debs" "$carry/deps/usr/share/doc" "$carry/deps/usr/src"
+# Of Boost's 160 MB of headers, only those the HTTP front end includes travel (the carry's size limit).
+used=$(mktemp)
+for f in "$here"/src/server/http_*.cpp; do
+  g++ -std=c++20 -M -MT x -I"$here/src" -isystem "$carry/deps/usr/include" \
+    -I"$(dirname "$("$here/scripts/ggml-source.sh")")/vendor/cpp-httplib" "$f" 2>/dev/null
+done | tr ' \\' '\n\n' | grep "$carry/deps/usr/include/boost/" | sort -u >"$used"
+if [ -s "$used" ]; then
+  kept=$(mktemp -d)
+  (cd "$carry/deps/usr/include" && sed "s|^$carry/deps/usr/include/||" "$used" | xargs -I{} cp --parents {} "$kept/")
+  rm -rf "$carry/deps/usr/include/boost" && mv "$kept/boost" "$carry/deps/usr/include/boost"
+fi
+rm -f "$used"
 
 src=$(dirname "$("$here/scripts/ggml-source.sh")")
 tar -C "$(dirname "$src")" -cJf "$carry/llama-src.tar.xz" \
