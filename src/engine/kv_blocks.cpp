@@ -131,9 +131,49 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
       kv_.seq_cp(b.holder, seq, b.first_pos, b.first_pos + B);
     }
   }
-  hit_tokens_total_ += static_cast<uint64_t>(reused);
+  int tail = 0;
+  if (reuse_prefix && copy_cells_ && !prompt.empty()) {
+    const int limit = std::min(B, static_cast<int>(prompt.size()) - 1 - reused);
+    try {
+      tail = copy_block_start(seq, parent, prompt.subspan(static_cast<size_t>(reused)), reused, limit);
+    } catch (...) {
+      if (!copy) {
+        for (int id : matched) unref(id);
+      }
+      kv_.seq_rm(seq);
+      n_reserved_ -= reserve;
+      throw;
+    }
+  }
+  hit_tokens_total_ += static_cast<uint64_t>(reused + tail);
   seqs_.emplace(seq, std::move(st));
-  return reused;
+  return reused + tail;
+}
+
+int KvBlocks::copy_block_start(int32_t seq, uint64_t parent, std::span<const int32_t> tokens, int first_pos,
+                               int limit) {
+  int best = -1, best_len = 0;
+  auto [lo, hi] = by_parent_.equal_range(parent);
+  for (auto it = lo; it != hi; ++it) {
+    const Block& b = blocks_[it->second];
+    if (b.parent_hash != parent || b.first_pos != first_pos) continue;
+    const int n = std::min(limit, static_cast<int>(std::min(b.tokens.size(), tokens.size())));
+    int len = 0;
+    while (len < n && b.tokens[static_cast<size_t>(len)] == tokens[static_cast<size_t>(len)]) ++len;
+    if (len > best_len) {
+      best = it->second;
+      best_len = len;
+    }
+  }
+  if (best < 0) return 0;
+  std::vector<int32_t> src = kv_.seq_cells(blocks_[best].holder);
+  src.resize(static_cast<size_t>(best_len));
+  std::vector<int32_t> positions(static_cast<size_t>(best_len));
+  for (int i = 0; i < best_len; ++i) positions[static_cast<size_t>(i)] = first_pos + i;
+  const std::vector<int32_t> dst = kv_.place(std::vector<int32_t>(static_cast<size_t>(best_len), seq), positions);
+  copy_cells_(src, dst);
+  copied_tokens_total_ += static_cast<uint64_t>(best_len);
+  return best_len;
 }
 
 int32_t KvBlocks::prefix_home(std::span<const int32_t> prompt) const {
@@ -186,6 +226,13 @@ void KvBlocks::evict(int id) {
       break;
     }
   }
+  auto [plo, phi] = by_parent_.equal_range(b.parent_hash);
+  for (auto it = plo; it != phi; ++it) {
+    if (it->second == id) {
+      by_parent_.erase(it);
+      break;
+    }
+  }
   b = Block{};
   free_.push_back(id);
   --n_alloc_;
@@ -233,10 +280,14 @@ void KvBlocks::computed(int32_t seq, std::span<const int32_t> tokens, int n_comp
       b.tokens.assign(toks.begin(), toks.end());
       kv_.seq_cp(seq, b.holder, b.first_pos, b.first_pos + B);
       by_hash_.emplace(h, st.table[k]);
+      by_parent_.emplace(b.parent_hash, st.table[k]);
     }
     st.last_hash = h;
     ++st.n_published;
   }
+  const auto partial = tokens.subspan(static_cast<size_t>(st.n_published) * B)
+                           .first(static_cast<size_t>(std::max(0, n_computed - st.n_published * B)));
+  st.partial.assign(partial.begin(), partial.end());
 }
 
 bool KvBlocks::grow(int32_t seq, int n_tokens) {
@@ -256,6 +307,20 @@ void KvBlocks::release(int32_t seq) {
   auto it = seqs_.find(seq);
   if (it == seqs_.end()) return;
   SeqState& st = it->second;
+  if (copy_cells_ && !st.partial.empty() && st.n_published < static_cast<int>(st.table.size())) {
+    const int id = st.table[static_cast<size_t>(st.n_published)];
+    Block& b = blocks_[id];
+    if (!b.cached && b.refs == 1 && !find_cached(st.last_hash, st.partial)) {
+      b.cached = true;
+      b.parent_hash = st.last_hash;
+      b.hash = chain_hash(st.last_hash, st.partial);
+      b.holder = next_holder_++;
+      b.tokens = st.partial;
+      kv_.seq_cp(seq, b.holder, b.first_pos, b.first_pos + static_cast<int32_t>(st.partial.size()));
+      by_hash_.emplace(b.hash, id);
+      by_parent_.emplace(b.parent_hash, id);
+    }
+  }
   // Children first, so that a parent becomes evictable later than its children.
   for (auto b = st.table.rbegin(); b != st.table.rend(); ++b) unref(*b);
   n_reserved_ -= st.reserved;

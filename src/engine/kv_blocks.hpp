@@ -13,6 +13,13 @@
 // starts with published blocks gets their cells tagged for itself instead of computing them. A
 // published block that no sequence uses any more stays cached until its space is needed (least
 // recently used first; a parent block is always used more recently than its children).
+//
+// A prompt's remainder after its shared blocks, shorter than a block, may start like a cached block
+// that follows them: those keys and values are copied into the sequence's own cells (a block is
+// shared whole or not at all, since the sequence writes its next tokens into it), so that a prompt
+// that repeats an earlier one computes only its last token, whatever its length. For that a
+// sequence's last block, computed only in part, stays cached too when the sequence ends (where a
+// copy function is set: such a block can only be copied from).
 
 #include <cstdint>
 #include <functional>
@@ -45,9 +52,10 @@ class KvBlocks : public KvBudget {
   int n_cached() const { return static_cast<int>(by_hash_.size()); }
 
   // Admits `seq` for a prompt and at most `max_total` tokens in all (prompt plus generated): reuses
-  // the longest run of published full blocks that starts the prompt (leaving at least one prompt
-  // token to compute, for its logits) and reserves the rest. Returns the number of reused tokens,
-  // or nullopt (nothing changed) when there is not enough space.
+  // the longest run of published full blocks that starts the prompt and the longest start of a
+  // cached block after them (leaving at least one prompt token to compute, for its logits) and
+  // reserves the rest. Returns the number of reused tokens, or nullopt (nothing changed) when there
+  // is not enough space.
   // A reused block whose cells lie outside the sequence's home region is copied into the region
   // (by `copy_cells`, when set) rather than shared, so the sequence attends over its region alone.
   std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total,
@@ -69,7 +77,8 @@ class KvBlocks : public KvBudget {
   // least that many) and publishes the blocks that became full.
   void computed(int32_t seq, std::span<const int32_t> tokens, int n_computed);
 
-  // Frees the sequence's cells and reservation; its published blocks stay cached.
+  // Frees the sequence's cells and reservation; its published blocks stay cached, and its last
+  // block's computed part (see above).
   void release(int32_t seq) override;
 
   // Tokens reused from the prefix cache since creation.
@@ -89,10 +98,11 @@ class KvBlocks : public KvBudget {
     uint64_t stamp = 0;  // when it last became unused (for LRU eviction)
   };
   struct SeqState {
-    std::vector<int> table;  // block ids, in position order
-    int reserved = 0;        // blocks promised but not yet in the table
-    int n_published = 0;     // leading table entries already checked for publication
-    uint64_t last_hash = 0;  // chain hash after n_published blocks
+    std::vector<int> table;        // block ids, in position order
+    int reserved = 0;              // blocks promised but not yet in the table
+    int n_published = 0;           // leading table entries already checked for publication
+    uint64_t last_hash = 0;        // chain hash after n_published blocks
+    std::vector<int32_t> partial;  // the tokens computed into the block after those, when not full
   };
 
   int blocks_for(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
@@ -103,6 +113,10 @@ class KvBlocks : public KvBudget {
   void unref(int id);
   static uint64_t chain_hash(uint64_t parent, std::span<const int32_t> tokens);
   std::optional<int> find_cached(uint64_t parent, std::span<const int32_t> tokens) const;
+  // Copies the keys and values of the longest start (up to `limit` tokens) of a cached block after
+  // `parent` that `tokens` begins with into new cells of `seq` at positions from `first_pos`; returns
+  // the tokens copied.
+  int copy_block_start(int32_t seq, uint64_t parent, std::span<const int32_t> tokens, int first_pos, int limit);
 
   model::KvCache& kv_;
   int block_size_;
@@ -112,6 +126,7 @@ class KvBlocks : public KvBudget {
   std::vector<int> free_;                         // ids of blocks holding nothing
   std::set<std::pair<uint64_t, int>> evictable_;  // (stamp, id): cached, refs == 0
   std::unordered_multimap<uint64_t, int> by_hash_;
+  std::unordered_multimap<uint64_t, int> by_parent_;  // published blocks by their parent's hash
   std::unordered_map<int32_t, SeqState> seqs_;
   int n_alloc_ = 0;     // blocks not in free_
   int n_reserved_ = 0;  // sum of SeqState::reserved

@@ -129,7 +129,7 @@ TEST(BatchEngineGrammar, MaskedPicksOnTheDeviceAreTheHostsPicks) {
     }
     engine.wait_idle();
     stats[on_device] = engine.detailed_stats();
-    for (int i : {0, 1}) EXPECT_NO_THROW(static_cast<void>(nlohmann::json::parse(sinks[i]->text))) << sinks[i]->text;
+    for (int i : {0, 1}) EXPECT_TRUE(nlohmann::json::accept(sinks[i]->text)) << sinks[i]->text;
   }
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(ids[1][i], ids[0][i]) << reqs[i].job_id;
   EXPECT_EQ(stats[0].device_picks, 0u);

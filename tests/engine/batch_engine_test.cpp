@@ -231,6 +231,34 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedRequestsBlocks) {
   EXPECT_EQ(second->tokens, want);
 }
 
+// A prompt sent again reuses every token but its last, also where it ends inside a block (shorter
+// than one, or a block and a part): the part is copied from the cached block. The batch-invariant
+// model makes the continuations comparable token for token.
+TEST_F(BatchEngineTest, PrefixCacheReusesAllButTheLastTokenOfARepeatedPrompt) {
+  if (test_support::test_device() != "cpu") GTEST_SKIP() << "batch-invariant mode is the CPU's";
+  auto rt = test_support::load_test_runtime(true);
+  BatchEngineOptions opts;
+  opts.ctx_size = 1024;
+  opts.max_seqs = 4;
+  opts.block_size = 16;
+  BatchEngine engine(*rt, opts);
+  for (const std::string text : {"Pierre said that", "The Emperor Napoleon rode along the line of the army, and the"}) {
+    const int n_prompt = static_cast<int>(rt->tokenizer().encode(text, true).size());
+    ASSERT_LT(n_prompt % 16, 16);
+    std::vector<std::vector<int32_t>> outs;
+    for (int round = 0; round < 2; ++round) {
+      auto c = collector();
+      ASSERT_EQ(engine.submit(greedy("r" + std::to_string(round), text, 12), c).admission, Admission::accepted);
+      const FinalResult end = c->wait_end();
+      engine.wait_idle();
+      // The first round may reuse what the texts share (the BOS token).
+      if (round == 1) EXPECT_EQ(end.cached_prompt_tokens, n_prompt - 1) << text;
+      outs.push_back(c->tokens);
+    }
+    EXPECT_EQ(outs[1], outs[0]) << text;
+  }
+}
+
 // A cached prefix is reused in place by the slot whose region holds it, and copied into the region
 // of any other slot: both continue exactly as the request alone.
 TEST_F(BatchEngineTest, PrefixCachedInAnotherSlotsRegionIsCopiedHome) {
@@ -261,9 +289,11 @@ TEST_F(BatchEngineTest, PrefixCachedInAnotherSlotsRegionIsCopiedHome) {
   const int n_base = static_cast<int>(runtime_->tokenizer().encode(base, true).size());
   EXPECT_GE(e1.cached_prompt_tokens, n_base / 16 * 16);
   EXPECT_GE(e2.cached_prompt_tokens, n_base / 16 * 16);
-  // The first admitted took the slot holding the prefix, the second copied it.
+  // The first admitted took the slot holding the prefix (its full blocks shared, the part of a block
+  // after them copied), the second copied it all.
   const auto stats = engine.detailed_stats();
-  EXPECT_EQ(stats.prefix_cache_copied_tokens, static_cast<uint64_t>(e2.cached_prompt_tokens));
+  EXPECT_EQ(stats.prefix_cache_copied_tokens,
+            static_cast<uint64_t>(e2.cached_prompt_tokens + e1.cached_prompt_tokens % 16));
   EXPECT_GT(stats.prefix_cache_copied_tokens, 0u);
   EXPECT_EQ(c1->tokens, want1);
   EXPECT_EQ(c2->tokens, want2);

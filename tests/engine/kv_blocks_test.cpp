@@ -151,10 +151,11 @@ TEST_F(KvBlocksTest, CopiesAPrefixCachedInAnotherRegionHome) {
   EXPECT_EQ(kv.home_extent(1), 8);
   EXPECT_EQ(blocks.copied_tokens_total(), 8u);
   EXPECT_EQ(blocks.hit_tokens_total(), 8u);
-  // The copy is the sequence's own: computing on publishes nothing new (the cached blocks remain).
+  // The copy is the sequence's own: computing on publishes nothing new (the cached blocks remain,
+  // with the first sequence's last token, kept when it ended for a later prompt to copy).
   place(1, 8, 9);
   blocks.computed(1, prompt, 9);
-  EXPECT_EQ(blocks.n_cached(), 2);
+  EXPECT_EQ(blocks.n_cached(), 3);
   blocks.release(1);
 
   // Admitted into region 0, where the prefix lies, it is shared: no copy.
@@ -163,6 +164,56 @@ TEST_F(KvBlocksTest, CopiesAPrefixCachedInAnotherRegionHome) {
   EXPECT_TRUE(copies.empty());
   EXPECT_EQ(kv.seq_cells(0).front(), 0);
   EXPECT_EQ(blocks.copied_tokens_total(), 8u);
+}
+
+// A prompt's remainder shorter than a block that starts like a cached block after the shared ones
+// is copied from that block's cells, up to the prompt's last token, which is computed.
+TEST_F(KvBlocksTest, CopiesTheStartOfACachedBlockForAPromptsRemainder) {
+  std::vector<std::pair<int32_t, int32_t>> copies;
+  blocks.set_copy_cells([&](std::span<const int32_t> src, std::span<const int32_t> dst) {
+    ASSERT_EQ(src.size(), dst.size());
+    for (size_t i = 0; i < src.size(); ++i) copies.emplace_back(src[i], dst[i]);
+  });
+  auto prompt = iota(8, 300);  // two full blocks
+  ASSERT_EQ(blocks.admit(1, prompt, 9), 0);
+  place(1, 0, 8);
+  blocks.computed(1, prompt, 8);
+  const std::vector<int32_t> cells = kv.seq_cells(1);
+  blocks.release(1);
+  ASSERT_EQ(blocks.n_cached(), 2);
+
+  // The same prompt: block 0 shared, then 3 of block 1's 4 tokens copied (the 4th is computed).
+  ASSERT_EQ(blocks.admit(2, prompt, 9), 7);
+  ASSERT_EQ(copies.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(copies[i].first, cells[static_cast<size_t>(4 + i)]);
+  EXPECT_EQ(kv.seq_cells(2).size(), 7u);
+  EXPECT_EQ(kv.seq_pos_max(2), 6);
+  EXPECT_EQ(kv.seq_cells(2).front(), cells.front());  // shared, not copied
+  EXPECT_EQ(blocks.copied_tokens_total(), 3u);
+  EXPECT_EQ(blocks.hit_tokens_total(), 7u);
+  // Computing the last token fills the sequence's own block 1; the cached one stays the published.
+  place(2, 7, 8);
+  blocks.computed(2, prompt, 8);
+  EXPECT_EQ(blocks.n_cached(), 2);
+  blocks.release(2);
+  EXPECT_EQ(kv.used(), 8);  // the cached blocks' cells alone
+
+  // Parting inside block 1 copies up to the parting; a prompt shorter than a block copies from block 0.
+  auto parted = prompt;
+  parted[6] = 1;
+  copies.clear();
+  ASSERT_EQ(blocks.admit(3, parted, 9), 6);
+  EXPECT_EQ(copies.size(), 2u);
+  blocks.release(3);
+  copies.clear();
+  ASSERT_EQ(blocks.admit(4, iota(3, 300), 9), 2);
+  EXPECT_EQ(copies.size(), 2u);
+  blocks.release(4);
+  // Nothing like it cached: nothing copied.
+  copies.clear();
+  ASSERT_EQ(blocks.admit(5, iota(3, 900), 9), 0);
+  EXPECT_TRUE(copies.empty());
+  EXPECT_EQ(blocks.hit_tokens_total(), 15u);
 }
 
 }  // namespace
