@@ -208,12 +208,15 @@ TEST(ServeFaults, SigtermUnderLoadDrainsEveryStream) {
             << std::chrono::duration<double>(Clock::now() - signalled).count() << " s after SIGTERM\n";
 }
 
+// Streams still generating when the grace runs out are cancelled, each with a terminal event, and
+// the worker exits in time. Three waves of 900-token streams on 4 slots outlast the 2 s grace on any
+// machine this runs on, whatever the first wave manages: the last wave at least is cancelled.
 TEST(ServeFaults, SigtermUnderLoadPastTheGraceCancelsEveryStreamAndExitsInTime) {
   constexpr double kGrace = 2.0;
   Daemon d({"--model", kModelDir, "--ignore-eos", "--max-seqs", "4", "--max-queue", "8", "--shutdown-grace", "2"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
-  constexpr int kStreams = 8;
-  constexpr int kTokens = 900;  // far longer than the grace
+  constexpr int kStreams = 12;  // 4 running, 8 queued
+  constexpr int kTokens = 900;
   Progress progress;
   auto streams = start_streams(d, kStreams, kTokens, progress);
   ASSERT_TRUE(wait_count(progress.started, kStreams, seconds(60))) << d.log();
@@ -225,18 +228,24 @@ TEST(ServeFaults, SigtermUnderLoadPastTheGraceCancelsEveryStreamAndExitsInTime) 
     ASSERT_EQ(f.wait_for(seconds(120)), std::future_status::ready);
     const auto s = f.get();
     ASSERT_EQ(s.status, 200) << s.body;
-    ASSERT_EQ(s.last_type, "error") << s.body;  // a terminal event, not a cut stream
-    EXPECT_EQ(s.end["code"], "CANCELLED");
-    ++cancelled;
+    // A terminal event, not a cut stream: the whole continuation, or the cancellation.
+    if (s.last_type == "end") {
+      EXPECT_EQ(s.end["tokens_out"], kTokens) << s.body;
+    } else {
+      ASSERT_EQ(s.last_type, "error") << s.body;
+      EXPECT_EQ(s.end["code"], "CANCELLED");
+      ++cancelled;
+    }
   }
-  EXPECT_EQ(cancelled, kStreams);
+  EXPECT_GE(cancelled, 4);
   const auto code = d.wait_exit(seconds(60));
   const double took = std::chrono::duration<double>(Clock::now() - signalled).count();
   EXPECT_EQ(code, std::optional<int>(0)) << d.log();
   // The grace, then at most the bounded wait for streams to write their last event (5 s) and the
   // stop; generous for a loaded machine.
   EXPECT_LT(took, kGrace + 20) << d.log();
-  std::cout << "[ drain ] past the grace: " << kStreams << " streams cancelled, exit after " << took << " s\n";
+  std::cout << "[ drain ] past the grace: " << cancelled << " of " << kStreams << " streams cancelled, exit after "
+            << took << " s\n";
 }
 
 }  // namespace
