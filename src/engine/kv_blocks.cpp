@@ -165,7 +165,10 @@ int KvBlocks::copy_block_start(int32_t seq, uint64_t parent, std::span<const int
       best_len = len;
     }
   }
-  if (best < 0) return 0;
+  // A copy is a pass of its own over every layer's cache (and the next step builds its graph anew),
+  // while a few more prompt tokens cost a step almost nothing: it is made where it leaves only the
+  // last token to compute, or saves half a block at least (not for the BOS every prompt shares).
+  if (best < 0 || (best_len < limit && best_len * 2 < block_size_)) return 0;
   std::vector<int32_t> src = kv_.seq_cells(blocks_[best].holder);
   src.resize(static_cast<size_t>(best_len));
   std::vector<int32_t> positions(static_cast<size_t>(best_len));

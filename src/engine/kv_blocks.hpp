@@ -17,7 +17,8 @@
 // A prompt's remainder after its shared blocks, shorter than a block, may start like a cached block
 // that follows them: those keys and values are copied into the sequence's own cells (a block is
 // shared whole or not at all, since the sequence writes its next tokens into it), so that a prompt
-// that repeats an earlier one computes only its last token, whatever its length. For that a
+// that repeats an earlier one computes only its last token, whatever its length. (Only where the
+// copy leaves just that token or covers half a block: a copy is a pass of its own.) For that a
 // sequence's last block, computed only in part, stays cached too when the sequence ends (where a
 // copy function is set: such a block can only be copied from).
 
