@@ -8,7 +8,7 @@
 #   4. ours at 64 clients with --profile-ops (one run, not a throughput figure: each op is waited for),
 #   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
-#   7. ours at 256 clients with 160 slots.
+#   7. ours at 256 clients with SEQS (160) slots.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1.
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
@@ -129,7 +129,7 @@ done
 pack
 
 # More slots than the defaults choose: does batching more sequences pay?
-[ -n "${SKIP_160:-}" ] || serve256 ours-160seqs --max-seqs 160
+[ -n "${SKIP_160:-}" ] || serve256 "ours-${SEQS:-160}seqs" --max-seqs "${SEQS:-160}"
 grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
 pack
 el "done"
