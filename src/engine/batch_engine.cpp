@@ -1,9 +1,7 @@
 #include "engine/batch_engine.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -436,45 +434,26 @@ bool BatchEngine::step_is_greedy() const {
   });
 }
 
-namespace {
-
-// One logits row's mask for the device's pick: open where the grammar allows the token.
-void fill_logit_mask(std::span<model::MaskValue> row, std::span<const uint64_t> allowed) {
-  // Each byte of the mask expands to eight values at once.
-  static const auto kExpand = [] {
-    std::array<std::array<model::MaskValue, 8>, 256> t{};
-    for (size_t b = 0; b < 256; ++b) {
-      for (size_t i = 0; i < 8; ++i) t[b][i] = ((b >> i) & 1) != 0 ? model::kMaskOpen : model::kMaskClosed;
-    }
-    return t;
-  }();
-  const auto* bytes = reinterpret_cast<const uint8_t*>(allowed.data());
-  const size_t n_bytes = std::min(allowed.size_bytes(), row.size() / 8);
-  for (size_t i = 0; i < n_bytes; ++i) std::memcpy(row.data() + i * 8, kExpand[bytes[i]].data(), sizeof(kExpand[0]));
-  // A vocabulary tail past the mask's whole bytes: past the mask itself, never allowed.
-  for (size_t t = n_bytes * 8; t < row.size(); ++t) {
-    const bool open = t / 64 < allowed.size() && ((allowed[t / 64] >> (t % 64)) & 1) != 0;
-    row[t] = open ? model::kMaskOpen : model::kMaskClosed;
-  }
-}
-
-}  // namespace
-
-// The step's rows' masks for the device's pick, or an empty span when no row is constrained.
-std::span<const model::MaskValue> BatchEngine::greedy_row_masks() {
+// The step's rows' allowed-token bitsets for the device's pick, or an empty span when no row is
+// constrained.
+std::span<const uint64_t> BatchEngine::greedy_row_masks() {
   const bool any = std::any_of(slices_.begin(), slices_.end(),
                                [](const Slice& sl) { return sl.logits_row >= 0 && sl.job->seq->masked_greedy(); });
   if (!any) return {};
   const auto t = Clock::now();
-  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
-  const std::span<model::MaskValue> masks = rt_.model().greedy_masks(static_cast<size_t>(n_rows_));
+  const size_t words = rt_.model().greedy_mask_words();
+  const std::span<uint64_t> masks = rt_.model().greedy_masks(static_cast<size_t>(n_rows_));
   for (const Slice& sl : slices_) {
     if (sl.logits_row < 0) continue;
-    const std::span<model::MaskValue> row = masks.subspan(static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
+    const std::span<uint64_t> row = masks.subspan(static_cast<size_t>(sl.logits_row) * words, words);
     if (sl.job->seq->masked_greedy()) {
-      fill_logit_mask(row, sl.job->seq->allowed_tokens());
+      const std::span<const uint64_t> allowed = sl.job->seq->allowed_tokens();
+      // Words past the grammar's mask (none, for a mask of the whole vocabulary) allow nothing.
+      const size_t n = std::min(allowed.size(), words);
+      std::copy_n(allowed.begin(), n, row.begin());
+      std::fill(row.begin() + static_cast<std::ptrdiff_t>(n), row.end(), 0);
     } else {
-      std::fill(row.begin(), row.end(), model::kMaskOpen);
+      std::fill(row.begin(), row.end(), ~uint64_t{0});
     }
   }
   totals_.mask_ms += ms_between(t, Clock::now());

@@ -159,7 +159,7 @@ class BatchEngine : public Engine {
   bool build_batch();
   // Whether every sequence sampling this step is plain greedy and wants no log-probabilities.
   bool step_is_greedy() const;
-  std::span<const model::MaskValue> greedy_row_masks();
+  std::span<const uint64_t> greedy_row_masks();
   void evaluate();
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);

@@ -3,7 +3,6 @@
 #include <ggml-cpu.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include "core/device_fault.hpp"
 #include "core/log.hpp"
+#include "ops/logit_mask.hpp"
 
 namespace rbees::model {
 namespace {
@@ -71,7 +71,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
       device_(device),
       options_(std::move(options)),
       host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      greedy_masks_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      mask_bytes_(std::make_unique<core::HostBuffer>(device.info().dev)),
       mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
       region_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
       run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
@@ -414,17 +414,17 @@ std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv,
   return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
 }
 
-std::span<MaskValue> LlamaModel::greedy_masks(size_t n_rows) {
-  const size_t n = std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab);
-  return {greedy_masks_->reserve_as<MaskValue>(n), n};
+std::span<uint64_t> LlamaModel::greedy_masks(size_t n_rows) {
+  greedy_masks_.resize(std::max<size_t>(1, n_rows) * greedy_mask_words());
+  return greedy_masks_;
 }
 
 std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache& kv,
-                                                    std::span<const MaskValue> row_masks) {
+                                                    std::span<const uint64_t> row_masks) {
   if (!row_masks.empty()) {
     size_t n_rows = 0;
     for (size_t i = 0; i < batch.size(); ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
-    if (row_masks.size() < n_rows * static_cast<size_t>(config_.n_vocab)) {
+    if (row_masks.size() < n_rows * greedy_mask_words()) {
       throw std::invalid_argument("fewer logit masks than rows");
     }
   }
@@ -438,6 +438,15 @@ std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache&
     }
   }
   return {greedy_ids_.data(), n_rows};
+}
+
+void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks) {
+  const auto& table = ops::logit_mask_table();
+  ggml_backend_tensor_set(g.logit_mask_table, table.data(), 0, sizeof(table));
+  const size_t n_out = static_cast<size_t>(g.shape.n_out);
+  int32_t* bytes = mask_bytes_->reserve_as<int32_t>(static_cast<size_t>(ggml_nelements(g.logit_mask_bytes)));
+  ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_out, bytes);
+  ggml_backend_tensor_set(g.logit_mask_bytes, bytes, 0, ggml_nbytes(g.logit_mask_bytes));
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
@@ -455,7 +464,7 @@ float* LlamaModel::host_logits(size_t n_rows) {
 }
 
 size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
-                       const std::function<void()>& while_computing, const MaskValue* row_masks) {
+                       const std::function<void()>& while_computing, const uint64_t* row_masks) {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -494,7 +503,7 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
     Destination dst;
     if (greedy) {
       dst.ids = greedy_ids_.data() + done;
-      if (row_masks != nullptr) dst.masks = row_masks + done * n_vocab;
+      if (row_masks != nullptr) dst.masks = row_masks + done * greedy_mask_words();
     } else {
       dst.logits = logits + done * n_vocab;
     }
@@ -716,7 +725,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       ggml_backend_tensor_set(g.token_streams, plan.token_streams.data(), 0, ggml_nbytes(g.token_streams));
     }
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
-    if (g.logit_mask != nullptr) ggml_backend_tensor_set(g.logit_mask, dst.masks, 0, ggml_nbytes(g.logit_mask));
+    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks);
     lap(timings_.upload_ms);
 
     if (capturing) {

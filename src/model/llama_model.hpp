@@ -173,13 +173,15 @@ class LlamaModel {
   // row to the host and scanning them there would cost more than the pick. Among equal greatest
   // logits the device may pick any. Throws std::runtime_error when a row has no greatest logit
   // (every value NaN or -inf).
-  // `row_masks`, when given, holds n_vocab values per row (kMaskOpen or kMaskClosed, batch order),
-  // added to the row's logits before the pick: a grammar's allowed tokens, applied on the device.
-  // Fill it in the memory greedy_masks() lends (pinned on a GPU).
-  std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv, std::span<const MaskValue> row_masks = {});
-  // Host memory for forward_greedy()'s row masks, n_rows rows of n_vocab values, valid until the next
-  // call.
-  std::span<MaskValue> greedy_masks(size_t n_rows);
+  // `row_masks`, when given, holds greedy_mask_words() words per row (batch order): a bitset of the
+  // tokens the row may pick (bit t % 64 of word t / 64 set: token t allowed), a grammar's allowed
+  // tokens, applied on the device. The device expands the bits itself (a byte of the bitset selects
+  // one of 256 rows of 8 mask values), so a step uploads n_vocab / 2 bytes per row, not 2 n_vocab.
+  std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv, std::span<const uint64_t> row_masks = {});
+  // Host memory for forward_greedy()'s row masks, n_rows rows of greedy_mask_words() words, valid
+  // until the next call.
+  std::span<uint64_t> greedy_masks(size_t n_rows);
+  size_t greedy_mask_words() const { return (static_cast<size_t>(config_.n_vocab) + 63) / 64; }
 
   // Copies the keys and values of cells src[i] into cells dst[i], every layer, on the device (a
   // prefix cached elsewhere in the cache moved next to the sequence that reuses it).
@@ -248,7 +250,10 @@ class LlamaModel {
     ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
     ggml_tensor* logits = nullptr;         // F32 [n_vocab, n_out]
     ggml_tensor* argmax = nullptr;         // I32 [n_out], only when shape.argmax
-    ggml_tensor* logit_mask = nullptr;     // F16 [n_vocab, n_out], only when shape.argmax_masked
+    // Only when shape.argmax_masked: I32 [ceil(n_vocab / 8) * n_out], each byte of the rows'
+    // bitsets, and F16 [8, 256], the mask values of every byte (get_rows expands one into the other).
+    ggml_tensor* logit_mask_bytes = nullptr;
+    ggml_tensor* logit_mask_table = nullptr;
   };
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
@@ -259,15 +264,17 @@ class LlamaModel {
   struct Destination {
     float* logits = nullptr;
     int32_t* ids = nullptr;
-    const MaskValue* masks = nullptr;  // with ids: the rows' logit masks, or null
+    const uint64_t* masks = nullptr;  // with ids: the rows' allowed-token bitsets, or null
   };
   // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
   // `out.rows`.
   size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
-             const std::function<void()>& while_computing = {}, const MaskValue* row_masks = nullptr);
+             const std::function<void()>& while_computing = {}, const uint64_t* row_masks = nullptr);
   size_t forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
                        Output& out, Destination dst, const std::function<void()>& while_computing);
   float* host_logits(size_t n_rows);
+  // Sets a masked-argmax graph's mask inputs from the rows' bitsets.
+  void upload_logit_masks(const Graph& g, const uint64_t* masks);
 
   // Places every node added to `gf` since `from` on `backend` (a split's layer on its device).
   void pin_nodes(ggml_cgraph* gf, int from, ggml_backend_t backend);
@@ -297,9 +304,10 @@ class LlamaModel {
   Graph graph_;               // the last graph built and allocated
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
   ForwardTimings timings_;
-  std::unique_ptr<core::HostBuffer> host_logits_;   // the logits rows of the last pass
-  std::vector<int32_t> greedy_ids_;                 // the ids of the last forward_greedy()
-  std::unique_ptr<core::HostBuffer> greedy_masks_;  // forward_greedy()'s row masks
+  std::unique_ptr<core::HostBuffer> host_logits_;  // the logits rows of the last pass
+  std::vector<int32_t> greedy_ids_;                // the ids of the last forward_greedy()
+  std::vector<uint64_t> greedy_masks_;             // forward_greedy()'s row bitsets
+  std::unique_ptr<core::HostBuffer> mask_bytes_;   // their bytes as get_rows indices, for the upload
   // The attention masks of the current pass, in host memory the device copies from directly.
   std::unique_ptr<core::HostBuffer> mask_;
   std::unique_ptr<core::HostBuffer> region_mask_;

@@ -2,6 +2,7 @@
 // same batch gives through forward(), with and without a mask row per logits row.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "model/reference.hpp"
@@ -60,13 +61,17 @@ TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {
   for (KvCache* kv : {&kv_logits, &kv_picks, &kv_plain}) kv->set_regions(2);
   const std::vector<float> logits = m.forward(b, kv_logits);
   const int32_t plain0 = m.forward_greedy(b, kv_plain)[0];
-  const std::span<MaskValue> masks = m.greedy_masks(2);
-  ASSERT_GE(masks.size(), 2u * static_cast<size_t>(V));
+  const std::span<uint64_t> masks = m.greedy_masks(2);
+  const size_t words = m.greedy_mask_words();
+  ASSERT_EQ(words, (static_cast<size_t>(V) + 63) / 64);
+  ASSERT_GE(masks.size(), 2 * words);
+  std::fill(masks.begin(), masks.end(), 0);
+  std::fill(masks.begin() + static_cast<std::ptrdiff_t>(words), masks.begin() + static_cast<std::ptrdiff_t>(2 * words),
+            ~uint64_t{0});
   int32_t want0 = -1;
   for (int t = 0; t < V; ++t) {
     const bool open = t % 3 == 1 && t != plain0;
-    masks[static_cast<size_t>(t)] = open ? kMaskOpen : kMaskClosed;
-    masks[static_cast<size_t>(V + t)] = kMaskOpen;
+    if (open) masks[static_cast<size_t>(t) / 64] |= uint64_t{1} << (t % 64);
     if (open && (want0 < 0 || logits[static_cast<size_t>(t)] > logits[static_cast<size_t>(want0)])) want0 = t;
   }
   const std::span<const int32_t> picks = m.forward_greedy(b, kv_picks, masks);
@@ -74,7 +79,7 @@ TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {
   EXPECT_NE(picks[0], plain0);
   EXPECT_EQ(picks[0], want0);
   EXPECT_EQ(picks[1], argmax(logits.data() + V, V));
-  EXPECT_THROW(m.forward_greedy(b, kv_picks, masks.first(static_cast<size_t>(V))), std::invalid_argument);
+  EXPECT_THROW(m.forward_greedy(b, kv_picks, masks.first(words)), std::invalid_argument);
 }
 
 }  // namespace

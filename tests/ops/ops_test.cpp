@@ -12,6 +12,7 @@
 #include "ops/attention.hpp"
 #include "ops/decode_attention.hpp"
 #include "ops/ffn.hpp"
+#include "ops/logit_mask.hpp"
 #include "ops/norm.hpp"
 #include "ops/rope.hpp"
 
@@ -53,6 +54,38 @@ class GraphRunner {
   ggml_backend_buffer_t buf_ = nullptr;
   std::vector<ggml_tensor*> inputs_;
 };
+
+// Bitsets of allowed tokens expanded to mask values, for vocabularies that end inside a byte and
+// at a byte's end: 0 exactly where the bit is set, -inf elsewhere.
+TEST(Ops, LogitMaskExpandsEachRowsBitset) {
+  for (const int64_t n_vocab : {13, 16, 70}) {
+    constexpr size_t kRows = 3;
+    const size_t words = static_cast<size_t>(n_vocab + 63) / 64;
+    std::vector<uint64_t> bits(kRows * words);
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = 0x9E3779B97F4A7C15ull * (i + 1) ^ (i << 7);
+    const size_t n_bytes = static_cast<size_t>(n_vocab + 7) / 8;
+    std::vector<int32_t> bytes(n_bytes * kRows);
+    logit_mask_bytes(bits.data(), words, n_vocab, kRows, bytes.data());
+
+    GraphRunner g;
+    ggml_tensor* bt = g.input(GGML_TYPE_I32, {static_cast<int64_t>(bytes.size())});
+    ggml_tensor* tt = g.input(GGML_TYPE_F16, {8, 256});
+    const auto out =
+        g.run(expand_logit_mask(g.ctx(), bt, tt, n_vocab, kRows), {bytes.data(), logit_mask_table().data()});
+    ASSERT_EQ(out.size(), static_cast<size_t>(n_vocab) * kRows);
+    for (size_t r = 0; r < kRows; ++r) {
+      for (int64_t t = 0; t < n_vocab; ++t) {
+        const bool open = ((bits[r * words + static_cast<size_t>(t) / 64] >> (t % 64)) & 1) != 0;
+        const float v = out[r * static_cast<size_t>(n_vocab) + static_cast<size_t>(t)];
+        if (open) {
+          EXPECT_EQ(v, 0.0f) << "vocab " << n_vocab << " row " << r << " token " << t;
+        } else {
+          EXPECT_TRUE(std::isinf(v) && v < 0) << "vocab " << n_vocab << " row " << r << " token " << t << ": " << v;
+        }
+      }
+    }
+  }
+}
 
 // Rotates one head of 8 dims at two positions with freq factors, in both pairings.
 void check_rope(RopeLayout layout) {
