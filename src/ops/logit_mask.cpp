@@ -9,9 +9,9 @@ constexpr ggml_fp16_t kOpen = 0x0000;    // +0
 constexpr ggml_fp16_t kClosed = 0xFC00;  // -inf
 }  // namespace
 
-const std::array<ggml_fp16_t, 256 * 8>& logit_mask_table() {
+const std::array<ggml_fp16_t, kLogitMaskTableValues>& logit_mask_table() {
   static const auto table = [] {
-    std::array<ggml_fp16_t, 256 * 8> t{};
+    std::array<ggml_fp16_t, kLogitMaskTableValues> t{};
     for (size_t b = 0; b < 256; ++b) {
       for (size_t i = 0; i < 8; ++i) t[b * 8 + i] = ((b >> i) & 1) != 0 ? kOpen : kClosed;
     }

@@ -11,8 +11,10 @@
 
 namespace rbees::ops {
 
+inline constexpr std::size_t kLogitMaskTableValues = std::size_t{256} * 8;
+
 // F16 [8, 256]: row b holds +0 where bit i of b is set (the token may be picked), -inf where not.
-const std::array<ggml_fp16_t, 256 * 8>& logit_mask_table();
+const std::array<ggml_fp16_t, kLogitMaskTableValues>& logit_mask_table();
 
 // Writes the bytes of n_rows bitsets (words_per_row words each; bit t % 64 of word t / 64 is token t)
 // as ceil(n_vocab / 8) indices per row into `out`.
