@@ -297,6 +297,14 @@ int run_serve(const ServeOptions& opts) {
              {"bytes_per_token", static_cast<unsigned long long>(sizing.bytes_per_token)},
              {"kv_cache_bytes", static_cast<unsigned long long>(sizing.bytes_per_token * sizing.ctx_size)},
              {"device_free_bytes", static_cast<unsigned long long>(sizing.device_free_bytes)}});
+  if (sizing.short_regions()) {
+    log::warn("kv_regions_short",
+              "each sequence slot's KV region holds " + std::to_string(sizing.region_tokens) +
+                  " tokens, fewer than a sequence may reach: a longer one attends alone over its gathered "
+                  "cells, many times slower in a large batch; a larger --ctx-size or fewer --max-seqs keeps "
+                  "sequences in their regions",
+              {{"region_tokens", sizing.region_tokens}, {"context_length", sizing.sequence_tokens}});
+  }
   auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
   std::shared_ptr<engine::Engine> served = batch_engine;
   if (opts.ignore_eos) served = std::make_shared<IgnoreEosEngine>(batch_engine);

@@ -24,7 +24,13 @@ std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type) {
   return 2 * static_cast<std::size_t>(c.n_layer) * width * ggml_type_size(kv_type);
 }
 
-KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size) {
+bool KvSizing::short_regions() const {
+  return region_tokens < std::min(sequence_tokens, kGpuSlotTokens);
+}
+
+namespace {
+
+KvSizing choose(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size) {
   KvSizing s;
   s.bytes_per_token = kv_bytes_per_token(rt, kv_type);
   const int n_ctx = std::max(1, rt.context_length());
@@ -87,6 +93,15 @@ KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type k
     }
   }
   s.max_seqs = req.max_seqs.value_or(std::clamp(s.ctx_size / slot_tokens, 1, kGpuMaxSeqs));
+  return s;
+}
+
+}  // namespace
+
+KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size) {
+  KvSizing s = choose(rt, req, kv_type, block_size);
+  s.region_tokens = s.max_seqs > 0 ? s.ctx_size / s.max_seqs : 0;
+  s.sequence_tokens = std::max(1, rt.context_length());
   return s;
 }
 
