@@ -101,8 +101,9 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   SubmitResult res;
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0};
-    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
+    if (!admitting_)
+      return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0, "", ""};
+    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0, "", ""};
     if (live_ids_.count(request.job_id) != 0) {
       return {Admission::invalid, "job_id '" + request.job_id + "' is already running", 0, "job_id", "unique"};
     }
@@ -166,8 +167,9 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   job->request = std::move(request);
   {
     std::lock_guard lk(mu_);
-    if (!admitting_) return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0};
-    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0};
+    if (!admitting_)
+      return {Admission::shutting_down, refusal_.empty() ? "the worker is shutting down" : refusal_, 0, "", ""};
+    if (!has_room()) return {Admission::overloaded, overloaded_message(), 0, "", ""};
     if (!job->job_id.empty() && !live_ids_.insert(job->job_id).second) {
       return {Admission::invalid, "job_id '" + job->job_id + "' is already running", 0, "job_id", "unique"};
     }

@@ -124,28 +124,36 @@ if (mode === 'open') {
   })).json();
   assert.equal(first.text, direct.choices[0].message.content, 'the page shows the text the API gives');
 
-  // Stop ends a long reply; the server cancels the job when the request goes.
+  // Stop ends a long reply; the server cancels the job when the request goes. The embedded model
+  // writes 900 tokens in about half a second, so on a loaded machine the server can finish before
+  // the page has pressed Stop: such a try shows nothing about cancelling and is made again. Only a
+  // cancelled job ends short of 900 tokens.
   await page.$eval('#settings', (el) => { el.open = true; });
   await page.type('#system', 'You are a Russian novelist.');
   await page.$eval('#max-tokens', (el) => { el.value = '900'; });
-  const generatedBefore = await metric('rbees_generated_tokens_total');
-  const stopped = await converse(page, 'Tell me about the war.', { stopAfterChars: 20 });
-  assert.equal(stopped.outcome, 'stopped');
-  assert.match(stopped.meta, /stopped$/);
-  assert.ok(stopped.tokens < 900, `stop came after the whole reply (${stopped.tokens} tokens)`);
-  note = `; stopped after ${stopped.tokens} of 900 tokens`;
-  const long = requests.at(-1);
-  assert.deepEqual(long.messages[0], { role: 'system', content: 'You are a Russian novelist.' });
-  assert.equal(long.messages.length, 4, 'the conversation so far is sent');
-  assert.equal(long.max_tokens, 900);
-  let running = await metric('rbees_running_sequences');
-  for (let i = 0; i < 50 && running !== 0; ++i) {
-    await new Promise((r) => setTimeout(r, 100));
-    running = await metric('rbees_running_sequences');
+  const tries = 3;
+  let stopped;
+  for (let attempt = 1; ; ++attempt) {
+    const generatedBefore = await metric('rbees_generated_tokens_total');
+    stopped = await converse(page, 'Tell me about the war.', { stopAfterChars: 20 });
+    assert.equal(stopped.outcome, 'stopped');
+    assert.match(stopped.meta, /stopped$/);
+    assert.ok(stopped.tokens < 900, `stop came after the whole reply (${stopped.tokens} tokens)`);
+    const long = requests.at(-1);
+    assert.deepEqual(long.messages[0], { role: 'system', content: 'You are a Russian novelist.' });
+    assert.equal(long.messages.length, 2 + 2 * attempt, 'the conversation so far is sent');
+    assert.equal(long.max_tokens, 900);
+    let running = await metric('rbees_running_sequences');
+    for (let i = 0; i < 50 && running !== 0; ++i) {
+      await new Promise((r) => setTimeout(r, 100));
+      running = await metric('rbees_running_sequences');
+    }
+    assert.equal(running, 0, 'the stopped job still runs on the server');
+    const generated = (await metric('rbees_generated_tokens_total')) - generatedBefore;
+    note = `; stopped after ${stopped.tokens} of 900 tokens shown, ${generated} generated, try ${attempt}`;
+    if (generated < 900) break;
+    assert.ok(attempt < tries, `the stopped job ran to its end in ${tries} tries (${generated} tokens generated)`);
   }
-  assert.equal(running, 0, 'the stopped job still runs on the server');
-  const generated = (await metric('rbees_generated_tokens_total')) - generatedBefore;
-  assert.ok(generated < 900, `the stopped job ran to its end (${generated} tokens generated)`);
   const textAfterStop = stopped.text;
   await new Promise((r) => setTimeout(r, 300));
   const shown = await page.evaluate(() => {
