@@ -19,8 +19,6 @@ using Clock = std::chrono::steady_clock;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
-// Holder ids of cached KV blocks start above every sequence id.
-constexpr int32_t kFirstHolderId = 1 << 20;
 // A prefill chunk of 0 takes what one forward graph holds.
 BatchEngineOptions resolved(BatchEngineOptions o, ModelRuntime& rt) {
   if (o.prefill_chunk == 0) o.prefill_chunk = rt.model().max_graph_tokens();
@@ -36,9 +34,9 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(
           std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
-      blocks_(kv_, options.block_size, kFirstHolderId),
+      blocks_(kv_, options.block_size),
       sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens()) {
-  if (opts_.max_seqs <= 0 || opts_.max_seqs >= kFirstHolderId) throw std::invalid_argument("max_seqs out of range");
+  if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
   // Each sequence slot gets a home region of the cache, so a decode token attends over its own

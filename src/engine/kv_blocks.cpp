@@ -6,8 +6,8 @@
 
 namespace rbees::engine {
 
-KvBlocks::KvBlocks(model::KvCache& kv, int block_size, int32_t first_holder_id)
-    : kv_(kv), block_size_(block_size), n_blocks_(kv.size() / block_size), next_holder_(first_holder_id) {
+KvBlocks::KvBlocks(model::KvCache& kv, int block_size)
+    : kv_(kv), block_size_(block_size), n_blocks_(kv.size() / block_size) {
   if (block_size <= 0) throw std::invalid_argument("KV block size must be positive");
   if (n_blocks_ <= 0) {
     throw std::invalid_argument("KV cache of " + std::to_string(kv.size()) + " cells holds no block of " +
@@ -90,7 +90,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   bool copy = false;
   if (copy_cells_ && seq < kv_.n_regions()) {
     for (int id : matched) {
-      for (int32_t cell : kv_.seq_cells(blocks_[id].holder)) copy = copy || !kv_.in_region(cell, seq);
+      for (int32_t cell : blocks_[id].cells) copy = copy || !kv_.in_region(cell, seq);
     }
   }
   if (copy && total_blocks > n_available()) copy = false;  // the pinned blocks are not available
@@ -105,10 +105,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   if (copy) {
     std::vector<int32_t> src;
     std::vector<int32_t> positions(static_cast<size_t>(reused));
-    for (int id : matched) {
-      const auto cells = kv_.seq_cells(blocks_[id].holder);
-      src.insert(src.end(), cells.begin(), cells.end());
-    }
+    for (int id : matched) src.insert(src.end(), blocks_[id].cells.begin(), blocks_[id].cells.end());
     for (int i = 0; i < reused; ++i) positions[static_cast<size_t>(i)] = i;
     const std::vector<int32_t> dst = kv_.place(std::vector<int32_t>(static_cast<size_t>(reused), seq), positions);
     try {
@@ -126,10 +123,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
     st.table = matched;
     st.n_published = static_cast<int>(matched.size());
     st.last_hash = parent;
-    for (int id : matched) {
-      const Block& b = blocks_[id];
-      kv_.seq_cp(b.holder, seq, b.first_pos, b.first_pos + B);
-    }
+    for (int id : matched) kv_.share(blocks_[id].cells, seq, blocks_[id].first_pos);
   }
   int tail = 0;
   if (reuse_prefix && copy_cells_ && !prompt.empty()) {
@@ -169,8 +163,7 @@ int KvBlocks::copy_block_start(int32_t seq, uint64_t parent, std::span<const int
   // while a few more prompt tokens cost a step almost nothing: it is made where it leaves only the
   // last token to compute, or saves half a block at least (not for the BOS every prompt shares).
   if (best < 0 || (best_len < limit && best_len * 2 < block_size_)) return 0;
-  std::vector<int32_t> src = kv_.seq_cells(blocks_[best].holder);
-  src.resize(static_cast<size_t>(best_len));
+  const std::vector<int32_t> src(blocks_[best].cells.begin(), blocks_[best].cells.begin() + best_len);
   std::vector<int32_t> positions(static_cast<size_t>(best_len));
   for (int i = 0; i < best_len; ++i) positions[static_cast<size_t>(i)] = first_pos + i;
   const std::vector<int32_t> dst = kv_.place(std::vector<int32_t>(static_cast<size_t>(best_len), seq), positions);
@@ -183,7 +176,7 @@ int32_t KvBlocks::prefix_home(std::span<const int32_t> prompt) const {
   if (kv_.n_regions() <= 1 || static_cast<int>(prompt.size()) <= block_size_) return -1;
   const auto id = find_cached(0, prompt.first(static_cast<size_t>(block_size_)));
   if (!id) return -1;
-  const auto cells = kv_.seq_cells(blocks_[*id].holder);
+  const auto& cells = blocks_[*id].cells;
   if (cells.empty()) return -1;
   return cells.front() / kv_.region_size();
 }
@@ -211,7 +204,7 @@ void KvBlocks::make_home_room(int32_t seq, int tokens) {
     const int id = it->second;
     ++it;  // evict() erases the entry just passed
     int here = 0;
-    for (int32_t cell : kv_.seq_cells(blocks_[id].holder)) here += kv_.in_region(cell, seq) ? 1 : 0;
+    for (int32_t cell : blocks_[id].cells) here += kv_.in_region(cell, seq) ? 1 : 0;
     if (here == 0) continue;
     evict(id);
     room += here;
@@ -221,7 +214,7 @@ void KvBlocks::make_home_room(int32_t seq, int tokens) {
 void KvBlocks::evict(int id) {
   Block& b = blocks_[id];
   evictable_.erase({b.stamp, id});
-  kv_.seq_rm(b.holder);
+  kv_.unhold(b.cells);
   auto [lo, hi] = by_hash_.equal_range(b.hash);
   for (auto it = lo; it != hi; ++it) {
     if (it->second == id) {
@@ -279,9 +272,9 @@ void KvBlocks::computed(int32_t seq, std::span<const int32_t> tokens, int n_comp
       b.cached = true;
       b.hash = h;
       b.parent_hash = st.last_hash;
-      b.holder = next_holder_++;
       b.tokens.assign(toks.begin(), toks.end());
-      kv_.seq_cp(seq, b.holder, b.first_pos, b.first_pos + B);
+      b.cells = kv_.seq_cells(seq, b.first_pos, b.first_pos + B);
+      kv_.hold(b.cells);
       by_hash_.emplace(h, st.table[k]);
       by_parent_.emplace(b.parent_hash, st.table[k]);
     }
@@ -317,9 +310,9 @@ void KvBlocks::release(int32_t seq) {
       b.cached = true;
       b.parent_hash = st.last_hash;
       b.hash = chain_hash(st.last_hash, st.partial);
-      b.holder = next_holder_++;
       b.tokens = st.partial;
-      kv_.seq_cp(seq, b.holder, b.first_pos, b.first_pos + static_cast<int32_t>(st.partial.size()));
+      b.cells = kv_.seq_cells(seq, b.first_pos, b.first_pos + static_cast<int32_t>(st.partial.size()));
+      kv_.hold(b.cells);
       by_hash_.emplace(b.hash, id);
       by_parent_.emplace(b.parent_hash, id);
     }

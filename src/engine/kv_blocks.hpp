@@ -8,9 +8,10 @@
 // how many cells are in use.
 //
 // Full blocks become shareable once their keys and values are computed: the block is published
-// under a hash of its tokens chained with the hash of the block before it, and a private holder
-// sequence id is tagged onto its cells (KvCache::seq_cp, no copy). A new sequence whose prompt
-// starts with published blocks gets their cells tagged for itself instead of computing them. A
+// under a hash of its tokens chained with the hash of the block before it, and the block holds its
+// cells in the KV cache (KvCache::hold: they stay in use after the sequence ends). A new sequence
+// whose prompt starts with published blocks maps its positions to their cells (KvCache::share, no
+// copy) instead of computing them. A
 // published block that no sequence uses any more stays cached until its space is needed (least
 // recently used first; a parent block is always used more recently than its children).
 //
@@ -38,9 +39,8 @@ namespace rbees::engine {
 
 class KvBlocks : public KvBudget {
  public:
-  // Uses kv.size() / block_size blocks. Holder ids for published blocks are taken from
-  // [first_holder_id, ...), which must not collide with the sequence ids the caller uses.
-  KvBlocks(model::KvCache& kv, int block_size, int32_t first_holder_id = 1 << 24);
+  // Uses kv.size() / block_size blocks.
+  KvBlocks(model::KvCache& kv, int block_size);
 
   int block_size() const { return block_size_; }
   int n_blocks() const { return n_blocks_; }
@@ -93,7 +93,7 @@ class KvBlocks : public KvBudget {
     bool cached = false;  // published under `hash`
     uint64_t hash = 0;
     uint64_t parent_hash = 0;
-    int32_t holder = -1;  // the id tagged onto its cells while cached
+    std::vector<int32_t> cells;  // while cached: the cells it holds, in position order
     int32_t first_pos = 0;
     std::vector<int32_t> tokens;
     uint64_t stamp = 0;  // when it last became unused (for LRU eviction)
@@ -122,7 +122,6 @@ class KvBlocks : public KvBudget {
   model::KvCache& kv_;
   int block_size_;
   int n_blocks_;
-  int32_t next_holder_;
   std::vector<Block> blocks_;
   std::vector<int> free_;                         // ids of blocks holding nothing
   std::set<std::pair<uint64_t, int>> evictable_;  // (stamp, id): cached, refs == 0

@@ -181,8 +181,39 @@ void KvCache::clear() {
   for (auto& h : homes_) h = Home{};
 }
 
+namespace {
+// Positions index a vector per sequence: bounded so that a wild one is an error, not a huge
+// allocation (no model here has a context anywhere near it).
+constexpr int32_t kMaxPosition = 1 << 24;
+}  // namespace
+
+const KvCache::SeqCells* KvCache::find_seq(int32_t seq) const {
+  auto it = seqs_.find(seq);
+  return it == seqs_.end() || it->second.count == 0 ? nullptr : &it->second;
+}
+
+int32_t KvCache::map_cell(int32_t seq, int32_t pos, int32_t cell) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) {
+    if (cell < 0) return -1;
+    it = seqs_.emplace(seq, SeqCells{}).first;
+  }
+  SeqCells& sc = it->second;
+  if (static_cast<size_t>(pos) >= sc.at.size()) {
+    if (cell < 0) return -1;
+    sc.at.resize(static_cast<size_t>(pos) + 1, -1);
+  }
+  const int32_t old = sc.at[static_cast<size_t>(pos)];
+  sc.at[static_cast<size_t>(pos)] = cell;
+  sc.count += (cell >= 0 ? 1 : 0) - (old >= 0 ? 1 : 0);
+  while (!sc.at.empty() && sc.at.back() < 0) sc.at.pop_back();
+  if (sc.count == 0) seqs_.erase(it);
+  return old;
+}
+
 void KvCache::tag(int32_t cell, int32_t seq) {
-  if (!cells_[cell].seqs.insert(seq).second || seq >= n_regions_) return;
+  ++cells_[cell].refs;
+  if (seq >= n_regions_) return;
   Home& h = homes_[seq];
   if (in_region(cell, seq)) {
     h.top = std::max(h.top, cell - seq * region_size() + 1);
@@ -192,8 +223,7 @@ void KvCache::tag(int32_t cell, int32_t seq) {
 }
 
 void KvCache::untag(int32_t cell, int32_t seq) {
-  Cell& c = cells_[cell];
-  if (c.seqs.erase(seq) != 0 && seq < n_regions_) {
+  if (seq < n_regions_) {
     Home& h = homes_[seq];
     if (!in_region(cell, seq)) {
       --h.outside;
@@ -201,13 +231,17 @@ void KvCache::untag(int32_t cell, int32_t seq) {
       h.stale = true;
     }
   }
-  if (c.seqs.empty() && c.pos >= 0) {
-    c.pos = -1;
-    --used_;
-    const int32_t r_size = region_size();
-    const int32_t region = cell / r_size;
-    if (region < n_regions_) homes_[region].free_from = std::min(homes_[region].free_from, cell - region * r_size);
-  }
+  unref(cell);
+}
+
+void KvCache::unref(int32_t cell) {
+  Cell& c = cells_[cell];
+  if (--c.refs > 0 || c.pos < 0) return;
+  c = Cell{};
+  --used_;
+  const int32_t r_size = region_size();
+  const int32_t region = cell / r_size;
+  if (region < n_regions_) homes_[region].free_from = std::min(homes_[region].free_from, cell - region * r_size);
 }
 
 void KvCache::recount_home(int32_t seq) const {
@@ -215,16 +249,16 @@ void KvCache::recount_home(int32_t seq) const {
   h.outside = 0;
   h.top = 0;
   h.stale = false;
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return;
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr) return;
   const int32_t base = seq * region_size();
-  for (const auto& [pos, cell] : it->second) {
+  sc->each([&](int32_t, int32_t cell) {
     if (in_region(cell, seq)) {
       h.top = std::max(h.top, cell - base + 1);
     } else {
       ++h.outside;
     }
-  }
+  });
 }
 
 void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
@@ -237,49 +271,94 @@ void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
     which.push_back(seq);
   }
   for (int32_t s : which) {
-    auto it = seqs_.find(s);
-    if (it == seqs_.end()) continue;
-    auto& by_pos = it->second;
-    for (auto p = by_pos.lower_bound(p0); p != by_pos.end() && p->first < p1;) {
-      untag(p->second, s);
-      p = by_pos.erase(p);
+    const SeqCells* sc = find_seq(s);
+    if (sc == nullptr) continue;
+    const int32_t end = std::min<int32_t>(p1, static_cast<int32_t>(sc->at.size()));
+    for (int32_t p = p0; p < end; ++p) {
+      // map_cell may erase the sequence's entry: look it up again each time.
+      const SeqCells* cur = find_seq(s);
+      if (cur == nullptr || static_cast<size_t>(p) >= cur->at.size()) break;
+      if (cur->at[static_cast<size_t>(p)] < 0) continue;
+      untag(map_cell(s, p, -1), s);
     }
-    if (by_pos.empty()) seqs_.erase(it);
   }
 }
 
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   if (src == dst) return;
+  const SeqCells* sc = find_seq(src);
+  if (sc == nullptr) return;
   if (p0 < 0) p0 = 0;
   if (p1 < 0) p1 = std::numeric_limits<int32_t>::max();
-  auto it = seqs_.find(src);
-  if (it == seqs_.end()) return;
-  auto& dst_pos = seqs_[dst];
-  for (auto p = it->second.lower_bound(p0); p != it->second.end() && p->first < p1; ++p) {
-    auto old = dst_pos.find(p->first);
-    if (old != dst_pos.end()) untag(old->second, dst);
-    dst_pos[p->first] = p->second;
-    tag(p->second, dst);
+  std::vector<std::pair<int32_t, int32_t>> copy;
+  sc->each([&](int32_t pos, int32_t cell) {
+    if (pos >= p0 && pos < p1) copy.emplace_back(pos, cell);
+  });
+  for (const auto& [pos, cell] : copy) {
+    tag(cell, dst);
+    const int32_t old = map_cell(dst, pos, cell);
+    if (old >= 0) untag(old, dst);
   }
-  if (dst_pos.empty()) seqs_.erase(dst);
 }
 
 std::vector<int32_t> KvCache::seq_cells(int32_t seq) const {
   std::vector<int32_t> out;
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return out;
-  for (const auto& [pos, cell] : it->second) out.push_back(cell);
+  if (const SeqCells* sc = find_seq(seq)) {
+    out.reserve(static_cast<size_t>(sc->count));
+    sc->each([&](int32_t, int32_t cell) { out.push_back(cell); });
+  }
   return out;
 }
 
+std::vector<int32_t> KvCache::seq_cells(int32_t seq, int32_t p0, int32_t p1) const {
+  std::vector<int32_t> out;
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr) return out;
+  for (int32_t p = std::max(0, p0); p < p1 && static_cast<size_t>(p) < sc->at.size(); ++p) {
+    if (sc->at[static_cast<size_t>(p)] >= 0) out.push_back(sc->at[static_cast<size_t>(p)]);
+  }
+  return out;
+}
+
+void KvCache::hold(std::span<const int32_t> cells) {
+  for (int32_t c : cells) {
+    if (c < 0 || c >= size() || cells_[c].pos < 0) throw std::invalid_argument("holding a free KV cell");
+  }
+  for (int32_t c : cells) ++cells_[c].refs;
+}
+
+void KvCache::unhold(std::span<const int32_t> cells) {
+  for (int32_t c : cells) unref(c);
+}
+
+void KvCache::share(std::span<const int32_t> cells, int32_t seq, int32_t first_pos) {
+  if (seq < 0 || first_pos < 0) throw std::invalid_argument("negative position or sequence id");
+  const SeqCells* sc = find_seq(seq);
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const int32_t c = cells[i];
+    const int32_t pos = first_pos + static_cast<int32_t>(i);
+    if (c < 0 || c >= size() || cells_[c].pos != pos) {
+      throw std::invalid_argument("sharing a KV cell that does not hold position " + std::to_string(pos));
+    }
+    if (sc != nullptr && static_cast<size_t>(pos) < sc->at.size() && sc->at[static_cast<size_t>(pos)] >= 0) {
+      throw std::invalid_argument("sequence " + std::to_string(seq) + " already has position " + std::to_string(pos));
+    }
+  }
+  for (size_t i = 0; i < cells.size(); ++i) {
+    tag(cells[i], seq);
+    map_cell(seq, first_pos + static_cast<int32_t>(i), cells[i]);
+  }
+}
+
 int32_t KvCache::seq_pos_max(int32_t seq) const {
-  auto it = seqs_.find(seq);
-  return it == seqs_.end() || it->second.empty() ? -1 : it->second.rbegin()->first;
+  const SeqCells* sc = find_seq(seq);
+  return sc == nullptr ? -1 : static_cast<int32_t>(sc->at.size()) - 1;
 }
 
 std::vector<int32_t> KvCache::sequences() const {
   std::vector<int32_t> out;
   for (const auto& [seq, cells] : seqs_) out.push_back(seq);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -290,15 +369,26 @@ void KvCache::check_placeable(const std::vector<int32_t>& seq_ids, const std::ve
     throw std::runtime_error("KV cache full: " + std::to_string(n) + " tokens need cells, " + std::to_string(n_free()) +
                              " of " + std::to_string(size()) + " free");
   }
-  std::set<std::pair<int32_t, int32_t>> in_batch;
+  std::vector<std::pair<int32_t, int32_t>> in_batch;
+  in_batch.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (positions[i] < 0 || seq_ids[i] < 0) throw std::invalid_argument("negative position or sequence id");
-    auto it = seqs_.find(seq_ids[i]);
-    const bool stored = it != seqs_.end() && it->second.count(positions[i]) != 0;
-    if (stored || !in_batch.insert({seq_ids[i], positions[i]}).second) {
+    if (positions[i] >= kMaxPosition) {
+      throw std::invalid_argument("position " + std::to_string(positions[i]) + " is out of range");
+    }
+    const SeqCells* sc = find_seq(seq_ids[i]);
+    const auto p = static_cast<size_t>(positions[i]);
+    if (sc != nullptr && p < sc->at.size() && sc->at[p] >= 0) {
       throw std::invalid_argument("sequence " + std::to_string(seq_ids[i]) + " already has position " +
                                   std::to_string(positions[i]));
     }
+    in_batch.emplace_back(seq_ids[i], positions[i]);
+  }
+  std::sort(in_batch.begin(), in_batch.end());
+  auto dup = std::adjacent_find(in_batch.begin(), in_batch.end());
+  if (dup != in_batch.end()) {
+    throw std::invalid_argument("sequence " + std::to_string(dup->first) + " already has position " +
+                                std::to_string(dup->second));
   }
 }
 
@@ -329,7 +419,7 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
     }
     cells_[cell].pos = positions[i];
     tag(cell, seq);
-    seqs_[seq][positions[i]] = cell;
+    map_cell(seq, positions[i], cell);
     ++used_;
     cells.push_back(cell);
   }
@@ -338,10 +428,11 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
 
 void KvCache::release(const std::vector<int32_t>& cells, const std::vector<int32_t>& seq_ids) {
   for (size_t i = 0; i < cells.size(); ++i) {
-    auto it = seqs_.find(seq_ids[i]);
-    if (it != seqs_.end()) {
-      it->second.erase(cells_[cells[i]].pos);
-      if (it->second.empty()) seqs_.erase(it);
+    const SeqCells* sc = find_seq(seq_ids[i]);
+    const int32_t pos = cells_[cells[i]].pos;
+    if (sc != nullptr && pos >= 0 && static_cast<size_t>(pos) < sc->at.size() &&
+        sc->at[static_cast<size_t>(pos)] == cells[i]) {
+      map_cell(seq_ids[i], pos, -1);
     }
     untag(cells[i], seq_ids[i]);
   }
@@ -364,11 +455,12 @@ void KvCache::fill_mask(MaskValue* mask, int n_kv, const std::vector<int32_t>& s
   for (size_t t = 0; t < seq_ids.size(); ++t) {
     MaskValue* row = mask + t * n_kv;
     std::fill(row, row + n_kv, kMaskClosed);
-    auto it = seqs_.find(seq_ids[t]);
-    if (it == seqs_.end()) continue;
-    for (const auto& [pos, cell] : it->second) {
-      if (pos > positions[t]) break;
-      if (cell < n_kv) row[cell] = kMaskOpen;
+    const SeqCells* sc = find_seq(seq_ids[t]);
+    if (sc == nullptr) continue;
+    const size_t last = std::min(sc->at.size(), static_cast<size_t>(positions[t]) + 1);
+    for (size_t p = 0; p < last; ++p) {
+      const int32_t cell = sc->at[p];
+      if (cell >= 0 && cell < n_kv) row[cell] = kMaskOpen;
     }
   }
 }
@@ -429,30 +521,31 @@ void KvCache::fill_region_mask(MaskValue* mask, int window, const std::vector<in
       row[0] = kMaskOpen;
       continue;
     }
-    auto it = seqs_.find(stream_seq[r]);
-    if (it == seqs_.end()) continue;
+    const SeqCells* sc = find_seq(stream_seq[r]);
+    if (sc == nullptr) continue;
     // A sequence holding exactly the first `extent` cells of its region, none past the token's
     // position (a decode step's usual case): one fill, no walk over its cells.
     const int extent = home_extent(stream_seq[r]);
-    if (extent >= 0 && extent == static_cast<int>(it->second.size()) && extent <= window &&
-        it->second.rbegin()->first <= stream_pos[r]) {
+    if (extent >= 0 && extent == sc->count && extent <= window &&
+        static_cast<int32_t>(sc->at.size()) - 1 <= stream_pos[r]) {
       std::fill(row, row + extent, kMaskOpen);
       continue;
     }
     const int32_t base = static_cast<int32_t>(r) * r_size;
-    for (const auto& [pos, cell] : it->second) {
-      if (pos > stream_pos[r]) break;
-      const int32_t off = cell - base;
-      if (off >= 0 && off < window) row[off] = kMaskOpen;
+    const size_t last = std::min(sc->at.size(), static_cast<size_t>(stream_pos[r]) + 1);
+    for (size_t p = 0; p < last; ++p) {
+      const int32_t off = sc->at[p] - base;
+      if (sc->at[p] >= 0 && off >= 0 && off < window) row[off] = kMaskOpen;
     }
   }
 }
 
 bool KvCache::in_position_order(int32_t seq) const {
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return true;
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr) return true;
   int32_t last = -1;
-  for (const auto& [pos, cell] : it->second) {
+  for (int32_t cell : sc->at) {
+    if (cell < 0) continue;
     if (cell < last) return false;
     last = cell;
   }
@@ -460,8 +553,8 @@ bool KvCache::in_position_order(int32_t seq) const {
 }
 
 int KvCache::seq_length(int32_t seq) const {
-  auto it = seqs_.find(seq);
-  return it == seqs_.end() ? 0 : static_cast<int>(it->second.size());
+  const SeqCells* sc = find_seq(seq);
+  return sc == nullptr ? 0 : sc->count;
 }
 
 int KvCache::gather_window(int32_t seq, bool padded) const {
@@ -470,20 +563,24 @@ int KvCache::gather_window(int32_t seq, bool padded) const {
 }
 
 void KvCache::fill_seq_gather(int32_t* out, int32_t seq, int window) const {
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end() || it->second.empty()) throw std::logic_error("gathering a sequence with no cells");
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr) throw std::logic_error("gathering a sequence with no cells");
   int j = 0;
-  for (const auto& [pos, cell] : it->second) out[j++] = cell;
-  std::fill(out + j, out + window, it->second.begin()->second);
+  int32_t first = -1;
+  sc->each([&](int32_t, int32_t cell) {
+    if (first < 0) first = cell;
+    out[j++] = cell;
+  });
+  std::fill(out + j, out + window, first);
 }
 
 void KvCache::fill_seq_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return;
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr) return;
   for (size_t t = 0; t < n; ++t) {
     MaskValue* row = mask + t * static_cast<size_t>(window);
     size_t j = 0;
-    for (const auto& [pos, cell] : it->second) row[j++] = pos <= positions[t] ? kMaskOpen : kMaskClosed;
+    sc->each([&](int32_t pos, int32_t) { row[j++] = pos <= positions[t] ? kMaskOpen : kMaskClosed; });
     std::fill(row + j, row + window, kMaskClosed);
   }
 }
@@ -498,22 +595,22 @@ int KvCache::run_window(int32_t seq, int extent) const {
 void KvCache::fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   const size_t w = static_cast<size_t>(window);
   std::fill(mask, mask + n * w, kMaskClosed);
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end() || n == 0) return;
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr || n == 0) return;
   const int32_t base = seq * region_size();
   // One walk over the sequence's cells for the whole run: a row is the row before it (positions
   // rise within a run) plus the cells whose positions it newly reaches, so the cost is the mask's
   // size, not the run's length times the sequence's.
-  auto cell = it->second.begin();
+  size_t p = 0;
   for (size_t t = 0; t < n; ++t) {
     MaskValue* row = mask + t * w;
     if (t > 0) {
       if (positions[t] < positions[t - 1]) throw std::logic_error("a run's positions must rise");
       std::copy(row - w, row, row);
     }
-    for (; cell != it->second.end() && cell->first <= positions[t]; ++cell) {
-      const int32_t off = cell->second - base;
-      if (off >= 0 && off < window) row[off] = kMaskOpen;
+    for (; p < sc->at.size() && static_cast<int32_t>(p) <= positions[t]; ++p) {
+      const int32_t off = sc->at[p] - base;
+      if (sc->at[p] >= 0 && off >= 0 && off < window) row[off] = kMaskOpen;
     }
   }
 }

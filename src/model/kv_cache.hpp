@@ -1,14 +1,16 @@
 #pragma once
 // The KV cache: `size()` cells, each holding one token's keys and values for every layer on the
-// device, tagged with the token's position and the sequences that share it. Cells are allocated
-// first-fit, so sequences need not be contiguous; paging and prefix sharing build on seq_cp/seq_rm.
+// device, with the token's position. Each sequence maps its positions to cells; a cell is in use
+// while a sequence maps to it or the prefix cache holds it (hold()), counted in the cell itself, so
+// that neither a step nor a mask walks a per-cell container. Cells are allocated first-fit, so
+// sequences need not be contiguous; paging and prefix sharing build on share/hold/seq_rm.
 
 #include <ggml-backend.h>
 #include <ggml.h>
 
 #include <cstdint>
-#include <map>
-#include <set>
+#include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "core/device.hpp"
@@ -53,6 +55,17 @@ class KvCache {
   void seq_cp(int32_t src, int32_t dst, int32_t p0 = -1, int32_t p1 = -1);
   // The cells of `seq` in position order.
   std::vector<int32_t> seq_cells(int32_t seq) const;
+  // Those of its cells with p0 <= pos < p1, in position order.
+  std::vector<int32_t> seq_cells(int32_t seq, int32_t p0, int32_t p1) const;
+
+  // The prefix cache's hold on cells no sequence may need any more: a held cell stays in use (its
+  // keys and values kept) until every hold and every sequence mapping to it is gone. Holds count.
+  void hold(std::span<const int32_t> cells);
+  void unhold(std::span<const int32_t> cells);
+  // Makes `seq` map positions first_pos, first_pos + 1, ... to `cells` (in use, at those positions):
+  // the sequence shares them, nothing is copied. Throws std::invalid_argument when a cell is free or
+  // holds another position, or the sequence already has one of the positions.
+  void share(std::span<const int32_t> cells, int32_t seq, int32_t first_pos);
   // The highest position stored for `seq`, or -1.
   int32_t seq_pos_max(int32_t seq) const;
   std::vector<int32_t> sequences() const;
@@ -106,7 +119,7 @@ class KvCache {
   // Whether the cells of `seq`, taken in position order, have ascending indices. Attention sums over
   // cells in index order, so only then does it sum over this sequence's in position order.
   bool in_position_order(int32_t seq) const;
-  // Cells `seq` holds.
+  // Cells `seq` maps to.
   int seq_length(int32_t seq) const;
   // Cells to gather for `seq`, `window` >= seq_length(seq) of them: its cells in position order
   // (seq_cells()), then its first cell again as padding (masked out by fill_seq_mask).
@@ -134,11 +147,26 @@ class KvCache {
 
  private:
   struct Cell {
-    int32_t pos = -1;
-    std::set<int32_t> seqs;
+    int32_t pos = -1;  // -1: free
+    int32_t refs = 0;  // sequences mapping to it, plus holds
   };
+  // A sequence's cells by position (-1 where it has none), trimmed after its highest position.
+  struct SeqCells {
+    std::vector<int32_t> at;
+    int count = 0;
+    template <class F>
+    void each(F&& f) const {
+      for (size_t p = 0; p < at.size(); ++p) {
+        if (at[p] >= 0) f(static_cast<int32_t>(p), at[p]);
+      }
+    }
+  };
+  const SeqCells* find_seq(int32_t seq) const;
   void tag(int32_t cell, int32_t seq);
   void untag(int32_t cell, int32_t seq);
+  void unref(int32_t cell);
+  // Maps (seq, pos) to `cell`, or drops the mapping (cell -1); returns the cell it mapped to, or -1.
+  int32_t map_cell(int32_t seq, int32_t pos, int32_t cell);
   void free_storage();
   // Rebuilds homes_[seq] from the sequence's cells.
   void recount_home(int32_t seq) const;
@@ -164,7 +192,7 @@ class KvCache {
   std::vector<ggml_tensor*> k_;
   std::vector<ggml_tensor*> v_;
   std::vector<Cell> cells_;
-  std::map<int32_t, std::map<int32_t, int32_t>> seqs_;  // seq -> pos -> cell
+  std::unordered_map<int32_t, SeqCells> seqs_;
   int used_ = 0;
   int n_regions_ = 1;
   mutable std::vector<Home> homes_;  // one per region; recounted lazily by const home_extent()

@@ -19,7 +19,7 @@ class KvBlocksTest : public ::testing::Test {
  protected:
   core::Device device{core::cpu_device(), 1};
   model::KvCache kv{device, 1, 8, 8, 8 * kB, GGML_TYPE_F16};  // 8 blocks of 4 cells
-  KvBlocks blocks{kv, kB, 1000};
+  KvBlocks blocks{kv, kB};
 
   // What the model does in a forward pass: tag one cell per token.
   void place(int32_t seq, int from, int to) {
@@ -67,7 +67,7 @@ TEST_F(KvBlocksTest, ReusesFullBlocksOfAFinishedSequence) {
   blocks.computed(1, prompt, 10);
   EXPECT_EQ(blocks.n_cached(), 2);
   blocks.release(1);
-  // The cached cells stay in the KV cache under their holders; the sequence's own are gone.
+  // The cached cells stay in the KV cache, held by their blocks; the sequence's own are gone.
   EXPECT_EQ(kv.used(), 8);
   EXPECT_EQ(kv.seq_pos_max(1), -1);
 

@@ -74,6 +74,39 @@ TEST(KvCacheCells, SeqCpSharesCellsUntilEveryOwnerRemovesThem) {
   EXPECT_EQ(kv.used(), 0);
 }
 
+// The prefix cache's hold keeps cells in use with no sequence, and sequences share held cells at
+// the positions they hold; a cell is free once its last hold and its last sequence are gone.
+TEST(KvCacheCells, HeldCellsOutliveTheirSequenceAndAreSharedAtTheirPositions) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 8, GGML_TYPE_F16);
+  kv.place({0, 0, 0, 0}, {0, 1, 2, 3});
+  EXPECT_EQ(kv.seq_cells(0, 1, 3), (std::vector<int32_t>{1, 2}));
+  const std::vector<int32_t> held = kv.seq_cells(0, 0, 2);
+  kv.hold(held);
+  kv.hold(held);  // holds count: two blocks may hold the same cells
+  kv.seq_rm(0);
+  EXPECT_EQ(kv.used(), 2);
+  EXPECT_TRUE(kv.sequences().empty());
+
+  kv.share(held, 3, 0);
+  EXPECT_EQ(kv.seq_cells(3), held);
+  EXPECT_EQ(kv.seq_pos_max(3), 1);
+  // A cell holds one position: sharing it at another, or a position the sequence has, is refused
+  // and changes nothing.
+  EXPECT_THROW(kv.share(held, 4, 1), std::invalid_argument);
+  EXPECT_THROW(kv.share(held, 3, 0), std::invalid_argument);
+  EXPECT_EQ(kv.seq_cells(4), std::vector<int32_t>{});
+  // New tokens of the sequence go to free cells, not to held ones.
+  EXPECT_EQ(kv.place({3}, {2}), (std::vector<int32_t>{2}));
+
+  kv.unhold(held);
+  kv.unhold(held);
+  EXPECT_EQ(kv.used(), 3);  // sequence 3 still maps to them
+  kv.seq_rm(3);
+  EXPECT_EQ(kv.used(), 0);
+  EXPECT_THROW(kv.hold(held), std::invalid_argument);  // free cells cannot be held
+}
+
 TEST(KvCacheForward, IncrementalDecodingMatchesOneFullPass) {
   const auto& ref = Reference::get();
   LlamaModel& m = exact_model();
