@@ -31,10 +31,11 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       grammars_(runtime.tokenizer()),
       opts_(resolved(options, runtime)),
       limit_(0),
-      greedy_on_device_(options.greedy_on_device.value_or(!runtime.device().is_cpu())),
       kv_(runtime.model().create_kv_cache(
           std::max(options.block_size, options.ctx_size / options.block_size * options.block_size), options.kv_type)),
       blocks_(kv_, options.block_size),
+      runner_(runtime.model(), kv_, options.greedy_on_device.value_or(!runtime.device().is_cpu()),
+              options.masks_while_computing),
       sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens()) {
   if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
@@ -51,6 +52,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
   running_.reserve(opts_.max_seqs);
   slices_.reserve(opts_.max_seqs);
+  slice_jobs_.reserve(opts_.max_seqs);
   log::info("engine_ready", "continuous batching engine started",
             {{"ctx_size", kv_.size()},
              {"max_seqs", opts_.max_seqs},
@@ -58,7 +60,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"prefill_chunk", opts_.prefill_chunk},
              {"graph_tokens", rt_.model().max_graph_tokens()},
              {"block_size", opts_.block_size},
-             {"greedy_on_device", greedy_on_device_},
+             {"greedy_on_device", runner_.greedy_on_device()},
              {"sequence_limit", limit_}});
   timings_at_start_ = rt_.model().timings();
   if (opts_.profile_ops) rt_.model().set_op_profile(&op_profile_);
@@ -251,7 +253,7 @@ void BatchEngine::run() {
     const auto t0 = Clock::now();
     apply_cancels();
     admit();
-    if (build_batch()) {
+    if (plan_step()) {
       const auto t1 = Clock::now();
       try {
         evaluate();
@@ -380,34 +382,22 @@ bool BatchEngine::awaits_shared_prefix(const Sequence& seq) const {
   return false;
 }
 
-bool BatchEngine::build_batch() {
-  batch_.tokens.clear();
-  batch_.positions.clear();
-  batch_.seq_ids.clear();
-  batch_.want_logits.clear();
+bool BatchEngine::plan_step() {
   slices_.clear();
+  slice_jobs_.clear();
   running_seqs_.clear();
   for (auto& j : running_) running_seqs_.push_back(j->seq.get());
-  int row = 0;
   const Scheduler::Plan plan = sched_.plan(running_seqs_, blocks_);
   for (const StepSlice& p : plan.slices) {
     Job* j = running_[p.index].get();
-    const Sequence& s = *j->seq;
-    const int from = s.n_computed();
-    // A prompt whose log-probabilities are asked for wants every position's logits.
-    const bool every_row = s.computes_whole_prompt() && s.state() == SequenceState::prefilling;
-    for (int i = 0; i < p.n_tokens; ++i) {
-      batch_.add(s.tokens()[static_cast<size_t>(from + i)], from + i, s.id(),
-                 every_row || (p.sample && i + 1 == p.n_tokens));
-    }
-    if (every_row) {
-      slices_.push_back({j, p.n_tokens, p.sample ? row + p.n_tokens - 1 : -1, row});
-      row += p.n_tokens;
-    } else {
-      slices_.push_back({j, p.n_tokens, p.sample ? row++ : -1});
-    }
+    RunSlice sl;
+    sl.seq = j->seq.get();
+    sl.n_tokens = p.n_tokens;
+    sl.sample = p.sample;
+    sl.logprobs = j->request.logprobs.has_value();
+    slices_.push_back(sl);
+    slice_jobs_.push_back(j);
   }
-  n_rows_ = row;
   if (!plan.preempted.empty()) requeue(plan.preempted);
   return !slices_.empty();
 }
@@ -426,83 +416,30 @@ void BatchEngine::requeue(const std::vector<size_t>& preempted) {
   n_queued_ += static_cast<int>(preempted.size());
 }
 
-bool BatchEngine::step_is_greedy() const {
-  return std::all_of(slices_.begin(), slices_.end(), [](const Slice& sl) {
-    const Sequence& s = *sl.job->seq;
-    return sl.first_row < 0 &&
-           (sl.logits_row < 0 || ((s.plain_greedy() || s.masked_greedy()) && !sl.job->request.logprobs));
-  });
-}
-
-// The step's rows' allowed-token bitsets for the device's pick, or an empty span when no row is
-// constrained.
-std::span<const uint64_t> BatchEngine::greedy_row_masks() {
-  const bool any = std::any_of(slices_.begin(), slices_.end(),
-                               [](const Slice& sl) { return sl.logits_row >= 0 && sl.job->seq->masked_greedy(); });
-  if (!any) return {};
-  const auto t = Clock::now();
-  const size_t words = rt_.model().greedy_mask_words();
-  const std::span<uint64_t> masks = rt_.model().greedy_masks(static_cast<size_t>(n_rows_));
-  for (const Slice& sl : slices_) {
-    if (sl.logits_row < 0) continue;
-    const std::span<uint64_t> row = masks.subspan(static_cast<size_t>(sl.logits_row) * words, words);
-    if (sl.job->seq->masked_greedy()) {
-      const std::span<const uint64_t> allowed = sl.job->seq->allowed_tokens();
-      // Words past the grammar's mask (none, for a mask of the whole vocabulary) allow nothing.
-      const size_t n = std::min(allowed.size(), words);
-      std::copy_n(allowed.begin(), n, row.begin());
-      std::fill(row.begin() + static_cast<std::ptrdiff_t>(n), row.end(), 0);
-    } else {
-      std::fill(row.begin(), row.end(), ~uint64_t{0});
-    }
-  }
-  totals_.mask_ms += ms_between(t, Clock::now());
-  return masks;
-}
-
 void BatchEngine::evaluate() {
-  const bool greedy = greedy_on_device_ && step_is_greedy();
-  std::span<const float> logits;
-  std::span<const int32_t> picks;
-  if (greedy) {
-    // A constrained row's mask is then needed before the pass: the device adds it to the logits.
-    picks = rt_.model().forward_greedy(batch_, kv_, greedy_row_masks());
-  } else {
-    // A constrained sequence's mask depends only on the tokens it has taken, so it is computed while
-    // the device computes the step, and the sampling below finds it ready.
-    bool any_constrained = false;
-    for (const Slice& sl : slices_) any_constrained |= sl.logits_row >= 0 && sl.job->seq->constrained();
-    const std::function<void()> prepare_masks = [this] {
-      const auto t = Clock::now();
-      for (const Slice& sl : slices_) {
-        if (sl.logits_row >= 0 && sl.job->seq->constrained()) sl.job->seq->prepare_sampling();
-      }
-      totals_.mask_ms += ms_between(t, Clock::now());
-    };
-    const bool ahead = any_constrained && opts_.masks_while_computing;
-    logits = rt_.model().forward_view(batch_, kv_, ahead ? prepare_masks : std::function<void()>{});
-    // The baseline: the same masks, after the pass, on the step's critical path.
-    if (any_constrained && !ahead) prepare_masks();
-  }
+  const StepRows rows = runner_.run(slices_);
+  const bool greedy = rows.picked_on_device;
+  const std::span<const float> logits = rows.logits;
   const auto sampling_start = Clock::now();
   double event_ms = 0;
   ++steps_;
-  totals_.batch_tokens += batch_.size();
-  totals_.sampled_rows += static_cast<uint64_t>(n_rows_);
+  totals_.batch_tokens += runner_.batch_tokens();
+  totals_.sampled_rows += static_cast<uint64_t>(runner_.n_rows());
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
-  for (const Slice& sl : slices_) {
-    Job& job = *sl.job;
+  for (size_t i = 0; i < slices_.size(); ++i) {
+    const RunSlice& sl = slices_[i];
+    Job& job = *slice_jobs_[i];
     Sequence& s = *job.seq;
     s.computed(sl.n_tokens);
     blocks_.computed(s.id(), s.tokens(), s.n_computed());
-    if (sl.first_row >= 0) gather_prompt_logprobs(sl, logits);
+    if (sl.first_row >= 0) gather_prompt_logprobs(job, sl, logits);
     if (sl.logits_row < 0) continue;
     sampling::SampledToken lp;
     TokenResult r;
     if (greedy) {
       ++totals_.device_picks;
       if (s.masked_greedy()) ++totals_.masked_device_picks;
-      r = s.on_greedy_token(picks[static_cast<size_t>(sl.logits_row)]);
+      r = s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
     } else {
       const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
       r = s.on_logits(row, job.request.logprobs, &lp);
@@ -544,8 +481,7 @@ void BatchEngine::evaluate() {
   }
 }
 
-void BatchEngine::gather_prompt_logprobs(const Slice& sl, std::span<const float> logits) {
-  Job& job = *sl.job;
+void BatchEngine::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits) {
   Sequence& s = *job.seq;
   const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
   const int from = s.n_computed() - sl.n_tokens;
@@ -585,7 +521,7 @@ void BatchEngine::log_totals() const {
              {"sampled_rows", static_cast<unsigned long long>(totals_.sampled_rows)},
              {"plan_ms", totals_.plan_ms},
              {"step_ms", totals_.step_ms},
-             {"mask_ms", totals_.mask_ms},
+             {"mask_ms", runner_.mask_ms()},
              {"sample_ms", totals_.sample_ms},
              {"device_picks", static_cast<unsigned long long>(totals_.device_picks)},
              {"masked_device_picks", static_cast<unsigned long long>(totals_.masked_device_picks)},
@@ -650,7 +586,7 @@ void BatchEngine::publish_stats() {
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = generated_tokens_total_;
   stats_.steps = steps_;
-  stats_.mask_ms = totals_.mask_ms;
+  stats_.mask_ms = runner_.mask_ms();
   stats_.sample_ms = totals_.sample_ms;
   stats_.device_picks = totals_.device_picks;
   stats_.masked_device_picks = totals_.masked_device_picks;

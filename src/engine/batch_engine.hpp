@@ -35,6 +35,7 @@
 #include "engine/grammar_constraints.hpp"
 #include "engine/guarded_sink.hpp"
 #include "engine/kv_blocks.hpp"
+#include "engine/model_runner.hpp"
 #include "engine/model_runtime.hpp"
 #include "engine/request.hpp"
 #include "engine/scheduler.hpp"
@@ -138,15 +139,8 @@ class BatchEngine : public Engine {
     bool prompt_logprobs = false;
     std::vector<PromptTokenLogprob> prompt_lp;
   };
-  // One sequence's share of a step's batch.
-  struct Slice {
-    Job* job;
-    int n_tokens;
-    int logits_row;      // -1: no logits this step
-    int first_row = -1;  // for a prompt's log-probabilities: the logits of each of its tokens
-  };
   // The log-probabilities of the prompt tokens that follow the slice's tokens, from their rows.
-  void gather_prompt_logprobs(const Slice& sl, std::span<const float> logits);
+  void gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits);
 
   void run();
   // Under mu_: whether one more request fits in the free sequence slots or the queue.
@@ -156,10 +150,9 @@ class BatchEngine : public Engine {
   void apply_cancels();
   void admit();
   bool awaits_shared_prefix(const Sequence& seq) const;
-  bool build_batch();
-  // Whether every sequence sampling this step is plain greedy and wants no log-probabilities.
-  bool step_is_greedy() const;
-  std::span<const uint64_t> greedy_row_masks();
+  // The step's plan as run slices (with their jobs); false when there is nothing to run.
+  bool plan_step();
+  // Runs the step and turns its rows into tokens and events: the output stage.
   void evaluate();
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
@@ -171,9 +164,9 @@ class BatchEngine : public Engine {
   GrammarConstraints grammars_;
   BatchEngineOptions opts_;
   int limit_;
-  bool greedy_on_device_;
   model::KvCache kv_;
   KvBlocks blocks_;
+  ModelRunner runner_;
 
   // Shared with submitters (under mu_).
   mutable std::mutex mu_;
@@ -195,10 +188,9 @@ class BatchEngine : public Engine {
   std::deque<std::unique_ptr<Job>> waiting_;
   std::vector<std::unique_ptr<Job>> running_;  // admission order
   Scheduler sched_;
-  std::vector<Slice> slices_;
-  int n_rows_ = 0;  // slices that sample this step (logits rows)
+  std::vector<RunSlice> slices_;
+  std::vector<Job*> slice_jobs_;  // the job of each slice
   std::vector<Sequence*> running_seqs_;
-  model::Batch batch_;
   uint64_t prompt_tokens_total_ = 0;
   uint64_t generated_tokens_total_ = 0;
   uint64_t steps_ = 0;
@@ -206,7 +198,6 @@ class BatchEngine : public Engine {
   struct Totals {
     double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
     double step_ms = 0;  // the model pass, sampling and events
-    double mask_ms = 0;  // grammar masks: while the device computes, or before it for its pick
     uint64_t device_picks = 0;
     uint64_t masked_device_picks = 0;
     double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, events left out

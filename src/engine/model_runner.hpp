@@ -1,0 +1,67 @@
+#pragma once
+// Carries a step's plan out through the model: the batch (each slice's next tokens from where its
+// sequence stands, a logits row where it samples, every row of a prompt whose log-probabilities are
+// asked for), the choice between the device's greedy pick and logits rows on the host, the
+// constrained rows' allowed-token bitsets for the pick, and the forward pass. It knows sequences,
+// not requests or clients: what the rows become (tokens, events) is BatchEngine's output stage.
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "engine/sequence.hpp"
+#include "model/batch.hpp"
+#include "model/kv_cache.hpp"
+#include "model/llama_model.hpp"
+
+namespace rbees::engine {
+
+// One sequence's share of a step, as the scheduler planned it; run() fills in its rows.
+struct RunSlice {
+  Sequence* seq = nullptr;
+  int n_tokens = 0;
+  bool sample = false;    // a token is chosen after the slice's last token
+  bool logprobs = false;  // that token's log-probabilities are wanted: its logits row must come back
+  int logits_row = -1;    // the row the token is chosen from, or -1
+  int first_row = -1;     // a prompt's log-probabilities: the row of the slice's first token, or -1
+};
+
+// What a step's pass gives back: per row either the device's pick or the logits.
+struct StepRows {
+  bool picked_on_device = false;
+  std::span<const int32_t> picks;  // one token id per row, when picked on the device
+  std::span<const float> logits;   // n_rows x n_vocab, otherwise
+};
+
+class ModelRunner {
+ public:
+  // greedy_on_device: a step whose every sampling row is plain greedy (or greedy under a grammar's
+  // mask) and wants no log-probabilities lets the graph pick the tokens. masks_while_computing: the
+  // constrained rows' masks for host sampling are computed while the device runs the step.
+  ModelRunner(model::LlamaModel& model, model::KvCache& kv, bool greedy_on_device, bool masks_while_computing);
+
+  // Builds the step's batch from the slices (setting their rows) and runs the model over it.
+  StepRows run(std::span<RunSlice> slices);
+
+  size_t batch_tokens() const { return batch_.size(); }
+  int n_rows() const { return n_rows_; }
+  // Engine-thread time spent on grammar masks (for the pick or ahead of host sampling), in total.
+  double mask_ms() const { return mask_ms_; }
+  bool greedy_on_device() const { return greedy_on_device_; }
+
+ private:
+  void build_batch(std::span<RunSlice> slices);
+  static bool step_is_greedy(std::span<const RunSlice> slices);
+  std::span<const uint64_t> greedy_row_masks(std::span<const RunSlice> slices);
+
+  model::LlamaModel& model_;
+  model::KvCache& kv_;
+  bool greedy_on_device_;
+  bool masks_while_computing_;
+  model::Batch batch_;
+  int n_rows_ = 0;
+  double mask_ms_ = 0;
+};
+
+}  // namespace rbees::engine
