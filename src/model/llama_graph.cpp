@@ -78,6 +78,15 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_set_input(g.token_streams);
     }
   }
+  if (shape.n_gathered > 0) {
+    g.gathered_cells =
+        named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(shape.gathered_window) * shape.n_gathered),
+              "inp_gathered_cells");
+    g.gathered_mask = named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.gathered_window, 1, 1, shape.n_gathered),
+                            "inp_gathered_mask");
+    ggml_set_input(g.gathered_cells);
+    ggml_set_input(g.gathered_mask);
+  }
   if (shape.n_out != n_tokens) {
     g.out_ids = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_out), "inp_out_ids");
     ggml_set_input(g.out_ids);
@@ -94,6 +103,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   ggml_tensor* region_mask = g.region_mask;
   ggml_tensor* run_mask = on_device(g.run_mask);
   ggml_tensor* gather = on_device(g.gather);
+  ggml_tensor* gathered_cells = on_device(g.gathered_cells);
 
   // Where the model runs on the CPU, decode tokens and runs shorter than ggml's tiled flash kernel
   // takes attend through the CPU op, whichever path they take, so that a token's attention sums alike
@@ -148,6 +158,18 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       if (!shape.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
     ggml_tensor* a = a_s;
+    if (shape.n_gathered > 0) {
+      // Sequences that outgrew their regions, batched: each one's cells gathered in position order
+      // (padded with its first cell, masked out) as a stream of its own, one query each.
+      const int n_gs = shape.n_gathered;
+      const int64_t w = shape.gathered_window;
+      ggml_tensor* qg = ggml_view_2d(ctx, q, n_q, n_gs, q->nb[2], n_s * q->nb[2]);
+      qg = ggml_reshape_4d(ctx, qg, hd, c.n_head, 1, n_gs);
+      ggml_tensor* kg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, k_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
+      ggml_tensor* vg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, v_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
+      ggml_tensor* ag = ggml_reshape_2d(ctx, attend(qg, kg, vg, g.gathered_mask, 1), n_q, n_gs);
+      a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
+    }
     for (const Run& r : shape.runs) {
       ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
       ggml_tensor* kr = nullptr;

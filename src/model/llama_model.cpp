@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "core/device_fault.hpp"
 #include "core/log.hpp"
@@ -74,7 +75,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
       mask_bytes_(std::make_unique<core::HostBuffer>(device.info().dev)),
       mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
       region_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
+      run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
+      gathered_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
   const auto& c = config_;
   if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "mistral") {
     throw std::invalid_argument("unsupported architecture '" + c.architecture + "'");
@@ -167,9 +169,9 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     pipeline_ = pipeline_ && props.caps.async && props.caps.events;
   }
   if (options_.pipeline) pipeline_ = *options_.pipeline && split && !options_.row_split;
-  // Each layer: ~48 nodes, and ~20 more per attention run (views, permutes, gathers, the kernel, the
-  // concatenation); forward_chunk keeps a graph within kMaxRuns runs.
-  graph_size_ = std::max(2048, c.n_layer * (48 + 20 * kMaxRuns) + 64);
+  // Each layer: ~64 nodes (the batched attentions included), and ~20 more per attention run (views, permutes, gathers,
+  // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
+  graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
   sched_ =
       ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, pipeline_, true);
@@ -599,13 +601,29 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // scanning the whole span once.
     const bool invariant = options_.batch_invariant;
     const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions, invariant) : StreamPlan{};
+    // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over
+    // their gathered cells: one attention for all of them, and a graph shape that changes only with
+    // their number and longest length (in steps of 256 cells), not one run of its own each. Not in
+    // the invariant mode, whose reference kernel is given each sequence's cells unpadded.
+    int n_gathered = 0;
+    int gathered_window = 0;
+    if (options_.flash_attention && !invariant) {
+      std::unordered_map<int32_t, int> count;
+      for (int i = plan.n_tokens; i < n_tokens; ++i) ++count[seqs[i]];
+      for (int i = plan.n_tokens; i < n_tokens; ++i) {
+        if (count[seqs[i]] != 1 || kv.home_extent(seqs[i]) > 0) break;
+        gathered_window = std::max(gathered_window, kv.gather_window(seqs[i], true));
+        ++n_gathered;
+      }
+    }
+    const int first_run_token = plan.n_tokens + n_gathered;
     // The other tokens, sequence by sequence: over the home region where the sequence's every cell is
     // there (the region path needs the flash kernel, as above), else over the whole span.
     std::vector<Run> runs;
     int n_general = 0;
     int run_values = 0;
     int gather_ints = 0;
-    for (int i = plan.n_tokens; i < n_tokens;) {
+    for (int i = first_run_token; i < n_tokens;) {
       int j = i + 1;
       while (j < n_tokens && seqs[j] == seqs[i]) ++j;
       const bool ordered = !invariant || kv.in_position_order(seqs[i]);
@@ -645,6 +663,8 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     shape.n_streams = plan.n_streams;
     shape.window = plan.window;
     shape.streams_in_order = plan.in_order;
+    shape.n_gathered = n_gathered;
+    shape.gathered_window = gathered_window;
     shape.argmax = dst.ids != nullptr;
     shape.argmax_masked = dst.masks != nullptr && !none;
     shape.runs = std::move(runs);
@@ -719,6 +739,18 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
         kv.fill_seq_gather(gather_.data() + r.gather_at, r.region, r.window);
       }
       ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
+    }
+    if (g.gathered_cells != nullptr) {
+      const size_t w = static_cast<size_t>(gathered_window);
+      gathered_cells_.resize(w * n_gathered);
+      MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(w * n_gathered);
+      for (int t = 0; t < n_gathered; ++t) {
+        const int i = plan.n_tokens + t;
+        kv.fill_seq_gather(gathered_cells_.data() + t * w, seqs[i], gathered_window);
+        kv.fill_seq_mask(gathered_mask + t * w, gathered_window, seqs[i], positions.data() + i, 1);
+      }
+      ggml_backend_tensor_set(g.gathered_cells, gathered_cells_.data(), 0, ggml_nbytes(g.gathered_cells));
+      ggml_backend_tensor_set(g.gathered_mask, gathered_mask, 0, ggml_nbytes(g.gathered_mask));
     }
     if (g.stream_rows != nullptr) {
       ggml_backend_tensor_set(g.stream_rows, plan.stream_rows.data(), 0, ggml_nbytes(g.stream_rows));

@@ -216,8 +216,10 @@ class LlamaModel {
   };
   // What a graph's shape depends on. The first n_stream_tokens tokens (one each for distinct
   // sequences living in their home regions, see KvCache::set_regions) attend over their regions,
-  // n_streams regions batched in one 4-D attention of `window` cells each; the other tokens attend
-  // in runs.
+  // n_streams regions batched in one 4-D attention of `window` cells each; the next n_gathered
+  // tokens (one each for distinct sequences that outgrew their regions) attend over their own cells
+  // gathered in position order, in one 4-D attention of gathered_window cells each; the other
+  // tokens attend in runs.
   struct Shape {
     int n_tokens = 0;
     int n_kv = 0;
@@ -226,30 +228,34 @@ class LlamaModel {
     int n_streams = 0;
     int window = 0;
     bool streams_in_order = true;  // token r is stream r: no reordering needed
-    bool argmax = false;           // the graph ends in each row's greatest logit (forward_greedy)
-    bool argmax_masked = false;    // ... of the logits plus a mask row each (Graph::logit_mask)
-    std::vector<Run> runs;         // the tokens after the streams, in batch order
-    int n_general = 0;             // tokens in runs over the first n_kv cells
-    int run_mask_values = 0;       // the region runs' masks, together
-    int gather_ints = 0;           // the gathered runs' cell indices, together
+    int n_gathered = 0;
+    int gathered_window = 0;
+    bool argmax = false;         // the graph ends in each row's greatest logit (forward_greedy)
+    bool argmax_masked = false;  // ... of the logits plus a mask row each (Graph::logit_mask)
+    std::vector<Run> runs;       // the tokens after the streams, in batch order
+    int n_general = 0;           // tokens in runs over the first n_kv cells
+    int run_mask_values = 0;     // the region runs' masks, together
+    int gather_ints = 0;         // the gathered runs' cell indices, together
     bool operator==(const Shape&) const = default;
   };
   // The inputs and output of one graph.
   struct Graph {
     Shape shape;
     ggml_cgraph* gf = nullptr;
-    ggml_tensor* tokens = nullptr;         // I32 [n_tokens]
-    ggml_tensor* positions = nullptr;      // I32 [n_tokens]
-    ggml_tensor* cells = nullptr;          // I64 [n_tokens]: the KV cell each token writes
-    ggml_tensor* mask = nullptr;           // F16 [n_kv, n_general], or null
-    ggml_tensor* run_mask = nullptr;       // F16 [run_mask_values], or null
-    ggml_tensor* gather = nullptr;         // I32 [gather_ints], or null
-    ggml_tensor* region_mask = nullptr;    // F16 [window, 1, 1, n_streams], or null
-    ggml_tensor* stream_rows = nullptr;    // I32 [n_streams]: the token whose query stream r takes
-    ggml_tensor* token_streams = nullptr;  // I32 [n_stream_tokens]: the stream of each such token
-    ggml_tensor* out_ids = nullptr;        // I32 [n_out], null when every token wants logits
-    ggml_tensor* logits = nullptr;         // F32 [n_vocab, n_out]
-    ggml_tensor* argmax = nullptr;         // I32 [n_out], only when shape.argmax
+    ggml_tensor* tokens = nullptr;          // I32 [n_tokens]
+    ggml_tensor* positions = nullptr;       // I32 [n_tokens]
+    ggml_tensor* cells = nullptr;           // I64 [n_tokens]: the KV cell each token writes
+    ggml_tensor* mask = nullptr;            // F16 [n_kv, n_general], or null
+    ggml_tensor* run_mask = nullptr;        // F16 [run_mask_values], or null
+    ggml_tensor* gather = nullptr;          // I32 [gather_ints], or null
+    ggml_tensor* region_mask = nullptr;     // F16 [window, 1, 1, n_streams], or null
+    ggml_tensor* stream_rows = nullptr;     // I32 [n_streams]: the token whose query stream r takes
+    ggml_tensor* token_streams = nullptr;   // I32 [n_stream_tokens]: the stream of each such token
+    ggml_tensor* gathered_cells = nullptr;  // I32 [gathered_window * n_gathered], or null
+    ggml_tensor* gathered_mask = nullptr;   // F16 [gathered_window, 1, 1, n_gathered], or null
+    ggml_tensor* out_ids = nullptr;         // I32 [n_out], null when every token wants logits
+    ggml_tensor* logits = nullptr;          // F32 [n_vocab, n_out]
+    ggml_tensor* argmax = nullptr;          // I32 [n_out], only when shape.argmax
     // Only when shape.argmax_masked: I32 [ceil(n_vocab / 8) * n_out], each byte of the rows'
     // bitsets, and F16 [8, 256], the mask values of every byte (get_rows expands one into the other).
     ggml_tensor* logit_mask_bytes = nullptr;
@@ -312,7 +318,9 @@ class LlamaModel {
   std::unique_ptr<core::HostBuffer> mask_;
   std::unique_ptr<core::HostBuffer> region_mask_;
   std::unique_ptr<core::HostBuffer> run_mask_;
+  std::unique_ptr<core::HostBuffer> gathered_mask_;
   std::vector<int32_t> gather_;
+  std::vector<int32_t> gathered_cells_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;
 };
