@@ -300,8 +300,8 @@ int run_serve(const ServeOptions& opts) {
   if (sizing.short_regions()) {
     log::warn("kv_regions_short",
               "each sequence slot's KV region holds " + std::to_string(sizing.region_tokens) +
-                  " tokens, fewer than a sequence may reach: a longer one attends alone over its gathered "
-                  "cells, many times slower in a large batch; a larger --ctx-size or fewer --max-seqs keeps "
+                  " tokens, fewer than a sequence may reach: a longer one attends over its cells gathered "
+                  "(copied) each step, not in place; a larger --ctx-size or fewer --max-seqs keeps "
                   "sequences in their regions",
               {{"region_tokens", sizing.region_tokens}, {"context_length", sizing.sequence_tokens}});
   }

@@ -26,8 +26,8 @@ struct KvSizing {
   std::size_t bytes_per_token = 0;
   std::size_t device_free_bytes = 0;
   // Cells of each slot's home region (ctx_size / max_seqs), and the tokens a sequence may reach (the
-  // model's context). A sequence that outgrows its region attends alone over its gathered cells
-  // rather than in the step's one batched pass, which in a large batch is many times slower.
+  // model's context). A sequence that outgrows its region attends over its cells gathered (a copy of
+  // its keys and values per layer and step) rather than over its region in place.
   int region_tokens = 0;
   int sequence_tokens = 0;
   // Whether regions are shorter than a sequence may grow, up to the 2048 tokens a GPU's default
