@@ -87,6 +87,34 @@ def part_http(folder):
     return text + engine_totals(folder)
 
 
+def part_engine(folder):
+    text = part_serve(folder, "Engine: this commit against an earlier build of ours (distinct prompts)")
+    return text + graph_totals(folder) + engine_totals(folder)
+
+
+def graph_totals(folder):
+    """The model's part of the engine thread's time (graph_compute_ms, graphs_built of the engine_totals
+    line each server logs as it stops), per server and client count."""
+    got = {}
+    for path in sorted(os.listdir(folder)):
+        m = re.fullmatch(r"(.+)-c(\d+)-r\d+\.log", path)
+        line = m and next((l for l in open(os.path.join(folder, path)) if "engine_totals" in l), None)
+        compute = line and re.search(r"graph_compute_ms=([0-9.]+)", line)
+        built = line and re.search(r"graphs_built=(\d+)", line)
+        steps = line and re.search(r"\bsteps=(\d+)", line)
+        if compute and built and steps:
+            got.setdefault((int(m.group(2)), m.group(1)), []).append(
+                (float(compute.group(1)), int(built.group(1)), int(steps.group(1))))
+    if not got:
+        return ""
+    rows = ["", "The model's time (`engine_totals` log line), per run:", "",
+            "| clients | server | graph compute, ms | graphs built | steps |", "|---:|---|---:|---:|---:|"]
+    for (c, name), v in sorted(got.items()):
+        rows.append(f"| {c} | {name} | {cell([x for x, _, _ in v], 0)} | {cell([y for _, y, _ in v], 0)} | "
+                    f"{cell([z for _, _, z in v], 0)} |")
+    return "\n".join(rows) + "\n"
+
+
 def engine_totals(folder):
     """The engine thread's host time outside the model (output_stage_ms of the engine_totals line each
     server logs as it stops: sampling and the jobs' sinks), per server and client count."""
@@ -148,7 +176,7 @@ def part_grammar(folder):
             f"From `{os.path.relpath(folder, os.path.dirname(HERE))}/grammar_bench.txt`:\n\n```\n{text}\n```\n")
 
 
-PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("http", part_http),
+PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("http", part_http), ("engine", part_engine),
          ("tokenizer", part_tokenizer), ("grammar", part_grammar)]
 
 
