@@ -44,8 +44,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   const int64_t hd = head_dim_;
   const int64_t n_embd_kv = hd * c.n_head_kv;
   const int n_tokens = shape.n_tokens;
-  const int n_s = shape.n_stream_tokens;  // tokens attending over their home regions
-  const int n_g = shape.n_general;        // tokens attending over the cache's first n_kv cells
+  const int n_s = shape.attn.n_stream_tokens;  // tokens attending over their home regions
+  const int n_g = shape.attn.n_general;        // tokens attending over the cache's first n_kv cells
 
   Graph g;
   g.shape = shape;
@@ -56,34 +56,36 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   g.cells = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens), "inp_cells");
   for (ggml_tensor* t : {g.tokens, g.positions, g.cells}) ggml_set_input(t);
   if (n_g > 0) {
-    g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F16, shape.n_kv, n_g), "inp_mask");
+    g.mask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F16, shape.attn.n_kv, n_g), "inp_mask");
     ggml_set_input(g.mask);
   }
-  if (shape.run_mask_values > 0) {
-    g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F16, shape.run_mask_values), "inp_run_mask");
+  if (shape.attn.run_mask_values > 0) {
+    g.run_mask = named(ggml_new_tensor_1d(ctx, GGML_TYPE_F16, shape.attn.run_mask_values), "inp_run_mask");
     ggml_set_input(g.run_mask);
   }
-  if (shape.gather_ints > 0) {
-    g.gather = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.gather_ints), "inp_gather");
+  if (shape.attn.gather_ints > 0) {
+    g.gather = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.attn.gather_ints), "inp_gather");
     ggml_set_input(g.gather);
   }
   if (n_s > 0) {
     g.region_mask =
-        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.window, 1, 1, shape.n_streams), "inp_region_mask");
+        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.attn.window, 1, 1, shape.attn.n_streams), "inp_region_mask");
     ggml_set_input(g.region_mask);
-    if (!shape.streams_in_order) {
-      g.stream_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_streams), "inp_stream_rows");
+    if (!shape.attn.streams_in_order) {
+      g.stream_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.attn.n_streams), "inp_stream_rows");
       g.token_streams = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_s), "inp_token_streams");
       ggml_set_input(g.stream_rows);
       ggml_set_input(g.token_streams);
     }
   }
-  if (shape.n_gathered > 0) {
+  if (shape.attn.n_gathered > 0) {
     g.gathered_cells =
-        named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(shape.gathered_window) * shape.n_gathered),
+        named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32,
+                                 static_cast<int64_t>(shape.attn.gathered_window) * shape.attn.n_gathered),
               "inp_gathered_cells");
-    g.gathered_mask = named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.gathered_window, 1, 1, shape.n_gathered),
-                            "inp_gathered_mask");
+    g.gathered_mask =
+        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.attn.gathered_window, 1, 1, shape.attn.n_gathered),
+              "inp_gathered_mask");
     ggml_set_input(g.gathered_cells);
     ggml_set_input(g.gathered_mask);
   }
@@ -146,23 +148,23 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     if (n_s > 0) {
       // Home regions as a batch of streams: [head_dim, n_head_kv, window, n_streams], one query each.
       ggml_tensor* qs = ggml_view_2d(ctx, q, n_q, n_s, q->nb[2], 0);
-      if (!shape.streams_in_order) qs = ggml_get_rows(ctx, qs, g.stream_rows);
-      qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, shape.n_streams);
+      if (!shape.attn.streams_in_order) qs = ggml_get_rows(ctx, qs, g.stream_rows);
+      qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, shape.attn.n_streams);
       const size_t k_region = k_all->nb[1] * kv.region_size();
       const size_t v_region = v_all->nb[1] * kv.region_size();
-      ggml_tensor* ks = ggml_view_4d(ctx, k_all, hd, c.n_head_kv, shape.window, shape.n_streams, hd * k_es,
+      ggml_tensor* ks = ggml_view_4d(ctx, k_all, hd, c.n_head_kv, shape.attn.window, shape.attn.n_streams, hd * k_es,
                                      k_all->nb[1], k_region, 0);
-      ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.window, shape.n_streams, hd * v_es,
+      ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.attn.window, shape.attn.n_streams, hd * v_es,
                                      v_all->nb[1], v_region, 0);
-      a_s = ggml_reshape_2d(ctx, attend(qs, ks, vs, region_mask, 1), n_q, shape.n_streams);
-      if (!shape.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
+      a_s = ggml_reshape_2d(ctx, attend(qs, ks, vs, region_mask, 1), n_q, shape.attn.n_streams);
+      if (!shape.attn.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
     ggml_tensor* a = a_s;
-    if (shape.n_gathered > 0) {
+    if (shape.attn.n_gathered > 0) {
       // Sequences that outgrew their regions, batched: each one's cells gathered in position order
       // (padded with its first cell, masked out) as a stream of its own, one query each.
-      const int n_gs = shape.n_gathered;
-      const int64_t w = shape.gathered_window;
+      const int n_gs = shape.attn.n_gathered;
+      const int64_t w = shape.attn.gathered_window;
       ggml_tensor* qg = ggml_view_2d(ctx, q, n_q, n_gs, q->nb[2], n_s * q->nb[2]);
       qg = ggml_reshape_4d(ctx, qg, hd, c.n_head, 1, n_gs);
       ggml_tensor* kg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, k_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
@@ -170,7 +172,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_tensor* ag = ggml_reshape_2d(ctx, attend(qg, kg, vg, g.gathered_mask, 1), n_q, n_gs);
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
     }
-    for (const Run& r : shape.runs) {
+    for (const AttentionRun& r : shape.attn.runs) {
       ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
       ggml_tensor* kr = nullptr;
       ggml_tensor* vr = nullptr;
@@ -190,9 +192,9 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         const size_t es = ggml_element_size(run_mask);
         mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
       } else {
-        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.n_kv, hd * k_es, k_all->nb[1], 0);
-        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.n_kv, hd * v_es, v_all->nb[1], 0);
-        mr = ggml_view_2d(ctx, mask, shape.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
+        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.attn.n_kv, hd * k_es, k_all->nb[1], 0);
+        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.attn.n_kv, hd * v_es, v_all->nb[1], 0);
+        mr = ggml_view_2d(ctx, mask, shape.attn.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
       }
       ggml_tensor* ar = ggml_reshape_2d(ctx, attend(qr, kr, vr, mr, r.n_tokens), n_q, r.n_tokens);
       a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);

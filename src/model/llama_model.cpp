@@ -8,7 +8,6 @@
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 
 #include "core/device_fault.hpp"
 #include "core/log.hpp"
@@ -316,11 +315,11 @@ void LlamaModel::reserve(KvCache& kv) {
   ggml_backend_sched_reset(sched_);
   Shape shape;
   shape.n_tokens = n_tokens;
-  shape.n_kv = kv.size();
   shape.n_out = n_tokens;
   shape.argmax = true;  // a superset of the graph without it
-  shape.runs = {Run{0, n_tokens, -1, 0, 0}};
-  shape.n_general = n_tokens;
+  shape.attn.n_kv = kv.size();
+  shape.attn.runs = {AttentionRun{0, n_tokens, -1, 0, 0}};
+  shape.attn.n_general = n_tokens;
   Graph g = build_graph(shape, kv);
   if (!ggml_backend_sched_reserve(sched_, g.gf)) throw std::runtime_error("could not reserve compute buffers");
   reserved_cells_ = kv.size();
@@ -523,58 +522,6 @@ bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
   return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.shape == shape;
 }
 
-namespace {
-
-// Which leading tokens of a chunk attend over their home regions, and how they map to streams.
-struct StreamPlan {
-  int n_tokens = 0;  // leading tokens in streams
-  int n_streams = 0;
-  int window = 0;
-  bool in_order = true;
-  std::vector<int32_t> stream_rows;    // per stream: its token (0 for a placeholder)
-  std::vector<int32_t> token_streams;  // per token: its stream
-  std::vector<int32_t> stream_seq;     // per stream: its sequence, -1 for a placeholder
-  std::vector<int32_t> stream_pos;
-};
-
-// A token qualifies when its sequence has a home region, holds every cell there (the new one
-// included) and has no other token in the chunk; the run of qualifying tokens from the start forms
-// the streams. Stream r is home region r, so regions without a token become placeholders.
-// in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
-StreamPlan plan_streams(const KvCache& kv, const std::vector<int32_t>& seqs, const std::vector<int32_t>& positions,
-                        bool in_order) {
-  StreamPlan p;
-  std::map<int32_t, int> count;
-  for (int32_t s : seqs) ++count[s];
-  int extent = 0;
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    const int32_t s = seqs[i];
-    if (count[s] != 1 || s >= kv.n_regions()) break;
-    const int e = kv.home_extent(s);
-    if (e < 0 || (in_order && !kv.in_position_order(s))) break;
-    extent = std::max(extent, e);
-    p.n_streams = std::max(p.n_streams, s + 1);
-    ++p.n_tokens;
-  }
-  if (p.n_tokens == 0) return p;
-  p.window = kv.region_window(extent, p.n_streams);
-  p.stream_rows.assign(p.n_streams, 0);
-  p.stream_seq.assign(p.n_streams, -1);
-  p.stream_pos.assign(p.n_streams, 0);
-  p.in_order = p.n_streams == p.n_tokens;
-  for (int i = 0; i < p.n_tokens; ++i) {
-    const int32_t s = seqs[i];
-    p.stream_rows[s] = i;
-    p.stream_seq[s] = s;
-    p.stream_pos[s] = positions[i];
-    p.token_streams.push_back(s);
-    p.in_order = p.in_order && s == i;
-  }
-  return p;
-}
-
-}  // namespace
-
 size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
                                  const ForwardOptions& options, Output& out, Destination dst,
                                  const std::function<void()>& while_computing) {
@@ -596,81 +543,16 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const std::vector<int32_t> cells = kv.place(seqs, positions);
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
-    // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
-    // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
-    // scanning the whole span once.
-    const bool invariant = options_.batch_invariant;
-    const StreamPlan plan = options_.flash_attention ? plan_streams(kv, seqs, positions, invariant) : StreamPlan{};
-    // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over
-    // their gathered cells: one attention for all of them, and a graph shape that changes only with
-    // their number and longest length (in steps of 256 cells), not one run of its own each. Not in
-    // the invariant mode, whose reference kernel is given each sequence's cells unpadded.
-    int n_gathered = 0;
-    int gathered_window = 0;
-    if (options_.flash_attention && !invariant) {
-      std::unordered_map<int32_t, int> count;
-      for (int i = plan.n_tokens; i < n_tokens; ++i) ++count[seqs[i]];
-      for (int i = plan.n_tokens; i < n_tokens; ++i) {
-        if (count[seqs[i]] != 1 || kv.home_extent(seqs[i]) > 0) break;
-        gathered_window = std::max(gathered_window, kv.gather_window(seqs[i], true));
-        ++n_gathered;
-      }
-    }
-    const int first_run_token = plan.n_tokens + n_gathered;
-    // The other tokens, sequence by sequence: over the home region where the sequence's every cell is
-    // there (the region path needs the flash kernel, as above), else over the whole span.
-    std::vector<Run> runs;
-    int n_general = 0;
-    int run_values = 0;
-    int gather_ints = 0;
-    for (int i = first_run_token; i < n_tokens;) {
-      int j = i + 1;
-      while (j < n_tokens && seqs[j] == seqs[i]) ++j;
-      const bool ordered = !invariant || kv.in_position_order(seqs[i]);
-      // Each sequence attends over its own cells: over its home region where they all are, else
-      // gathered in position order (the sums then follow positions, not where cells landed, which
-      // the invariant mode needs). Only runs past kMaxRuns (a graph's node budget) outside the
-      // invariant mode join one pass over the cache's whole span, with a mask.
-      const bool own = invariant || static_cast<int>(runs.size()) < kMaxRuns - 1;
-      const int extent = options_.flash_attention && ordered && own ? kv.home_extent(seqs[i]) : -1;
-      if (extent > 0) {
-        runs.push_back(Run{i, j - i, seqs[i], kv.run_window(seqs[i], extent), run_values});
-        run_values += runs.back().window * runs.back().n_tokens;
-      } else if (own && options_.flash_attention) {
-        // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep
-        // the graph's shape; the invariant mode's reference kernel sums the cells it is given.
-        const int window = kv.gather_window(seqs[i], !invariant);
-        runs.push_back(Run{i, j - i, seqs[i], window, run_values, true, gather_ints});
-        run_values += window * (j - i);
-        gather_ints += window;
-      } else if (!runs.empty() && runs.back().region < 0) {
-        runs.back().n_tokens += j - i;
-        n_general += j - i;
-      } else {
-        runs.push_back(Run{i, j - i, -1, 0, n_general});
-        n_general += j - i;
-      }
-      i = j;
-    }
+    const KvAttention attn(kv, seqs, positions, {options_.flash_attention, options_.batch_invariant, kMaxRuns});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
     Shape shape;
     shape.n_tokens = n_tokens;
-    shape.n_kv = n_general > 0 ? kv.attention_span() : 0;
     shape.n_out = static_cast<int>(out_ids.size());
-    shape.n_stream_tokens = plan.n_tokens;
-    shape.n_streams = plan.n_streams;
-    shape.window = plan.window;
-    shape.streams_in_order = plan.in_order;
-    shape.n_gathered = n_gathered;
-    shape.gathered_window = gathered_window;
+    shape.attn = attn.layout();
     shape.argmax = dst.ids != nullptr;
     shape.argmax_masked = dst.masks != nullptr && !none;
-    shape.runs = std::move(runs);
-    shape.n_general = n_general;
-    shape.run_mask_values = run_values;
-    shape.gather_ints = gather_ints;
 
     // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
     // allocator reuses their memory afterwards.
@@ -702,59 +584,38 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
     ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
+    const AttentionLayout& al = shape.attn;
     if (g.mask != nullptr) {
-      // Every element is written below.
-      MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.n_kv) * n_general);
-      std::vector<int32_t> g_seqs, g_pos;
-      for (const Run& r : shape.runs) {
-        if (r.region >= 0) continue;
-        g_seqs.insert(g_seqs.end(), seqs.begin() + r.begin, seqs.begin() + r.begin + r.n_tokens);
-        g_pos.insert(g_pos.end(), positions.begin() + r.begin, positions.begin() + r.begin + r.n_tokens);
-      }
-      kv.fill_mask(mask, shape.n_kv, g_seqs, g_pos);
+      MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
+      attn.fill_general_mask(mask);
       ggml_backend_tensor_set(g.mask, mask, 0, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
-      MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.run_mask_values));
-      for (const Run& r : shape.runs) {
-        if (r.region < 0) continue;
-        const int32_t* pos = positions.data() + r.begin;
-        if (r.gathered) {
-          kv.fill_seq_mask(run_mask + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
-        } else {
-          kv.fill_run_mask(run_mask + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
-        }
-      }
+      MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
+      attn.fill_run_masks(run_mask);
       ggml_backend_tensor_set(g.run_mask, run_mask, 0, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
-      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(shape.window) * shape.n_streams);
-      kv.fill_region_mask(region_mask, shape.window, plan.stream_seq, plan.stream_pos);
+      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.window) * al.n_streams);
+      attn.fill_region_mask(region_mask);
       ggml_backend_tensor_set(g.region_mask, region_mask, 0, ggml_nbytes(g.region_mask));
     }
     if (g.gather != nullptr) {
-      gather_.resize(static_cast<size_t>(shape.gather_ints));
-      for (const Run& r : shape.runs) {
-        if (!r.gathered) continue;
-        kv.fill_seq_gather(gather_.data() + r.gather_at, r.region, r.window);
-      }
+      gather_.resize(static_cast<size_t>(al.gather_ints));
+      attn.fill_run_gathers(gather_.data());
       ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
     }
     if (g.gathered_cells != nullptr) {
-      const size_t w = static_cast<size_t>(gathered_window);
-      gathered_cells_.resize(w * n_gathered);
-      MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(w * n_gathered);
-      for (int t = 0; t < n_gathered; ++t) {
-        const int i = plan.n_tokens + t;
-        kv.fill_seq_gather(gathered_cells_.data() + t * w, seqs[i], gathered_window);
-        kv.fill_seq_mask(gathered_mask + t * w, gathered_window, seqs[i], positions.data() + i, 1);
-      }
+      const size_t n = static_cast<size_t>(al.gathered_window) * al.n_gathered;
+      gathered_cells_.resize(n);
+      MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(n);
+      attn.fill_gathered(gathered_cells_.data(), gathered_mask);
       ggml_backend_tensor_set(g.gathered_cells, gathered_cells_.data(), 0, ggml_nbytes(g.gathered_cells));
       ggml_backend_tensor_set(g.gathered_mask, gathered_mask, 0, ggml_nbytes(g.gathered_mask));
     }
     if (g.stream_rows != nullptr) {
-      ggml_backend_tensor_set(g.stream_rows, plan.stream_rows.data(), 0, ggml_nbytes(g.stream_rows));
-      ggml_backend_tensor_set(g.token_streams, plan.token_streams.data(), 0, ggml_nbytes(g.token_streams));
+      ggml_backend_tensor_set(g.stream_rows, attn.stream_rows().data(), 0, ggml_nbytes(g.stream_rows));
+      ggml_backend_tensor_set(g.token_streams, attn.token_streams().data(), 0, ggml_nbytes(g.token_streams));
     }
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
     if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks);

@@ -23,6 +23,7 @@
 #include "core/residency.hpp"
 #include "loader/model_source.hpp"
 #include "model/batch.hpp"
+#include "model/kv_attention.hpp"
 #include "model/kv_cache.hpp"
 #include "model/llama_weights.hpp"
 #include "model/op_profile.hpp"
@@ -193,49 +194,15 @@ class LlamaModel {
   void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
 
  private:
-  // Consecutive tokens after the streams that attend together: a prompt chunk of a sequence whose
-  // cells all lie in its home region attends over that region (region >= 0: `window` cells, its own
-  // mask at `mask_at` floats into the runs' mask), so what it costs follows the sequence's length,
-  // not the cache's; other tokens attend over the cache's first n_kv cells (region < 0: rows
-  // [mask_at, mask_at + n_tokens) of the shared mask).
-  // With batch_invariant, a sequence whose cells are not all at home or not in position order is
-  // gathered instead (gathered: its cells in position order, `window` of them, indices at `gather_at`
-  // in the gather input, mask at `mask_at`; `region` names the sequence): attention then sums over
-  // its cells in the same order wherever they are.
   // Attention runs one graph may hold (its node budget is sized for them).
   static constexpr int kMaxRuns = 64;
-  struct Run {
-    int begin = 0;
-    int n_tokens = 0;
-    int region = -1;
-    int window = 0;
-    int mask_at = 0;
-    bool gathered = false;
-    int gather_at = 0;
-    bool operator==(const Run&) const = default;
-  };
-  // What a graph's shape depends on. The first n_stream_tokens tokens (one each for distinct
-  // sequences living in their home regions, see KvCache::set_regions) attend over their regions,
-  // n_streams regions batched in one 4-D attention of `window` cells each; the next n_gathered
-  // tokens (one each for distinct sequences that outgrew their regions) attend over their own cells
-  // gathered in position order, in one 4-D attention of gathered_window cells each; the other
-  // tokens attend in runs.
+  // What a graph's shape depends on: its tokens, its attention (KvAttention) and its output.
   struct Shape {
     int n_tokens = 0;
-    int n_kv = 0;
     int n_out = 0;
-    int n_stream_tokens = 0;
-    int n_streams = 0;
-    int window = 0;
-    bool streams_in_order = true;  // token r is stream r: no reordering needed
-    int n_gathered = 0;
-    int gathered_window = 0;
+    AttentionLayout attn;
     bool argmax = false;         // the graph ends in each row's greatest logit (forward_greedy)
     bool argmax_masked = false;  // ... of the logits plus a mask row each (Graph::logit_mask)
-    std::vector<Run> runs;       // the tokens after the streams, in batch order
-    int n_general = 0;           // tokens in runs over the first n_kv cells
-    int run_mask_values = 0;     // the region runs' masks, together
-    int gather_ints = 0;         // the gathered runs' cell indices, together
     bool operator==(const Shape&) const = default;
   };
   // The inputs and output of one graph.
@@ -251,8 +218,8 @@ class LlamaModel {
     ggml_tensor* region_mask = nullptr;     // F16 [window, 1, 1, n_streams], or null
     ggml_tensor* stream_rows = nullptr;     // I32 [n_streams]: the token whose query stream r takes
     ggml_tensor* token_streams = nullptr;   // I32 [n_stream_tokens]: the stream of each such token
-    ggml_tensor* gathered_cells = nullptr;  // I32 [gathered_window * n_gathered], or null
-    ggml_tensor* gathered_mask = nullptr;   // F16 [gathered_window, 1, 1, n_gathered], or null
+    ggml_tensor* gathered_cells = nullptr;  // I32 [gathered_window * n_gathered]
+    ggml_tensor* gathered_mask = nullptr;   // F16 [gathered_window, 1, 1, n_gathered]
     ggml_tensor* out_ids = nullptr;         // I32 [n_out], null when every token wants logits
     ggml_tensor* logits = nullptr;          // F32 [n_vocab, n_out]
     ggml_tensor* argmax = nullptr;          // I32 [n_out], only when shape.argmax

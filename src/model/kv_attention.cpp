@@ -1,0 +1,153 @@
+#include "model/kv_attention.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace rbees::model {
+
+KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::span<const int32_t> positions,
+                         const AttentionOptions& options)
+    : kv_(kv), options_(options), seqs_(seqs.begin(), seqs.end()), positions_(positions.begin(), positions.end()) {
+  // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
+  // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
+  // scanning the whole span once.
+  if (options_.flash) plan_streams(options_.invariant);
+  if (options_.flash && !options_.invariant) plan_gathered();
+  plan_runs(layout_.n_stream_tokens + layout_.n_gathered);
+  layout_.n_kv = layout_.n_general > 0 ? kv_.attention_span() : 0;
+}
+
+// A token qualifies when its sequence has a home region, holds every cell there (the new one
+// included) and has no other token in the pass; the run of qualifying tokens from the start forms
+// the streams. Stream r is home region r, so regions without a token become placeholders.
+// in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
+void KvAttention::plan_streams(bool in_order) {
+  std::map<int32_t, int> count;
+  for (int32_t s : seqs_) ++count[s];
+  int extent = 0;
+  int n_tokens = 0;
+  int n_streams = 0;
+  for (int32_t s : seqs_) {
+    if (count[s] != 1 || s >= kv_.n_regions()) break;
+    const int e = kv_.home_extent(s);
+    if (e < 0 || (in_order && !kv_.in_position_order(s))) break;
+    extent = std::max(extent, e);
+    n_streams = std::max(n_streams, s + 1);
+    ++n_tokens;
+  }
+  if (n_tokens == 0) return;
+  layout_.n_stream_tokens = n_tokens;
+  layout_.n_streams = n_streams;
+  layout_.window = kv_.region_window(extent, n_streams);
+  stream_rows_.assign(n_streams, 0);
+  stream_seq_.assign(n_streams, -1);
+  stream_pos_.assign(n_streams, 0);
+  bool ordered = n_streams == n_tokens;
+  for (int i = 0; i < n_tokens; ++i) {
+    const int32_t s = seqs_[i];
+    stream_rows_[s] = i;
+    stream_seq_[s] = s;
+    stream_pos_[s] = positions_[i];
+    token_streams_.push_back(s);
+    ordered = ordered && s == i;
+  }
+  layout_.streams_in_order = ordered;
+}
+
+// Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over
+// their gathered cells: one attention for all of them, and a graph shape that changes only with
+// their number and longest length (in steps of 256 cells), not one run of its own each. Not in the
+// invariant mode, whose reference kernel is given each sequence's cells unpadded.
+void KvAttention::plan_gathered() {
+  const int n = static_cast<int>(seqs_.size());
+  std::unordered_map<int32_t, int> count;
+  for (int i = layout_.n_stream_tokens; i < n; ++i) ++count[seqs_[i]];
+  for (int i = layout_.n_stream_tokens; i < n; ++i) {
+    if (count[seqs_[i]] != 1 || kv_.home_extent(seqs_[i]) > 0) break;
+    layout_.gathered_window = std::max(layout_.gathered_window, kv_.gather_window(seqs_[i], true));
+    ++layout_.n_gathered;
+  }
+}
+
+// The other tokens, sequence by sequence: over the home region where the sequence's every cell is
+// there (the region path needs the flash kernel, as above), else over its gathered cells, else over
+// the whole span.
+void KvAttention::plan_runs(int from) {
+  const int n = static_cast<int>(seqs_.size());
+  const bool invariant = options_.invariant;
+  auto& runs = layout_.runs;
+  for (int i = from; i < n;) {
+    int j = i + 1;
+    while (j < n && seqs_[j] == seqs_[i]) ++j;
+    const bool ordered = !invariant || kv_.in_position_order(seqs_[i]);
+    // Each sequence attends over its own cells: over its home region where they all are, else
+    // gathered in position order (the sums then follow positions, not where cells landed, which the
+    // invariant mode needs). Only runs past max_runs (a graph's node budget) outside the invariant
+    // mode join one pass over the cache's whole span, with a mask.
+    const bool own = invariant || static_cast<int>(runs.size()) < options_.max_runs - 1;
+    const int extent = options_.flash && ordered && own ? kv_.home_extent(seqs_[i]) : -1;
+    if (extent > 0) {
+      runs.push_back(AttentionRun{i, j - i, seqs_[i], kv_.run_window(seqs_[i], extent), layout_.run_mask_values});
+      layout_.run_mask_values += runs.back().window * runs.back().n_tokens;
+    } else if (own && options_.flash) {
+      // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep the
+      // graph's shape; the invariant mode's reference kernel sums the cells it is given.
+      const int window = kv_.gather_window(seqs_[i], !invariant);
+      runs.push_back(AttentionRun{i, j - i, seqs_[i], window, layout_.run_mask_values, true, layout_.gather_ints});
+      layout_.run_mask_values += window * (j - i);
+      layout_.gather_ints += window;
+    } else if (!runs.empty() && runs.back().region < 0) {
+      runs.back().n_tokens += j - i;
+      layout_.n_general += j - i;
+    } else {
+      runs.push_back(AttentionRun{i, j - i, -1, 0, layout_.n_general});
+      layout_.n_general += j - i;
+    }
+    i = j;
+  }
+}
+
+void KvAttention::fill_region_mask(MaskValue* out) const {
+  kv_.fill_region_mask(out, layout_.window, stream_seq_, stream_pos_);
+}
+
+void KvAttention::fill_gathered(int32_t* cells, MaskValue* mask) const {
+  const int w = layout_.gathered_window;
+  for (int t = 0; t < layout_.n_gathered; ++t) {
+    const int i = layout_.n_stream_tokens + t;
+    const size_t at = static_cast<size_t>(t) * w;
+    kv_.fill_seq_gather(cells + at, seqs_[i], w);
+    kv_.fill_seq_mask(mask + at, w, seqs_[i], positions_.data() + i, 1);
+  }
+}
+
+void KvAttention::fill_run_masks(MaskValue* out) const {
+  for (const AttentionRun& r : layout_.runs) {
+    if (r.region < 0) continue;
+    const int32_t* pos = positions_.data() + r.begin;
+    if (r.gathered) {
+      kv_.fill_seq_mask(out + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
+    } else {
+      kv_.fill_run_mask(out + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
+    }
+  }
+}
+
+void KvAttention::fill_run_gathers(int32_t* out) const {
+  for (const AttentionRun& r : layout_.runs) {
+    if (r.gathered) kv_.fill_seq_gather(out + r.gather_at, r.region, r.window);
+  }
+}
+
+void KvAttention::fill_general_mask(MaskValue* out) const {
+  std::vector<int32_t> g_seqs, g_pos;
+  for (const AttentionRun& r : layout_.runs) {
+    if (r.region >= 0) continue;
+    g_seqs.insert(g_seqs.end(), seqs_.begin() + r.begin, seqs_.begin() + r.begin + r.n_tokens);
+    g_pos.insert(g_pos.end(), positions_.begin() + r.begin, positions_.begin() + r.begin + r.n_tokens);
+  }
+  kv_.fill_mask(out, layout_.n_kv, g_seqs, g_pos);
+}
+
+}  // namespace rbees::model

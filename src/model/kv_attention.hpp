@@ -1,0 +1,95 @@
+#pragma once
+// How the tokens of one forward pass attend over the KV cache, and the contents of the graph inputs
+// that say so: the KV side of the graph (llama.cpp's llm_graph_input_attn_kv), apart from the
+// model's layers. Every token attends over its own sequence's cells only, in one of three ways:
+// - streams: the leading tokens, one each of distinct sequences whose cells all lie in their home
+//   regions (KvCache::set_regions), attend in one 4-D attention, stream r over region r in place;
+// - gathered streams: the next tokens, one each of distinct sequences that outgrew their regions,
+//   attend in one 4-D attention over their cells gathered in position order;
+// - runs: the other tokens (prompt chunks, mostly), sequence by sequence, over the sequence's home
+//   region, or its cells gathered, or (past the runs a graph holds) over the cache's whole span with
+//   a mask.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/kv_cache.hpp"
+
+namespace rbees::model {
+
+// Consecutive tokens after the streams that attend together: a prompt chunk of a sequence whose
+// cells all lie in its home region attends over that region (region >= 0: `window` cells, its own
+// mask at `mask_at` values into the runs' mask), so what it costs follows the sequence's length, not
+// the cache's; a sequence whose cells are not all at home (or, with batch invariance, not in position
+// order) is gathered (gathered: its cells in position order, `window` of them, indices at
+// `gather_at` in the gather input, mask at `mask_at`; `region` names the sequence); other tokens
+// attend over the cache's first n_kv cells (region < 0: rows [mask_at, mask_at + n_tokens) of the
+// shared mask).
+struct AttentionRun {
+  int begin = 0;
+  int n_tokens = 0;
+  int region = -1;
+  int window = 0;
+  int mask_at = 0;
+  bool gathered = false;
+  int gather_at = 0;
+  bool operator==(const AttentionRun&) const = default;
+};
+
+// What a graph's shape depends on, attention-wise: two passes with equal layouts run the same graph.
+struct AttentionLayout {
+  int n_stream_tokens = 0;
+  int n_streams = 0;
+  int window = 0;                // cells per stream
+  bool streams_in_order = true;  // token r is stream r: no reordering needed
+  int n_gathered = 0;
+  int gathered_window = 0;         // cells per gathered stream
+  std::vector<AttentionRun> runs;  // the tokens after the streams, in batch order
+  int n_kv = 0;                    // the whole-span runs' cells
+  int n_general = 0;               // tokens in whole-span runs
+  int run_mask_values = 0;         // the region and gathered runs' masks, together
+  int gather_ints = 0;             // the gathered runs' cell indices, together
+  bool operator==(const AttentionLayout&) const = default;
+};
+
+struct AttentionOptions {
+  bool flash = true;       // streams and per-sequence runs need the flash kernel
+  bool invariant = false;  // batch-invariant mode: sums in position order, no padded gathers
+  int max_runs = 64;       // runs one graph holds; past them, tokens share one whole-span run
+};
+
+class KvAttention {
+ public:
+  // Plans the attention of the tokens (seqs[i], positions[i]), whose cells are placed already.
+  KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::span<const int32_t> positions,
+              const AttentionOptions& options);
+
+  const AttentionLayout& layout() const { return layout_; }
+
+  // The inputs' contents, each of the size its layout field gives:
+  void fill_region_mask(MaskValue* out) const;                               // [window, n_streams]
+  std::span<const int32_t> stream_rows() const { return stream_rows_; }      // [n_streams]
+  std::span<const int32_t> token_streams() const { return token_streams_; }  // [n_stream_tokens]
+  void fill_gathered(int32_t* cells, MaskValue* mask) const;                 // [gathered_window * n_gathered] each
+  void fill_run_masks(MaskValue* out) const;                                 // [run_mask_values]
+  void fill_run_gathers(int32_t* out) const;                                 // [gather_ints]
+  void fill_general_mask(MaskValue* out) const;                              // [n_kv, n_general]
+
+ private:
+  void plan_streams(bool in_order);
+  void plan_gathered();
+  void plan_runs(int from);
+
+  const KvCache& kv_;
+  AttentionOptions options_;
+  std::vector<int32_t> seqs_;
+  std::vector<int32_t> positions_;
+  AttentionLayout layout_;
+  std::vector<int32_t> stream_rows_;    // per stream: its token (0 for a placeholder)
+  std::vector<int32_t> token_streams_;  // per token: its stream
+  std::vector<int32_t> stream_seq_;     // per stream: its sequence, -1 for a placeholder
+  std::vector<int32_t> stream_pos_;
+};
+
+}  // namespace rbees::model
