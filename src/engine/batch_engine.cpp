@@ -36,6 +36,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       blocks_(kv_, options.block_size),
       runner_(runtime.model(), kv_, options.greedy_on_device.value_or(!runtime.device().is_cpu()),
               options.masks_while_computing),
+      output_(blocks_, runtime.model().n_vocab()),
       sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens()) {
   if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
@@ -418,57 +419,10 @@ void BatchEngine::requeue(const std::vector<size_t>& preempted) {
 
 void BatchEngine::evaluate() {
   const StepRows rows = runner_.run(slices_);
-  const bool greedy = rows.picked_on_device;
-  const std::span<const float> logits = rows.logits;
-  const auto sampling_start = Clock::now();
-  double event_ms = 0;
   ++steps_;
   totals_.batch_tokens += runner_.batch_tokens();
   totals_.sampled_rows += static_cast<uint64_t>(runner_.n_rows());
-  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
-  for (size_t i = 0; i < slices_.size(); ++i) {
-    const RunSlice& sl = slices_[i];
-    Job& job = *slice_jobs_[i];
-    Sequence& s = *job.seq;
-    s.computed(sl.n_tokens);
-    blocks_.computed(s.id(), s.tokens(), s.n_computed());
-    if (sl.first_row >= 0) gather_prompt_logprobs(job, sl, logits);
-    if (sl.logits_row < 0) continue;
-    sampling::SampledToken lp;
-    TokenResult r;
-    if (greedy) {
-      ++totals_.device_picks;
-      if (s.masked_greedy()) ++totals_.masked_device_picks;
-      r = s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
-    } else {
-      const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
-      r = s.on_logits(row, job.request.logprobs, &lp);
-    }
-    if (r.stop_matched) job.stop_matched = r.stop_matched;
-    ++generated_tokens_total_;
-    if (!job.has_first_token) {
-      job.has_first_token = true;
-      job.first_token = Clock::now();
-    }
-    if (job.sink) {
-      const auto event_start = Clock::now();
-      TokenEvent ev;
-      ev.id = s.tokens().back();
-      ev.text = std::move(r.text);
-      if (job.request.logprobs) {
-        ev.logprob = lp.logprob;
-        ev.top_logprobs = std::move(lp.top);
-      }
-      try {
-        job.sink->on_token(ev);
-      } catch (const std::exception& e) {
-        log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
-        job.cancelled = true;
-      }
-      event_ms += ms_between(event_start, Clock::now());
-    }
-  }
-  totals_.sample_ms += ms_between(sampling_start, Clock::now()) - event_ms;
+  output_.deliver(rows, slices_, slice_jobs_);
   // Retire finished (and disconnected) sequences at once.
   for (auto it = running_.begin(); it != running_.end();) {
     Job& job = **it;
@@ -479,34 +433,6 @@ void BatchEngine::evaluate() {
       ++it;
     }
   }
-}
-
-void BatchEngine::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits) {
-  Sequence& s = *job.seq;
-  const size_t n_vocab = static_cast<size_t>(rt_.model().n_vocab());
-  const int from = s.n_computed() - sl.n_tokens;
-  if (from == 0) {
-    job.prompt_lp.clear();
-    job.prompt_lp.push_back({s.tokens()[0], std::nullopt, {}});
-  }
-  // Row i predicts the token at position from + i + 1.
-  for (int i = 0; i < sl.n_tokens && from + i + 1 < s.n_prompt(); ++i) {
-    const std::span<const float> row(logits.data() + static_cast<size_t>(sl.first_row + i) * n_vocab, n_vocab);
-    const int32_t next = s.tokens()[static_cast<size_t>(from + i + 1)];
-    job.prompt_lp.push_back(
-        {next, sampling::token_logprob(row, next), sampling::top_logprobs(row, job.request.logprobs.value_or(0))});
-  }
-  if (s.n_computed() < s.n_prompt()) return;
-  // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.
-  s.set_computes_whole_prompt(false);
-  if (!job.sink) return;
-  try {
-    job.sink->on_prompt_logprobs(job.prompt_lp);
-  } catch (const std::exception& e) {
-    log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
-    job.cancelled = true;
-  }
-  job.prompt_lp = {};
 }
 
 // Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
@@ -522,9 +448,9 @@ void BatchEngine::log_totals() const {
              {"plan_ms", totals_.plan_ms},
              {"step_ms", totals_.step_ms},
              {"mask_ms", runner_.mask_ms()},
-             {"sample_ms", totals_.sample_ms},
-             {"device_picks", static_cast<unsigned long long>(totals_.device_picks)},
-             {"masked_device_picks", static_cast<unsigned long long>(totals_.masked_device_picks)},
+             {"sample_ms", output_.totals().sample_ms},
+             {"device_picks", static_cast<unsigned long long>(output_.totals().device_picks)},
+             {"masked_device_picks", static_cast<unsigned long long>(output_.totals().masked_device_picks)},
              {"graphs", static_cast<unsigned long long>(t.graphs)},
              {"graphs_built", static_cast<unsigned long long>(t.graphs_built)},
              {"graph_build_ms", t.build_ms},
@@ -584,12 +510,12 @@ void BatchEngine::publish_stats() {
   stats_.prefix_cache_copied_tokens = blocks_.copied_tokens_total();
   stats_.preemptions = preemptions_total_;
   stats_.prompt_tokens = prompt_tokens_total_;
-  stats_.generated_tokens = generated_tokens_total_;
+  stats_.generated_tokens = output_.totals().generated_tokens;
   stats_.steps = steps_;
   stats_.mask_ms = runner_.mask_ms();
-  stats_.sample_ms = totals_.sample_ms;
-  stats_.device_picks = totals_.device_picks;
-  stats_.masked_device_picks = totals_.masked_device_picks;
+  stats_.sample_ms = output_.totals().sample_ms;
+  stats_.device_picks = output_.totals().device_picks;
+  stats_.masked_device_picks = output_.totals().masked_device_picks;
 }
 
 }  // namespace rbees::engine

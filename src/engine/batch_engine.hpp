@@ -34,9 +34,11 @@
 #include "engine/engine.hpp"
 #include "engine/grammar_constraints.hpp"
 #include "engine/guarded_sink.hpp"
+#include "engine/job.hpp"
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runner.hpp"
 #include "engine/model_runtime.hpp"
+#include "engine/output_stage.hpp"
 #include "engine/request.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/sequence.hpp"
@@ -123,25 +125,6 @@ class BatchEngine : public Engine {
   ModelRuntime& runtime() { return rt_; }
 
  private:
-  struct Job {
-    std::string job_id;
-    Request request;
-    std::shared_ptr<Sink> sink;
-    std::unique_ptr<Sequence> seq;
-    std::chrono::steady_clock::time_point submitted;
-    std::chrono::steady_clock::time_point first_token;
-    bool has_first_token = false;
-    std::optional<std::string> stop_matched;
-    int max_new_tokens = 0;
-    bool cancelled = false;
-    // Completions with echo and logprobs: every prompt position's log-probabilities, gathered
-    // chunk by chunk and sent once the prompt is computed.
-    bool prompt_logprobs = false;
-    std::vector<PromptTokenLogprob> prompt_lp;
-  };
-  // The log-probabilities of the prompt tokens that follow the slice's tokens, from their rows.
-  void gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits);
-
   void run();
   // Under mu_: whether one more request fits in the free sequence slots or the queue.
   bool has_room() const;
@@ -167,6 +150,7 @@ class BatchEngine : public Engine {
   model::KvCache kv_;
   KvBlocks blocks_;
   ModelRunner runner_;
+  OutputStage output_;
 
   // Shared with submitters (under mu_).
   mutable std::mutex mu_;
@@ -192,15 +176,11 @@ class BatchEngine : public Engine {
   std::vector<Job*> slice_jobs_;  // the job of each slice
   std::vector<Sequence*> running_seqs_;
   uint64_t prompt_tokens_total_ = 0;
-  uint64_t generated_tokens_total_ = 0;
   uint64_t steps_ = 0;
   uint64_t preemptions_total_ = 0;
   struct Totals {
     double plan_ms = 0;  // cancels, admission (prefix copies included) and the batch's plan
     double step_ms = 0;  // the model pass, sampling and events
-    uint64_t device_picks = 0;
-    uint64_t masked_device_picks = 0;
-    double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, events left out
     uint64_t batch_tokens = 0;
     uint64_t sampled_rows = 0;
   } totals_;

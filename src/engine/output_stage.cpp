@@ -1,0 +1,100 @@
+#include "engine/output_stage.hpp"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "core/log.hpp"
+#include "sampling/logprobs.hpp"
+
+namespace rbees::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs) {
+  const bool greedy = rows.picked_on_device;
+  const std::span<const float> logits = rows.logits;
+  const auto sampling_start = Clock::now();
+  double event_ms = 0;
+  const size_t n_vocab = n_vocab_;
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const RunSlice& sl = slices[i];
+    Job& job = *jobs[i];
+    Sequence& s = *job.seq;
+    s.computed(sl.n_tokens);
+    blocks_.computed(s.id(), s.tokens(), s.n_computed());
+    if (sl.first_row >= 0) gather_prompt_logprobs(job, sl, logits);
+    if (sl.logits_row < 0) continue;
+    sampling::SampledToken lp;
+    TokenResult r;
+    if (greedy) {
+      ++totals_.device_picks;
+      if (s.masked_greedy()) ++totals_.masked_device_picks;
+      r = s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
+    } else {
+      const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
+      r = s.on_logits(row, job.request.logprobs, &lp);
+    }
+    if (r.stop_matched) job.stop_matched = r.stop_matched;
+    ++totals_.generated_tokens;
+    if (!job.has_first_token) {
+      job.has_first_token = true;
+      job.first_token = Clock::now();
+    }
+    if (job.sink) {
+      const auto event_start = Clock::now();
+      TokenEvent ev;
+      ev.id = s.tokens().back();
+      ev.text = std::move(r.text);
+      if (job.request.logprobs) {
+        ev.logprob = lp.logprob;
+        ev.top_logprobs = std::move(lp.top);
+      }
+      try {
+        job.sink->on_token(ev);
+      } catch (const std::exception& e) {
+        log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
+        job.cancelled = true;
+      }
+      event_ms += ms_between(event_start, Clock::now());
+    }
+  }
+  totals_.sample_ms += ms_between(sampling_start, Clock::now()) - event_ms;
+}
+
+void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits) {
+  Sequence& s = *job.seq;
+  const size_t n_vocab = n_vocab_;
+  const int from = s.n_computed() - sl.n_tokens;
+  if (from == 0) {
+    job.prompt_lp.clear();
+    job.prompt_lp.push_back({s.tokens()[0], std::nullopt, {}});
+  }
+  // Row i predicts the token at position from + i + 1.
+  for (int i = 0; i < sl.n_tokens && from + i + 1 < s.n_prompt(); ++i) {
+    const std::span<const float> row(logits.data() + static_cast<size_t>(sl.first_row + i) * n_vocab, n_vocab);
+    const int32_t next = s.tokens()[static_cast<size_t>(from + i + 1)];
+    job.prompt_lp.push_back(
+        {next, sampling::token_logprob(row, next), sampling::top_logprobs(row, job.request.logprobs.value_or(0))});
+  }
+  if (s.n_computed() < s.n_prompt()) return;
+  // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.
+  s.set_computes_whole_prompt(false);
+  if (!job.sink) return;
+  try {
+    job.sink->on_prompt_logprobs(job.prompt_lp);
+  } catch (const std::exception& e) {
+    log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
+    job.cancelled = true;
+  }
+  job.prompt_lp = {};
+}
+
+}  // namespace rbees::engine

@@ -1,0 +1,151 @@
+// The output stage with no model: a step's rows become each job's next token and event, the KV
+// blocks a step filled are published, a sink that throws cancels its job, and a prompt's
+// log-probabilities are gathered from its rows and sent once.
+#include "engine/output_stage.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/device.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace rbees::engine {
+namespace {
+
+class RecordingSink : public Sink {
+ public:
+  void on_token(const TokenEvent& e) override {
+    if (throws) throw std::runtime_error("client write failed");
+    tokens.push_back(e);
+  }
+  void on_finish(const FinalResult&) override {}
+  void on_prompt_logprobs(std::span<const PromptTokenLogprob> t) override {
+    ++prompt_calls;
+    prompt.assign(t.begin(), t.end());
+  }
+  bool client_gone() const override { return false; }
+  bool throws = false;
+  std::vector<TokenEvent> tokens;
+  std::vector<PromptTokenLogprob> prompt;
+  int prompt_calls = 0;
+};
+
+class OutputStageTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tok_ = new tokenizer::Tokenizer(
+        tokenizer::Tokenizer::load(std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m/tokenizer.json"));
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    tok_ = nullptr;
+  }
+  OutputStageTest() : cpu_(core::find_device("cpu"), 1), kv_(cpu_, 1, 4, 4, 64, GGML_TYPE_F16), blocks_(kv_, 4) {}
+
+  // A job admitted as KV sequence `id` with an n-token prompt, its cells placed as a step would.
+  std::unique_ptr<Job> job(int32_t id, int n, std::optional<int> logprobs = std::nullopt) {
+    auto j = std::make_unique<Job>();
+    j->job_id = "job-" + std::to_string(id);
+    std::vector<int32_t> prompt(static_cast<size_t>(n));
+    std::iota(prompt.begin(), prompt.end(), 100 + 10 * id);
+    sampling::SamplingParams greedy;
+    greedy.temperature = 0.0f;
+    ContinuationLimits limits;
+    limits.max_new_tokens = 8;
+    j->request.logprobs = logprobs;
+    j->seq = std::make_unique<Sequence>(prompt, greedy, *tok_, limits);
+    j->seq->admit(id, 0);
+    EXPECT_EQ(blocks_.admit(id, prompt, n + 8), 0);
+    kv_.place(std::vector<int32_t>(static_cast<size_t>(n), id), [&] {
+      std::vector<int32_t> p(static_cast<size_t>(n));
+      std::iota(p.begin(), p.end(), 0);
+      return p;
+    }());
+    auto sink = std::make_shared<RecordingSink>();
+    sinks_.push_back(sink);
+    j->sink = sink;
+    return j;
+  }
+  RecordingSink& sink(size_t i) { return *sinks_[i]; }
+
+  static tokenizer::Tokenizer* tok_;
+  core::Device cpu_;
+  model::KvCache kv_;
+  KvBlocks blocks_;
+  std::vector<std::shared_ptr<RecordingSink>> sinks_;
+};
+tokenizer::Tokenizer* OutputStageTest::tok_ = nullptr;
+
+TEST_F(OutputStageTest, DevicePicksBecomeEachJobsTokenAndEvent) {
+  const int V = static_cast<int>(tok_->vocab_size());
+  OutputStage out(blocks_, V);
+  auto a = job(0, 5), b = job(1, 3);
+  std::vector<RunSlice> slices{{a->seq.get(), 5, true, false, 0}, {b->seq.get(), 3, true, false, 1}};
+  std::vector<Job*> jobs{a.get(), b.get()};
+  const std::vector<int32_t> picks{42, 7};
+  out.deliver({true, picks, {}}, slices, jobs);
+
+  EXPECT_EQ(a->seq->n_computed(), 5);
+  EXPECT_EQ(a->seq->tokens().back(), 42);
+  EXPECT_EQ(b->seq->tokens().back(), 7);
+  ASSERT_EQ(sink(0).tokens.size(), 1u);
+  EXPECT_EQ(sink(0).tokens[0].id, 42);
+  ASSERT_EQ(sink(1).tokens.size(), 1u);
+  EXPECT_EQ(sink(1).tokens[0].id, 7);
+  EXPECT_TRUE(a->has_first_token);
+  EXPECT_EQ(out.totals().device_picks, 2u);
+  EXPECT_EQ(out.totals().generated_tokens, 2u);
+  // a's first 4 prompt tokens filled a block: it is published for the prefix cache.
+  EXPECT_EQ(blocks_.n_cached(), 1);
+}
+
+TEST_F(OutputStageTest, ASinkThatThrowsCancelsItsJobAlone) {
+  OutputStage out(blocks_, static_cast<int>(tok_->vocab_size()));
+  auto a = job(0, 2), b = job(1, 2);
+  sink(0).throws = true;
+  std::vector<RunSlice> slices{{a->seq.get(), 2, true, false, 0}, {b->seq.get(), 2, true, false, 1}};
+  std::vector<Job*> jobs{a.get(), b.get()};
+  const std::vector<int32_t> picks{5, 6};
+  out.deliver({true, picks, {}}, slices, jobs);
+  EXPECT_TRUE(a->cancelled);
+  EXPECT_FALSE(b->cancelled);
+  EXPECT_EQ(sink(1).tokens.size(), 1u);
+}
+
+TEST_F(OutputStageTest, APromptsLogprobsAreGatheredFromItsRowsAndSentOnce) {
+  const int V = static_cast<int>(tok_->vocab_size());
+  OutputStage out(blocks_, V);
+  auto a = job(0, 4, 2);
+  a->seq->set_computes_whole_prompt(true);
+  // Every row uniform: each prompt token after the first has log-probability -log(V).
+  const std::vector<float> logits(static_cast<size_t>(4 * V), 0.0f);
+  std::vector<RunSlice> first{{a->seq.get(), 2, false, true, -1, 0}};
+  std::vector<Job*> jobs{a.get()};
+  out.deliver({false, {}, std::span<const float>(logits.data(), 2 * static_cast<size_t>(V))}, first, jobs);
+  EXPECT_EQ(sink(0).prompt_calls, 0);  // the prompt is not computed yet
+  std::vector<RunSlice> rest{{a->seq.get(), 2, true, true, 1, 0}};
+  out.deliver({false, {}, std::span<const float>(logits.data(), 2 * static_cast<size_t>(V))}, rest, jobs);
+  ASSERT_EQ(sink(0).prompt_calls, 1);
+  ASSERT_EQ(sink(0).prompt.size(), 4u);
+  EXPECT_EQ(sink(0).prompt[0].id, a->seq->tokens()[0]);
+  EXPECT_FALSE(sink(0).prompt[0].logprob.has_value());
+  for (size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(sink(0).prompt[i].id, a->seq->tokens()[i]);
+    ASSERT_TRUE(sink(0).prompt[i].logprob.has_value());
+    EXPECT_NEAR(*sink(0).prompt[i].logprob, -std::log(static_cast<float>(V)), 1e-4);
+    EXPECT_EQ(sink(0).prompt[i].top_logprobs.size(), 2u);
+  }
+  // The sampled token came with its log-probability, and the prompt is not sent again.
+  ASSERT_EQ(sink(0).tokens.size(), 1u);
+  EXPECT_NEAR(sink(0).tokens[0].logprob, -std::log(static_cast<float>(V)), 1e-4);
+  EXPECT_FALSE(a->seq->computes_whole_prompt());
+}
+
+}  // namespace
+}  // namespace rbees::engine
