@@ -42,6 +42,7 @@ How to run
 Standard library only.
 """
 import argparse
+import gzip
 import hashlib
 import http.client
 import json
@@ -359,7 +360,7 @@ def main():
     ap.add_argument("--max-concurrency", type=int, help="open loop: at most this many requests in flight")
     ap.add_argument("--duration", type=float, help="seconds after which no new request starts")
     ap.add_argument("--warmup", type=int, default=2, help="short unmeasured requests first (default 2)")
-    ap.add_argument("--out", help="write workload, settings, raw records and summary here (JSON)")
+    ap.add_argument("--out", help="write workload, settings, raw records and summary here (JSON; gzip when it ends in .gz)")
     args = ap.parse_args()
     if not args.url and not args.write_workload:
         ap.error("--url is needed (or --write-workload with --tokenizer-url / --tokenizer words)")
@@ -404,8 +405,14 @@ def main():
         result = {"label": args.label, "url": args.url, "mode": mode, "started_unix": started,
                   "client_cpu_s": time.process_time() - cpu0, "workload": workload, "summary": summary,
                   "records": records}
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+        # A name ending in .gz is written gzip-compressed (deterministically: no name or time in the
+        # header), which keeps the per-request records of a kept run small.
+        if args.out.endswith(".gz"):
+            with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as z:
+                z.write(json.dumps(result, indent=1).encode())
+        else:
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

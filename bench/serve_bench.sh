@@ -57,7 +57,7 @@ print(re.sub(r"[^a-z0-9]+", "-", m.lower()).strip("-"))' "$machine")
 commit=${RBEES_COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 out="${out:-$here/bench/results/$(date +%F)-$machine-$commit/serve}"
 mkdir -p "$out"
-rm -f "$out"/*-c*-r*.json "$out"/*-c*-r*.log  # a run again into the same folder starts afresh
+rm -f "$out"/*-c*-r*.json "$out"/*-c*-r*.json.gz "$out"/*-c*-r*.log  # a run again into the same folder starts afresh
 echo "raw outputs: $out" >&2
 anchor_used=0; [[ ",$servers," != *,llama-server,* ]] || anchor_used=1
 if [ -z "$bin" ] && [ $anchor_used = 1 ]; then
@@ -142,7 +142,7 @@ EOF
 
 bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2-r$3.json" | tee -a "$out/$1-console.txt"
+    --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2-r$3.json.gz" | tee -a "$out/$1-console.txt"
 }
 # The servers alternate, per client count when slots = clients (they restart per count anyway), so the
 # drift of a shared machine falls on both alike.

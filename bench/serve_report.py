@@ -2,7 +2,7 @@
 """Markdown table and SVG plot of a serving benchmark run, from its raw files only.
 
   serve_report.py DIR [--out FILE.md] [--svg FILE.svg]
-DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<run>.json per run
+DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<run>.json(.gz) per run
 (bench/serve_bench.py's output, whose summary is recomputed here from the per-request records).
 Prints the table (and writes it to --out); with several runs a cell is the median of the runs with
 their min-max, and ratios are of the medians. --svg: throughput and TTFT p99 against clients, two
@@ -11,6 +11,7 @@ panels drawn by bench/plot_svg.py. A run of ours against another build of ours (
 """
 import argparse
 import glob
+import gzip
 import json
 import os
 import re
@@ -43,10 +44,11 @@ MEASURES = [  # label, how to read it from a summary, seconds (else a rate with 
 def load_runs(folder):
     """{(server, clients): [(summary, raw) per run]}"""
     runs = {}
-    for path in sorted(glob.glob(os.path.join(folder, "*-c*.json"))):
-        m = re.fullmatch(r"(.+)-c(\d+)(?:-r(\d+))?\.json", os.path.basename(path))
+    paths = glob.glob(os.path.join(folder, "*-c*.json")) + glob.glob(os.path.join(folder, "*-c*.json.gz"))
+    for path in sorted(paths):
+        m = re.fullmatch(r"(.+)-c(\d+)(?:-r(\d+))?\.json(?:\.gz)?", os.path.basename(path))
         if m:
-            raw = json.load(open(path))
+            raw = json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path))
             runs.setdefault((m.group(1), int(m.group(2))), []).append((summarize(raw["records"]), raw))
     return runs
 

@@ -85,7 +85,7 @@ serve256() {
   echo
   timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
     --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
-    --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/$label-c256.json" \
+    --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/$label-c256.json.gz" \
     >"$R/serve256/console-$label.txt" 2>&1
   el "256 clients, $label rc=$?"
   tail -n 8 "$R/serve256/console-$label.txt"
