@@ -30,7 +30,7 @@ void ModelRunner::build_batch(std::span<RunSlice> slices) {
     // A prompt whose log-probabilities are asked for wants every position's logits.
     const bool every_row = s.computes_whole_prompt() && s.state() == SequenceState::prefilling;
     for (int i = 0; i < sl.n_tokens; ++i) {
-      batch_.add(s.tokens()[static_cast<size_t>(from + i)], from + i, s.id(),
+      batch_.add(s.tokens()[static_cast<size_t>(from) + static_cast<size_t>(i)], from + i, s.id(),
                  every_row || (sl.sample && i + 1 == sl.n_tokens));
     }
     if (every_row) {

@@ -79,8 +79,9 @@ void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span
   }
   // Row i predicts the token at position from + i + 1.
   for (int i = 0; i < sl.n_tokens && from + i + 1 < s.n_prompt(); ++i) {
-    const std::span<const float> row(logits.data() + static_cast<size_t>(sl.first_row + i) * n_vocab, n_vocab);
-    const int32_t next = s.tokens()[static_cast<size_t>(from + i + 1)];
+    const size_t r = static_cast<size_t>(sl.first_row) + static_cast<size_t>(i);
+    const std::span<const float> row(logits.data() + r * n_vocab, n_vocab);
+    const int32_t next = s.tokens()[static_cast<size_t>(from) + static_cast<size_t>(i) + 1];
     job.prompt_lp.push_back(
         {next, sampling::token_logprob(row, next), sampling::top_logprobs(row, job.request.logprobs.value_or(0))});
   }

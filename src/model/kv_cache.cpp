@@ -135,7 +135,7 @@ void KvCache::free_storage() {
 
 KvCache::KvCache(KvCache&& o) noexcept
     : dev_(o.dev_),
-      devs_(o.devs_),
+      devs_(std::move(o.devs_)),
       type_(o.type_),
       ctx_(std::exchange(o.ctx_, nullptr)),
       buffer_(std::exchange(o.buffer_, nullptr)),
