@@ -8,6 +8,7 @@
 #include <utility>
 #include <variant>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "engine/generator.hpp"
 #include "engine/prompt.hpp"
@@ -15,10 +16,8 @@
 namespace rbees::engine {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
+using core::Clock;
+using core::ms_between;
 // A prefill chunk of 0 takes what one forward graph holds.
 BatchEngineOptions resolved(BatchEngineOptions o, ModelRuntime& rt) {
   if (o.prefill_chunk == 0) o.prefill_chunk = rt.model().max_graph_tokens();

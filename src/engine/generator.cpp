@@ -7,15 +7,14 @@
 #include <string>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 
 namespace rbees::engine {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+using core::Clock;
+using core::ms_since;
 }  // namespace
 
 ContinuationLimits continuation_limits(int n_prompt, std::optional<int> max_tokens, int context_limit, bool ignore_eos,

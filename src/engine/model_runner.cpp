@@ -1,18 +1,14 @@
 #include "engine/model_runner.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <functional>
+
+#include "core/clock.hpp"
 
 namespace rbees::engine {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-}  // namespace
+using core::Clock;
+using core::ms_since;
 
 ModelRunner::ModelRunner(model::LlamaModel& model, model::KvCache& kv, bool greedy_on_device,
                          bool masks_while_computing)

@@ -1,22 +1,16 @@
 #include "engine/output_stage.hpp"
 
-#include <chrono>
 #include <optional>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "sampling/logprobs.hpp"
 
 namespace rbees::engine {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-}  // namespace
+using core::Clock;
+using core::ms_between;
 
 void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs) {
   const bool greedy = rows.picked_on_device;
