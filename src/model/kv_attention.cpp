@@ -1,14 +1,13 @@
 #include "model/kv_attention.hpp"
 
 #include <algorithm>
-#include <map>
-#include <unordered_map>
 
 namespace rbees::model {
 
 KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::span<const int32_t> positions,
                          const AttentionOptions& options)
-    : kv_(kv), options_(options), seqs_(seqs.begin(), seqs.end()), positions_(positions.begin(), positions.end()) {
+    : kv_(kv), options_(options), seqs_(seqs), positions_(positions) {
+  for (int32_t s : seqs_) ++tokens_of_[s];
   // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
   // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
   // scanning the whole span once.
@@ -23,13 +22,11 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
 // the streams. Stream r is home region r, so regions without a token become placeholders.
 // in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
 void KvAttention::plan_streams(bool in_order) {
-  std::map<int32_t, int> count;
-  for (int32_t s : seqs_) ++count[s];
   int extent = 0;
   int n_tokens = 0;
   int n_streams = 0;
   for (int32_t s : seqs_) {
-    if (count[s] != 1 || s >= kv_.n_regions()) break;
+    if (!single(s) || s >= kv_.n_regions()) break;
     const int e = kv_.home_extent(s);
     if (e < 0 || (in_order && !kv_.in_position_order(s))) break;
     extent = std::max(extent, e);
@@ -61,10 +58,8 @@ void KvAttention::plan_streams(bool in_order) {
 // invariant mode, whose reference kernel is given each sequence's cells unpadded.
 void KvAttention::plan_gathered() {
   const int n = static_cast<int>(seqs_.size());
-  std::unordered_map<int32_t, int> count;
-  for (int i = layout_.n_stream_tokens; i < n; ++i) ++count[seqs_[i]];
   for (int i = layout_.n_stream_tokens; i < n; ++i) {
-    if (count[seqs_[i]] != 1 || kv_.home_extent(seqs_[i]) > 0) break;
+    if (!single(seqs_[i]) || kv_.home_extent(seqs_[i]) > 0) break;
     layout_.gathered_window = std::max(layout_.gathered_window, kv_.gather_window(seqs_[i], true));
     ++layout_.n_gathered;
   }

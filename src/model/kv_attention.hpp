@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "model/kv_cache.hpp"
@@ -61,7 +62,8 @@ struct AttentionOptions {
 
 class KvAttention {
  public:
-  // Plans the attention of the tokens (seqs[i], positions[i]), whose cells are placed already.
+  // Plans the attention of the tokens (seqs[i], positions[i]), whose cells are placed already. The
+  // cache and both spans must outlive this plan (the fills read them).
   KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::span<const int32_t> positions,
               const AttentionOptions& options);
 
@@ -80,11 +82,14 @@ class KvAttention {
   void plan_streams(bool in_order);
   void plan_gathered();
   void plan_runs(int from);
+  // Whether the pass has exactly one token of the sequence.
+  bool single(int32_t seq) const { return tokens_of_.at(seq) == 1; }
 
   const KvCache& kv_;
   AttentionOptions options_;
-  std::vector<int32_t> seqs_;
-  std::vector<int32_t> positions_;
+  std::span<const int32_t> seqs_;
+  std::span<const int32_t> positions_;
+  std::unordered_map<int32_t, int> tokens_of_;  // the pass's tokens per sequence
   AttentionLayout layout_;
   std::vector<int32_t> stream_rows_;    // per stream: its token (0 for a placeholder)
   std::vector<int32_t> token_streams_;  // per token: its stream

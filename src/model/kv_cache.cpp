@@ -273,14 +273,12 @@ void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   for (int32_t s : which) {
     const SeqCells* sc = find_seq(s);
     if (sc == nullptr) continue;
-    const int32_t end = std::min<int32_t>(p1, static_cast<int32_t>(sc->at.size()));
-    for (int32_t p = p0; p < end; ++p) {
-      // map_cell may erase the sequence's entry: look it up again each time.
-      const SeqCells* cur = find_seq(s);
-      if (cur == nullptr || static_cast<size_t>(p) >= cur->at.size()) break;
-      if (cur->at[static_cast<size_t>(p)] < 0) continue;
-      untag(map_cell(s, p, -1), s);
-    }
+    // Collected first: dropping the last mapping erases the sequence's entry.
+    std::vector<int32_t> gone;
+    sc->each([&](int32_t pos, int32_t) {
+      if (pos >= p0 && pos < p1) gone.push_back(pos);
+    });
+    for (int32_t pos : gone) untag(map_cell(s, pos, -1), s);
   }
 }
 
@@ -315,7 +313,7 @@ std::vector<int32_t> KvCache::seq_cells(int32_t seq, int32_t p0, int32_t p1) con
   const SeqCells* sc = find_seq(seq);
   if (sc == nullptr) return out;
   for (int32_t p = std::max(0, p0); p < p1 && static_cast<size_t>(p) < sc->at.size(); ++p) {
-    if (sc->at[static_cast<size_t>(p)] >= 0) out.push_back(sc->at[static_cast<size_t>(p)]);
+    if (sc->cell_at(p) >= 0) out.push_back(sc->cell_at(p));
   }
   return out;
 }
@@ -340,7 +338,7 @@ void KvCache::share(std::span<const int32_t> cells, int32_t seq, int32_t first_p
     if (c < 0 || c >= size() || cells_[c].pos != pos) {
       throw std::invalid_argument("sharing a KV cell that does not hold position " + std::to_string(pos));
     }
-    if (sc != nullptr && static_cast<size_t>(pos) < sc->at.size() && sc->at[static_cast<size_t>(pos)] >= 0) {
+    if (sc != nullptr && sc->cell_at(pos) >= 0) {
       throw std::invalid_argument("sequence " + std::to_string(seq) + " already has position " + std::to_string(pos));
     }
   }
@@ -377,8 +375,7 @@ void KvCache::check_placeable(const std::vector<int32_t>& seq_ids, const std::ve
       throw std::invalid_argument("position " + std::to_string(positions[i]) + " is out of range");
     }
     const SeqCells* sc = find_seq(seq_ids[i]);
-    const auto p = static_cast<size_t>(positions[i]);
-    if (sc != nullptr && p < sc->at.size() && sc->at[p] >= 0) {
+    if (sc != nullptr && sc->cell_at(positions[i]) >= 0) {
       throw std::invalid_argument("sequence " + std::to_string(seq_ids[i]) + " already has position " +
                                   std::to_string(positions[i]));
     }
@@ -430,10 +427,7 @@ void KvCache::release(const std::vector<int32_t>& cells, const std::vector<int32
   for (size_t i = 0; i < cells.size(); ++i) {
     const SeqCells* sc = find_seq(seq_ids[i]);
     const int32_t pos = cells_[cells[i]].pos;
-    if (sc != nullptr && pos >= 0 && static_cast<size_t>(pos) < sc->at.size() &&
-        sc->at[static_cast<size_t>(pos)] == cells[i]) {
-      map_cell(seq_ids[i], pos, -1);
-    }
+    if (sc != nullptr && sc->cell_at(pos) == cells[i]) map_cell(seq_ids[i], pos, -1);
     untag(cells[i], seq_ids[i]);
   }
 }

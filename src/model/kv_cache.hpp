@@ -154,6 +154,9 @@ class KvCache {
   struct SeqCells {
     std::vector<int32_t> at;
     int count = 0;
+    int32_t cell_at(int32_t pos) const {
+      return pos >= 0 && static_cast<size_t>(pos) < at.size() ? at[static_cast<size_t>(pos)] : -1;
+    }
     template <class F>
     void each(F&& f) const {
       for (size_t p = 0; p < at.size(); ++p) {
