@@ -92,48 +92,48 @@ def part_engine(folder):
     return text + graph_totals(folder) + engine_totals(folder)
 
 
-def graph_totals(folder):
-    """The model's part of the engine thread's time (graph_compute_ms, graphs_built of the engine_totals
-    line each server logs as it stops), per server and client count."""
+def totals_by_run(folder, fields):
+    """{(clients, server): [{field: value} per run]} from the engine_totals line each server logs as it
+    stops (<server>-c<clients>-r<run>.log); runs without the line or a field are left out."""
     got = {}
     for path in sorted(os.listdir(folder)):
         m = re.fullmatch(r"(.+)-c(\d+)-r\d+\.log", path)
         line = m and next((l for l in open(os.path.join(folder, path)) if "engine_totals" in l), None)
-        compute = line and re.search(r"graph_compute_ms=([0-9.]+)", line)
-        built = line and re.search(r"graphs_built=(\d+)", line)
-        steps = line and re.search(r"\bsteps=(\d+)", line)
-        if compute and built and steps:
-            got.setdefault((int(m.group(2)), m.group(1)), []).append(
-                (float(compute.group(1)), int(built.group(1)), int(steps.group(1))))
+        if not line:
+            continue
+        found = {f: re.search(rf"\b{f}=([0-9.]+)", line) for f in fields}
+        if all(found.values()):
+            got.setdefault((int(m.group(2)), m.group(1)), []).append({f: float(v.group(1)) for f, v in found.items()})
+    return got
+
+
+def graph_totals(folder):
+    """The model's part of the engine thread's time (graph_compute_ms, graphs_built), per server and
+    client count."""
+    got = totals_by_run(folder, ["graph_compute_ms", "graphs_built", "steps"])
     if not got:
         return ""
     rows = ["", "The model's time (`engine_totals` log line), per run:", "",
             "| clients | server | graph compute, ms | graphs built | steps |", "|---:|---|---:|---:|---:|"]
     for (c, name), v in sorted(got.items()):
-        rows.append(f"| {c} | {name} | {cell([x for x, _, _ in v], 0)} | {cell([y for _, y, _ in v], 0)} | "
-                    f"{cell([z for _, _, z in v], 0)} |")
+        rows.append(f"| {c} | {name} | {cell([r['graph_compute_ms'] for r in v], 0)} | "
+                    f"{cell([r['graphs_built'] for r in v], 0)} | {cell([r['steps'] for r in v], 0)} |")
     return "\n".join(rows) + "\n"
 
 
 def engine_totals(folder):
-    """The engine thread's host time outside the model (output_stage_ms of the engine_totals line each
-    server logs as it stops: sampling and the jobs' sinks), per server and client count."""
-    stage = {}
-    for path in sorted(os.listdir(folder)):
-        m = re.fullmatch(r"(.+)-c(\d+)-r\d+\.log", path)
-        line = m and next((l for l in open(os.path.join(folder, path)) if "engine_totals" in l), None)
-        got = line and re.search(r"output_stage_ms=([0-9.]+).*", line)
-        steps = line and re.search(r"\bsteps=(\d+)", line)
-        if got and steps and int(steps.group(1)) > 0:
-            stage.setdefault((int(m.group(2)), m.group(1)), []).append(
-                (float(got.group(1)), 1000 * float(got.group(1)) / int(steps.group(1))))
-    if not stage:
+    """The engine thread's host time outside the model (output_stage_ms: sampling and the jobs' sinks),
+    per server and client count."""
+    got = {k: [r for r in v if r["steps"] > 0] for k, v in totals_by_run(folder, ["output_stage_ms", "steps"]).items()}
+    got = {k: v for k, v in got.items() if v}
+    if not got:
         return ""
     rows = ["", "Engine thread, host time outside the model (`output_stage_ms` of the `engine_totals` log line: "
             "sampling and the jobs' sinks), per run:", "",
             "| clients | server | output stage, ms per run | us per step |", "|---:|---|---:|---:|"]
-    for (c, name), v in sorted(stage.items()):
-        rows.append(f"| {c} | {name} | {cell([x for x, _ in v], 0)} | {cell([y for _, y in v], 1)} |")
+    for (c, name), v in sorted(got.items()):
+        rows.append(f"| {c} | {name} | {cell([r['output_stage_ms'] for r in v], 0)} | "
+                    f"{cell([1000 * r['output_stage_ms'] / r['steps'] for r in v], 1)} |")
     return "\n".join(rows) + "\n"
 
 
