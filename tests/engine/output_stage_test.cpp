@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/device.hpp"
+#include "engine/test_runtime.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace rbees::engine {
@@ -38,14 +39,6 @@ class RecordingSink : public Sink {
 
 class OutputStageTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    tok_ = new tokenizer::Tokenizer(
-        tokenizer::Tokenizer::load(std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m/tokenizer.json"));
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    tok_ = nullptr;
-  }
   OutputStageTest() : cpu_(core::find_device("cpu"), 1), kv_(cpu_, 1, 4, 4, 64, GGML_TYPE_F16), blocks_(kv_, 4) {}
 
   // A job admitted as KV sequence `id` with an n-token prompt, its cells placed as a step would.
@@ -59,7 +52,7 @@ class OutputStageTest : public ::testing::Test {
     ContinuationLimits limits;
     limits.max_new_tokens = 8;
     j->request.logprobs = logprobs;
-    j->seq = std::make_unique<Sequence>(prompt, greedy, *tok_, limits);
+    j->seq = std::make_unique<Sequence>(prompt, greedy, tok(), limits);
     j->seq->admit(id, 0);
     EXPECT_EQ(blocks_.admit(id, prompt, n + 8), 0);
     kv_.place(std::vector<int32_t>(static_cast<size_t>(n), id), [&] {
@@ -74,16 +67,15 @@ class OutputStageTest : public ::testing::Test {
   }
   RecordingSink& sink(size_t i) { return *sinks_[i]; }
 
-  static tokenizer::Tokenizer* tok_;
+  static const tokenizer::Tokenizer& tok() { return test_support::test_tokenizer(); }
   core::Device cpu_;
   model::KvCache kv_;
   KvBlocks blocks_;
   std::vector<std::shared_ptr<RecordingSink>> sinks_;
 };
-tokenizer::Tokenizer* OutputStageTest::tok_ = nullptr;
 
 TEST_F(OutputStageTest, DevicePicksBecomeEachJobsTokenAndEvent) {
-  const int V = static_cast<int>(tok_->vocab_size());
+  const int V = static_cast<int>(tok().vocab_size());
   OutputStage out(blocks_, V);
   auto a = job(0, 5), b = job(1, 3);
   std::vector<RunSlice> slices{{a->seq.get(), 5, true, false, 0}, {b->seq.get(), 3, true, false, 1}};
@@ -106,7 +98,7 @@ TEST_F(OutputStageTest, DevicePicksBecomeEachJobsTokenAndEvent) {
 }
 
 TEST_F(OutputStageTest, ASinkThatThrowsCancelsItsJobAlone) {
-  OutputStage out(blocks_, static_cast<int>(tok_->vocab_size()));
+  OutputStage out(blocks_, static_cast<int>(tok().vocab_size()));
   auto a = job(0, 2), b = job(1, 2);
   sink(0).throws = true;
   std::vector<RunSlice> slices{{a->seq.get(), 2, true, false, 0}, {b->seq.get(), 2, true, false, 1}};
@@ -119,7 +111,7 @@ TEST_F(OutputStageTest, ASinkThatThrowsCancelsItsJobAlone) {
 }
 
 TEST_F(OutputStageTest, APromptsLogprobsAreGatheredFromItsRowsAndSentOnce) {
-  const int V = static_cast<int>(tok_->vocab_size());
+  const int V = static_cast<int>(tok().vocab_size());
   OutputStage out(blocks_, V);
   auto a = job(0, 4, 2);
   a->seq->set_computes_whole_prompt(true);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/test_runtime.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 // The batching policy with no model: a KV budget of so many tokens, sequences with plain prompts.
@@ -46,14 +47,6 @@ class FakeBudget : public KvBudget {
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    tok_ = new tokenizer::Tokenizer(
-        tokenizer::Tokenizer::load(std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m/tokenizer.json"));
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    tok_ = nullptr;
-  }
   std::unique_ptr<Sequence> seq(int n_prompt, int max_new = 8) {
     std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
     std::iota(prompt.begin(), prompt.end(), 10);
@@ -61,11 +54,10 @@ class SchedulerTest : public ::testing::Test {
     limits.max_new_tokens = max_new;
     sampling::SamplingParams greedy;
     greedy.temperature = 0.0f;
-    return std::make_unique<Sequence>(std::move(prompt), greedy, *tok_, limits);
+    return std::make_unique<Sequence>(std::move(prompt), greedy, tok(), limits);
   }
-  static tokenizer::Tokenizer* tok_;
+  static const tokenizer::Tokenizer& tok() { return test_support::test_tokenizer(); }
 };
-tokenizer::Tokenizer* SchedulerTest::tok_ = nullptr;
 
 TEST_F(SchedulerTest, AdmitsIntoTheLowestFreeSlotUntilSlotsOrRoomRunOut) {
   Scheduler sched(3, 64);
@@ -111,7 +103,7 @@ TEST_F(SchedulerTest, PlansDecodesAtHomeFirstInSlotOrderThenPromptChunksWithinTh
   for (int n : {30, 30, 30, 40, 40, 40}) seqs.push_back(seq(n));
   // Admitted in order into slots 0..5; the first three finish their prompts and decode.
   for (auto& s : seqs) ASSERT_TRUE(sched.admit(*s, 100, kv).has_value());
-  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  std::vector<float> logits(static_cast<size_t>(tok().vocab_size()), 0.0f);
   for (int i = 0; i < 3; ++i) {
     seqs[i]->computed(seqs[i]->prompt_remaining());
     logits[5] = 1.0f;
@@ -158,7 +150,7 @@ TEST_F(SchedulerTest, PreemptsTheMostRecentlyAdmittedWhenADecodeFindsNoRoom) {
   ASSERT_EQ(sched.admit(*a, 11, kv), 0);
   ASSERT_EQ(sched.admit(*b, 11, kv), 1);
   ASSERT_EQ(sched.admit(*c, 11, kv), 2);  // 3 tokens left
-  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  std::vector<float> logits(static_cast<size_t>(tok().vocab_size()), 0.0f);
   logits[5] = 1.0f;
   for (auto* s : {a.get(), b.get()}) {
     s->computed(10);
@@ -214,7 +206,7 @@ TEST_F(SchedulerTest, PreemptsTheMostRecentlyAdmittedWhenADecodeFindsNoRoom) {
 // A step is cut to what one graph holds: decodes first, prompt tokens in what is left, but never
 // less than a quarter of the graph for prompts, however many decodes there are.
 TEST_F(SchedulerTest, CutsPromptTokensSoTheStepFitsOneGraph) {
-  std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()), 0.0f);
+  std::vector<float> logits(static_cast<size_t>(tok().vocab_size()), 0.0f);
   logits[5] = 1.0f;
   auto plan_with = [&](int n_decoding, int step_tokens) {
     Scheduler sched(n_decoding + 1, 100, step_tokens);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/model_runtime.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace rbees::engine::test_support {
 
@@ -23,6 +24,13 @@ inline std::unique_ptr<ModelRuntime> load_test_runtime(bool batch_invariant = fa
   o.device = test_device();
   o.threads = 1;  // the test machine's cores are shared
   return ModelRuntime::load(o);
+}
+
+// The embedded model's tokenizer alone, loaded once (for tests with no model).
+inline const tokenizer::Tokenizer& test_tokenizer() {
+  static const tokenizer::Tokenizer tok =
+      tokenizer::Tokenizer::load(std::string(RBEES_SOURCE_DIR) + "/models/wp-llama-5m/tokenizer.json");
+  return tok;
 }
 
 }  // namespace rbees::engine::test_support
