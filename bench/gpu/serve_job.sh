@@ -9,7 +9,8 @@
 #   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
 #   7. ours at 256 clients with SEQS (160) slots.
-# Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1.
+# Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
+# SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
 set -u
@@ -26,7 +27,8 @@ mkdir -p /tmp/llama-src
 tar -C /tmp/llama-src -xJf .carry/llama-src.tar.xz && touch /tmp/llama-src/llama.cpp-nlc-3.22.1/.rbees-complete
 export RBEES_CACHE_DIR=/tmp/llama-src
 src=/tmp/llama-src/llama.cpp-nlc-3.22.1
-(cmake -S "$src" -B /tmp/anchor -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+[ -n "${SKIP_ANCHOR:-}" ] && echo "anchor rc=skipped" >"$R/anchor.rc"
+[ -n "${SKIP_ANCHOR:-}" ] || (cmake -S "$src" -B /tmp/anchor -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -G Ninja >"$R/anchor-build.log" 2>&1 &&
   cmake --build /tmp/anchor -j16 --target llama-server >>"$R/anchor-build.log" 2>&1
@@ -65,7 +67,9 @@ if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
   pack
 fi
 mkdir -p "$R/serve"
-bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours \
+servers=ours,llama-server
+[ -z "${SKIP_ANCHOR:-}" ] || servers=ours
+bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
   --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
   --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
 el "serve bench rc=$?"

@@ -156,7 +156,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
                                      k_all->nb[1], k_region, 0);
       ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.attn.window, shape.attn.n_streams, hd * v_es,
                                      v_all->nb[1], v_region, 0);
-      a_s = ggml_reshape_2d(ctx, attend(qs, ks, vs, region_mask, 1), n_q, shape.attn.n_streams);
+      a_s = ggml_reshape_2d(ctx, named(attend(qs, ks, vs, region_mask, 1), "attend_streams", il), n_q,
+                            shape.attn.n_streams);
       if (!shape.attn.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
     ggml_tensor* a = a_s;
@@ -169,7 +170,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       qg = ggml_reshape_4d(ctx, qg, hd, c.n_head, 1, n_gs);
       ggml_tensor* kg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, k_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
       ggml_tensor* vg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, v_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
-      ggml_tensor* ag = ggml_reshape_2d(ctx, attend(qg, kg, vg, g.gathered_mask, 1), n_q, n_gs);
+      ggml_tensor* ag =
+          ggml_reshape_2d(ctx, named(attend(qg, kg, vg, g.gathered_mask, 1), "attend_gathered", il), n_q, n_gs);
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
     }
     for (const AttentionRun& r : shape.attn.runs) {
@@ -196,7 +198,13 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.attn.n_kv, hd * v_es, v_all->nb[1], 0);
         mr = ggml_view_2d(ctx, mask, shape.attn.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
       }
-      ggml_tensor* ar = ggml_reshape_2d(ctx, attend(qr, kr, vr, mr, r.n_tokens), n_q, r.n_tokens);
+      ggml_tensor* ar = ggml_reshape_2d(ctx,
+                                        named(attend(qr, kr, vr, mr, r.n_tokens),
+                                              r.gathered      ? "attend_run_gathered"
+                                              : r.region >= 0 ? "attend_run_region"
+                                                              : "attend_run_span",
+                                              il),
+                                        n_q, r.n_tokens);
       a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);
     }
     a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);

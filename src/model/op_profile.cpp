@@ -28,10 +28,22 @@ bool is_no_op(const ggml_tensor* t) {
 
 std::string op_profile_key(const ggml_tensor* t) {
   std::string key = ggml_op_desc(t);
+  // Attention's paths (home-region streams, gathered streams, a sequence's run) cost differently.
+  if (std::strncmp(t->name, "attend_", 7) == 0) {
+    const char* dash = std::strchr(t->name, '-');
+    return key + " (" + std::string(t->name + 7, dash != nullptr ? dash : t->name + std::strlen(t->name)) + ")";
+  }
   if (t->op != GGML_OP_MUL_MAT || t->src[0] == nullptr) return key;
   const ggml_tensor* a = view_root(t->src[0]);
   if (std::strncmp(a->name, "cache_", 6) == 0) return key + " (kv cache)";
-  if (a->op == GGML_OP_NONE && (a->flags & GGML_TENSOR_FLAG_INPUT) == 0) return key + " (weights)";
+  if (a->op == GGML_OP_NONE && (a->flags & GGML_TENSOR_FLAG_INPUT) == 0) {
+    // A weight product's kernel and cost change with its token count: decode-sized batches read
+    // the weights, prompt-sized ones compute.
+    const int64_t n = t->src[1]->ne[1];
+    return key + (n <= 64    ? " (weights, <=64 tokens)"
+                  : n <= 512 ? " (weights, 65-512 tokens)"
+                             : " (weights, >512 tokens)");
+  }
   return key + " (activations)";
 }
 
