@@ -13,6 +13,9 @@ KvBlocks::KvBlocks(model::KvCache& kv, int block_size)
     throw std::invalid_argument("KV cache of " + std::to_string(kv.size()) + " cells holds no block of " +
                                 std::to_string(block_size));
   }
+  // The cache places each sequence's tokens in blocks of the same size: a block counted here is a
+  // block of contiguous cells there.
+  kv_.set_block_size(block_size);
   blocks_.resize(n_blocks_);
   free_.reserve(n_blocks_);
   for (int i = n_blocks_ - 1; i >= 0; --i) free_.push_back(i);

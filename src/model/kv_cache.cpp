@@ -36,7 +36,14 @@ KvCache::KvCache(const core::Device& device, int n_layer, int n_embd_k, int n_em
 
 KvCache::KvCache(const std::vector<const core::Device*>& devices, const std::vector<int>& layer_devices, int n_embd_k,
                  int n_embd_v, int n_cells, ggml_type type)
-    : dev_(devices.at(0)->info().dev), type_(type), cells_(n_cells), homes_(1), storage_id_(next_storage_id++) {
+    : dev_(devices.at(0)->info().dev),
+      type_(type),
+      cells_(n_cells),
+      region_size_(n_cells),
+      block_used_(n_cells, 0),
+      block_owner_(n_cells, -1),
+      homes_(1),
+      storage_id_(next_storage_id++) {
   if (n_cells <= 0) throw std::invalid_argument("KV cache needs at least one cell");
   if (type != GGML_TYPE_F16 && type != GGML_TYPE_F32) throw std::invalid_argument("KV cache type must be F16 or F32");
   const int n_layer = static_cast<int>(layer_devices.size());
@@ -148,6 +155,11 @@ KvCache::KvCache(KvCache&& o) noexcept
       seqs_(std::move(o.seqs_)),
       used_(std::exchange(o.used_, 0)),
       n_regions_(std::exchange(o.n_regions_, 1)),
+      region_size_(std::exchange(o.region_size_, 0)),
+      block_(std::exchange(o.block_, 1)),
+      block_used_(std::move(o.block_used_)),
+      block_owner_(std::move(o.block_owner_)),
+      block_cursor_(std::exchange(o.block_cursor_, 0)),
       homes_(std::exchange(o.homes_, std::vector<Home>(1))),
       storage_id_(std::exchange(o.storage_id_, 0)) {}
 
@@ -168,6 +180,11 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     seqs_ = std::move(o.seqs_);
     used_ = std::exchange(o.used_, 0);
     n_regions_ = std::exchange(o.n_regions_, 1);
+    region_size_ = std::exchange(o.region_size_, 0);
+    block_ = std::exchange(o.block_, 1);
+    block_used_ = std::move(o.block_used_);
+    block_owner_ = std::move(o.block_owner_);
+    block_cursor_ = std::exchange(o.block_cursor_, 0);
     homes_ = std::exchange(o.homes_, std::vector<Home>(1));
     storage_id_ = std::exchange(o.storage_id_, 0);
   }
@@ -179,6 +196,26 @@ void KvCache::clear() {
   seqs_.clear();
   used_ = 0;
   for (auto& h : homes_) h = Home{};
+  std::fill(block_used_.begin(), block_used_.end(), 0);
+  std::fill(block_owner_.begin(), block_owner_.end(), -1);
+  block_cursor_ = 0;
+}
+
+void KvCache::set_block_size(int b) {
+  if (b <= 0 || b > size()) throw std::invalid_argument("KV block size must be between 1 and the cell count");
+  if (used_ > 0) throw std::logic_error("KV block size set while cells are in use");
+  block_ = b;
+  block_used_.assign(static_cast<size_t>(size() / b), 0);
+  block_owner_.assign(static_cast<size_t>(size() / b), -1);
+  block_cursor_ = 0;
+  set_regions(n_regions_);
+}
+
+int32_t KvCache::seq_block(int32_t seq, int32_t pos) const {
+  const SeqCells* sc = find_seq(seq);
+  if (sc == nullptr || pos < 0) return -1;
+  const size_t k = static_cast<size_t>(pos / block_);
+  return k < sc->blocks.size() ? sc->blocks[k] : -1;
 }
 
 namespace {
@@ -207,7 +244,12 @@ int32_t KvCache::map_cell(int32_t seq, int32_t pos, int32_t cell) {
   sc.at[static_cast<size_t>(pos)] = cell;
   sc.count += (cell >= 0 ? 1 : 0) - (old >= 0 ? 1 : 0);
   while (!sc.at.empty() && sc.at.back() < 0) sc.at.pop_back();
-  if (sc.count == 0) seqs_.erase(it);
+  if (sc.count == 0) {
+    for (int32_t b : sc.blocks) {
+      if (b >= 0 && block_owner_[b] == seq) block_owner_[b] = -1;
+    }
+    seqs_.erase(it);
+  }
   return old;
 }
 
@@ -239,6 +281,11 @@ void KvCache::unref(int32_t cell) {
   if (--c.refs > 0 || c.pos < 0) return;
   c = Cell{};
   --used_;
+  const int32_t b = cell / block_;
+  if (b < static_cast<int32_t>(block_used_.size()) && --block_used_[b] == 0) {
+    block_owner_[b] = -1;
+    block_cursor_ = std::min(block_cursor_, b);
+  }
   const int32_t r_size = region_size();
   const int32_t region = cell / r_size;
   if (region < n_regions_) homes_[region].free_from = std::min(homes_[region].free_from, cell - region * r_size);
@@ -279,7 +326,24 @@ void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
       if (pos >= p0 && pos < p1) gone.push_back(pos);
     });
     for (int32_t pos : gone) untag(map_cell(s, pos, -1), s);
+    trim_blocks(s);
   }
+}
+
+void KvCache::trim_blocks(int32_t seq) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  SeqCells& sc = it->second;
+  for (size_t k = 0; k < sc.blocks.size(); ++k) {
+    const int32_t b = sc.blocks[k];
+    if (b < 0) continue;
+    bool mapped = false;
+    for (size_t p = k * block_; p < (k + 1) * block_ && p < sc.at.size() && !mapped; ++p) mapped = sc.at[p] >= 0;
+    if (mapped) continue;
+    if (block_owner_[b] == seq) block_owner_[b] = -1;
+    sc.blocks[k] = -1;
+  }
+  while (!sc.blocks.empty() && sc.blocks.back() < 0) sc.blocks.pop_back();
 }
 
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
@@ -343,8 +407,16 @@ void KvCache::share(std::span<const int32_t> cells, int32_t seq, int32_t first_p
     }
   }
   for (size_t i = 0; i < cells.size(); ++i) {
+    const int32_t pos = first_pos + static_cast<int32_t>(i);
     tag(cells[i], seq);
-    map_cell(seq, first_pos + static_cast<int32_t>(i), cells[i]);
+    map_cell(seq, pos, cells[i]);
+    // A block shared at its own offsets enters the table (read only: another sequence owns it).
+    if (cells[i] % block_ == pos % block_ && cells[i] / block_ < static_cast<int32_t>(block_used_.size())) {
+      std::vector<int32_t>& table = seqs_[seq].blocks;
+      const size_t k = static_cast<size_t>(pos / block_);
+      if (table.size() <= k) table.resize(k + 1, -1);
+      table[k] = cells[i] / block_;
+    }
   }
 }
 
@@ -398,8 +470,10 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
   int32_t next = 0;  // first-fit cursor for tokens without room in a home region
   for (size_t i = 0; i < n; ++i) {
     const int32_t seq = seq_ids[i];
-    int32_t cell = -1;
-    if (seq < n_regions_) {
+    // The sequence's own block of these positions, else a free block at home; then a free cell at
+    // home; then a free block anywhere; then any free cell.
+    int32_t cell = block_ > 1 ? place_in_block(seq, positions[i], true) : -1;
+    if (cell < 0 && seq < n_regions_) {
       Home& h = homes_[seq];
       for (int32_t c = seq * r_size + h.free_from, end = (seq + 1) * r_size; c < end; ++c) {
         if (cells_[c].pos < 0) {
@@ -410,11 +484,13 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
       // Everything below the cell taken (or the whole region, when none was free) is in use.
       h.free_from = (cell < 0 ? (seq + 1) * r_size : cell + 1) - seq * r_size;
     }
+    if (cell < 0 && block_ > 1) cell = place_in_block(seq, positions[i], false);
     if (cell < 0) {
       while (cells_[next].pos >= 0) ++next;
       cell = next;
     }
     cells_[cell].pos = positions[i];
+    if (cell / block_ < static_cast<int32_t>(block_used_.size())) ++block_used_[cell / block_];
     tag(cell, seq);
     map_cell(seq, positions[i], cell);
     ++used_;
@@ -430,6 +506,42 @@ void KvCache::release(const std::vector<int32_t>& cells, const std::vector<int32
     if (sc != nullptr && sc->cell_at(pos) == cells[i]) map_cell(seq_ids[i], pos, -1);
     untag(cells[i], seq_ids[i]);
   }
+  std::vector<int32_t> seqs(seq_ids);
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  for (int32_t s : seqs) trim_blocks(s);
+}
+
+int32_t KvCache::free_block(int32_t seq, bool at_home) {
+  const auto n_blocks = static_cast<int32_t>(block_used_.size());
+  auto is_free = [&](int32_t b) { return block_used_[b] == 0 && block_owner_[b] < 0; };
+  if (at_home) {
+    if (seq >= n_regions_ || region_size_ < block_) return -1;
+    const int32_t per_region = region_size_ / block_;
+    for (int32_t b = seq * per_region + homes_[seq].free_from / block_, end = (seq + 1) * per_region; b < end; ++b) {
+      if (is_free(b)) return b;
+    }
+    return -1;
+  }
+  while (block_cursor_ < n_blocks && !is_free(block_cursor_)) ++block_cursor_;
+  return block_cursor_ < n_blocks ? block_cursor_ : -1;
+}
+
+int32_t KvCache::place_in_block(int32_t seq, int32_t pos, bool at_home) {
+  const size_t k = static_cast<size_t>(pos / block_);
+  const int32_t off = pos % block_;
+  auto it = seqs_.find(seq);
+  if (at_home && it != seqs_.end() && k < it->second.blocks.size()) {
+    const int32_t b = it->second.blocks[k];
+    if (b >= 0 && block_owner_[b] == seq && cells_[b * block_ + off].pos < 0) return b * block_ + off;
+  }
+  const int32_t b = free_block(seq, at_home);
+  if (b < 0) return -1;
+  block_owner_[b] = seq;
+  std::vector<int32_t>& table = seqs_[seq].blocks;
+  if (table.size() <= k) table.resize(k + 1, -1);
+  table[k] = b;
+  return b * block_ + off;
 }
 
 int KvCache::attention_span() const {
@@ -462,6 +574,10 @@ void KvCache::fill_mask(MaskValue* mask, int n_kv, const std::vector<int32_t>& s
 void KvCache::set_regions(int n) {
   if (n <= 0 || n > size()) throw std::invalid_argument("KV cache regions must be between 1 and the cell count");
   n_regions_ = n;
+  region_size_ = size() / n;
+  // Regions of whole blocks, where each holds one at least (cells past the last region belong to
+  // none, and are placed like any cell outside a home region).
+  if (block_ > 1 && region_size_ >= block_) region_size_ = region_size_ / block_ * block_;
   homes_.assign(static_cast<size_t>(n), Home{});
   for (int32_t s = 0; s < n; ++s) recount_home(s);
   // free_from stays 0 (no claim about the regions' free cells): place() finds out.

@@ -2,8 +2,15 @@
 // The KV cache: `size()` cells, each holding one token's keys and values for every layer on the
 // device, with the token's position. Each sequence maps its positions to cells; a cell is in use
 // while a sequence maps to it or the prefix cache holds it (hold()), counted in the cell itself, so
-// that neither a step nor a mask walks a per-cell container. Cells are allocated first-fit, so
-// sequences need not be contiguous; paging and prefix sharing build on share/hold/seq_rm.
+// that neither a step nor a mask walks a per-cell container.
+//
+// Cells are placed in blocks (set_block_size(B)): block b is the B contiguous cells [b*B, (b+1)*B),
+// and each sequence keeps a block table, its positions [k*B, (k+1)*B) in one block of its own at
+// offsets pos % B. A sequence takes a free block when it first writes into a block of positions (in
+// its home region while one is free there, else the first free block anywhere). A block other
+// sequences share (share(), seq_cp()) is never written by a sequence that does not own it: its next
+// position goes to a new block of its own. Only where no whole block is free does a token take any
+// free cell, so the cell count stays the capacity. B = 1 (the default) places cell by cell.
 
 #include <ggml-backend.h>
 #include <ggml.h>
@@ -42,6 +49,12 @@ class KvCache {
   KvCache& operator=(const KvCache&) = delete;
 
   int size() const { return static_cast<int>(cells_.size()); }
+  // Cells per block (see above); set before any cell is placed, and before set_regions(), whose
+  // regions then start and end on block boundaries where each holds a block.
+  void set_block_size(int b);
+  int block_size() const { return block_; }
+  // The physical block holding position `pos` of `seq` in its block table, or -1.
+  int32_t seq_block(int32_t seq, int32_t pos) const;
   int used() const { return used_; }
   int n_free() const { return size() - used_; }
   ggml_type type() const { return type_; }
@@ -89,7 +102,7 @@ class KvCache {
   // makes the whole cache sequence 0's home.
   void set_regions(int n);
   int n_regions() const { return n_regions_; }
-  int region_size() const { return size() / n_regions_; }
+  int region_size() const { return region_size_; }
   // Free cells in the home region of `seq` (0 for a sequence without one).
   int region_free(int32_t seq) const;
   // Whether the home region of `seq` has a free cell (amortized: no scan of the region per call).
@@ -153,6 +166,7 @@ class KvCache {
   // A sequence's cells by position (-1 where it has none), trimmed after its highest position.
   struct SeqCells {
     std::vector<int32_t> at;
+    std::vector<int32_t> blocks;  // block table: the physical block of positions [k*B, (k+1)*B), or -1
     int count = 0;
     int32_t cell_at(int32_t pos) const {
       return pos >= 0 && static_cast<size_t>(pos) < at.size() ? at[static_cast<size_t>(pos)] : -1;
@@ -171,6 +185,13 @@ class KvCache {
   // Maps (seq, pos) to `cell`, or drops the mapping (cell -1); returns the cell it mapped to, or -1.
   int32_t map_cell(int32_t seq, int32_t pos, int32_t cell);
   void free_storage();
+  // The first free block in the home region of `seq` (at_home), else the first anywhere; or -1.
+  int32_t free_block(int32_t seq, bool at_home);
+  // The cell for (seq, pos) in a block: its own block of those positions or a new one from
+  // free_block(seq, at_home); -1 where there is none. Enters a new block in the sequence's table.
+  int32_t place_in_block(int32_t seq, int32_t pos, bool at_home);
+  // Drops the block-table entries of `seq` whose positions it no longer maps.
+  void trim_blocks(int32_t seq);
   // Rebuilds homes_[seq] from the sequence's cells.
   void recount_home(int32_t seq) const;
 
@@ -198,7 +219,12 @@ class KvCache {
   std::unordered_map<int32_t, SeqCells> seqs_;
   int used_ = 0;
   int n_regions_ = 1;
-  mutable std::vector<Home> homes_;  // one per region; recounted lazily by const home_extent()
+  int region_size_ = 0;
+  int block_ = 1;
+  std::vector<int32_t> block_used_;   // used cells per block
+  std::vector<int32_t> block_owner_;  // the sequence writing into each block, or -1
+  int32_t block_cursor_ = 0;          // no block below it is free
+  mutable std::vector<Home> homes_;   // one per region; recounted lazily by const home_extent()
   uint64_t storage_id_ = 0;
 };
 
