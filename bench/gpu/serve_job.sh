@@ -10,7 +10,8 @@
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
 #   7. ours at 256 clients with SEQS (160) slots.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
-# SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself).
+# SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
+# EXTRA="OPTIONS" (after step 2: ours alone at 64 clients with those serve options, an A/B).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
 set -u
@@ -52,7 +53,7 @@ ours=build-cuda/rbees-workerd
 # What is done so far, for a poll to fetch.
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
-  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d prefill serve serve-g* serve256 constrained profile \
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d prefill serve serve-extra serve-g* serve256 constrained profile \
     master.log build.log anchor-build.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
@@ -75,6 +76,18 @@ bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
+
+if [ -n "${EXTRA:-}" ]; then
+  # Ours alone at 64 clients with other options (EXTRA, e.g. "--decode-buckets off"): an A/B against
+  # step 2's defaults on the same machine.
+  mkdir -p "$R/serve-extra"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
+    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "$EXTRA" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-extra" >"$R/serve-extra.log" 2>&1
+  el "extra ($EXTRA) rc=$?"
+  tail -n 12 "$R/serve-extra.log"
+  pack
+fi
 
 mkdir -p "$R/serve256"
 # Ours at 256 clients: label, then extra serve options (none: its defaults, KV cache and slots sized
@@ -134,7 +147,7 @@ pack
 
 # More slots than the defaults choose: does batching more sequences pay?
 [ -n "${SKIP_160:-}" ] || serve256 "ours-${SEQS:-160}seqs" --max-seqs "${SEQS:-160}"
-grep -h engine_totals "$R"/serve/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-400
+grep -h engine_totals "$R"/serve/*.log "$R"/serve-extra/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-600
 pack
 el "done"
 touch "$R/ALLDONE"

@@ -36,6 +36,11 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "0: 2048 on a GPU, 512 on the CPU")
       ->check(CLI::Range(0, 65536))
       ->default_val(0);
+  cmd.add_option("--decode-buckets", opts.decode_buckets,
+                 "Decode steps padded to bucketed sizes (multiples of 8 tokens up to 64, 16 up to 128, then 32) "
+                 "so that steps of nearby sizes reuse one graph (a CUDA graph on a GPU): on, off, or auto (on a GPU)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -103,6 +108,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
+  if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

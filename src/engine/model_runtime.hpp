@@ -39,6 +39,8 @@ struct RuntimeOptions {
   // Tokens one forward graph holds (model::ModelOptions::max_graph_tokens). Unset: 2048 on a GPU,
   // 512 on the CPU (see kDefaultGraphTokens*).
   std::optional<int> max_graph_tokens;
+  // Decode steps padded to bucketed sizes (model::ModelOptions::pad_decode_steps). Unset: on a GPU.
+  std::optional<bool> decode_buckets;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -1,6 +1,7 @@
 #include "model/kv_attention.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace rbees::model {
 
@@ -34,6 +35,7 @@ void KvAttention::plan_streams(bool in_order) {
     ++n_tokens;
   }
   if (n_tokens == 0) return;
+  extent_ = extent;
   layout_.n_stream_tokens = n_tokens;
   layout_.n_streams = n_streams;
   layout_.window = kv_.region_window(extent, n_streams);
@@ -50,6 +52,24 @@ void KvAttention::plan_streams(bool in_order) {
     ordered = ordered && s == i;
   }
   layout_.streams_in_order = ordered;
+}
+
+void KvAttention::pad_streams(int n_tokens, int n_streams) {
+  if (!all_streams() || n_tokens < layout_.n_stream_tokens) {
+    throw std::logic_error("only a pass of streams is padded, and only to more tokens");
+  }
+  n_streams = std::max(n_streams, layout_.n_streams);
+  if (n_tokens == layout_.n_stream_tokens && n_streams == layout_.n_streams) return;
+  if (n_streams > kv_.n_regions()) throw std::logic_error("more streams than home regions");
+  // The extra tokens read stream 0, through the reordering inputs, which a padded pass always has.
+  stream_rows_.resize(static_cast<size_t>(n_streams), 0);
+  stream_seq_.resize(static_cast<size_t>(n_streams), -1);
+  stream_pos_.resize(static_cast<size_t>(n_streams), 0);
+  token_streams_.resize(static_cast<size_t>(n_tokens), 0);
+  layout_.n_stream_tokens = n_tokens;
+  layout_.n_streams = n_streams;
+  layout_.window = kv_.region_window(extent_, n_streams);
+  layout_.streams_in_order = false;
 }
 
 // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over

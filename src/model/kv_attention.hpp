@@ -69,6 +69,16 @@ class KvAttention {
 
   const AttentionLayout& layout() const { return layout_; }
 
+  // Whether every token of the pass attends as a stream (a decode step whose sequences are all at
+  // home): such a pass may be padded to a bucketed shape.
+  bool all_streams() const {
+    return layout_.n_stream_tokens == static_cast<int>(seqs_.size()) && layout_.n_gathered == 0 && layout_.runs.empty();
+  }
+  // Pads an all_streams() pass to n_tokens tokens (the extra ones, after the pass's, read stream 0's
+  // output and are discarded) over n_streams streams (those without a token are placeholders), so
+  // that decode steps of nearby sizes share one graph shape.
+  void pad_streams(int n_tokens, int n_streams);
+
   // The inputs' contents, each of the size its layout field gives:
   void fill_region_mask(MaskValue* out) const;                               // [window, n_streams]
   std::span<const int32_t> stream_rows() const { return stream_rows_; }      // [n_streams]
@@ -95,6 +105,7 @@ class KvAttention {
   std::vector<int32_t> token_streams_;  // per token: its stream
   std::vector<int32_t> stream_seq_;     // per stream: its sequence, -1 for a placeholder
   std::vector<int32_t> stream_pos_;
+  int extent_ = 0;  // the streams' longest extent in their regions
 };
 
 }  // namespace rbees::model

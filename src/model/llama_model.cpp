@@ -441,12 +441,14 @@ std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache&
   return {greedy_ids_.data(), n_rows};
 }
 
-void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks) {
+void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows) {
   const auto& table = ops::logit_mask_table();
   ggml_backend_tensor_set(g.logit_mask_table, table.data(), 0, sizeof(table));
-  const size_t n_out = static_cast<size_t>(g.shape.n_out);
-  int32_t* bytes = mask_bytes_->reserve_as<int32_t>(static_cast<size_t>(ggml_nelements(g.logit_mask_bytes)));
-  ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_out, bytes);
+  const auto n_bytes = static_cast<size_t>(ggml_nelements(g.logit_mask_bytes));
+  int32_t* bytes = mask_bytes_->reserve_as<int32_t>(n_bytes);
+  ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_rows, bytes);
+  const size_t per_row = n_bytes / static_cast<size_t>(g.shape.n_out);
+  std::fill(bytes + n_rows * per_row, bytes + n_bytes, 255);
   ggml_backend_tensor_set(g.logit_mask_bytes, bytes, 0, ggml_nbytes(g.logit_mask_bytes));
 }
 
@@ -543,13 +545,28 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const std::vector<int32_t> cells = kv.place(seqs, positions);
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
-    const KvAttention attn(kv, seqs, positions, {options_.flash_attention, options_.batch_invariant, kMaxRuns});
+    KvAttention attn(kv, seqs, positions, {options_.flash_attention, options_.batch_invariant, kMaxRuns});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
+    // A decode step padded to a bucketed size (ModelOptions::pad_decode_steps): the padding tokens
+    // write their keys and values into the cache's first spare row, which no cell is placed in and
+    // every window masks out, and their logits rows are not read back.
+    int n_pass = n_tokens;
+    if (options_.pad_decode_steps && !options_.batch_invariant && options.capture.empty() && n_tokens > 1 && !none &&
+        out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
+      const int granule = n_tokens <= 64 ? 8 : n_tokens <= 128 ? 16 : 32;
+      n_pass = std::min((n_tokens + granule - 1) / granule * granule, std::min(options_.max_graph_tokens, kv.size()));
+      n_pass = std::max(n_pass, n_tokens);
+      attn.pad_streams(n_pass, kv.n_regions());
+      tokens.resize(static_cast<size_t>(n_pass), tokens.front());
+    }
+    // (attn reads `positions`, which therefore stays the pass's own.)
+    std::vector<int32_t> pass_positions(positions);
+    pass_positions.resize(static_cast<size_t>(n_pass), 0);
     Shape shape;
-    shape.n_tokens = n_tokens;
-    shape.n_out = static_cast<int>(out_ids.size());
+    shape.n_tokens = n_pass;
+    shape.n_out = n_pass == n_tokens ? static_cast<int>(out_ids.size()) : n_pass;
     shape.attn = attn.layout();
     shape.argmax = dst.ids != nullptr;
     shape.argmax_masked = dst.masks != nullptr && !none;
@@ -581,8 +598,9 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(cells.begin(), cells.end());
+    cells64.resize(static_cast<size_t>(n_pass), kv.size());
     ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
-    ggml_backend_tensor_set(g.positions, positions.data(), 0, ggml_nbytes(g.positions));
+    ggml_backend_tensor_set(g.positions, pass_positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
     const AttentionLayout& al = shape.attn;
     if (g.mask != nullptr) {
@@ -618,7 +636,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       ggml_backend_tensor_set(g.token_streams, attn.token_streams().data(), 0, ggml_nbytes(g.token_streams));
     }
     if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
-    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks);
+    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, out_ids.size());
     lap(timings_.upload_ms);
 
     if (capturing) {
@@ -655,15 +673,16 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     if (none) return 0;
     ggml_tensor* result = dst.ids != nullptr ? g.argmax : g.logits;
     void* into = dst.ids != nullptr ? static_cast<void*>(dst.ids) : static_cast<void*>(dst.logits);
+    // The rows of the pass's own tokens, which come first: not the padding's.
+    const size_t bytes = ggml_nbytes(result) / static_cast<size_t>(shape.n_out) * out_ids.size();
     if (async) {
-      ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0,
-                                    ggml_nbytes(result));
+      ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0, bytes);
     } else {
-      ggml_backend_tensor_get(result, into, 0, ggml_nbytes(result));
+      ggml_backend_tensor_get(result, into, 0, bytes);
     }
     for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
     lap(timings_.download_ms);
-    return static_cast<size_t>(shape.n_out);
+    return out_ids.size();
   } catch (...) {
     kv.release(cells, seqs);
     throw;

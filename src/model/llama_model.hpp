@@ -49,6 +49,11 @@ struct ModelOptions {
   // Larger graphs make prompt evaluation faster on a GPU (fuller matrix products, each weight read
   // once for more tokens) at the price of a larger compute buffer.
   int max_graph_tokens = 512;
+  // A decode step (every token a stream in its home region) is padded to a bucketed token count
+  // over every home region's stream, so that steps of nearby sizes run one graph: built once, and
+  // replayed as a CUDA graph on a GPU. The padding costs a few rows of every product, which a GPU's
+  // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
+  bool pad_decode_steps = false;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
@@ -247,7 +252,8 @@ class LlamaModel {
                        Output& out, Destination dst, const std::function<void()>& while_computing);
   float* host_logits(size_t n_rows);
   // Sets a masked-argmax graph's mask inputs from the rows' bitsets.
-  void upload_logit_masks(const Graph& g, const uint64_t* masks);
+  // (n_rows: the rows with bitsets; the graph's rows past them, padding, allow every token.)
+  void upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows);
 
   // Places every node added to `gf` since `from` on `backend` (a split's layer on its device).
   void pin_nodes(ggml_cgraph* gf, int from, ggml_backend_t backend);

@@ -1,0 +1,85 @@
+// Decode steps padded to bucketed sizes (ModelOptions::pad_decode_steps) against the same steps run
+// at their exact size: the same logits rows and picks, the same cells, and one graph for steps of
+// nearby sizes where the exact sizes need one each.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "model/reference.hpp"
+
+namespace rbees::model::testing {
+namespace {
+
+ModelOptions bucketed_options() {
+  ModelOptions o = exact_options(true);
+  o.pad_decode_steps = true;
+  return o;
+}
+
+TEST(DecodeBuckets, PaddedStepsMatchExactStepsAndShareOneGraph) {
+  const auto& ref = Reference::get();
+  static LoadedModel exact(kHfDir, exact_options(true));
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  LlamaModel& a = *exact.model;
+  LlamaModel& b = *bucketed.model;
+  const int V = a.n_vocab();
+  KvCache kv_a = a.create_kv_cache(256, GGML_TYPE_F32);
+  KvCache kv_b = b.create_kv_cache(256, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_a, &kv_b}) kv->set_regions(4);
+
+  // Three prompts, one pass each (not a decode step: never padded).
+  std::vector<int32_t> last(3), next_pos(3);
+  for (int s = 0; s < 3; ++s) {
+    const auto prompt = ref.input_ids(s % ref.n_cases());
+    Batch p;
+    for (size_t i = 0; i < prompt.size(); ++i) p.add(prompt[i], static_cast<int32_t>(i), s, i + 1 == prompt.size());
+    const std::vector<float> la = a.forward(p, kv_a);
+    const std::vector<float> lb = b.forward(p, kv_b);
+    EXPECT_EQ(la, lb) << "prompt " << s;
+    last[s] = argmax(la.data(), V);
+    next_pos[s] = static_cast<int32_t>(prompt.size());
+  }
+
+  // Decode steps of sequences {0, 1, 2}, then {0, 2} (sequence 1 has stopped): 3 and 2 tokens, both
+  // padded to 8 over the 4 regions' streams.
+  const uint64_t built_a = a.timings().graphs_built;
+  const uint64_t built_b = b.timings().graphs_built;
+  double worst = 0;
+  for (int step = 0; step < 8; ++step) {
+    const std::vector<int32_t> live = step < 4 ? std::vector<int32_t>{0, 1, 2} : std::vector<int32_t>{0, 2};
+    Batch d;
+    for (int32_t s : live) d.add(last[s], next_pos[s]++, s, true);
+    const std::vector<float> la = a.forward(d, kv_a);
+    const std::vector<float> lb = b.forward(d, kv_b);
+    ASSERT_EQ(lb.size(), live.size() * static_cast<size_t>(V)) << "step " << step;
+    worst = std::max(worst, rel_l2(lb, la));
+    for (size_t r = 0; r < live.size(); ++r) {
+      last[live[r]] = argmax(la.data() + r * V, V);
+      EXPECT_EQ(argmax(lb.data() + r * V, V), last[live[r]]) << "step " << step << " row " << r;
+    }
+  }
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_EQ(b.timings().graphs_built - built_b, 1u);  // one padded shape for both sizes
+  EXPECT_EQ(a.timings().graphs_built - built_a, 2u);  // one per size
+  for (int32_t s = 0; s < 3; ++s) EXPECT_EQ(kv_b.seq_cells(s), kv_a.seq_cells(s)) << "sequence " << s;
+  EXPECT_EQ(kv_b.used(), kv_a.used());
+
+  // Device picks of a padded step, one row masked: the padding's mask rows do not disturb them.
+  Batch d;
+  for (int32_t s : {0, 2}) d.add(last[s], next_pos[s]++, s, true);
+  const std::vector<float> la = a.forward(d, kv_a);
+  const std::span<uint64_t> masks = b.greedy_masks(2);
+  const size_t words = b.greedy_mask_words();
+  std::fill(masks.begin(), masks.end(), ~uint64_t{0});
+  const int32_t closed = argmax(la.data(), V);  // row 0's pick, closed
+  masks[static_cast<size_t>(closed) / 64] &= ~(uint64_t{1} << (closed % 64));
+  std::vector<float> row0(la.begin(), la.begin() + V);
+  row0[static_cast<size_t>(closed)] = -1e30f;
+  const std::span<const int32_t> picks = b.forward_greedy(d, kv_b, masks.first(2 * words));
+  ASSERT_EQ(picks.size(), 2u);
+  EXPECT_EQ(picks[0], argmax(row0.data(), V));
+  EXPECT_EQ(picks[1], argmax(la.data() + V, V));
+}
+
+}  // namespace
+}  // namespace rbees::model::testing
