@@ -454,6 +454,7 @@ void BatchEngine::log_totals() const {
              {"graphs_built", static_cast<unsigned long long>(t.graphs_built)},
              {"graph_build_ms", t.build_ms},
              {"input_upload_ms", t.upload_ms},
+             {"input_fill_ms", t.fill_ms},
              {"graph_compute_ms", t.compute_ms},
              {"output_download_ms", t.download_ms},
              {"output_stage_ms", totals_.step_ms - model_ms}});

@@ -603,31 +603,37 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     ggml_backend_tensor_set(g.positions, pass_positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
     const AttentionLayout& al = shape.attn;
+    // What the host spends computing the attention inputs, apart from handing them over.
+    auto fill = [this](auto&& f) {
+      const auto t0 = Clock::now();
+      f();
+      timings_.fill_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    };
     if (g.mask != nullptr) {
       MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
-      attn.fill_general_mask(mask);
+      fill([&] { attn.fill_general_mask(mask); });
       ggml_backend_tensor_set(g.mask, mask, 0, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
       MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
-      attn.fill_run_masks(run_mask);
+      fill([&] { attn.fill_run_masks(run_mask); });
       ggml_backend_tensor_set(g.run_mask, run_mask, 0, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
       MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.window) * al.n_streams);
-      attn.fill_region_mask(region_mask);
+      fill([&] { attn.fill_region_mask(region_mask); });
       ggml_backend_tensor_set(g.region_mask, region_mask, 0, ggml_nbytes(g.region_mask));
     }
     if (g.gather != nullptr) {
       gather_.resize(static_cast<size_t>(al.gather_ints));
-      attn.fill_run_gathers(gather_.data());
+      fill([&] { attn.fill_run_gathers(gather_.data()); });
       ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
     }
     if (g.gathered_cells != nullptr) {
       const size_t n = static_cast<size_t>(al.gathered_window) * al.n_gathered;
       gathered_cells_.resize(n);
       MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(n);
-      attn.fill_gathered(gathered_cells_.data(), gathered_mask);
+      fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
       ggml_backend_tensor_set(g.gathered_cells, gathered_cells_.data(), 0, ggml_nbytes(g.gathered_cells));
       ggml_backend_tensor_set(g.gathered_mask, gathered_mask, 0, ggml_nbytes(g.gathered_mask));
     }

@@ -111,13 +111,15 @@ struct ForwardTimings {
   uint64_t graphs_built = 0;  // of which were built and allocated anew (the rest reused the last one)
   double build_ms = 0;        // building the graph and allocating its tensors
   double upload_ms = 0;       // filling the inputs (tokens, positions, cells, mask)
+  double fill_ms = 0;         // of which computing the attention inputs (KvAttention's fills)
   double compute_ms = 0;
   double download_ms = 0;  // copying logits back
 
   // What was spent since `earlier` (a snapshot of the same model's timings).
   ForwardTimings since(const ForwardTimings& earlier) const {
-    return {graphs - earlier.graphs,       graphs_built - earlier.graphs_built, build_ms - earlier.build_ms,
-            upload_ms - earlier.upload_ms, compute_ms - earlier.compute_ms,     download_ms - earlier.download_ms};
+    return {graphs - earlier.graphs,          graphs_built - earlier.graphs_built, build_ms - earlier.build_ms,
+            upload_ms - earlier.upload_ms,    fill_ms - earlier.fill_ms,           compute_ms - earlier.compute_ms,
+            download_ms - earlier.download_ms};
   }
 };
 
