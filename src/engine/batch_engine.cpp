@@ -455,6 +455,8 @@ void BatchEngine::log_totals() const {
              {"graph_build_ms", t.build_ms},
              {"input_upload_ms", t.upload_ms},
              {"input_fill_ms", t.fill_ms},
+             {"gathered_tokens", static_cast<unsigned long long>(t.gathered_tokens)},
+             {"span_tokens", static_cast<unsigned long long>(t.span_tokens)},
              {"graph_compute_ms", t.compute_ms},
              {"output_download_ms", t.download_ms},
              {"output_stage_ms", totals_.step_ms - model_ms}});

@@ -595,6 +595,9 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     }
     const Graph& g = graph_;
     ++timings_.graphs;
+    timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
+    for (const AttentionRun& r : shape.attn.runs) timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
+    timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(cells.begin(), cells.end());

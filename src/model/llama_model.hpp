@@ -114,12 +114,25 @@ struct ForwardTimings {
   double fill_ms = 0;         // of which computing the attention inputs (KvAttention's fills)
   double compute_ms = 0;
   double download_ms = 0;  // copying logits back
+  // Tokens by the way they attended (KvAttention): over a gathered copy of their sequence's cells
+  // (gathered streams and runs), and over the cache's whole span with a mask (past the runs a graph
+  // holds): the costly paths, which a serving run should rarely take.
+  uint64_t gathered_tokens = 0;
+  uint64_t span_tokens = 0;
 
   // What was spent since `earlier` (a snapshot of the same model's timings).
   ForwardTimings since(const ForwardTimings& earlier) const {
-    return {graphs - earlier.graphs,          graphs_built - earlier.graphs_built, build_ms - earlier.build_ms,
-            upload_ms - earlier.upload_ms,    fill_ms - earlier.fill_ms,           compute_ms - earlier.compute_ms,
-            download_ms - earlier.download_ms};
+    ForwardTimings d = *this;
+    d.graphs -= earlier.graphs;
+    d.graphs_built -= earlier.graphs_built;
+    d.build_ms -= earlier.build_ms;
+    d.upload_ms -= earlier.upload_ms;
+    d.fill_ms -= earlier.fill_ms;
+    d.compute_ms -= earlier.compute_ms;
+    d.download_ms -= earlier.download_ms;
+    d.gathered_tokens -= earlier.gathered_tokens;
+    d.span_tokens -= earlier.span_tokens;
+    return d;
   }
 };
 
