@@ -5,6 +5,7 @@
 #include "ops/attention.hpp"
 #include "ops/decode_attention.hpp"
 #include "ops/ffn.hpp"
+#include "ops/gather_rows.hpp"
 #include "ops/linear.hpp"
 #include "ops/logit_mask.hpp"
 #include "ops/norm.hpp"
@@ -168,8 +169,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       const int64_t w = shape.attn.gathered_window;
       ggml_tensor* qg = ggml_view_2d(ctx, q, n_q, n_gs, q->nb[2], n_s * q->nb[2]);
       qg = ggml_reshape_4d(ctx, qg, hd, c.n_head, 1, n_gs);
-      ggml_tensor* kg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, k_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
-      ggml_tensor* vg = ggml_reshape_4d(ctx, ggml_get_rows(ctx, v_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
+      ggml_tensor* kg = ggml_reshape_4d(ctx, ops::gather_rows(ctx, k_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
+      ggml_tensor* vg = ggml_reshape_4d(ctx, ops::gather_rows(ctx, v_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
       ggml_tensor* ag =
           ggml_reshape_2d(ctx, named(attend(qg, kg, vg, g.gathered_mask, 1), "attend_gathered", il), n_q, n_gs);
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
@@ -180,10 +181,10 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_tensor* vr = nullptr;
       ggml_tensor* mr = nullptr;
       if (r.gathered) {
-        // The sequence's cells in position order (F16 values come back as F32, exactly).
+        // The sequence's cells in position order, copied in the cache's type.
         ggml_tensor* idx = ggml_view_1d(ctx, gather, r.window, r.gather_at * ggml_element_size(gather));
-        kr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, k_all, idx), hd, c.n_head_kv, r.window);
-        vr = ggml_reshape_3d(ctx, ggml_get_rows(ctx, v_all, idx), hd, c.n_head_kv, r.window);
+        kr = ggml_reshape_3d(ctx, ops::gather_rows(ctx, k_all, idx), hd, c.n_head_kv, r.window);
+        vr = ggml_reshape_3d(ctx, ops::gather_rows(ctx, v_all, idx), hd, c.n_head_kv, r.window);
         const size_t es = ggml_element_size(run_mask);
         mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
       } else if (r.region >= 0) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "ops/attention.hpp"
 #include "ops/decode_attention.hpp"
 #include "ops/ffn.hpp"
+#include "ops/gather_rows.hpp"
 #include "ops/logit_mask.hpp"
 #include "ops/norm.hpp"
 #include "ops/rope.hpp"
@@ -85,6 +87,42 @@ TEST(Ops, LogitMaskExpandsEachRowsBitset) {
       }
     }
   }
+}
+
+// F16 rows gathered stay F16 and keep every bit: infinities, NaNs, subnormals, signed zeros.
+TEST(Ops, GatherRowsCopiesF16RowsBitForBit) {
+  constexpr int64_t kWidth = 6, kRows = 5;
+  std::vector<uint16_t> src(kWidth * kRows);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint16_t>(0x3C00 + 97 * i);
+  src[1] = 0x7C00;  // +inf
+  src[2] = 0xFC00;  // -inf
+  src[3] = 0x7E01;  // a NaN
+  src[4] = 0x0001;  // the least subnormal
+  src[5] = 0x8000;  // -0
+  const std::vector<int32_t> idx = {4, 0, 0, 2};
+  GraphRunner g;
+  ggml_tensor* a = g.input(GGML_TYPE_F16, {kWidth, kRows});
+  ggml_tensor* it = g.input(GGML_TYPE_I32, {static_cast<int64_t>(idx.size())});
+  ggml_tensor* rows = gather_rows(g.ctx(), a, it);
+  ASSERT_EQ(rows->type, GGML_TYPE_F16);
+  ASSERT_EQ(rows->ne[0], kWidth);
+  ASSERT_EQ(rows->ne[1], static_cast<int64_t>(idx.size()));
+  ASSERT_TRUE(ggml_is_contiguous(rows));
+  const std::vector<float> raw = g.run(rows, {src.data(), idx.data()});
+  std::vector<uint16_t> got(kWidth * idx.size());
+  std::memcpy(got.data(), raw.data(), got.size() * sizeof(uint16_t));
+  for (size_t r = 0; r < idx.size(); ++r) {
+    for (int64_t c = 0; c < kWidth; ++c) {
+      EXPECT_EQ(got[r * kWidth + c], src[static_cast<size_t>(idx[r]) * kWidth + c]) << "row " << r << " col " << c;
+    }
+  }
+  // F32 rows go through ggml_get_rows as they are.
+  GraphRunner g32;
+  ggml_tensor* a32 = g32.input(GGML_TYPE_F32, {3, 2});
+  ggml_tensor* i32 = g32.input(GGML_TYPE_I32, {1});
+  const std::vector<float> v = {1, 2, 3, 4, 5, 6};
+  const int32_t one = 1;
+  EXPECT_EQ(g32.run(gather_rows(g32.ctx(), a32, i32), {v.data(), &one}), (std::vector<float>{4, 5, 6}));
 }
 
 // Rotates one head of 8 dims at two positions with freq factors, in both pairings.
