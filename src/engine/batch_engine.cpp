@@ -406,6 +406,7 @@ bool BatchEngine::plan_step() {
 // slices point at jobs, not at positions in running_, so they stay valid.
 void BatchEngine::requeue(const std::vector<size_t>& preempted) {
   std::vector<std::unique_ptr<Job>> back;
+  back.reserve(preempted.size());
   for (size_t i : preempted) back.push_back(std::move(running_[i]));
   std::erase(running_, nullptr);
   for (auto it = back.rbegin(); it != back.rend(); ++it) waiting_.push_front(std::move(*it));

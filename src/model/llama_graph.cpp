@@ -242,7 +242,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       // The rows' bitsets travel as bytes, each expanded on the device to its 8 mask values (0 or
       // -inf): an eighth of the host's writes and a quarter of the upload of F16 values per token.
       g.logit_mask_bytes =
-          named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, (c.n_vocab + 7) / 8 * shape.n_out), "inp_logit_mask_bytes");
+          named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(c.n_vocab + 7) / 8 * shape.n_out),
+                "inp_logit_mask_bytes");
       ggml_set_input(g.logit_mask_bytes);
       g.logit_mask_table = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F16, 8, 256), "inp_logit_mask_table");
       ggml_set_input(g.logit_mask_table);

@@ -288,6 +288,7 @@ KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
   const LayerPlacement& p = weights_->placement();
   std::vector<const core::Device*> devs(devices_.begin(), devices_.end());
   std::vector<int> layer_devices;
+  layer_devices.reserve(static_cast<size_t>(config_.n_layer));
   for (int il = 0; il < config_.n_layer; ++il) layer_devices.push_back(p.device_of(il));
   KvCache kv(devs, layer_devices, n_embd_kv, n_embd_kv, n_cells, type);
   std::vector<ggml_backend_dev_t> ggml_devs;
