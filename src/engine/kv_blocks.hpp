@@ -4,7 +4,9 @@
 // The cache's cells are counted in fixed-size blocks: block k of a sequence holds its positions
 // [k*B, (k+1)*B). A sequence reserves, when admitted, the blocks of its prompt and first token, and
 // one more block whenever it fills the last (grow(); when none is left the scheduler preempts a
-// sequence); the model's cell-level cache places tokens in any free cell, and the block count bounds
+// sequence). The model's cache places each sequence's tokens in blocks of the same size
+// (KvCache::set_block_size, set here), so a block counted here is a block of contiguous cells there
+// (only where no whole block is free does a token take any free cell), and the block count bounds
 // how many cells are in use.
 //
 // Full blocks become shareable once their keys and values are computed: the block is published
