@@ -562,9 +562,13 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       attn.pad_streams(n_pass, kv.n_regions());
       tokens.resize(static_cast<size_t>(n_pass), tokens.front());
     }
-    // (attn reads `positions`, which therefore stays the pass's own.)
-    std::vector<int32_t> pass_positions(positions);
-    pass_positions.resize(static_cast<size_t>(n_pass), 0);
+    // The padding's positions go to the graph in a copy: attn reads `positions`, the pass's own.
+    std::vector<int32_t> padded_positions;
+    if (n_pass > n_tokens) {
+      padded_positions = positions;
+      padded_positions.resize(static_cast<size_t>(n_pass), 0);
+    }
+    const std::vector<int32_t>& pass_positions = n_pass > n_tokens ? padded_positions : positions;
     Shape shape;
     shape.n_tokens = n_pass;
     shape.n_out = n_pass == n_tokens ? static_cast<int>(out_ids.size()) : n_pass;
@@ -601,8 +605,8 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
     lap(timings_.build_ms);
 
-    std::vector<int64_t> cells64(cells.begin(), cells.end());
-    cells64.resize(static_cast<size_t>(n_pass), kv.size());
+    std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
+    std::copy(cells.begin(), cells.end(), cells64.begin());
     ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
     ggml_backend_tensor_set(g.positions, pass_positions.data(), 0, ggml_nbytes(g.positions));
     ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
