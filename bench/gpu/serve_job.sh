@@ -11,7 +11,9 @@
 #   7. ours at 256 clients with SEQS (160) slots.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
-# EXTRA="OPTIONS" (after step 2: ours alone at 64 clients with those serve options, an A/B).
+# EXTRA="OPTIONS" (after step 2: ours alone at 64 clients with those serve options, an A/B),
+# SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
+# MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
 set -u
@@ -100,7 +102,7 @@ serve256() {
   for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >"$R/serve256/health-$label.json" && break; sleep 0.5; done
   cat "$R/serve256/health-$label.json"
   echo
-  timeout 150 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
+  timeout ${T256:-150} python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
     --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
     --max-tokens 64:256 --seed 2 --num-requests 384 --concurrency 256 --out "$R/serve256/$label-c256.json.gz" \
     >"$R/serve256/console-$label.txt" 2>&1
@@ -111,6 +113,12 @@ serve256() {
 }
 serve256 ours-defaults
 pack
+IFS=';' read -ra more256 <<<"${MORE256:-}"
+for m in "${more256[@]}"; do
+  # shellcheck disable=SC2086
+  serve256 "ours-${m%%:*}" ${m#*:}
+  pack
+done
 
 
 if [ -z "${SKIP_PROFILE:-}" ]; then
@@ -126,14 +134,18 @@ if [ -z "${SKIP_PROFILE:-}" ]; then
 fi
 
 mkdir -p "$R/prefill"
+[ -n "${SKIP_PREFILL:-}" ] && GRAPHS=none
 for g in ${GRAPHS:-2048 4096}; do
+  [ "$g" = none ] && break
   $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
     --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
   el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
 done
 pack
 
+[ -n "${SKIP_VARIANTS:-}" ] && VARIANTS=none
 for v in ${VARIANTS:-"4096:0"}; do
+  [ "$v" = none ] && break
   g=${v%%:*} c=${v##*:}
   mkdir -p "$R/serve-g$g-c$c"
   bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \

@@ -22,7 +22,7 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "memory after the weights)")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--max-seqs", sizing.max_seqs,
-                 "Sequences generating at once (continuous batching; default: 8 on the CPU; on a GPU, one per 2048 "
+                 "Sequences generating at once (continuous batching; default: 8 on the CPU; on a GPU, one per 512 "
                  "tokens of KV cache, or per model context if shorter, up to 256)")
       ->check(CLI::Range(1, 1024));
   cmd.add_option("--kv-memory-fraction", sizing.memory_fraction,
@@ -39,6 +39,13 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "(0: what one forward graph holds, --max-graph-tokens); a step is also cut to fit one graph")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
+  cmd.add_option("--home-span-tokens", o.home_span_tokens,
+                 "Each slot has a region of the KV cache (--ctx-size / --max-seqs cells) where its sequence attends "
+                 "in place; a request that may grow past one region (prompt plus max_tokens) takes the free slots "
+                 "after its own as one home, as many as this many tokens fill (or the model's context), and waits "
+                 "for them; 0: one region each (a longer sequence then attends over a copy of its cells)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(o.home_span_tokens);
   add_greedy_on_device_option(cmd, o.greedy_on_device);
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "

@@ -280,7 +280,8 @@ int run_serve(const ServeOptions& opts) {
 
   engine::KvSizing sizing;
   try {
-    sizing = engine::size_kv_cache(*runtime, opts.sizing, batching.kv_type, batching.block_size);
+    sizing =
+        engine::size_kv_cache(*runtime, opts.sizing, batching.kv_type, batching.block_size, batching.home_span_tokens);
   } catch (const std::exception& e) {
     log::error("kv_cache_sizing_failed", e.what(), {{"device", runtime->device().info().id}});
     stop_listening();
@@ -299,11 +300,14 @@ int run_serve(const ServeOptions& opts) {
              {"device_free_bytes", static_cast<unsigned long long>(sizing.device_free_bytes)}});
   if (sizing.short_regions()) {
     log::warn("kv_regions_short",
-              "each sequence slot's KV region holds " + std::to_string(sizing.region_tokens) +
-                  " tokens, fewer than a sequence may reach: a longer one attends over its cells gathered "
-                  "(copied) each step, not in place; a larger --ctx-size or fewer --max-seqs keeps "
-                  "sequences in their regions",
-              {{"region_tokens", sizing.region_tokens}, {"context_length", sizing.sequence_tokens}});
+              "each sequence slot's KV region holds " + std::to_string(sizing.region_tokens) + " tokens, and a home " +
+                  std::to_string(sizing.max_span) +
+                  " of them, fewer than a sequence may reach: a longer one attends over its cells gathered "
+                  "(copied) each step, not in place; a larger --ctx-size, fewer --max-seqs or a larger "
+                  "--home-span-tokens keeps sequences in their homes",
+              {{"region_tokens", sizing.region_tokens},
+               {"max_home_span", sizing.max_span},
+               {"context_length", sizing.sequence_tokens}});
   }
   auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
   std::shared_ptr<engine::Engine> served = batch_engine;

@@ -11,6 +11,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "engine/generator.hpp"
+#include "engine/kv_sizing.hpp"
 #include "engine/prompt.hpp"
 
 namespace rbees::engine {
@@ -43,7 +44,9 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
   // Each sequence slot gets a home region of the cache, so a decode token attends over its own
   // sequence's cells rather than over every sequence's.
   if (rt_.model().attends_by_region()) {
-    kv_.set_regions(std::min(opts_.max_seqs, kv_.size()));
+    const int n_regions = std::min(opts_.max_seqs, kv_.size());
+    kv_.set_regions(n_regions,
+                    home_max_span(kv_.size(), n_regions, std::min(opts_.home_span_tokens, rt_.context_length())));
     // A cached prefix in another slot's region is copied home rather than shared, so that the
     // sequence still attends over its own region alone.
     blocks_.set_copy_cells(
@@ -60,6 +63,8 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"prefill_chunk", opts_.prefill_chunk},
              {"graph_tokens", rt_.model().max_graph_tokens()},
              {"block_size", opts_.block_size},
+             {"region_tokens", kv_.region_size()},
+             {"max_home_span", kv_.max_span()},
              {"greedy_on_device", runner_.greedy_on_device()},
              {"sequence_limit", limit_}});
   timings_at_start_ = rt_.model().timings();

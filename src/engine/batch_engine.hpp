@@ -55,6 +55,10 @@ struct BatchEngineOptions {
   // the model holds (model::ModelOptions::max_graph_tokens). A step is also cut to fit one graph.
   int prefill_chunk = 512;
   int block_size = 16;  // KV cells per block (paging and prefix-cache granularity)
+  // Tokens a sequence's home may hold by spanning consecutive slots' regions (KvCache::set_home_span),
+  // up to the model's context: a sequence that may grow past one region takes the slots it needs
+  // and attends in place. 0: a home is one region.
+  int home_span_tokens = 2048;
   ggml_type kv_type = GGML_TYPE_F16;
   // Whether a step whose every sampler is plain greedy lets the model's graph pick the tokens
   // (LlamaModel::forward_greedy) instead of copying the logits rows to the host. Unset: on a GPU,

@@ -53,7 +53,14 @@ std::optional<int> KvBlocks::find_cached(uint64_t parent, std::span<const int32_
   return std::nullopt;
 }
 
-std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total, bool reuse_prefix) {
+int KvBlocks::home_span_for(int max_total) const {
+  if (kv_.n_regions() <= 1 || kv_.region_size() <= 0) return 1;
+  const int regions = (std::max(1, max_total) + kv_.region_size() - 1) / kv_.region_size();
+  return std::clamp(regions, 1, kv_.max_span());
+}
+
+std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt, int max_total, bool reuse_prefix,
+                                   int span) {
   if (seqs_.count(seq) != 0) throw std::invalid_argument("sequence " + std::to_string(seq) + " already admitted");
   const int B = block_size_;
   // Blocks for the prompt and the first generated token; later tokens take blocks as they come
@@ -81,6 +88,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
   // more does not at once preempt another.
   if (need > n_available() - matched_idle - watermark()) return std::nullopt;
 
+  if (seq < kv_.n_regions()) kv_.set_home_span(seq, span);
   // Pinned while the sequence is placed, so that making room cannot evict them.
   for (int id : matched) {
     Block& b = blocks_[id];
@@ -117,6 +125,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
       kv_.release(dst, std::vector<int32_t>(static_cast<size_t>(reused), seq));
       n_reserved_ -= reserve;
       for (int id : matched) unref(id);
+      if (seq < kv_.n_regions()) kv_.set_home_span(seq, 1);
       throw;
     }
     // The cached blocks become evictable again, as recently used.
@@ -324,6 +333,7 @@ void KvBlocks::release(int32_t seq) {
   for (auto b = st.table.rbegin(); b != st.table.rend(); ++b) unref(*b);
   n_reserved_ -= st.reserved;
   kv_.seq_rm(seq);
+  if (kv_.home_span(seq) > 1) kv_.set_home_span(seq, 1);
   seqs_.erase(it);
 }
 

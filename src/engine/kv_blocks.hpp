@@ -61,8 +61,11 @@ class KvBlocks : public KvBudget {
   // is not enough space.
   // A reused block whose cells lie outside the sequence's home region is copied into the region
   // (by `copy_cells`, when set) rather than shared, so the sequence attends over its region alone.
-  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total,
-                           bool reuse_prefix = true) override;
+  // The sequence's home spans `span` regions from its own (KvCache::set_home_span) until release().
+  std::optional<int> admit(int32_t seq, std::span<const int32_t> prompt, int max_total, bool reuse_prefix = true,
+                           int span = 1) override;
+  // The regions that hold max_total tokens, at most the cache's max_span().
+  int home_span_for(int max_total) const override;
   // Copies the keys and values of cells src[i] to cells dst[i] (the model does it on the device).
   using CopyCells = std::function<void(std::span<const int32_t> src, std::span<const int32_t> dst)>;
   void set_copy_cells(CopyCells copy) { copy_cells_ = std::move(copy); }

@@ -9,9 +9,11 @@ namespace {
 // CPU defaults: a handful of sequences over a cache that fits any machine.
 constexpr int kCpuMaxSeqs = 8;
 constexpr int kCpuCtxSize = 8192;
-// GPU: as many slots as a GPU batches well, each able to hold a sequence of this many tokens (or
-// the model's context, if shorter) in its own region of the cache.
+// GPU: as many slots as a GPU batches well, each with a region of the cache of at least
+// kGpuRegionTokens cells; a sequence that may grow longer spans several slots' regions, up to this
+// many tokens (or the model's context, if shorter), so that a short one takes little room.
 constexpr int kGpuMaxSeqs = 256;
+constexpr int kGpuRegionTokens = 512;
 constexpr int kGpuSlotTokens = 2048;
 // Kept free beside the cache for the compute buffers (logits and activations of a 512-token graph)
 // and the CUDA context's own allocations.
@@ -25,7 +27,12 @@ std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type) {
 }
 
 bool KvSizing::short_regions() const {
-  return region_tokens < std::min(sequence_tokens, kGpuSlotTokens);
+  return region_tokens * max_span < std::min(sequence_tokens, kGpuSlotTokens);
+}
+
+int home_max_span(int cells, int n_regions, int reach) {
+  if (n_regions <= 1 || cells < n_regions) return 1;
+  return std::clamp(reach / (cells / n_regions), 1, n_regions);
 }
 
 namespace {
@@ -92,16 +99,18 @@ KvSizing choose(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type,
                                   std::to_string(s.bytes_per_token) + " bytes per token)");
     }
   }
-  s.max_seqs = req.max_seqs.value_or(std::clamp(s.ctx_size / slot_tokens, 1, kGpuMaxSeqs));
+  s.max_seqs = req.max_seqs.value_or(std::clamp(s.ctx_size / std::min(slot_tokens, kGpuRegionTokens), 1, kGpuMaxSeqs));
   return s;
 }
 
 }  // namespace
 
-KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size) {
+KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& req, ggml_type kv_type, int block_size,
+                       int home_span_tokens) {
   KvSizing s = choose(rt, req, kv_type, block_size);
   s.region_tokens = s.max_seqs > 0 ? s.ctx_size / s.max_seqs : 0;
   s.sequence_tokens = std::max(1, rt.context_length());
+  s.max_span = home_max_span(s.ctx_size, s.max_seqs, std::min(home_span_tokens, s.sequence_tokens));
   return s;
 }
 

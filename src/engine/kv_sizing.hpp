@@ -33,7 +33,13 @@ struct KvSizing {
   // Whether regions are shorter than a sequence may grow, up to the 2048 tokens a GPU's default
   // sizing gives each slot: worth a warning at load.
   bool short_regions() const;
+  // Regions a sequence's home may span (home_max_span).
+  int max_span = 1;
 };
+
+// Regions a sequence's home may span (KvCache::set_regions' max_span) in a cache of `cells` cells
+// split into n_regions regions: as many as `reach` tokens fill, at least one, at most n_regions.
+int home_max_span(int cells, int n_regions, int reach);
 
 // Bytes one token's keys and values take in every layer.
 std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type);
@@ -41,6 +47,8 @@ std::size_t kv_bytes_per_token(ModelRuntime& rt, ggml_type kv_type);
 // Slots and cells for the request on the runtime's device, within its free memory now. Throws
 // std::invalid_argument when the given --ctx-size cannot hold one sequence block per slot, or when
 // the device has no room for even one slot of one block.
-KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& request, ggml_type kv_type, int block_size);
+// home_span_tokens: BatchEngineOptions::home_span_tokens.
+KvSizing size_kv_cache(ModelRuntime& rt, const KvSizingRequest& request, ggml_type kv_type, int block_size,
+                       int home_span_tokens = 0);
 
 }  // namespace rbees::engine

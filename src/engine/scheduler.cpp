@@ -1,6 +1,7 @@
 #include "engine/scheduler.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace rbees::engine {
@@ -10,28 +11,57 @@ Scheduler::Scheduler(int max_seqs, int prefill_chunk, int step_tokens)
   if (max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
   if (step_tokens < 0) throw std::invalid_argument("step_tokens must not be negative");
-  for (int32_t i = max_seqs - 1; i >= 0; --i) free_.push_back(i);
+  span_.assign(static_cast<size_t>(max_seqs), 0);
+  n_free_ = max_seqs;
+}
+
+bool Scheduler::run_free(int32_t slot, int span) const {
+  if (slot < 0 || span < 1 || slot % span != 0 || slot + span > max_seqs_) return false;
+  for (int32_t s = slot; s < slot + span; ++s) {
+    if (span_[s] != 0) return false;
+  }
+  return true;
 }
 
 std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& kv) {
-  if (free_.empty()) return std::nullopt;
-  auto slot = std::find(free_.begin(), free_.end(), kv.prefix_home(seq.tokens()));
-  if (slot == free_.end()) slot = std::min_element(free_.begin(), free_.end());
-  const int32_t id = *slot;
+  if (n_free_ == 0) return std::nullopt;
+  const int span = std::max(1, kv.home_span_for(max_total));
+  const bool spans = kv.home_span_for(std::numeric_limits<int>::max()) > 1;
+  int32_t id = kv.prefix_home(seq.tokens());
+  if (!run_free(id, span)) {
+    id = -1;
+    int32_t first_free = -1;
+    for (int32_t s = 0; s < max_seqs_ && id < 0; s += span) {
+      if (!run_free(s, span)) continue;
+      if (span > 1 || !spans) {
+        id = s;
+      } else if ((s == 0 || span_[s - 1] != 0) && (s + 1 == max_seqs_ || span_[s + 1] != 0)) {
+        id = s;  // between busy slots: no free run is cut
+      } else if (first_free < 0) {
+        first_free = s;
+      }
+    }
+    if (id < 0) id = first_free;
+  }
+  if (id < 0) return std::nullopt;  // no free run of `span` slots yet
   const auto reused =
       kv.admit(id, std::span<const int32_t>(seq.tokens()).first(static_cast<size_t>(seq.n_to_prefill())), max_total,
-               !seq.computes_whole_prompt());
+               !seq.computes_whole_prompt(), span);
   if (!reused) return std::nullopt;
-  free_.erase(slot);
+  span_[id] = span;
+  for (int32_t s = id + 1; s < id + span; ++s) span_[s] = -1;
+  n_free_ -= span;
   seq.admit(id, *reused);
   return id;
 }
 
 void Scheduler::release(int32_t slot) {
-  if (slot < 0 || slot >= max_seqs_ || std::find(free_.begin(), free_.end(), slot) != free_.end()) {
+  if (slot < 0 || slot >= max_seqs_ || span_[slot] <= 0) {
     throw std::logic_error("slot " + std::to_string(slot) + " released twice or out of range");
   }
-  free_.push_back(slot);
+  const int span = span_[slot];
+  for (int32_t s = slot; s < slot + span; ++s) span_[s] = 0;
+  n_free_ += span;
 }
 
 Scheduler::Plan Scheduler::plan(std::span<Sequence* const> running, KvBudget& kv) {

@@ -33,10 +33,15 @@ class Scheduler {
   // slot and KV room are free: into the free slot holding its cached prefix, else the lowest free
   // slot, which keeps the slots in use packed at the start of the cache. Returns the slot, or
   // nullopt when it must wait.
+  // A sequence of up to max_total tokens whose home spans several slots (KvBudget::home_span_for)
+  // takes as many free consecutive slots from a multiple of that number (the model batches homes of
+  // one size as equally spaced streams), the lowest such run, and waits while there is none: the
+  // slots that end meanwhile stay free until there is. Where homes may span slots, a one-slot
+  // sequence takes the lowest free slot between busy ones, if any, so that free runs stay whole.
   std::optional<int32_t> admit(Sequence& seq, int max_total, KvBudget& kv);
-  // The slot of a sequence that ended is free again.
+  // The slot of a sequence that ended (and the slots its home spans) are free again.
   void release(int32_t slot);
-  int free_slots() const { return static_cast<int>(free_.size()); }
+  int free_slots() const { return n_free_; }
 
   // The next step over the running sequences (admission order): a token of every decoding
   // sequence, those whose token stays at home first and in slot order (the model's batched
@@ -55,7 +60,11 @@ class Scheduler {
   int max_seqs_;
   int prefill_chunk_;
   int step_tokens_;
-  std::vector<int32_t> free_;
+  // Whether the `span` slots from `slot` exist and are all free, slot a multiple of span.
+  bool run_free(int32_t slot, int span) const;
+
+  std::vector<int> span_;  // per slot: the slots its sequence holds from it, 0 while free; -1: covered
+  int n_free_ = 0;
 };
 
 }  // namespace rbees::engine

@@ -18,57 +18,85 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
   layout_.n_kv = layout_.n_general > 0 ? kv_.attention_span() : 0;
 }
 
-// A token qualifies when its sequence has a home region, holds every cell there (the new one
-// included) and has no other token in the pass; the run of qualifying tokens from the start forms
-// the streams. Stream r is home region r, so regions without a token become placeholders.
+// A token qualifies when its sequence has a home, holds every cell there (the new one included)
+// and has no other token in the pass; the run of qualifying tokens from the start forms the streams.
+// Stream j of the group of homes of `span` regions is the home at region j * span, so homes without
+// a token become placeholders.
 // in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
 void KvAttention::plan_streams(bool in_order) {
-  int extent = 0;
-  int n_tokens = 0;
-  int n_streams = 0;
+  std::vector<int> spans;  // per qualifying token
   for (int32_t s : seqs_) {
-    if (!single(s) || s >= kv_.n_regions()) break;
-    const int e = kv_.home_extent(s);
+    if (!single(s)) break;
+    const int span = kv_.home_span(s);
+    const int e = span > 0 ? kv_.home_extent(s) : -1;
     if (e < 0 || (in_order && !kv_.in_position_order(s))) break;
-    extent = std::max(extent, e);
-    n_streams = std::max(n_streams, s + 1);
-    ++n_tokens;
+    spans.push_back(span);
   }
-  if (n_tokens == 0) return;
-  extent_ = extent;
-  layout_.n_stream_tokens = n_tokens;
-  layout_.n_streams = n_streams;
-  layout_.window = kv_.region_window(extent, n_streams);
-  stream_rows_.assign(n_streams, 0);
-  stream_seq_.assign(n_streams, -1);
-  stream_pos_.assign(n_streams, 0);
-  bool ordered = n_streams == n_tokens;
-  for (int i = 0; i < n_tokens; ++i) {
-    const int32_t s = seqs_[i];
-    stream_rows_[s] = i;
-    stream_seq_[s] = s;
-    stream_pos_[s] = positions_[i];
-    token_streams_.push_back(s);
-    ordered = ordered && s == i;
+  if (spans.empty()) return;
+  std::vector<int> distinct = spans;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  layout_.groups.assign(distinct.size(), StreamGroup{});
+  extent_.assign(distinct.size(), 0);
+  for (size_t g = 0; g < distinct.size(); ++g) layout_.groups[g].span = distinct[g];
+  layout_.n_stream_tokens = static_cast<int>(spans.size());
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const int g = static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), spans[i]) - distinct.begin());
+    const int j = seqs_[i] / spans[i];
+    StreamGroup& grp = layout_.groups[static_cast<size_t>(g)];
+    grp.n_streams = std::max(grp.n_streams, j + 1);
+    extent_[static_cast<size_t>(g)] = std::max(extent_[static_cast<size_t>(g)], kv_.home_extent(seqs_[i]));
+    token_group_.push_back(g);
+    token_stream_.push_back(j);
   }
+  lay_out_streams();
+  bool ordered =
+      layout_.groups.size() == 1 && layout_.groups[0].span == 1 && layout_.n_streams == layout_.n_stream_tokens;
+  for (int i = 0; ordered && i < layout_.n_stream_tokens; ++i) ordered = token_streams_[static_cast<size_t>(i)] == i;
   layout_.streams_in_order = ordered;
 }
 
-void KvAttention::pad_streams(int n_tokens, int n_streams) {
+void KvAttention::lay_out_streams() {
+  layout_.n_streams = 0;
+  layout_.region_mask_values = 0;
+  std::vector<int> first;  // per group: its first stream over all groups
+  for (size_t g = 0; g < layout_.groups.size(); ++g) {
+    StreamGroup& grp = layout_.groups[g];
+    grp.window = kv_.region_window(extent_[g], grp.n_streams, grp.span);
+    first.push_back(layout_.n_streams);
+    layout_.n_streams += grp.n_streams;
+    layout_.region_mask_values += grp.window * grp.n_streams;
+  }
+  const auto n = static_cast<size_t>(layout_.n_streams);
+  stream_rows_.assign(n, 0);
+  stream_seq_.assign(n, -1);
+  stream_pos_.assign(n, 0);
+  token_streams_.assign(static_cast<size_t>(layout_.n_stream_tokens), 0);  // padding reads stream 0
+  for (size_t i = 0; i < token_group_.size(); ++i) {
+    const auto r = static_cast<size_t>(first[static_cast<size_t>(token_group_[i])] + token_stream_[i]);
+    stream_rows_[r] = static_cast<int32_t>(i);
+    stream_seq_[r] = seqs_[i];
+    stream_pos_[r] = positions_[i];
+    token_streams_[i] = static_cast<int32_t>(r);
+  }
+}
+
+void KvAttention::pad_streams(int n_tokens, int n_regions) {
   if (!all_streams() || n_tokens < layout_.n_stream_tokens) {
     throw std::logic_error("only a pass of streams is padded, and only to more tokens");
   }
-  n_streams = std::max(n_streams, layout_.n_streams);
-  if (n_tokens == layout_.n_stream_tokens && n_streams == layout_.n_streams) return;
-  if (n_streams > kv_.n_regions()) throw std::logic_error("more streams than home regions");
-  // The extra tokens read stream 0, through the reordering inputs, which a padded pass always has.
-  stream_rows_.resize(static_cast<size_t>(n_streams), 0);
-  stream_seq_.resize(static_cast<size_t>(n_streams), -1);
-  stream_pos_.resize(static_cast<size_t>(n_streams), 0);
-  token_streams_.resize(static_cast<size_t>(n_tokens), 0);
+  if (n_regions > kv_.n_regions()) throw std::logic_error("more streams than home regions");
+  bool grown = n_tokens > layout_.n_stream_tokens;
+  for (StreamGroup& grp : layout_.groups) {
+    const int n = std::max(grp.n_streams, n_regions / grp.span);
+    grown = grown || n > grp.n_streams;
+    grp.n_streams = n;
+  }
+  if (!grown) return;
+  // The extra tokens read the first stream, through the reordering inputs, which a padded pass
+  // always has.
   layout_.n_stream_tokens = n_tokens;
-  layout_.n_streams = n_streams;
-  layout_.window = kv_.region_window(extent_, n_streams);
+  lay_out_streams();
   layout_.streams_in_order = false;
 }
 
@@ -124,7 +152,14 @@ void KvAttention::plan_runs(int from) {
 }
 
 void KvAttention::fill_region_mask(MaskValue* out) const {
-  kv_.fill_region_mask(out, layout_.window, stream_seq_, stream_pos_);
+  size_t first = 0;
+  for (const StreamGroup& grp : layout_.groups) {
+    const auto n = static_cast<size_t>(grp.n_streams);
+    kv_.fill_region_mask(out, grp.window, std::span<const int32_t>(stream_seq_).subspan(first, n),
+                         std::span<const int32_t>(stream_pos_).subspan(first, n), grp.span);
+    out += n * static_cast<size_t>(grp.window);
+    first += n;
+  }
 }
 
 void KvAttention::fill_gathered(int32_t* cells, MaskValue* mask) const {

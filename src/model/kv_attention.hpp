@@ -2,8 +2,9 @@
 // How the tokens of one forward pass attend over the KV cache, and the contents of the graph inputs
 // that say so: the KV side of the graph (llama.cpp's llm_graph_input_attn_kv), apart from the
 // model's layers. Every token attends over its own sequence's cells only, in one of three ways:
-// - streams: the leading tokens, one each of distinct sequences whose cells all lie in their home
-//   regions (KvCache::set_regions), attend in one 4-D attention, stream r over region r in place;
+// - streams: the leading tokens, one each of distinct sequences whose cells all lie in their homes
+//   (KvCache::set_regions), attend in place in one 4-D attention per home size: for homes of one
+//   region, stream r over region r; for homes of `span` regions, stream j over regions from j * span;
 // - gathered streams: the next tokens, one each of distinct sequences that outgrew their regions,
 //   attend in one 4-D attention over their cells gathered in position order;
 // - runs: the other tokens (prompt chunks, mostly), sequence by sequence, over the sequence's home
@@ -38,12 +39,22 @@ struct AttentionRun {
   bool operator==(const AttentionRun&) const = default;
 };
 
+// One 4-D attention over homes of `span` regions: stream j reads `window` cells from region j * span
+// (a placeholder where no token of the pass has that home).
+struct StreamGroup {
+  int span = 1;
+  int n_streams = 0;
+  int window = 0;  // cells per stream
+  bool operator==(const StreamGroup&) const = default;
+};
+
 // What a graph's shape depends on, attention-wise: two passes with equal layouts run the same graph.
 struct AttentionLayout {
   int n_stream_tokens = 0;
-  int n_streams = 0;
-  int window = 0;                // cells per stream
-  bool streams_in_order = true;  // token r is stream r: no reordering needed
+  std::vector<StreamGroup> groups;  // by span, ascending; their outputs follow one another
+  int n_streams = 0;                // of all groups
+  int region_mask_values = 0;       // the groups' masks, one after another: window * n_streams each
+  bool streams_in_order = true;     // one group of single regions, token r stream r: no reordering
   int n_gathered = 0;
   int gathered_window = 0;         // cells per gathered stream
   std::vector<AttentionRun> runs;  // the tokens after the streams, in batch order
@@ -74,14 +85,14 @@ class KvAttention {
   bool all_streams() const {
     return layout_.n_stream_tokens == static_cast<int>(seqs_.size()) && layout_.n_gathered == 0 && layout_.runs.empty();
   }
-  // Pads an all_streams() pass to n_tokens tokens (the extra ones, after the pass's, read stream 0's
-  // output and are discarded) over n_streams streams (those without a token are placeholders), so
-  // that decode steps of nearby sizes share one graph shape.
-  void pad_streams(int n_tokens, int n_streams);
+  // Pads an all_streams() pass to n_tokens tokens (the extra ones, after the pass's, read the first
+  // stream's output and are discarded), each group over n_regions / span streams (those without a
+  // token are placeholders), so that decode steps of nearby sizes share one graph shape.
+  void pad_streams(int n_tokens, int n_regions);
 
   // The inputs' contents, each of the size its layout field gives:
-  void fill_region_mask(MaskValue* out) const;                               // [window, n_streams]
-  std::span<const int32_t> stream_rows() const { return stream_rows_; }      // [n_streams]
+  void fill_region_mask(MaskValue* out) const;                               // [region_mask_values]
+  std::span<const int32_t> stream_rows() const { return stream_rows_; }      // [n_streams], group by group
   std::span<const int32_t> token_streams() const { return token_streams_; }  // [n_stream_tokens]
   void fill_gathered(int32_t* cells, MaskValue* mask) const;                 // [gathered_window * n_gathered] each
   void fill_run_masks(MaskValue* out) const;                                 // [run_mask_values]
@@ -90,6 +101,9 @@ class KvAttention {
 
  private:
   void plan_streams(bool in_order);
+  // Lays the groups' streams out one after another (stream_rows_, stream_seq_, stream_pos_,
+  // token_streams_) and sizes their windows, from token_group_ and token_stream_.
+  void lay_out_streams();
   void plan_gathered();
   void plan_runs(int from);
   // Whether the pass has exactly one token of the sequence.
@@ -102,10 +116,12 @@ class KvAttention {
   std::unordered_map<int32_t, int> tokens_of_;  // the pass's tokens per sequence
   AttentionLayout layout_;
   std::vector<int32_t> stream_rows_;    // per stream: its token (0 for a placeholder)
-  std::vector<int32_t> token_streams_;  // per token: its stream
+  std::vector<int32_t> token_streams_;  // per token: its stream, counted over all groups
   std::vector<int32_t> stream_seq_;     // per stream: its sequence, -1 for a placeholder
   std::vector<int32_t> stream_pos_;
-  int extent_ = 0;  // the streams' longest extent in their regions
+  std::vector<int> token_group_;   // per stream token: its group
+  std::vector<int> token_stream_;  // per stream token: its stream in the group
+  std::vector<int> extent_;        // per group: the streams' longest extent in their homes
 };
 
 }  // namespace rbees::model

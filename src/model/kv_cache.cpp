@@ -156,6 +156,7 @@ KvCache::KvCache(KvCache&& o) noexcept
       used_(std::exchange(o.used_, 0)),
       n_regions_(std::exchange(o.n_regions_, 1)),
       region_size_(std::exchange(o.region_size_, 0)),
+      max_span_(std::exchange(o.max_span_, 1)),
       block_(std::exchange(o.block_, 1)),
       block_used_(std::move(o.block_used_)),
       block_owner_(std::move(o.block_owner_)),
@@ -181,6 +182,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     used_ = std::exchange(o.used_, 0);
     n_regions_ = std::exchange(o.n_regions_, 1);
     region_size_ = std::exchange(o.region_size_, 0);
+    max_span_ = std::exchange(o.max_span_, 1);
     block_ = std::exchange(o.block_, 1);
     block_used_ = std::move(o.block_used_);
     block_owner_ = std::move(o.block_owner_);
@@ -238,7 +240,7 @@ int32_t KvCache::map_cell(int32_t seq, int32_t pos, int32_t cell) {
 
 void KvCache::tag(int32_t cell, int32_t seq) {
   ++cells_[cell].refs;
-  if (seq >= n_regions_) return;
+  if (!has_home(seq)) return;
   Home& h = homes_[seq];
   if (in_region(cell, seq)) {
     h.top = std::max(h.top, cell - seq * region_size() + 1);
@@ -248,7 +250,7 @@ void KvCache::tag(int32_t cell, int32_t seq) {
 }
 
 void KvCache::untag(int32_t cell, int32_t seq) {
-  if (seq < n_regions_) {
+  if (has_home(seq)) {
     Home& h = homes_[seq];
     if (!in_region(cell, seq)) {
       --h.outside;
@@ -271,7 +273,11 @@ void KvCache::unref(int32_t cell) {
   }
   const int32_t r_size = region_size();
   const int32_t region = cell / r_size;
-  if (region < n_regions_) homes_[region].free_from = std::min(homes_[region].free_from, cell - region * r_size);
+  if (region < n_regions_) {
+    // The cell is free again in the home that covers its region.
+    const int32_t owner = homes_[region].owner >= 0 ? homes_[region].owner : region;
+    homes_[owner].free_from = std::min(homes_[owner].free_from, cell - owner * r_size);
+  }
 }
 
 void KvCache::recount_home(int32_t seq) const {
@@ -440,16 +446,16 @@ std::vector<int32_t> KvCache::place(const std::vector<int32_t>& seq_ids, const s
     // The sequence's own block of these positions, else a free block at home; then a free cell at
     // home; then a free block anywhere; then any free cell.
     int32_t cell = block_ > 1 ? place_in_block(seq, positions[i], true) : -1;
-    if (cell < 0 && seq < n_regions_) {
+    if (cell < 0 && has_home(seq)) {
       Home& h = homes_[seq];
-      for (int32_t c = seq * r_size + h.free_from, end = (seq + 1) * r_size; c < end; ++c) {
+      for (int32_t c = seq * r_size + h.free_from, end = seq * r_size + home_cells(seq); c < end; ++c) {
         if (cells_[c].pos < 0) {
           cell = c;
           break;
         }
       }
       // Everything below the cell taken (or the whole region, when none was free) is in use.
-      h.free_from = (cell < 0 ? (seq + 1) * r_size : cell + 1) - seq * r_size;
+      h.free_from = cell < 0 ? home_cells(seq) : cell + 1 - seq * r_size;
     }
     if (cell < 0 && block_ > 1) cell = place_in_block(seq, positions[i], false);
     if (cell < 0) {
@@ -506,9 +512,13 @@ void KvCache::fill_mask(MaskValue* mask, int n_kv, const std::vector<int32_t>& s
   }
 }
 
-void KvCache::set_regions(int n) {
+void KvCache::set_regions(int n, int max_span) {
   if (n <= 0 || n > size()) throw std::invalid_argument("KV cache regions must be between 1 and the cell count");
+  if (max_span < 1 || max_span > n) {
+    throw std::invalid_argument("a home may span between 1 and " + std::to_string(n) + " regions");
+  }
   n_regions_ = n;
+  max_span_ = max_span;
   region_size_ = size() / n;
   // Regions of whole blocks, where each holds one at least (cells past the last region belong to
   // none, and are placed like any cell outside a home region).
@@ -518,47 +528,79 @@ void KvCache::set_regions(int n) {
   // free_from stays 0 (no claim about the regions' free cells): place() finds out.
 }
 
+void KvCache::set_home_span(int32_t seq, int n) {
+  if (seq < 0 || seq >= n_regions_ || homes_[seq].owner >= 0) {
+    throw std::logic_error("sequence " + std::to_string(seq) + " has no home region to span from");
+  }
+  if (n < 1 || n > max_span_ || seq + n > n_regions_ || seq % n != 0) {
+    throw std::logic_error("a home of " + std::to_string(n) + " regions from region " + std::to_string(seq) +
+                           " does not fit (at most " + std::to_string(max_span_) + ", " + std::to_string(n_regions_) +
+                           " regions, from a multiple of its span)");
+  }
+  const int old = homes_[seq].span;
+  for (int32_t r = seq + old; r < seq + n; ++r) {
+    if (homes_[r].owner >= 0 || homes_[r].span > 1 || seq_length(r) > 0) {
+      throw std::logic_error("region " + std::to_string(r) + " is in use: sequence " + std::to_string(seq) +
+                             " cannot span it");
+    }
+  }
+  for (int32_t r = seq + 1; r < seq + old; ++r) {
+    homes_[r].owner = -1;
+    homes_[r].free_from = 0;
+    recount_home(r);
+  }
+  for (int32_t r = seq + 1; r < seq + n; ++r) homes_[r].owner = seq;
+  homes_[seq].span = n;
+  homes_[seq].free_from = 0;  // no claim about the new span's free cells: place() finds out
+  recount_home(seq);
+}
+
+int KvCache::home_span(int32_t seq) const {
+  return has_home(seq) ? homes_[seq].span : 0;
+}
+
 bool KvCache::in_region(int32_t cell, int32_t seq) const {
-  const int32_t r_size = region_size();
-  return seq >= 0 && seq < n_regions_ && cell >= seq * r_size && cell < (seq + 1) * r_size;
+  if (!has_home(seq)) return false;
+  const int32_t first = seq * region_size();
+  return cell >= first && cell < first + home_cells(seq);
 }
 
 int KvCache::region_free(int32_t seq) const {
-  if (seq < 0 || seq >= n_regions_) return 0;
-  const int32_t r_size = region_size();
+  if (!has_home(seq)) return 0;
   int n = 0;
-  for (int32_t c = seq * r_size, end = c + r_size; c < end; ++c) n += cells_[c].pos < 0 ? 1 : 0;
+  for (int32_t c = seq * region_size(), end = c + home_cells(seq); c < end; ++c) n += cells_[c].pos < 0 ? 1 : 0;
   return n;
 }
 
 bool KvCache::home_has_room(int32_t seq) const {
-  if (seq < 0 || seq >= n_regions_) return false;
+  if (!has_home(seq)) return false;
   const int32_t r_size = region_size();
+  const int32_t cells = home_cells(seq);
   Home& h = homes_[seq];
-  while (h.free_from < r_size && cells_[seq * r_size + h.free_from].pos >= 0) ++h.free_from;
-  return h.free_from < r_size;
+  while (h.free_from < cells && cells_[seq * r_size + h.free_from].pos >= 0) ++h.free_from;
+  return h.free_from < cells;
 }
 
 int KvCache::home_extent(int32_t seq) const {
-  if (seq < 0 || seq >= n_regions_) return -1;
+  if (!has_home(seq)) return -1;
   const Home& h = homes_[seq];
   if (h.stale) recount_home(seq);
   return h.outside > 0 ? -1 : h.top;
 }
 
-int KvCache::region_window(int extent, int n_streams) const {
-  // Cells past the region belong to other sequences (or to the spare rows) and are masked out. ggml
+int KvCache::region_window(int extent, int n_streams, int span) const {
+  // Cells past the home belong to other sequences (or to the spare rows) and are masked out. ggml
   // sizes a view as if it were contiguous, so the windows of all streams must fit in the storage's
-  // rows; when the padded window does not, the region itself is the window.
+  // rows; when the padded window does not, the home itself is the window.
   const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
   const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
   if (static_cast<int64_t>(padded) * n_streams <= rows) return padded;
-  return std::max(extent, region_size());
+  return std::max(extent, span * region_size());
 }
 
-void KvCache::fill_region_mask(MaskValue* mask, int window, const std::vector<int32_t>& stream_seq,
-                               const std::vector<int32_t>& stream_pos) const {
-  const int32_t r_size = region_size();
+void KvCache::fill_region_mask(MaskValue* mask, int window, std::span<const int32_t> stream_seq,
+                               std::span<const int32_t> stream_pos, int span) const {
+  const int32_t r_size = region_size() * span;
   for (size_t r = 0; r < stream_seq.size(); ++r) {
     MaskValue* row = mask + r * window;
     std::fill(row, row + window, kMaskClosed);
@@ -634,7 +676,7 @@ int KvCache::run_window(int32_t seq, int extent) const {
   const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
   const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
   if (static_cast<int64_t>(seq) * region_size() + padded <= rows) return padded;
-  return std::max(extent, region_size());
+  return std::max(extent, home_cells(seq));
 }
 
 void KvCache::fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {

@@ -100,9 +100,20 @@ class KvCache {
   // sequence whose cells all lie in its home region can attend over that region alone: attention
   // then costs what the sequence holds, not what the whole cache holds. One region (the default)
   // makes the whole cache sequence 0's home.
-  void set_regions(int n);
+  //
+  // A sequence's home may span up to max_span consecutive regions (set_home_span), from a region
+  // whose index is a multiple of the span: a long sequence takes the room of several short ones and
+  // still attends in place, in a batch of streams with homes of its span.
+  void set_regions(int n, int max_span = 1);
   int n_regions() const { return n_regions_; }
   int region_size() const { return region_size_; }
+  int max_span() const { return max_span_; }
+  // Makes the home of `seq` the regions seq .. seq + n - 1 (n = 1: its own region alone; seq a
+  // multiple of n), before it holds cells there. The other regions must belong to no other span and their sequences
+  // hold no cells; while covered they are nobody's home. Throws std::logic_error otherwise.
+  void set_home_span(int32_t seq, int n);
+  // Regions the home of `seq` spans (0 for a sequence without a home).
+  int home_span(int32_t seq) const;
   // Free cells in the home region of `seq` (0 for a sequence without one).
   int region_free(int32_t seq) const;
   // Whether the home region of `seq` has a free cell (amortized: no scan of the region per call).
@@ -112,16 +123,16 @@ class KvCache {
   // For a sequence whose every cell lies in its home region: one past the highest offset it uses
   // there (0 when it holds nothing); otherwise -1.
   int home_extent(int32_t seq) const;
-  // Attention window for n_streams home regions (0 .. n_streams-1) whose extents are at most
-  // `extent`: a multiple of 256 cells when the storage (which has 256 spare rows past the last cell)
-  // holds that many windows, else the region size.
-  int region_window(int extent, int n_streams) const;
-  // Additive mask [window, n_streams], row r for home region r: 0 where the token of stream r
-  // (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of region r. A stream
-  // with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row stays
-  // finite.
-  void fill_region_mask(MaskValue* mask, int window, const std::vector<int32_t>& stream_seq,
-                        const std::vector<int32_t>& stream_pos) const;
+  // Attention window for n_streams homes of `span` regions each (stream r at region r * span) whose
+  // extents are at most `extent`: a multiple of 256 cells when the storage (which has 256 spare rows
+  // past the last cell) holds that many windows, else the home's size.
+  int region_window(int extent, int n_streams, int span = 1) const;
+  // Additive mask [window, n_streams], row r for the home at region r * span: 0 where the token of
+  // stream r (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of that home. A
+  // stream with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row
+  // stays finite.
+  void fill_region_mask(MaskValue* mask, int window, std::span<const int32_t> stream_seq,
+                        std::span<const int32_t> stream_pos, int span = 1) const;
   // Attention window for a run of tokens of sequence `seq`, whose cells all lie in its home region
   // up to offset `extent`: a multiple of 256 cells when it fits the storage from the region's start,
   // else the region.
@@ -202,7 +213,15 @@ class KvCache {
     int top = 0;            // one past the highest offset it uses in the region (unless stale)
     bool stale = false;     // a cell at the top was untagged: top is recounted when asked for
     int32_t free_from = 0;  // no cell of the region below this offset is free
+    int span = 1;           // regions the home spans from this one
+    int32_t owner = -1;     // the sequence whose span covers this region, or -1 (its own)
   };
+  // Whether `seq` has a home: a region of its own, not covered by another sequence's span.
+  bool has_home(int32_t seq) const {
+    return seq >= 0 && seq < n_regions_ && homes_[static_cast<size_t>(seq)].owner < 0;
+  }
+  // Cells in the home of `seq` (has_home).
+  int32_t home_cells(int32_t seq) const { return homes_[static_cast<size_t>(seq)].span * region_size_; }
 
   ggml_backend_dev_t dev_ = nullptr;
   std::vector<ggml_backend_dev_t> devs_;  // every device of the cache, dev_ first
@@ -220,6 +239,7 @@ class KvCache {
   int used_ = 0;
   int n_regions_ = 1;
   int region_size_ = 0;
+  int max_span_ = 1;
   int block_ = 1;
   std::vector<int32_t> block_used_;   // used cells per block
   std::vector<int32_t> block_owner_;  // the sequence writing into each block, or -1

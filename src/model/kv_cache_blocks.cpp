@@ -14,7 +14,7 @@ void KvCache::set_block_size(int b) {
   block_used_.assign(static_cast<size_t>(size() / b), 0);
   block_owner_.assign(static_cast<size_t>(size() / b), -1);
   block_cursor_ = 0;
-  set_regions(n_regions_);
+  set_regions(n_regions_, max_span_);
 }
 
 int32_t KvCache::seq_block(int32_t seq, int32_t pos) const {
@@ -44,9 +44,10 @@ int32_t KvCache::free_block(int32_t seq, bool at_home) {
   const auto n_blocks = static_cast<int32_t>(block_used_.size());
   auto is_free = [&](int32_t b) { return block_used_[b] == 0 && block_owner_[b] < 0; };
   if (at_home) {
-    if (seq >= n_regions_ || region_size_ < block_) return -1;
+    if (!has_home(seq) || region_size_ < block_) return -1;
     const int32_t per_region = region_size_ / block_;
-    for (int32_t b = seq * per_region + homes_[seq].free_from / block_, end = (seq + 1) * per_region; b < end; ++b) {
+    const int32_t end = (seq + homes_[seq].span) * per_region;
+    for (int32_t b = seq * per_region + homes_[seq].free_from / block_; b < end; ++b) {
       if (is_free(b)) return b;
     }
     return -1;

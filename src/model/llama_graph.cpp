@@ -68,9 +68,13 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     g.gather = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.attn.gather_ints), "inp_gather");
     ggml_set_input(g.gather);
   }
+  const auto& groups = shape.attn.groups;
   if (n_s > 0) {
-    g.region_mask =
-        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, shape.attn.window, 1, 1, shape.attn.n_streams), "inp_region_mask");
+    // One group (the usual case) reads its mask as it is; several read views of one input.
+    g.region_mask = groups.size() == 1
+                        ? ggml_new_tensor_4d(ctx, GGML_TYPE_F16, groups[0].window, 1, 1, groups[0].n_streams)
+                        : ggml_new_tensor_1d(ctx, GGML_TYPE_F16, shape.attn.region_mask_values);
+    named(g.region_mask, "inp_region_mask");
     ggml_set_input(g.region_mask);
     if (!shape.attn.streams_in_order) {
       g.stream_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.attn.n_streams), "inp_stream_rows");
@@ -103,7 +107,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   // 2048 tokens over 229k cells, 0.9 GB, 32 times over for a 7B model).
   auto on_device = [&](ggml_tensor* t) { return t != nullptr && !device_.is_cpu() ? ggml_cont(ctx, t) : t; };
   ggml_tensor* mask = on_device(g.mask);
-  ggml_tensor* region_mask = g.region_mask;
+  ggml_tensor* region_mask = groups.size() > 1 ? on_device(g.region_mask) : g.region_mask;
+  ggml_tensor* stream_rows = groups.size() > 1 ? on_device(g.stream_rows) : g.stream_rows;
   ggml_tensor* run_mask = on_device(g.run_mask);
   ggml_tensor* gather = on_device(g.gather);
   ggml_tensor* gathered_cells = on_device(g.gathered_cells);
@@ -147,18 +152,38 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
     ggml_tensor* a_s = nullptr;
     if (n_s > 0) {
-      // Home regions as a batch of streams: [head_dim, n_head_kv, window, n_streams], one query each.
-      ggml_tensor* qs = ggml_view_2d(ctx, q, n_q, n_s, q->nb[2], 0);
-      if (!shape.attn.streams_in_order) qs = ggml_get_rows(ctx, qs, g.stream_rows);
-      qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, shape.attn.n_streams);
-      const size_t k_region = k_all->nb[1] * kv.region_size();
-      const size_t v_region = v_all->nb[1] * kv.region_size();
-      ggml_tensor* ks = ggml_view_4d(ctx, k_all, hd, c.n_head_kv, shape.attn.window, shape.attn.n_streams, hd * k_es,
-                                     k_all->nb[1], k_region, 0);
-      ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, shape.attn.window, shape.attn.n_streams, hd * v_es,
-                                     v_all->nb[1], v_region, 0);
-      a_s = ggml_reshape_2d(ctx, named(attend(qs, ks, vs, region_mask, 1), "attend_streams", il), n_q,
-                            shape.attn.n_streams);
+      // Homes as batches of streams, one per home size: [head_dim, n_head_kv, window, n_streams], one
+      // query each, stream j over the home from region j * span.
+      ggml_tensor* q_all = ggml_view_2d(ctx, q, n_q, n_s, q->nb[2], 0);
+      int64_t first = 0;       // the group's first stream
+      int64_t mask_first = 0;  // its first mask value
+      for (const StreamGroup& grp : groups) {
+        ggml_tensor* qs = q_all;
+        if (!shape.attn.streams_in_order) {
+          ggml_tensor* rows = groups.size() == 1 ? stream_rows
+                                                 : ggml_view_1d(ctx, stream_rows, grp.n_streams,
+                                                                first * ggml_element_size(stream_rows));
+          qs = ggml_get_rows(ctx, qs, rows);
+        }
+        qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, grp.n_streams);
+        const size_t k_home = k_all->nb[1] * kv.region_size() * grp.span;
+        const size_t v_home = v_all->nb[1] * kv.region_size() * grp.span;
+        ggml_tensor* ks =
+            ggml_view_4d(ctx, k_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * k_es, k_all->nb[1], k_home, 0);
+        ggml_tensor* vs =
+            ggml_view_4d(ctx, v_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * v_es, v_all->nb[1], v_home, 0);
+        ggml_tensor* ms = region_mask;
+        if (groups.size() > 1) {
+          const size_t es = ggml_element_size(region_mask);
+          ms = ggml_view_4d(ctx, region_mask, grp.window, 1, 1, grp.n_streams, grp.window * es, grp.window * es,
+                            grp.window * es, mask_first * es);
+        }
+        ggml_tensor* ag =
+            ggml_reshape_2d(ctx, named(attend(qs, ks, vs, ms, 1), "attend_streams", il), n_q, grp.n_streams);
+        a_s = a_s == nullptr ? ag : ggml_concat(ctx, a_s, ag, 1);
+        first += grp.n_streams;
+        mask_first += static_cast<int64_t>(grp.window) * grp.n_streams;
+      }
       if (!shape.attn.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
     }
     ggml_tensor* a = a_s;

@@ -628,7 +628,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       ggml_backend_tensor_set(g.run_mask, run_mask, 0, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
-      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.window) * al.n_streams);
+      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
       fill([&] { attn.fill_region_mask(region_mask); });
       ggml_backend_tensor_set(g.region_mask, region_mask, 0, ggml_nbytes(g.region_mask));
     }

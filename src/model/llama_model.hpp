@@ -235,8 +235,8 @@ class LlamaModel {
     ggml_tensor* mask = nullptr;            // F16 [n_kv, n_general], or null
     ggml_tensor* run_mask = nullptr;        // F16 [run_mask_values], or null
     ggml_tensor* gather = nullptr;          // I32 [gather_ints], or null
-    ggml_tensor* region_mask = nullptr;     // F16 [window, 1, 1, n_streams], or null
-    ggml_tensor* stream_rows = nullptr;     // I32 [n_streams]: the token whose query stream r takes
+    ggml_tensor* region_mask = nullptr;     // F16 [window, 1, 1, n_streams] (one group) or [region_mask_values]
+    ggml_tensor* stream_rows = nullptr;     // I32 [n_streams]: the token whose query stream r takes, group by group
     ggml_tensor* token_streams = nullptr;   // I32 [n_stream_tokens]: the stream of each such token
     ggml_tensor* gathered_cells = nullptr;  // I32 [gathered_window * n_gathered]
     ggml_tensor* gathered_mask = nullptr;   // F16 [gathered_window, 1, 1, n_gathered]

@@ -315,6 +315,7 @@ TEST_F(BatchEngineTest, PreemptedSequencesResumeAndMatchTheirContinuationsAlone)
   opts.ctx_size = 128;  // 8 blocks of 16: room for two or three of the four at their full length
   opts.max_seqs = 4;
   opts.block_size = 16;
+  opts.home_span_tokens = 0;  // else the longer requests wait for two or more slots and none runs short
   BatchEngine engine(*runtime_, opts);
   std::vector<std::shared_ptr<Collector>> out;
   ASSERT_NO_FATAL_FAILURE(submit_all(engine, reqs, out));

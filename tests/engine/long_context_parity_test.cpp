@@ -84,12 +84,14 @@ struct Runtime {
   std::map<std::vector<int32_t>, std::vector<float>> passes;
 };
 
-BatchEngineOptions engine_options(int ctx_size, int max_seqs, int prefill_chunk) {
+// Homes of one region each unless home_span_tokens says otherwise.
+BatchEngineOptions engine_options(int ctx_size, int max_seqs, int prefill_chunk, int home_span_tokens = 0) {
   BatchEngineOptions o;
   o.ctx_size = ctx_size;
   o.max_seqs = max_seqs;
   o.prefill_chunk = prefill_chunk;
   o.block_size = 16;
+  o.home_span_tokens = home_span_tokens;
   return o;
 }
 
@@ -242,6 +244,25 @@ class LongContextEngine : public ::testing::Test {
     expect_all_match(r, served, "outgrown regions");
   }
 
+  // Regions of 512 cells, and homes of up to two: the three longer sequences (490 to 980 prompt
+  // tokens and 40 more) take two slots each, from an even slot, and wait for them; the short one
+  // takes one. None leaves its home, so none is gathered: they attend in place, as two batches of
+  // streams (homes of one region and of two) where they decode together.
+  static void together_in_spanning_homes(Runtime& r) {
+    std::vector<Served> served;
+    const uint64_t gathered_before = r.rt->model().timings().gathered_tokens;
+    {
+      BatchEngine engine(*r.rt, engine_options(2048, 4, 16, 1024));
+      EXPECT_EQ(engine.options().home_span_tokens, 1024);
+      const auto& p = prompts_;
+      served = serve(engine, {p[3], p[0], p[2], p[1]});
+    }
+    // (The batch-invariant mode gathers a sequence whose cells at home are out of position order,
+    // which blocks freed around it can make them.)
+    if (!r.invariant) EXPECT_EQ(r.rt->model().timings().gathered_tokens, gathered_before) << "a sequence left its home";
+    expect_all_match(r, served, "homes of two regions");
+  }
+
   // The longest prompt after an earlier request evaluated its first 600 tokens, with a second prompt
   // beside it. From the other slot, the reused cells lie above the sequence's home region, where its
   // later tokens go; from its own slot, they are at home below them.
@@ -287,6 +308,11 @@ TEST_F(LongContextEngine, PrefixCacheHitFromTheSameSlot) {
 
 TEST_F(LongContextEngine, PromptsTogetherOutgrowingTheirRegions) {
   together_outgrowing(*default_);
+}
+
+TEST_F(LongContextEngine, PromptsTogetherInHomesSpanningTwoRegions) {
+  together_in_spanning_homes(*default_);
+  together_in_spanning_homes(*invariant_);
 }
 
 TEST_F(LongContextEngine, PrefixCacheHitFromAnotherSlot) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -18,10 +19,11 @@ namespace {
 class FakeBudget : public KvBudget {
  public:
   explicit FakeBudget(int tokens) : free_(tokens) {}
-  std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total, bool) override {
+  std::optional<int> admit(int32_t slot, std::span<const int32_t> prompt, int max_total, bool, int span) override {
     if (max_total > free_) return std::nullopt;
     free_ -= max_total;
     held_[slot] = max_total;
+    spans_[slot] = span;
     return prompt.size() > static_cast<size_t>(cached_) ? cached_ : 0;
   }
   bool grow(int32_t slot, int n_tokens) override {
@@ -38,7 +40,14 @@ class FakeBudget : public KvBudget {
   }
   int32_t prefix_home(std::span<const int32_t>) const override { return home_; }
   bool next_at_home(int32_t slot) const override { return away_.count(slot) == 0; }
+  // Homes of region_ tokens per slot, spanning up to max_span_ slots (1: no spanning).
+  int home_span_for(int max_total) const override {
+    return std::clamp((max_total + region_ - 1) / region_, 1, max_span_);
+  }
   int free_ = 0;
+  int region_ = 100;
+  int max_span_ = 1;
+  std::map<int32_t, int> spans_;  // the span each admission was given
   int cached_ = 0;                // prompt tokens every admission reuses
   int32_t home_ = -1;             // what prefix_home() answers
   std::map<int32_t, bool> away_;  // slots whose next token is not at home
