@@ -22,7 +22,7 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "memory after the weights)")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--max-seqs", sizing.max_seqs,
-                 "Sequences generating at once (continuous batching; default: 8 on the CPU; on a GPU, one per 512 "
+                 "Sequences generating at once (continuous batching; default: 8 on the CPU; on a GPU, one per 1024 "
                  "tokens of KV cache, or per model context if shorter, up to 256)")
       ->check(CLI::Range(1, 1024));
   cmd.add_option("--kv-memory-fraction", sizing.memory_fraction,

@@ -10,10 +10,12 @@ namespace {
 constexpr int kCpuMaxSeqs = 8;
 constexpr int kCpuCtxSize = 8192;
 // GPU: as many slots as a GPU batches well, each with a region of the cache of at least
-// kGpuRegionTokens cells; a sequence that may grow longer spans several slots' regions, up to this
-// many tokens (or the model's context, if shorter), so that a short one takes little room.
+// kGpuRegionTokens cells; a sequence that may grow longer spans several slots' regions, up to
+// kGpuSlotTokens (or the model's context, if shorter), so that a short one takes little room. A
+// multiple of 256 cells: the CUDA flash kernel skips a stream's masked cells only in windows of
+// whole 256-cell tiles.
 constexpr int kGpuMaxSeqs = 256;
-constexpr int kGpuRegionTokens = 512;
+constexpr int kGpuRegionTokens = 1024;
 constexpr int kGpuSlotTokens = 2048;
 // Kept free beside the cache for the compute buffers (logits and activations of a 512-token graph)
 // and the CUDA context's own allocations.
