@@ -92,6 +92,40 @@ TEST_F(SchedulerTest, AdmitsIntoTheLowestFreeSlotUntilSlotsOrRoomRunOut) {
   EXPECT_THROW(sched.release(3), std::logic_error);  // no such slot
 }
 
+// Homes of up to two slots (regions of 100 tokens): a request of more than 100 tokens takes two free
+// slots from an even one and waits while there are none (nobody overtakes it); one of at most 100
+// takes a free slot between busy ones where there is one, so that free pairs stay whole.
+TEST_F(SchedulerTest, LongRequestsTakeAlignedRunsOfSlotsAndShortOnesKeepRunsWhole) {
+  Scheduler sched(6, 64);
+  FakeBudget kv(10000);
+  kv.max_span_ = 2;
+  auto a = seq(10), b = seq(10), c = seq(10), d = seq(10), e = seq(10), f = seq(10);
+  EXPECT_EQ(sched.admit(*a, 50, kv), 0);  // nothing busy: the lowest free slot
+  EXPECT_EQ(kv.spans_[0], 1);
+  EXPECT_EQ(sched.admit(*b, 150, kv), 2) << "two slots from an even one: 2 and 3";
+  EXPECT_EQ(kv.spans_[2], 2);
+  EXPECT_EQ(sched.free_slots(), 3);
+  EXPECT_EQ(sched.admit(*c, 60, kv), 1) << "slot 1 lies between busy ones; 4 and 5 stay a pair";
+  EXPECT_EQ(sched.admit(*d, 200, kv), 4);
+  EXPECT_EQ(sched.free_slots(), 0);
+  EXPECT_EQ(sched.admit(*e, 150, kv), std::nullopt);
+  // Slot 1 frees: one slot, no pair. Then slot 0: the pair 0-1.
+  kv.release(1);
+  sched.release(1);
+  EXPECT_EQ(sched.admit(*e, 150, kv), std::nullopt) << "no free pair yet";
+  EXPECT_EQ(e->state(), SequenceState::waiting);
+  kv.release(0);
+  sched.release(0);
+  EXPECT_EQ(sched.admit(*e, 150, kv), 0);
+  // Releasing a two-slot sequence frees both its slots.
+  kv.release(2);
+  sched.release(2);
+  EXPECT_EQ(sched.free_slots(), 2);
+  EXPECT_THROW(sched.release(3), std::logic_error) << "slot 3 was part of 2's home, not a sequence";
+  EXPECT_EQ(sched.admit(*f, 120, kv), 2);
+  EXPECT_EQ(sched.free_slots(), 0);
+}
+
 TEST_F(SchedulerTest, PrefersTheFreeSlotHoldingTheCachedPrefixAndCountsReusedTokens) {
   Scheduler sched(4, 64);
   FakeBudget kv(1000);

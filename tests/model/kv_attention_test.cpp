@@ -112,3 +112,55 @@ TEST_F(KvAttentionTest, WithoutFlashAttentionEveryTokenAttendsOverTheWholeSpan) 
 
 }  // namespace
 }  // namespace rbees::model
+
+namespace rbees::model {
+namespace {
+
+// Homes of one and of two regions in one pass: a batch of streams each, stream j of the two-region
+// group over regions 2j and 2j + 1; the outputs follow one another, so every token is reordered.
+TEST(KvAttentionSpans, DecodeTokensOfHomesOfTwoSizesFormOneGroupEach) {
+  const core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 64, GGML_TYPE_F16);
+  kv.set_regions(4, 2);
+  kv.set_home_span(2, 2);
+  std::vector<int32_t> twos(20, 2), pos(20);
+  for (int i = 0; i < 20; ++i) pos[i] = i;
+  kv.place(twos, pos);  // cells 32 .. 51
+  kv.place({0, 0, 0, 1, 1, 1, 1, 1}, {0, 1, 2, 0, 1, 2, 3, 4});
+  const std::vector<int32_t> seqs{1, 2, 0}, positions{5, 20, 3};
+  kv.place(seqs, positions);
+  KvAttention attn(kv, seqs, positions, {});
+  const AttentionLayout& l = attn.layout();
+  EXPECT_TRUE(attn.all_streams());
+  ASSERT_EQ(l.groups.size(), 2u);
+  // 256-cell windows do not fit the 64 + 256 rows twice: the homes' own sizes.
+  EXPECT_EQ(l.groups[0], (StreamGroup{1, 2, 16}));
+  EXPECT_EQ(l.groups[1], (StreamGroup{2, 2, 32}));  // stream 0 (regions 0-1) a placeholder
+  EXPECT_EQ(l.n_streams, 4);
+  EXPECT_EQ(l.region_mask_values, 16 * 2 + 32 * 2);
+  EXPECT_FALSE(l.streams_in_order);
+  EXPECT_EQ(std::vector<int32_t>(attn.stream_rows().begin(), attn.stream_rows().end()),
+            (std::vector<int32_t>{2, 0, 0, 1}));
+  EXPECT_EQ(std::vector<int32_t>(attn.token_streams().begin(), attn.token_streams().end()),
+            (std::vector<int32_t>{1, 3, 0}));
+  std::vector<MaskValue> mask(static_cast<size_t>(l.region_mask_values));
+  attn.fill_region_mask(mask.data());
+  const auto m = as_floats(mask);
+  auto open = [&](int from, int n) { return std::count(m.begin() + from, m.begin() + from + n, 0.0f); };
+  EXPECT_EQ(open(0, 16), 4);    // sequence 0 at position 3
+  EXPECT_EQ(open(16, 16), 6);   // sequence 1 at position 5
+  EXPECT_EQ(open(32, 32), 1);   // the placeholder sees one cell
+  EXPECT_EQ(open(64, 32), 21);  // sequence 2 at position 20, over regions 2 and 3
+  for (int c = 0; c < 21; ++c) EXPECT_EQ(m[64 + c], 0.0f) << c;
+
+  // Padded for decode buckets: 8 tokens, each group over every home of its size.
+  attn.pad_streams(8, 4);
+  EXPECT_EQ(l.groups[0].n_streams, 4);
+  EXPECT_EQ(l.groups[1].n_streams, 2);
+  EXPECT_EQ(l.n_stream_tokens, 8);
+  EXPECT_EQ(std::vector<int32_t>(attn.token_streams().begin(), attn.token_streams().end()),
+            (std::vector<int32_t>{1, 5, 0, 0, 0, 0, 0, 0}));
+}
+
+}  // namespace
+}  // namespace rbees::model
