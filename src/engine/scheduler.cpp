@@ -33,10 +33,10 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
     int32_t first_free = -1;
     for (int32_t s = 0; s < max_seqs_ && id < 0; s += span) {
       if (!run_free(s, span)) continue;
-      if (span > 1 || !spans) {
+      // A one-slot request where homes span slots: a slot between busy ones cuts no free run.
+      const bool between_busy = (s == 0 || span_[s - 1] != 0) && (s + 1 == max_seqs_ || span_[s + 1] != 0);
+      if (span > 1 || !spans || between_busy) {
         id = s;
-      } else if ((s == 0 || span_[s - 1] != 0) && (s + 1 == max_seqs_ || span_[s + 1] != 0)) {
-        id = s;  // between busy slots: no free run is cut
       } else if (first_free < 0) {
         first_free = s;
       }

@@ -73,7 +73,8 @@ void KvAttention::lay_out_streams() {
   stream_pos_.assign(n, 0);
   token_streams_.assign(static_cast<size_t>(layout_.n_stream_tokens), 0);  // padding reads stream 0
   for (size_t i = 0; i < token_group_.size(); ++i) {
-    const auto r = static_cast<size_t>(first[static_cast<size_t>(token_group_[i])] + token_stream_[i]);
+    const auto r =
+        static_cast<size_t>(first[static_cast<size_t>(token_group_[i])]) + static_cast<size_t>(token_stream_[i]);
     stream_rows_[r] = static_cast<int32_t>(i);
     stream_seq_[r] = seqs_[i];
     stream_pos_[r] = positions_[i];
