@@ -559,6 +559,8 @@ HealthInfo BatchEngine::health() const {
   h.vocab_size = static_cast<int64_t>(rt_.tokenizer().vocab_size());
   h.context_length = limit_;
   h.kv_cache_tokens = kv_.size();
+  h.region_tokens = kv_.n_regions() > 1 ? kv_.region_size() : 0;
+  h.max_home_span = kv_.max_span();
   h.max_seqs = opts_.max_seqs;
   h.max_queue = opts_.max_queue;
   return h;

@@ -103,6 +103,8 @@ struct HealthInfo {
   int64_t vocab_size = 0;
   int64_t context_length = 0;
   int64_t kv_cache_tokens = 0;  // cells of the KV cache, over all sequences
+  int64_t region_tokens = 0;    // cells of each slot's home region (0: no regions)
+  int max_home_span = 1;        // regions one sequence's home may span
   int64_t max_seqs = 0;         // sequences generating at once
   int64_t max_queue = 0;        // requests waiting beyond them (0 with max_seqs 0: not stated)
   std::vector<DeviceUsage> devices;

@@ -27,6 +27,8 @@ Reply health(ServerContext& ctx, HttpRequest&) {
     body["vocab_size"] = h.vocab_size;
     body["context_length"] = h.context_length;
     body["kv_cache_tokens"] = h.kv_cache_tokens;
+    body["region_tokens"] = h.region_tokens;
+    body["max_home_span"] = h.max_home_span;
     body["max_seqs"] = h.max_seqs;
     nlohmann::json devices = nlohmann::json::array();
     for (const auto& d : h.devices) {

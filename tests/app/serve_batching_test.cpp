@@ -36,6 +36,12 @@ std::vector<Job> sixteen_jobs() {
 TEST(ServeBatching, SixteenConcurrentGreedyRequestsEachGiveTheirOwnContinuation) {
   Daemon d({"--model", kModelDir, "--max-seqs", "16"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
+  // 8192 cells over 16 slots: regions of 512, and homes of up to two of them for the model's 1024
+  // tokens of context.
+  const json health = json::parse(d.client().Get("/health")->body);
+  EXPECT_EQ(health["kv_cache_tokens"], 8192);
+  EXPECT_EQ(health["region_tokens"], 512);
+  EXPECT_EQ(health["max_home_span"], 2);
   const auto jobs = sixteen_jobs();
   ASSERT_EQ(jobs.size(), 16u);
   // Each prompt alone first. Batches of other shapes may change logits in their last bits, which can
