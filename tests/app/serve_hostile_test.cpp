@@ -197,8 +197,12 @@ TEST(ServeHostile, IdleAndSlowHeaderConnectionsDoNotDelayOthers) {
 TEST(ServeHostile, AThousandStreamsReadLateOrNeverHoldNoThreadsAndAllEnd) {
   raise_open_file_limit();
   constexpr int kStreams = 1000;
+  // Homes of one 64-cell region each: the stalled reader's 900-token job outgrows its region and
+  // attends over its cells gathered, so it is still running when its reader is dropped (in a home
+  // spanning 15 regions it could finish first, its events all queued, and there would be no job to
+  // cancel).
   Daemon d({"--model", kModelDir, "--max-seqs", "256", "--max-queue", "1024", "--ctx-size", "16384", "--write-timeout",
-            "0.5", "--ignore-eos"});
+            "0.5", "--ignore-eos", "--home-span-tokens", "0"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   // Warm-up: the engine's threads exist once it has run a batch.
   ASSERT_EQ(execute(d, greedy_body("warm", "The prince", 4)).status, 200);
