@@ -55,7 +55,7 @@ std::optional<int> KvBlocks::find_cached(uint64_t parent, std::span<const int32_
 
 int KvBlocks::home_span_for(int max_total) const {
   if (kv_.n_regions() <= 1 || kv_.region_size() <= 0) return 1;
-  const int regions = (std::max(1, max_total) + kv_.region_size() - 1) / kv_.region_size();
+  const int regions = 1 + (std::max(1, max_total) - 1) / kv_.region_size();  // no overflow near INT_MAX
   return std::clamp(regions, 1, kv_.max_span());
 }
 
