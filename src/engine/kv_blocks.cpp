@@ -147,6 +147,7 @@ std::optional<int> KvBlocks::admit(int32_t seq, std::span<const int32_t> prompt,
         for (int id : matched) unref(id);
       }
       kv_.seq_rm(seq);
+      if (seq < kv_.n_regions()) kv_.set_home_span(seq, 1);
       n_reserved_ -= reserve;
       throw;
     }
