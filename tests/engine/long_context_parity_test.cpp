@@ -106,6 +106,10 @@ class LongContextEngine : public ::testing::Test {
     o.threads = 1;
     o.batch_invariant = true;
     invariant_ = new Runtime{ModelRuntime::load(o), true, {}};
+    // As a GPU runs by default: decode steps padded to bucketed sizes over every home's stream.
+    o.batch_invariant = false;
+    o.decode_buckets = true;
+    padded_ = new Runtime{ModelRuntime::load(o), false, {}};
     prompts_ = {{"prompt980", war_and_peace_ids(0, 980)},
                 {"prompt740", war_and_peace_ids(100000, 740)},
                 {"prompt490", war_and_peace_ids(200000, 490)},
@@ -114,7 +118,8 @@ class LongContextEngine : public ::testing::Test {
   static void TearDownTestSuite() {
     delete default_;
     delete invariant_;
-    default_ = invariant_ = nullptr;
+    delete padded_;
+    default_ = invariant_ = padded_ = nullptr;
   }
   void SetUp() override {
     if (!have_war_and_peace()) GTEST_SKIP() << "../shared is absent: no " << kWarAndPeace;
@@ -263,6 +268,19 @@ class LongContextEngine : public ::testing::Test {
     expect_all_match(r, served, "homes of two regions");
   }
 
+  // A one-region home (230 prompt tokens) and a two-region one (490) decoding side by side, both
+  // prompts evaluated in the first two steps: their decode steps are two batches of streams (homes
+  // of one region and of two), padded to bucketed sizes where the runtime pads decode steps.
+  static void two_home_sizes_decoding(Runtime& r) {
+    std::vector<Served> served;
+    {
+      BatchEngine engine(*r.rt, engine_options(2048, 4, 512, 1024));
+      const auto& p = prompts_;
+      served = serve(engine, {p[3], p[2]});
+    }
+    expect_all_match(r, served, "homes of 1 and 2 regions");
+  }
+
   // The longest prompt after an earlier request evaluated its first 600 tokens, with a second prompt
   // beside it. From the other slot, the reused cells lie above the sequence's home region, where its
   // later tokens go; from its own slot, they are at home below them.
@@ -285,10 +303,12 @@ class LongContextEngine : public ::testing::Test {
 
   static Runtime* default_;
   static Runtime* invariant_;
+  static Runtime* padded_;
   static std::vector<NamedPrompt> prompts_;
 };
 Runtime* LongContextEngine::default_ = nullptr;
 Runtime* LongContextEngine::invariant_ = nullptr;
+Runtime* LongContextEngine::padded_ = nullptr;
 std::vector<NamedPrompt> LongContextEngine::prompts_;
 
 TEST_F(LongContextEngine, EachPromptAloneInSmallPrefillChunks) {
@@ -313,6 +333,12 @@ TEST_F(LongContextEngine, PromptsTogetherOutgrowingTheirRegions) {
 TEST_F(LongContextEngine, PromptsTogetherInHomesSpanningTwoRegions) {
   together_in_spanning_homes(*default_);
   together_in_spanning_homes(*invariant_);
+  together_in_spanning_homes(*padded_);
+}
+
+TEST_F(LongContextEngine, HomesOfOneAndTwoRegionsDecodingTogether) {
+  two_home_sizes_decoding(*default_);
+  two_home_sizes_decoding(*padded_);
 }
 
 TEST_F(LongContextEngine, PrefixCacheHitFromAnotherSlot) {
