@@ -41,9 +41,10 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
       ->default_val(0);
   cmd.add_option("--home-span-tokens", o.home_span_tokens,
                  "Each slot has a region of the KV cache (--ctx-size / --max-seqs cells) where its sequence attends "
-                 "in place; a request that may grow past one region (prompt plus max_tokens) takes the free slots "
-                 "after its own as one home, as many as this many tokens fill (or the model's context), and waits "
-                 "for them; 0: one region each (a longer sequence then attends over a copy of its cells)")
+                 "in place; a request that may grow past one region (prompt plus max_tokens) takes consecutive free "
+                 "slots as one home (from a multiple of their number; as many as this many tokens fill, or the "
+                 "model's context) and waits for them; 0: one region each (a longer sequence then attends over a "
+                 "copy of its cells)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(o.home_span_tokens);
   add_greedy_on_device_option(cmd, o.greedy_on_device);
