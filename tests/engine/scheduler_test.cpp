@@ -41,9 +41,7 @@ class FakeBudget : public KvBudget {
   int32_t prefix_home(std::span<const int32_t>) const override { return home_; }
   bool next_at_home(int32_t slot) const override { return away_.count(slot) == 0; }
   // Homes of region_ tokens per slot, spanning up to max_span_ slots (1: no spanning).
-  int home_span_for(int max_total) const override {
-    return std::clamp(1 + (max_total - 1) / region_, 1, max_span_);
-  }
+  int home_span_for(int max_total) const override { return std::clamp(1 + (max_total - 1) / region_, 1, max_span_); }
   int free_ = 0;
   int region_ = 100;
   int max_span_ = 1;
