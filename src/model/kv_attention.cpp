@@ -24,13 +24,14 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
 // a token become placeholders.
 // in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
 void KvAttention::plan_streams(bool in_order) {
-  std::vector<int> spans;  // per qualifying token
+  std::vector<int> spans, extents;  // per qualifying token
   for (int32_t s : seqs_) {
     if (!single(s)) break;
     const int span = kv_.home_span(s);
     const int e = span > 0 ? kv_.home_extent(s) : -1;
     if (e < 0 || (in_order && !kv_.in_position_order(s))) break;
     spans.push_back(span);
+    extents.push_back(e);
   }
   if (spans.empty()) return;
   std::vector<int> distinct = spans;
@@ -45,7 +46,7 @@ void KvAttention::plan_streams(bool in_order) {
     const int j = seqs_[i] / spans[i];
     StreamGroup& grp = layout_.groups[static_cast<size_t>(g)];
     grp.n_streams = std::max(grp.n_streams, j + 1);
-    extent_[static_cast<size_t>(g)] = std::max(extent_[static_cast<size_t>(g)], kv_.home_extent(seqs_[i]));
+    extent_[static_cast<size_t>(g)] = std::max(extent_[static_cast<size_t>(g)], extents[i]);
     token_group_.push_back(g);
     token_stream_.push_back(j);
   }
