@@ -13,7 +13,9 @@
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
 # EXTRA="OPTIONS" (after step 2: ours alone at 64 clients with those serve options, an A/B),
 # SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
-# MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options).
+# MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
+# GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
+# .carry for the tests that read it).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
 set -u
@@ -38,10 +40,12 @@ src=/tmp/llama-src/llama.cpp-nlc-3.22.1
  echo "anchor rc=$?" >"$R/anchor.rc") &
 carry="$here/.carry"
 cmake -S "$here" -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DRBEES_TESTS=OFF -DRBEES_GGML_DIR="$src/ggml" -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" \
+  -DRBEES_TESTS=$([ -n "${GPU_TESTS:-}" ] && echo ON || echo OFF) -DRBEES_GGML_DIR="$src/ggml" \
+  -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" \
   -DCMAKE_PREFIX_PATH="$carry/deps/usr" -DCMAKE_INCLUDE_PATH="$carry/deps/usr/include" \
   -DCMAKE_LIBRARY_PATH="$carry/deps/usr/lib/x86_64-linux-gnu" >"$R/build.log" 2>&1
-cmake --build build-cuda -j16 --target rbees-workerd rbees-make-random-gguf >>"$R/build.log" 2>&1
+cmake --build build-cuda -j16 --target rbees-workerd rbees-make-random-gguf $([ -n "${GPU_TESTS:-}" ] && echo model_tests) \
+  >>"$R/build.log" 2>&1
 el "ours built rc=$?"
 tail -n 5 "$R/build.log"
 mkdir -p /tmp/models
@@ -56,12 +60,18 @@ ours=build-cuda/rbees-workerd
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
   (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d prefill serve serve-extra serve-g* serve256 constrained profile \
-    master.log build.log anchor-build.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
+    master.log build.log anchor-build.log gpu-tests.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
 wait
 el "$(cat $R/anchor.rc)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if [ -n "${GPU_TESTS:-}" ]; then
+  mkdir -p "$here/../shared/data" && cp .carry/war-and-peace.txt "$here/../shared/data/"
+  RBEES_TEST_DEVICE=cuda:0 build-cuda/tests/model_tests --gtest_brief=1 --gtest_filter="$GPU_TESTS" >"$R/gpu-tests.log" 2>&1
+  el "gpu tests rc=$?"
+  grep -E '^\[  (PASSED|FAILED|SKIPPED)|Failure|actual' "$R/gpu-tests.log" | head -n 30
+fi
 if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
   mkdir -p "$R/constrained"
   MODEL="$M" OURS="$ours" OUTDIR="$R/constrained" bash bench/gpu/constrained_job.sh >"$R/constrained/console.txt" 2>&1

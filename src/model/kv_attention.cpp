@@ -134,13 +134,13 @@ void KvAttention::plan_runs(int from) {
     const int extent = options_.flash && ordered && own ? kv_.home_extent(seqs_[i]) : -1;
     if (extent > 0) {
       runs.push_back(AttentionRun{i, j - i, seqs_[i], kv_.run_window(seqs_[i], extent), layout_.run_mask_values});
-      layout_.run_mask_values += runs.back().window * runs.back().n_tokens;
+      layout_.run_mask_values += runs.back().window * runs.back().mask_rows();
     } else if (own && options_.flash) {
       // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep the
       // graph's shape; the invariant mode's reference kernel sums the cells it is given.
       const int window = kv_.gather_window(seqs_[i], !invariant);
       runs.push_back(AttentionRun{i, j - i, seqs_[i], window, layout_.run_mask_values, true, layout_.gather_ints});
-      layout_.run_mask_values += window * (j - i);
+      layout_.run_mask_values += window * runs.back().mask_rows();
       layout_.gather_ints += window;
     } else if (!runs.empty() && runs.back().region < 0) {
       runs.back().n_tokens += j - i;
@@ -178,6 +178,8 @@ void KvAttention::fill_run_masks(MaskValue* out) const {
   for (const AttentionRun& r : layout_.runs) {
     if (r.region < 0) continue;
     const int32_t* pos = positions_.data() + r.begin;
+    const size_t w = static_cast<size_t>(r.window);
+    std::fill(out + r.mask_at + r.n_tokens * w, out + r.mask_at + r.mask_rows() * w, kMaskClosed);
     if (r.gathered) {
       kv_.fill_seq_mask(out + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));
     } else {

@@ -28,6 +28,11 @@ namespace rbees::model {
 // `gather_at` in the gather input, mask at `mask_at`; `region` names the sequence); other tokens
 // attend over the cache's first n_kv cells (region < 0: rows [mask_at, mask_at + n_tokens) of the
 // shared mask).
+// A run's mask holds n_tokens rows, rounded up to kRunMaskRows (closed rows after them) when it has
+// several tokens: ggml's CUDA flash kernel reads a whole tile of query rows of the mask when it looks
+// for key tiles to skip.
+inline constexpr int kRunMaskRows = 64;
+
 struct AttentionRun {
   int begin = 0;
   int n_tokens = 0;
@@ -37,6 +42,9 @@ struct AttentionRun {
   bool gathered = false;
   int gather_at = 0;
   bool operator==(const AttentionRun&) const = default;
+  int mask_rows() const {
+    return n_tokens < 2 ? n_tokens : (n_tokens + kRunMaskRows - 1) / kRunMaskRows * kRunMaskRows;
+  }
 };
 
 // One 4-D attention over homes of `span` regions: stream j reads `window` cells from region j * span

@@ -67,15 +67,19 @@ TEST_F(KvAttentionTest, HomeStreamsThenGatheredStreamsThenRuns) {
   // Then the prompt chunk: a run over sequence 3's region, causal.
   ASSERT_EQ(l.runs.size(), 1u);
   EXPECT_EQ(l.runs[0], (AttentionRun{3, 3, 3, 256, 0}));
-  EXPECT_EQ(l.run_mask_values, 3 * 256);
+  // Its mask's rows are padded to kRunMaskRows, the padding closed.
+  EXPECT_EQ(l.runs[0].mask_rows(), kRunMaskRows);
+  EXPECT_EQ(l.run_mask_values, kRunMaskRows * 256);
   EXPECT_EQ(l.n_general, 0);
   EXPECT_EQ(l.n_kv, 0);
-  std::vector<MaskValue> run(3 * 256);
+  std::vector<MaskValue> run(kRunMaskRows * 256, 0);
   attn.fill_run_masks(run.data());
   const auto r = as_floats(run);
   for (int t = 0; t < 3; ++t) {
     EXPECT_EQ(std::count(r.begin() + t * 256, r.begin() + (t + 1) * 256, 0.0f), t + 1) << "token " << t;
   }
+  EXPECT_EQ(std::count_if(r.begin() + 3 * 256, r.end(), [](float v) { return std::isinf(v) && v < 0; }),
+            (kRunMaskRows - 3) * 256);
 }
 
 TEST_F(KvAttentionTest, BatchInvarianceGathersEachOutgrownSequenceUnpadded) {
