@@ -41,11 +41,6 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "so that steps of nearby sizes reuse one graph (a CUDA graph on a GPU): on, off, or auto (on a GPU)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
-  cmd.add_option("--split-prompt-heads", opts.split_prompt_heads,
-                 "Prompt chunks of under 1024 tokens attend as two batches of half the heads, so that ggml's CUDA "
-                 "flash kernel skips the key tiles the causal mask closes: on, off, or auto (on a GPU)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -114,7 +109,6 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
-  if (opts.split_prompt_heads != "auto") ro.split_prompt_heads = opts.split_prompt_heads == "on";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

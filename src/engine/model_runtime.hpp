@@ -41,9 +41,6 @@ struct RuntimeOptions {
   std::optional<int> max_graph_tokens;
   // Decode steps padded to bucketed sizes (model::ModelOptions::pad_decode_steps). Unset: on a GPU.
   std::optional<bool> decode_buckets;
-  // Prompt chunks attend as two streams of half the heads (model::ModelOptions::split_run_heads).
-  // Unset: on a GPU.
-  std::optional<bool> split_prompt_heads;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -29,8 +29,8 @@ namespace rbees::model {
 // attend over the cache's first n_kv cells (region < 0: rows [mask_at, mask_at + n_tokens) of the
 // shared mask).
 // A run's mask holds n_tokens rows, rounded up to kRunMaskRows (closed rows after them) when it has
-// several tokens: ggml's CUDA flash kernel reads a whole tile of query rows of the mask when it looks
-// for key tiles to skip.
+// several tokens: when ggml's CUDA flash kernel looks for key tiles to skip (for runs of 1024 tokens
+// and more), it reads the mask a whole tile of query rows at a time, past the run's last row.
 inline constexpr int kRunMaskRows = 64;
 
 struct AttentionRun {

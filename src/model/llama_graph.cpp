@@ -14,11 +14,6 @@
 namespace rbees::model {
 namespace {
 
-// ggml's CUDA flash kernel skips closed key tiles (of 256 cells) for a batch of several streams, or
-// of this many queries: see ModelOptions::split_run_heads.
-constexpr int kSplitRunQueries = 1024;
-constexpr int kSplitRunTile = 256;
-
 ggml_tensor* named(ggml_tensor* t, const char* what, int il) {
   ggml_format_name(t, "%s-%d", what, il);
   return t;
@@ -128,23 +123,6 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     return ops::attention(ctx, q_, k_, v_, m_, attn);
   };
 
-  // Prompt runs that attend as two streams of half the heads (ModelOptions::split_run_heads): their
-  // masks, one copy per stream, made once for every layer. ggml's CUDA kernel looks for key tiles to
-  // skip only in windows of whole 256-cell tiles, and runs of 1024 queries get that as one stream.
-  const auto& runs = shape.attn.runs;
-  std::vector<ggml_tensor*> split_masks(runs.size(), nullptr);
-  if (options_.split_run_heads && options_.flash_attention && c.n_head_kv % 2 == 0) {
-    for (size_t i = 0; i < runs.size(); ++i) {
-      const AttentionRun& r = runs[i];
-      if (r.region < 0 || r.n_tokens < 2 || r.n_tokens >= kSplitRunQueries || r.window % kSplitRunTile != 0) continue;
-      const size_t es = ggml_element_size(run_mask);
-      const size_t row = r.window * es;
-      ggml_tensor* m = ggml_view_4d(ctx, run_mask, r.window, r.mask_rows(), 1, 1, row, row * r.mask_rows(),
-                                    row * r.mask_rows(), r.mask_at * es);
-      split_masks[i] = ggml_concat(ctx, m, m, 3);
-    }
-  }
-
   ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
   const bool pin = !layer_backends_.empty();
   int pinned = 0;  // nodes placed so far
@@ -222,51 +200,37 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
           ggml_reshape_2d(ctx, named(attend(qg, kg, vg, g.gathered_mask, 1), "attend_gathered", il), n_q, n_gs);
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
     }
-    for (size_t ri = 0; ri < runs.size(); ++ri) {
-      const AttentionRun& r = runs[ri];
-      ggml_tensor* ar = nullptr;
-      if (r.region < 0) {
-        ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
-        ggml_tensor* kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.attn.n_kv, hd * k_es, k_all->nb[1], 0);
-        ggml_tensor* vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.attn.n_kv, hd * v_es, v_all->nb[1], 0);
-        ggml_tensor* mr = ggml_view_2d(ctx, mask, shape.attn.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
-        ar = named(attend(qr, kr, vr, mr, r.n_tokens), "attend_run_span", il);
+    for (const AttentionRun& r : shape.attn.runs) {
+      ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
+      ggml_tensor* kr = nullptr;
+      ggml_tensor* vr = nullptr;
+      ggml_tensor* mr = nullptr;
+      if (r.gathered) {
+        // The sequence's cells in position order, copied in the cache's type.
+        ggml_tensor* idx = ggml_view_1d(ctx, gather, r.window, r.gather_at * ggml_element_size(gather));
+        kr = ggml_reshape_3d(ctx, ops::gather_rows(ctx, k_all, idx), hd, c.n_head_kv, r.window);
+        vr = ggml_reshape_3d(ctx, ops::gather_rows(ctx, v_all, idx), hd, c.n_head_kv, r.window);
+        const size_t es = ggml_element_size(run_mask);
+        mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
+      } else if (r.region >= 0) {
+        // The sequence's home region: its cells only, not every sequence's.
+        const int64_t first = static_cast<int64_t>(r.region) * kv.region_size();
+        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, r.window, hd * k_es, k_all->nb[1], first * k_all->nb[1]);
+        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, r.window, hd * v_es, v_all->nb[1], first * v_all->nb[1]);
+        const size_t es = ggml_element_size(run_mask);
+        mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * es, r.mask_at * es);
       } else {
-        // The sequence's cells: its home region in place, or copied in position order (in the
-        // cache's type), rows of n_embd_kv from `at`.
-        ggml_tensor* ks = k_all;
-        ggml_tensor* vs = v_all;
-        size_t at = static_cast<size_t>(r.region) * kv.region_size() * k_all->nb[1];
-        size_t v_at = static_cast<size_t>(r.region) * kv.region_size() * v_all->nb[1];
-        if (r.gathered) {
-          ggml_tensor* idx = ggml_view_1d(ctx, gather, r.window, r.gather_at * ggml_element_size(gather));
-          ks = ops::gather_rows(ctx, k_all, idx);
-          vs = ops::gather_rows(ctx, v_all, idx);
-          at = v_at = 0;
-        }
-        const char* what = r.gathered ? "attend_run_gathered" : "attend_run_region";
-        const size_t k_head = ggml_row_size(ks->type, hd);  // a gather may widen F16 rows to F32
-        const size_t v_head = ggml_row_size(vs->type, hd);
-        const size_t mes = ggml_element_size(run_mask);
-        if (split_masks[ri] != nullptr) {
-          // Two streams of half the heads each, over the same cells: [head_dim, heads / 2, n, 2].
-          const int64_t hq = c.n_head / 2;
-          const int64_t hk = c.n_head_kv / 2;
-          ggml_tensor* qr =
-              ggml_view_4d(ctx, q, hd, hq, r.n_tokens, 2, q->nb[1], q->nb[2], hq * q->nb[1], r.begin * q->nb[2]);
-          ggml_tensor* kr = ggml_view_4d(ctx, ks, hd, hk, r.window, 2, k_head, ks->nb[1], hk * k_head, at);
-          ggml_tensor* vr = ggml_view_4d(ctx, vs, hd, hk, r.window, 2, v_head, vs->nb[1], hk * v_head, v_at);
-          ggml_tensor* o = named(ops::attention(ctx, qr, kr, vr, split_masks[ri], attn), what, il);
-          ar = ggml_cont(ctx, ggml_permute(ctx, o, 0, 1, 3, 2));  // back to [head_dim, heads, n]
-        } else {
-          ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
-          ggml_tensor* kr = ggml_view_3d(ctx, ks, hd, c.n_head_kv, r.window, k_head, ks->nb[1], at);
-          ggml_tensor* vr = ggml_view_3d(ctx, vs, hd, c.n_head_kv, r.window, v_head, vs->nb[1], v_at);
-          ggml_tensor* mr = ggml_view_2d(ctx, run_mask, r.window, r.n_tokens, r.window * mes, r.mask_at * mes);
-          ar = named(attend(qr, kr, vr, mr, r.n_tokens), what, il);
-        }
+        kr = ggml_view_3d(ctx, k_all, hd, c.n_head_kv, shape.attn.n_kv, hd * k_es, k_all->nb[1], 0);
+        vr = ggml_view_3d(ctx, v_all, hd, c.n_head_kv, shape.attn.n_kv, hd * v_es, v_all->nb[1], 0);
+        mr = ggml_view_2d(ctx, mask, shape.attn.n_kv, r.n_tokens, mask->nb[1], r.mask_at * mask->nb[1]);
       }
-      ar = ggml_reshape_2d(ctx, ar, n_q, r.n_tokens);
+      ggml_tensor* ar = ggml_reshape_2d(ctx,
+                                        named(attend(qr, kr, vr, mr, r.n_tokens),
+                                              r.gathered      ? "attend_run_gathered"
+                                              : r.region >= 0 ? "attend_run_region"
+                                                              : "attend_run_span",
+                                              il),
+                                        n_q, r.n_tokens);
       a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);
     }
     a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);

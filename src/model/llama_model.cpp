@@ -170,7 +170,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   if (options_.pipeline) pipeline_ = *options_.pipeline && split && !options_.row_split;
   // Each layer: ~64 nodes (the batched attentions included), and ~20 more per attention run (views, permutes, gathers,
   // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
-  graph_size_ = std::max(2048, c.n_layer * (64 + 24 * kMaxRuns) + 64);
+  graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
   sched_ =
       ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, pipeline_, true);

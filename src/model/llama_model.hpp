@@ -54,11 +54,6 @@ struct ModelOptions {
   // replayed as a CUDA graph on a GPU. The padding costs a few rows of every product, which a GPU's
   // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
   bool pad_decode_steps = false;
-  // A prompt chunk of fewer than 1024 tokens attends as two streams of half its heads each over the
-  // same cells. ggml's CUDA flash kernel skips the key tiles a causal mask closes only for batches
-  // of several streams or of 1024 queries and more; as one stream, each chunk would scan its whole
-  // window. On by default on GPUs (ModelRuntime); the CPU kernel gains nothing from it.
-  bool split_run_heads = false;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
