@@ -348,17 +348,26 @@ void BatchEngine::apply_cancels() {
 }
 
 void BatchEngine::admit() {
-  while (!waiting_.empty()) {
-    Job& job = *waiting_.front();
+  sched_.begin_admission();
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    Job& job = **it;
     Sequence& seq = *job.seq;
     if (awaits_shared_prefix(seq)) break;
     const auto slot = sched_.admit(seq, seq.n_prompt() + job.max_new_tokens, blocks_);
-    if (!slot) break;  // first come, first served: nobody overtakes the oldest request
+    if (!slot) {
+      // First come, first served: nobody overtakes the oldest request, except one that waits for a
+      // run of free slots, whose run the scheduler keeps for it.
+      if (sched_.waits_for_run()) {
+        ++it;
+        continue;
+      }
+      break;
+    }
     prompt_tokens_total_ += static_cast<uint64_t>(seq.n_prompt());
     log::debug("admitted", "sequence admitted",
                {{"job_id", job.job_id}, {"seq", *slot}, {"prompt_tokens", seq.n_prompt()}, {"reused", seq.n_reused()}});
-    running_.push_back(std::move(waiting_.front()));
-    waiting_.pop_front();
+    running_.push_back(std::move(*it));
+    it = waiting_.erase(it);
     // One move, under one lock: the sum that bounds admission never dips in between.
     std::lock_guard lk(mu_);
     --n_queued_;

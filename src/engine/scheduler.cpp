@@ -15,24 +15,52 @@ Scheduler::Scheduler(int max_seqs, int prefill_chunk, int step_tokens)
   n_free_ = max_seqs;
 }
 
-bool Scheduler::run_free(int32_t slot, int span) const {
+bool Scheduler::run_free(int32_t slot, int span, const Sequence* who) const {
   if (slot < 0 || span < 1 || slot % span != 0 || slot + span > max_seqs_) return false;
+  if (reserved_ >= 0 && who != reserved_for_ && slot < reserved_ + reserved_span_ && reserved_ < slot + span) {
+    return false;
+  }
   for (int32_t s = slot; s < slot + span; ++s) {
     if (span_[s] != 0) return false;
   }
   return true;
 }
 
+void Scheduler::reserve(int span, const Sequence* who) {
+  int best = -1;
+  int32_t at = -1;
+  for (int32_t s = 0; s + span <= max_seqs_; s += span) {
+    const int free = static_cast<int>(std::count(span_.begin() + s, span_.begin() + s + span, 0));
+    if (free > best || (free == best && s == last_reserved_)) {
+      best = free;
+      at = s;
+    }
+  }
+  reserved_ = at;
+  reserved_span_ = span;
+  reserved_for_ = who;
+}
+
+void Scheduler::begin_admission() {
+  // Reserved anew each pass, so that a run stays reserved only while a request waits for it.
+  last_reserved_ = reserved_;
+  reserved_ = -1;
+  reserved_span_ = 0;
+  reserved_for_ = nullptr;
+  waits_for_run_ = false;
+}
+
 std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& kv) {
+  waits_for_run_ = false;
   if (n_free_ == 0) return std::nullopt;
   const int span = std::max(1, kv.home_span_for(max_total));
   const bool spans = kv.home_span_for(std::numeric_limits<int>::max()) > 1;
   int32_t id = kv.prefix_home(seq.tokens());
-  if (!run_free(id, span)) {
+  if (!run_free(id, span, &seq)) {
     id = -1;
     int32_t first_free = -1;
     for (int32_t s = 0; s < max_seqs_ && id < 0; s += span) {
-      if (!run_free(s, span)) continue;
+      if (!run_free(s, span, &seq)) continue;
       // A one-slot request where homes span slots: a slot between busy ones cuts no free run.
       const bool between_busy = (s == 0 || span_[s - 1] != 0) && (s + 1 == max_seqs_ || span_[s + 1] != 0);
       if (span > 1 || !spans || between_busy) {
@@ -43,11 +71,23 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
     }
     if (id < 0) id = first_free;
   }
-  if (id < 0) return std::nullopt;  // no free run of `span` slots yet
+  if (id < 0) {
+    // No free run of `span` slots yet: the first request of the pass that wants one reserves one,
+    // later ones wait their turn; the requests behind them may take the slots left.
+    if (span > 1) {
+      if (reserved_ < 0) reserve(span, &seq);
+      waits_for_run_ = true;
+    }
+    return std::nullopt;
+  }
   const auto reused =
       kv.admit(id, std::span<const int32_t>(seq.tokens()).first(static_cast<size_t>(seq.n_to_prefill())), max_total,
                !seq.computes_whole_prompt(), span);
   if (!reused) return std::nullopt;
+  if (&seq == reserved_for_) {
+    reserved_ = -1;
+    reserved_for_ = nullptr;
+  }
   span_[id] = span;
   for (int32_t s = id + 1; s < id + span; ++s) span_[s] = -1;
   n_free_ -= span;

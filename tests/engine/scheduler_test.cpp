@@ -124,6 +124,57 @@ TEST_F(SchedulerTest, LongRequestsTakeAlignedRunsOfSlotsAndShortOnesKeepRunsWhol
   EXPECT_EQ(sched.free_slots(), 0);
 }
 
+// A request that waits for a free pair reserves the pair with the most free slots; the requests
+// behind it take the other free slots instead of idling them, never the reserved one, and the
+// reservation lasts only while its request waits.
+TEST_F(SchedulerTest, ARequestWaitingForAPairReservesOneAndOthersTakeTheRestOfTheSlots) {
+  Scheduler sched(6, 64);
+  FakeBudget kv(100000);
+  kv.max_span_ = 2;
+  std::vector<std::unique_ptr<Sequence>> busy;
+  for (int i = 0; i < 6; ++i) {
+    busy.push_back(seq(10));
+    ASSERT_TRUE(sched.admit(*busy.back(), 50, kv).has_value());
+  }
+  auto end = [&](int32_t slot) {
+    kv.release(slot);
+    sched.release(slot);
+  };
+  end(1);
+  end(3);  // pairs 0-1 and 2-3 are half free; 4-5 busy
+  auto h = seq(10), l = seq(10), l2 = seq(10);
+  sched.begin_admission();
+  EXPECT_EQ(sched.admit(*h, 150, kv), std::nullopt);
+  EXPECT_TRUE(sched.waits_for_run()) << "the request behind may go on";
+  EXPECT_EQ(sched.reserved(), 0) << "a tie between 0-1 and 2-3: the lowest";
+  EXPECT_EQ(sched.admit(*l, 50, kv), 3) << "slot 1 is kept for the pair 0-1";
+  EXPECT_EQ(sched.admit(*l2, 50, kv), std::nullopt);
+  EXPECT_FALSE(sched.waits_for_run()) << "a one-slot request waiting for a slot stops the pass";
+  // Next pass: the same pair again, until its other slot ends.
+  sched.begin_admission();
+  EXPECT_EQ(sched.admit(*h, 150, kv), std::nullopt);
+  EXPECT_EQ(sched.reserved(), 0);
+  EXPECT_EQ(sched.admit(*l2, 50, kv), std::nullopt);
+  end(0);
+  sched.begin_admission();
+  EXPECT_EQ(sched.admit(*h, 150, kv), 0);
+  EXPECT_EQ(kv.spans_[0], 2);
+  EXPECT_EQ(sched.reserved(), -1);
+  EXPECT_EQ(sched.free_slots(), 0);
+  // A reservation whose request no longer asks (it was cancelled) ends with its pass.
+  end(2);
+  end(5);  // 2 (with 3 busy) and 5 (with 4 busy): no free pair
+  auto h2 = seq(10), l3 = seq(10);
+  sched.begin_admission();
+  EXPECT_EQ(sched.admit(*h2, 150, kv), std::nullopt);
+  EXPECT_EQ(sched.reserved(), 2);
+  EXPECT_EQ(sched.admit(*l3, 50, kv), 5);
+  sched.begin_admission();
+  EXPECT_EQ(sched.reserved(), -1);
+  auto l4 = seq(10);
+  EXPECT_EQ(sched.admit(*l4, 50, kv), 2);
+}
+
 TEST_F(SchedulerTest, PrefersTheFreeSlotHoldingTheCachedPrefixAndCountsReusedTokens) {
   Scheduler sched(4, 64);
   FakeBudget kv(1000);
