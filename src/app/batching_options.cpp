@@ -1,5 +1,6 @@
 #include "app/batching_options.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,12 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "copy of its cells)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(o.home_span_tokens);
+  cmd.add_option("--span-admission", o.reserve_span_runs,
+                 "While a request waits for consecutive free slots for its home: wait (the requests behind it wait "
+                 "too) or reserve (it keeps the run with the most free slots; the requests behind it take the others)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"wait", false}, {"reserve", true}}))
+      ->type_name("TEXT:{wait,reserve}")
+      ->default_str("wait");
   add_greedy_on_device_option(cmd, o.greedy_on_device);
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "

@@ -37,7 +37,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       runner_(runtime.model(), kv_, options.greedy_on_device.value_or(!runtime.device().is_cpu()),
               options.masks_while_computing),
       output_(blocks_, runtime.model().n_vocab()),
-      sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens()) {
+      sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens(), opts_.reserve_span_runs) {
   if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
   if (opts_.prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");

@@ -59,6 +59,10 @@ struct BatchEngineOptions {
   // up to the model's context: a sequence that may grow past one region takes the slots it needs
   // and attends in place. 0: a home is one region.
   int home_span_tokens = 2048;
+  // While a request waits for a run of free slots for its home, it reserves one and the requests
+  // behind it take the other free slots (Scheduler); false: the queue waits behind it. Off by
+  // default: on the CPU replica of 256 clients it lost 3% of throughput.
+  bool reserve_span_runs = false;
   ggml_type kv_type = GGML_TYPE_F16;
   // Whether a step whose every sampler is plain greedy lets the model's graph pick the tokens
   // (LlamaModel::forward_greedy) instead of copying the logits rows to the host. Unset: on a GPU,

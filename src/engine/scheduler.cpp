@@ -6,8 +6,8 @@
 
 namespace rbees::engine {
 
-Scheduler::Scheduler(int max_seqs, int prefill_chunk, int step_tokens)
-    : max_seqs_(max_seqs), prefill_chunk_(prefill_chunk), step_tokens_(step_tokens) {
+Scheduler::Scheduler(int max_seqs, int prefill_chunk, int step_tokens, bool reserve_runs)
+    : max_seqs_(max_seqs), prefill_chunk_(prefill_chunk), step_tokens_(step_tokens), reserve_runs_(reserve_runs) {
   if (max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (prefill_chunk <= 0) throw std::invalid_argument("prefill_chunk must be positive");
   if (step_tokens < 0) throw std::invalid_argument("step_tokens must not be negative");
@@ -74,7 +74,7 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
   if (id < 0) {
     // No free run of `span` slots yet: the first request of the pass that wants one reserves one,
     // later ones wait their turn; the requests behind them may take the slots left.
-    if (span > 1) {
+    if (span > 1 && reserve_runs_) {
       if (reserved_ < 0) reserve(span, &seq);
       waits_for_run_ = true;
     }

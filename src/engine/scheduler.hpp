@@ -27,13 +27,14 @@ class Scheduler {
   // (0: no cap) is what one forward graph of the model holds: a step's prompt tokens are cut so the
   // step fits it, since a step one token over runs a second graph that reads every weight again
   // for that token. Prompts keep at least a quarter of it, so decodes cannot starve them.
-  Scheduler(int max_seqs, int prefill_chunk, int step_tokens = 0);
+  Scheduler(int max_seqs, int prefill_chunk, int step_tokens = 0, bool reserve_runs = false);
 
   // One admission pass asks admit() for the waiting requests in order, oldest first, after
   // begin_admission(). admit() admits `seq` if a slot and KV room are free: into the free slot
   // holding its cached prefix, else the lowest free slot, which keeps the slots in use packed at the
   // start of the cache. Returns the slot, or nullopt when it must wait. The pass stops at the first
-  // request that waits (first come, first served: nobody overtakes it), unless waits_for_run().
+  // request that waits (first come, first served: nobody overtakes it), unless waits_for_run() (only
+  // with reserve_runs; without, a request waiting for a run holds up the queue).
   // A sequence of up to max_total tokens whose home spans several slots (KvBudget::home_span_for)
   // takes as many free consecutive slots from a multiple of that number (the model batches homes of
   // one size as equally spaced streams), the lowest such run. While there is none, the first such
@@ -69,6 +70,7 @@ class Scheduler {
   int max_seqs_;
   int prefill_chunk_;
   int step_tokens_;
+  bool reserve_runs_;
   // Whether the `span` slots from `slot` exist and are all free, slot a multiple of span, and none
   // of them is reserved for a request other than `who`.
   bool run_free(int32_t slot, int span, const Sequence* who) const;

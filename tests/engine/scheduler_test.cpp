@@ -128,7 +128,7 @@ TEST_F(SchedulerTest, LongRequestsTakeAlignedRunsOfSlotsAndShortOnesKeepRunsWhol
 // behind it take the other free slots instead of idling them, never the reserved one, and the
 // reservation lasts only while its request waits.
 TEST_F(SchedulerTest, ARequestWaitingForAPairReservesOneAndOthersTakeTheRestOfTheSlots) {
-  Scheduler sched(6, 64);
+  Scheduler sched(6, 64, 0, true);
   FakeBudget kv(100000);
   kv.max_span_ = 2;
   std::vector<std::unique_ptr<Sequence>> busy;
@@ -173,6 +173,17 @@ TEST_F(SchedulerTest, ARequestWaitingForAPairReservesOneAndOthersTakeTheRestOfTh
   EXPECT_EQ(sched.reserved(), -1);
   auto l4 = seq(10);
   EXPECT_EQ(sched.admit(*l4, 50, kv), 2);
+
+  // Without reservations (the engine's default) the waiting request holds up the queue.
+  Scheduler strict(2, 64);
+  FakeBudget kv2(100000);
+  kv2.max_span_ = 2;
+  auto a = seq(10), b = seq(10), c = seq(10);
+  ASSERT_EQ(strict.admit(*a, 50, kv2), 0);
+  strict.begin_admission();
+  EXPECT_EQ(strict.admit(*b, 150, kv2), std::nullopt);
+  EXPECT_FALSE(strict.waits_for_run());
+  EXPECT_EQ(strict.reserved(), -1);
 }
 
 TEST_F(SchedulerTest, PrefersTheFreeSlotHoldingTheCachedPrefixAndCountsReusedTokens) {
