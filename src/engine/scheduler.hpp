@@ -37,11 +37,12 @@ class Scheduler {
   // with reserve_runs; without, a request waiting for a run holds up the queue).
   // A sequence of up to max_total tokens whose home spans several slots (KvBudget::home_span_for)
   // takes as many free consecutive slots from a multiple of that number (the model batches homes of
-  // one size as equally spaced streams), the lowest such run. While there is none, the first such
-  // request of the pass reserves the run with the most free slots: its free slots stay free until
-  // the run is whole, while the requests behind it may take the other free slots (waits_for_run()),
-  // so that no slot idles for it. Where homes may span slots, a one-slot sequence takes the lowest
-  // free slot between busy ones, if any, so that free runs stay whole.
+  // one size as equally spaced streams), the lowest such run, and waits while there is none: the
+  // slots that end meanwhile stay free until there is. With reserve_runs, the first such request of
+  // the pass instead reserves the run with the most free slots: its free slots stay free until the
+  // run is whole, while the requests behind it may take the other free slots (waits_for_run()).
+  // Where homes may span slots, a one-slot sequence takes the lowest free slot between busy ones, if
+  // any, so that free runs stay whole.
   void begin_admission();
   std::optional<int32_t> admit(Sequence& seq, int max_total, KvBudget& kv);
   // Whether the last admit() waits only for a run of free slots, which requests behind it may not
