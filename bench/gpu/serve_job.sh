@@ -4,14 +4,16 @@
 # llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then, most needed first:
 #   1. constrained decoding (bench/gpu/constrained_job.sh, when present; ours only, short),
 #   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
-#   3. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients,
+#   3. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then EXTRA, then
+#      prefill (step 5), then MORE256,
 #   4. ours at 64 clients with --profile-ops (one run, not a throughput figure: each op is waited for),
 #   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
+#      for each PREFILL_OPTS entry ("label:options;...", default "defaults:"),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
 #   7. ours at 256 clients with SEQS (160) slots.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
-# EXTRA="OPTIONS" (after step 2: ours alone at 64 clients with those serve options, an A/B),
+# EXTRA="OPTIONS" (after step 3's defaults: ours alone at 64 clients with those serve options, an A/B),
 # SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
 # MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
@@ -89,18 +91,6 @@ el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
 
-if [ -n "${EXTRA:-}" ]; then
-  # Ours alone at 64 clients with other options (EXTRA, e.g. "--decode-buckets off"): an A/B against
-  # step 2's defaults on the same machine.
-  mkdir -p "$R/serve-extra"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
-    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "$EXTRA" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-extra" >"$R/serve-extra.log" 2>&1
-  el "extra ($EXTRA) rc=$?"
-  tail -n 12 "$R/serve-extra.log"
-  pack
-fi
-
 mkdir -p "$R/serve256"
 # Ours at 256 clients: label, then extra serve options (none: its defaults, KV cache and slots sized
 # for the GPU).
@@ -123,6 +113,34 @@ serve256() {
 }
 serve256 ours-defaults
 pack
+
+if [ -n "${EXTRA:-}" ]; then
+  # Ours alone at 64 clients with other options (EXTRA, e.g. "--decode-buckets off"): an A/B against
+  # step 2's defaults on the same machine.
+  mkdir -p "$R/serve-extra"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
+    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "$EXTRA" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-extra" >"$R/serve-extra.log" 2>&1
+  el "extra ($EXTRA) rc=$?"
+  tail -n 12 "$R/serve-extra.log"
+  pack
+fi
+
+mkdir -p "$R/prefill"
+[ -n "${SKIP_PREFILL:-}" ] && GRAPHS=none
+IFS=';' read -ra prefill_opts <<<"${PREFILL_OPTS:-defaults:}"
+for g in ${GRAPHS:-2048 4096}; do
+  [ "$g" = none ] && break
+  for po in "${prefill_opts[@]}"; do
+    pl=${po%%:*}
+    # shellcheck disable=SC2086
+    $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
+      --max-graph-tokens $g ${po#*:} >"$R/prefill/graph-$g-$pl.json" 2>"$R/prefill/graph-$g-$pl.log"
+    el "prefill graph $g $pl rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"], j["decode"]["median_ts"])' "$R/prefill/graph-$g-$pl.json" 2>&1 | cut -c1-300)"
+  done
+done
+pack
+
 IFS=';' read -ra more256 <<<"${MORE256:-}"
 for m in "${more256[@]}"; do
   # shellcheck disable=SC2086
@@ -142,16 +160,6 @@ if [ -z "${SKIP_PROFILE:-}" ]; then
   grep -h "engine_op_profile\|engine_totals" "$R"/profile/*.log | cut -c1-2000
   pack
 fi
-
-mkdir -p "$R/prefill"
-[ -n "${SKIP_PREFILL:-}" ] && GRAPHS=none
-for g in ${GRAPHS:-2048 4096}; do
-  [ "$g" = none ] && break
-  $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
-    --max-graph-tokens $g >"$R/prefill/graph-$g.json" 2>"$R/prefill/graph-$g.log"
-  el "prefill graph $g rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"])' "$R/prefill/graph-$g.json" 2>&1 | cut -c1-200)"
-done
-pack
 
 [ -n "${SKIP_VARIANTS:-}" ] && VARIANTS=none
 for v in ${VARIANTS:-"4096:0"}; do

@@ -41,6 +41,8 @@ struct RuntimeOptions {
   std::optional<int> max_graph_tokens;
   // Decode steps padded to bucketed sizes (model::ModelOptions::pad_decode_steps). Unset: on a GPU.
   std::optional<bool> decode_buckets;
+  // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections).
+  bool fused_projections = true;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -131,12 +131,25 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
     // Attention block.
     ggml_tensor* h = named(ops::rms_norm(ctx, x, L.attn_norm, c.rms_norm_eps), "attn_norm", il);
-    ggml_tensor* q = named(ops::linear(ctx, L.wq, h, L.bq, lin), "q", il);
-    ggml_tensor* k = named(ops::linear(ctx, L.wk, h, L.bk, lin), "k", il);
-    ggml_tensor* v = named(ops::linear(ctx, L.wv, h, L.bv, lin), "v", il);
-
-    q = ggml_reshape_3d(ctx, q, hd, c.n_head, n_tokens);
-    k = ggml_reshape_3d(ctx, k, hd, c.n_head_kv, n_tokens);
+    const int64_t n_q = hd * c.n_head;  // one token's queries, flattened
+    ggml_tensor* q = nullptr;
+    ggml_tensor* k = nullptr;
+    ggml_tensor* v = nullptr;
+    if (L.wqkv != nullptr) {
+      // One product; Q, K and V are views of its rows' parts (RoPE and the cache stores read them
+      // strided).
+      ggml_tensor* qkv = named(ops::linear(ctx, L.wqkv, h, L.bqkv, lin), "qkv", il);
+      const size_t es = ggml_element_size(qkv);
+      q = named(ggml_view_2d(ctx, qkv, n_q, n_tokens, qkv->nb[1], 0), "q", il);
+      k = named(ggml_view_2d(ctx, qkv, n_embd_kv, n_tokens, qkv->nb[1], n_q * es), "k", il);
+      v = named(ggml_view_2d(ctx, qkv, n_embd_kv, n_tokens, qkv->nb[1], (n_q + n_embd_kv) * es), "v", il);
+      q = ggml_view_3d(ctx, q, hd, c.n_head, n_tokens, hd * es, q->nb[1], 0);
+      k = ggml_view_3d(ctx, k, hd, c.n_head_kv, n_tokens, hd * es, k->nb[1], 0);
+    } else {
+      q = ggml_reshape_3d(ctx, named(ops::linear(ctx, L.wq, h, L.bq, lin), "q", il), hd, c.n_head, n_tokens);
+      k = ggml_reshape_3d(ctx, named(ops::linear(ctx, L.wk, h, L.bk, lin), "k", il), hd, c.n_head_kv, n_tokens);
+      v = named(ops::linear(ctx, L.wv, h, L.bv, lin), "v", il);
+    }
     q = named(ops::rope(ctx, q, g.positions, w.rope_freqs, rope_), "q_rope", il);
     k = named(ops::rope(ctx, k, g.positions, w.rope_freqs, rope_), "k_rope", il);
 
@@ -148,7 +161,6 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_tensor* v_all = ggml_set_rows(ctx, kv.v(il), v, g.cells);
     const size_t k_es = ggml_element_size(k_all);
     const size_t v_es = ggml_element_size(v_all);
-    const int64_t n_q = hd * c.n_head;  // one token's queries, flattened
 
     ggml_tensor* a_s = nullptr;
     if (n_s > 0) {
@@ -246,7 +258,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
     // Feed-forward block.
     h = named(ops::rms_norm(ctx, x, L.ffn_norm, c.rms_norm_eps), "ffn_norm", il);
-    const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up, L.ffn_down, L.ffn_gate_b, L.ffn_up_b, L.ffn_down_b};
+    const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up,      L.ffn_down,         L.ffn_gate_b,
+                                 L.ffn_up_b, L.ffn_down_b, L.ffn_gate_up, L.ffn_gate_up_b};
     ggml_tensor* f = named(ops::swiglu_ffn(ctx, h, ffn, lin), "ffn_out", il);
     x = named(ggml_add(ctx, x, f), "layer_out", il);
     if (pin) {

@@ -52,14 +52,24 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
   const bool wanted = std::find(state->names->begin(), state->names->end(), name) != state->names->end();
   if (ask) return wanted;
   if (!wanted) return true;
-  if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {
-    state->error = "intermediate '" + name + "' is not a contiguous F32 tensor";
+  if (t->type != GGML_TYPE_F32 || t->nb[0] != sizeof(float)) {
+    state->error = "intermediate '" + name + "' is not an F32 tensor of contiguous rows";
     return true;
   }
   Captured cap;
   for (int i = 0; i < 4; ++i) cap.ne[i] = t->ne[i];
   cap.data.resize(ggml_nelements(t));
-  ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
+  if (ggml_is_contiguous(t)) {
+    ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
+  } else {
+    // A view of part of each row (Q, K or V of the fused product): row by row.
+    const std::size_t row = static_cast<std::size_t>(t->ne[0]) * sizeof(float);
+    float* out = cap.data.data();
+    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3)
+      for (int64_t i2 = 0; i2 < t->ne[2]; ++i2)
+        for (int64_t i1 = 0; i1 < t->ne[1]; ++i1, out += t->ne[0])
+          ggml_backend_tensor_get(t, out, i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3], row);
+  }
   (*state->out)[name] = std::move(cap);
   return true;
 }
@@ -197,6 +207,7 @@ WeightOptions LlamaModel::plan_devices() {
   wo.float_matrix_type = options_.float_matrix_type;
   wo.gpu_layers = options_.gpu_layers;
   wo.progress = options_.progress;
+  wo.fuse_projections = options_.fused_projections;
   const int n = static_cast<int>(devices_.size());
   if (!options_.tensor_split.empty() && static_cast<int>(options_.tensor_split.size()) != n) {
     throw std::invalid_argument("--tensor-split has " + std::to_string(options_.tensor_split.size()) + " shares for " +

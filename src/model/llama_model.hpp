@@ -54,6 +54,9 @@ struct ModelOptions {
   // replayed as a CUDA graph on a GPU. The padding costs a few rows of every product, which a GPU's
   // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
   bool pad_decode_steps = false;
+  // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
+  // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections).
+  bool fused_projections = true;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
@@ -91,7 +94,8 @@ struct Captured {
 //   embd                                  token embeddings [n_embd, n_tokens]
 //   attn_norm-L                           RMSNorm before attention
 //   q-L, k-L, v-L                         projections before RoPE [n_head(_kv) * head_dim, n_tokens]
-//                                         (GGUF llama files: Q/K rows in the file's permuted order)
+//                                         (GGUF llama files: Q/K rows in the file's permuted order);
+//                                         with fused projections, strided views of qkv-L's rows
 //   q_rope-L, k_rope-L                    after RoPE [head_dim, n_head(_kv), n_tokens]
 //   attn_out_before_o-L                   attention output before the output projection
 //   attn_block_out-L                      after the output projection (no residual)

@@ -114,24 +114,31 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   ggml_backend_dev_t cpu_dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
   if (!placement_.everything_on_device() && cpu_dev == nullptr) throw std::runtime_error("ggml has no CPU device");
 
-  ggml_init_params params{ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true};
+  // Room for every tensor, plus the fused tensors (four per layer at most) whose parts are views.
+  const std::size_t n_tensors = source.tensors.size() + 4 * static_cast<std::size_t>(c.n_layer) + 8;
+  ggml_init_params params{ggml_tensor_overhead() * n_tensors, nullptr, true};
   ctx_ = ggml_init(params);
   std::vector<Planned> plan;
 
   auto context_for = [&](ggml_backend_buffer_type_t buft, int dev = -1) {
     ggml_context*& c = extra_ctx_[{dev, buft}];
-    if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * (source.tensors.size() + 8), nullptr, true});
+    if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * n_tensors, nullptr, true});
     return c;
   };
-  // Creates the tensor named `name` with ggml shape `shape`, on model device `where` or (-1) in CPU
-  // buffers; null when it is optional and absent. `layer_matrix`: a repeating layer's matrix, which
-  // --split-mode row splits by rows.
-  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required, bool matmul = false,
-                  int where = 0, bool layer_matrix = false) -> ggml_tensor* {
+  // Where the tensor named `name` with ggml shape `shape` goes, on model device `where` or (-1) in
+  // CPU buffers; its view is null when it is optional and absent. `layer_matrix`: a repeating
+  // layer's matrix, which --split-mode row splits by rows.
+  struct Placed {
+    const loader::TensorView* view = nullptr;
+    ggml_type type = GGML_TYPE_F32;
+    ggml_context* home = nullptr;
+  };
+  auto place = [&](const std::string& name, const std::vector<int64_t>& shape, bool required, bool matmul, int where,
+                   bool layer_matrix) -> Placed {
     const loader::TensorView* v = source.find(name);
     if (v == nullptr) {
       if (required) throw std::runtime_error("model " + source.path + " lacks tensor " + name);
-      return nullptr;
+      return {};
     }
     const int n_dims = static_cast<int>(shape.size());
     bool same = true;
@@ -158,13 +165,65 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
         home = context_for(fast, where);
       }
     }
-    ggml_tensor* t = ggml_new_tensor(home, type, n_dims, shape.data());
+    return {v, type, home};
+  };
+  // Plans the upload of `name`'s data into `t` (a tensor, or a view of a fused one).
+  auto plan_upload = [&](const std::string& name, const Placed& p, ggml_tensor* t) {
     ggml_set_name(t, name.c_str());
-    if (type == v->type && v->nbytes != ggml_nbytes(t)) {
-      throw std::runtime_error("tensor " + name + " in " + v->file + " holds " + std::to_string(v->nbytes) +
+    if (p.type == p.view->type && p.view->nbytes != ggml_nbytes(t)) {
+      throw std::runtime_error("tensor " + name + " in " + p.view->file + " holds " + std::to_string(p.view->nbytes) +
                                " bytes, expected " + std::to_string(ggml_nbytes(t)));
     }
-    plan.push_back({v, {}, t});
+    plan.push_back({p.view, {}, t});
+    return t;
+  };
+  auto take = [&](const std::string& name, std::vector<int64_t> shape, bool required, bool matmul = false,
+                  int where = 0, bool layer_matrix = false) -> ggml_tensor* {
+    const Placed p = place(name, shape, required, matmul, where, layer_matrix);
+    if (p.view == nullptr) return nullptr;
+    return plan_upload(name, p, ggml_new_tensor(p.home, p.type, static_cast<int>(shape.size()), shape.data()));
+  };
+  // Matrices (or biases) that multiply the same input, stacked by rows into one tensor `fused` whose
+  // parts are views: one product instead of several, with the same values per row. Only where all
+  // parts are present, share a type and sit in the same plain buffer (not split by rows, not in a
+  // repacked layout); else each part is taken alone and the result is null.
+  auto take_fused = [&](const std::string& fused, const std::vector<std::string>& names, int64_t ne0,
+                        const std::vector<int64_t>& rows, bool required, int where,
+                        std::vector<ggml_tensor**> out) -> ggml_tensor* {
+    const bool matrix = ne0 > 0;
+    std::vector<Placed> parts;
+    int64_t total = 0;
+    bool fusable = options.fuse_projections;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::vector<int64_t> shape = matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]};
+      parts.push_back(place(names[i], shape, required, matrix, where, matrix));
+      const Placed& p = parts.back();
+      fusable = fusable && p.view != nullptr && p.type == parts[0].type && p.home == parts[0].home;
+      total += rows[i];
+    }
+    const ggml_context* plain = where == 0  ? ctx_
+                                : where > 0 ? context_for(devices[where]->buffer_type(), where)
+                                            : context_for(ggml_backend_dev_buffer_type(cpu_dev));
+    fusable = fusable && parts[0].home == plain;
+    if (!fusable) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        const Placed& p = parts[i];
+        if (p.view == nullptr) continue;
+        const std::vector<int64_t> shape = matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]};
+        *out[i] = plan_upload(names[i], p, ggml_new_tensor(p.home, p.type, static_cast<int>(shape.size()), shape.data()));
+      }
+      return nullptr;
+    }
+    ggml_tensor* t = matrix ? ggml_new_tensor_2d(parts[0].home, parts[0].type, ne0, total)
+                            : ggml_new_tensor_1d(parts[0].home, parts[0].type, total);
+    ggml_set_name(t, fused.c_str());
+    int64_t first = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      ggml_tensor* part = matrix ? ggml_view_2d(parts[i].home, t, ne0, rows[i], t->nb[1], first * t->nb[1])
+                                 : ggml_view_1d(parts[i].home, t, rows[i], first * t->nb[0]);
+      *out[i] = plan_upload(names[i], parts[i], part);
+      first += rows[i];
+    }
     return t;
   };
 
@@ -196,20 +255,33 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
     const int d = placement_.device_of(il);
     L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true, false, d);
-    L.wq = take(n("attn_q.weight"), {c.n_embd, n_q}, true, true, d, true);
-    L.wk = take(n("attn_k.weight"), {c.n_embd, n_kv}, true, true, d, true);
-    L.wv = take(n("attn_v.weight"), {c.n_embd, n_kv}, true, true, d, true);
+    L.wqkv = take_fused(n("attn_qkv.weight"), {n("attn_q.weight"), n("attn_k.weight"), n("attn_v.weight")},
+                        c.n_embd, {n_q, n_kv, n_kv}, true, d, {&L.wq, &L.wk, &L.wv});
     L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true, d, true);
-    L.bq = take(n("attn_q.bias"), {n_q}, c.attention_bias, false, d);
-    L.bk = take(n("attn_k.bias"), {n_kv}, c.attention_bias, false, d);
-    L.bv = take(n("attn_v.bias"), {n_kv}, c.attention_bias, false, d);
+    // The biases are added to the fused product only when the matrices and all three biases fused.
+    const std::vector<std::string> qkv_bias{n("attn_q.bias"), n("attn_k.bias"), n("attn_v.bias")};
+    if (L.wqkv != nullptr) {
+      L.bqkv = take_fused(n("attn_qkv.bias"), qkv_bias, 0, {n_q, n_kv, n_kv}, c.attention_bias, d, {&L.bq, &L.bk, &L.bv});
+      if (L.bqkv == nullptr && (L.bq != nullptr || L.bk != nullptr || L.bv != nullptr)) L.wqkv = nullptr;
+    } else {
+      L.bq = take(qkv_bias[0], {n_q}, c.attention_bias, false, d);
+      L.bk = take(qkv_bias[1], {n_kv}, c.attention_bias, false, d);
+      L.bv = take(qkv_bias[2], {n_kv}, c.attention_bias, false, d);
+    }
     L.bo = take(n("attn_output.bias"), {c.n_embd}, c.attention_out_bias, false, d);
     L.ffn_norm = take(n("ffn_norm.weight"), {c.n_embd}, true, false, d);
-    L.ffn_gate = take(n("ffn_gate.weight"), {c.n_embd, c.n_ff}, true, true, d, true);
-    L.ffn_up = take(n("ffn_up.weight"), {c.n_embd, c.n_ff}, true, true, d, true);
+    L.ffn_gate_up = take_fused(n("ffn_gate_up.weight"), {n("ffn_gate.weight"), n("ffn_up.weight")}, c.n_embd,
+                               {c.n_ff, c.n_ff}, true, d, {&L.ffn_gate, &L.ffn_up});
     L.ffn_down = take(n("ffn_down.weight"), {c.n_ff, c.n_embd}, true, true, d, true);
-    L.ffn_gate_b = take(n("ffn_gate.bias"), {c.n_ff}, c.mlp_bias, false, d);
-    L.ffn_up_b = take(n("ffn_up.bias"), {c.n_ff}, c.mlp_bias, false, d);
+    const std::vector<std::string> ffn_bias{n("ffn_gate.bias"), n("ffn_up.bias")};
+    if (L.ffn_gate_up != nullptr) {
+      L.ffn_gate_up_b =
+          take_fused(n("ffn_gate_up.bias"), ffn_bias, 0, {c.n_ff, c.n_ff}, c.mlp_bias, d, {&L.ffn_gate_b, &L.ffn_up_b});
+      if (L.ffn_gate_up_b == nullptr && (L.ffn_gate_b != nullptr || L.ffn_up_b != nullptr)) L.ffn_gate_up = nullptr;
+    } else {
+      L.ffn_gate_b = take(ffn_bias[0], {c.n_ff}, c.mlp_bias, false, d);
+      L.ffn_up_b = take(ffn_bias[1], {c.n_ff}, c.mlp_bias, false, d);
+    }
     L.ffn_down_b = take(n("ffn_down.bias"), {c.n_embd}, c.mlp_bias, false, d);
   }
 

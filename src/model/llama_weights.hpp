@@ -18,8 +18,14 @@
 
 namespace rbees::model {
 
+// With fused projections, wq/wk/wv are row views of wqkv (and bq/bk/bv of bqkv), ffn_gate/ffn_up of
+// ffn_gate_up: the graph multiplies by the fused tensor once. Null fused tensors: separate products.
 struct LayerWeights {
   ggml_tensor* attn_norm = nullptr;
+  ggml_tensor* wqkv = nullptr;
+  ggml_tensor* bqkv = nullptr;
+  ggml_tensor* ffn_gate_up = nullptr;
+  ggml_tensor* ffn_gate_up_b = nullptr;
   ggml_tensor* wq = nullptr;
   ggml_tensor* wk = nullptr;
   ggml_tensor* wv = nullptr;
@@ -93,6 +99,9 @@ struct WeightOptions {
   // --split-mode row: the repeating layers' matrices in this buffer type (CUDA's split buffer type,
   // which splits their rows over the GPUs), everything else on the first device.
   ggml_backend_buffer_type_t row_split_type = nullptr;
+  // Q, K and V (and gate and up) stored as one matrix each, where they share a type and a plain
+  // buffer: one product per group instead of three (two) for every step, with the same values.
+  bool fuse_projections = true;
 };
 
 class LlamaWeights {

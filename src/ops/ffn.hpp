@@ -14,6 +14,10 @@ struct SwigluWeights {
   ggml_tensor* gate_bias = nullptr;
   ggml_tensor* up_bias = nullptr;
   ggml_tensor* down_bias = nullptr;
+  // Gate and up stacked by rows (gate first) with their biases: one product, then SwiGLU over its
+  // halves. When set, gate and up (and their biases) are not read.
+  ggml_tensor* gate_up = nullptr;
+  ggml_tensor* gate_up_bias = nullptr;
 };
 
 // x: F32 [n_embd, n_tokens] -> F32 [n_embd, n_tokens].
