@@ -51,7 +51,13 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
   cmd.add_option("--span-admission", o.reserve_span_runs,
                  "While a request waits for consecutive free slots for its home: wait (the requests behind it wait "
                  "too) or reserve (it keeps the run with the most free slots; the requests behind it take the others)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"wait", false}, {"reserve", true}}))
+      // Only the two words: CLI::CheckedTransformer would also take its mapped values ("0", "1").
+      ->transform(
+          [](std::string v) -> std::string {
+            if (v != "wait" && v != "reserve") throw CLI::ValidationError(v + " not in {wait,reserve}");
+            return v == "reserve" ? "1" : "0";
+          },
+          "")
       ->type_name("TEXT:{wait,reserve}")
       ->default_str("wait");
   add_greedy_on_device_option(cmd, o.greedy_on_device);

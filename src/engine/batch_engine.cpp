@@ -65,6 +65,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"block_size", opts_.block_size},
              {"region_tokens", kv_.region_size()},
              {"max_home_span", kv_.max_span()},
+             {"span_admission", opts_.reserve_span_runs ? "reserve" : "wait"},
              {"greedy_on_device", runner_.greedy_on_device()},
              {"sequence_limit", limit_}});
   timings_at_start_ = rt_.model().timings();

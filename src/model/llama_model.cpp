@@ -129,6 +129,11 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   const LayerPlacement& placed = weights_->placement();
   std::string ids;
   for (core::Device* d : devices_) ids += (ids.empty() ? "" : ",") + d->info().id;
+  int fused_qkv = 0, fused_gate_up = 0;
+  for (const LayerWeights& L : weights_->layers) {
+    fused_qkv += L.wqkv != nullptr;
+    fused_gate_up += L.ffn_gate_up != nullptr;
+  }
   log::info("model_weights", "model weights on device",
             {{"architecture", c.architecture},
              {"layers", c.n_layer},
@@ -137,6 +142,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
              {"n_head_kv", c.n_head_kv},
              {"n_vocab", c.n_vocab},
              {"bytes", static_cast<unsigned long long>(weights_->bytes())},
+             {"fused_qkv_layers", fused_qkv},
+             {"fused_gate_up_layers", fused_gate_up},
              {"device", ids}});
   if (!placed.everything_on_device()) {
     log::info("gpu_layers", "layers split between the device and the CPU",
