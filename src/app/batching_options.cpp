@@ -53,7 +53,7 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
                  "too) or reserve (it keeps the run with the most free slots; the requests behind it take the others)")
       // Only the two words: CLI::CheckedTransformer would also take its mapped values ("0", "1").
       ->transform(
-          [](std::string v) -> std::string {
+          [](const std::string& v) -> std::string {
             if (v != "wait" && v != "reserve") throw CLI::ValidationError(v + " not in {wait,reserve}");
             return v == "reserve" ? "1" : "0";
           },
