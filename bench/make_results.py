@@ -76,6 +76,11 @@ def part_serve(folder, title="Serving (distinct prompts)"):
         if text is None or not os.path.isfile(md):
             return f"serve_report.py failed on `{os.path.relpath(folder, HERE)}`: {err}\n"
         body = open(md).read()
+    # A NOTICE.md beside the raw outputs says what the table cannot (runs that faulted, say): it
+    # comes first.
+    notice = os.path.join(folder, "NOTICE.md")
+    if os.path.isfile(notice):
+        body = open(notice).read().strip() + "\n\n" + body
     if body.lstrip().startswith("#"):
         return body
     rel = os.path.relpath(folder, os.path.dirname(HERE))

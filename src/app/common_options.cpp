@@ -43,9 +43,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
       ->default_val("auto");
   cmd.add_option("--fused-projections", opts.fused_projections,
                  "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
-                 "share a type: fewer, larger products with the same values; off: one product per matrix")
-      ->check(CLI::IsMember({"on", "off"}))
-      ->default_val("on");
+                 "share a type: fewer, larger products with the same values. auto: on the CPU only (README); on "
+                 "is refused on other devices; off: one product per matrix")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -114,7 +115,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
-  ro.fused_projections = opts.fused_projections == "on";
+  if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

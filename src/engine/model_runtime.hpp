@@ -41,8 +41,10 @@ struct RuntimeOptions {
   std::optional<int> max_graph_tokens;
   // Decode steps padded to bucketed sizes (model::ModelOptions::pad_decode_steps). Unset: on a GPU.
   std::optional<bool> decode_buckets;
-  // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections).
-  bool fused_projections = true;
+  // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections). Unset: on where
+  // every device is a CPU. On is refused elsewhere: on an H200, ggml's CUDA backend faulted
+  // (illegal instruction) with them in serving (bench/results/2026-12-03-nvidia-h200-8cb5dab).
+  std::optional<bool> fused_projections;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.
