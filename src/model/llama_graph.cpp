@@ -258,7 +258,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
     // Feed-forward block.
     h = named(ops::rms_norm(ctx, x, L.ffn_norm, c.rms_norm_eps), "ffn_norm", il);
-    const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up,      L.ffn_down,         L.ffn_gate_b,
+    const ops::SwigluWeights ffn{L.ffn_gate, L.ffn_up,     L.ffn_down,    L.ffn_gate_b,
                                  L.ffn_up_b, L.ffn_down_b, L.ffn_gate_up, L.ffn_gate_up_b};
     ggml_tensor* f = named(ops::swiglu_ffn(ctx, h, ffn, lin), "ffn_out", il);
     x = named(ggml_add(ctx, x, f), "layer_out", il);

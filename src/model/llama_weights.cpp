@@ -210,7 +210,8 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
         const Placed& p = parts[i];
         if (p.view == nullptr) continue;
         const std::vector<int64_t> shape = matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]};
-        *out[i] = plan_upload(names[i], p, ggml_new_tensor(p.home, p.type, static_cast<int>(shape.size()), shape.data()));
+        *out[i] =
+            plan_upload(names[i], p, ggml_new_tensor(p.home, p.type, static_cast<int>(shape.size()), shape.data()));
       }
       return nullptr;
     }
@@ -255,13 +256,14 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     auto n = [&](const char* what) { return "blk." + std::to_string(il) + "." + what; };
     const int d = placement_.device_of(il);
     L.attn_norm = take(n("attn_norm.weight"), {c.n_embd}, true, false, d);
-    L.wqkv = take_fused(n("attn_qkv.weight"), {n("attn_q.weight"), n("attn_k.weight"), n("attn_v.weight")},
-                        c.n_embd, {n_q, n_kv, n_kv}, true, d, {&L.wq, &L.wk, &L.wv});
+    L.wqkv = take_fused(n("attn_qkv.weight"), {n("attn_q.weight"), n("attn_k.weight"), n("attn_v.weight")}, c.n_embd,
+                        {n_q, n_kv, n_kv}, true, d, {&L.wq, &L.wk, &L.wv});
     L.wo = take(n("attn_output.weight"), {n_q, c.n_embd}, true, true, d, true);
     // The biases are added to the fused product only when the matrices and all three biases fused.
     const std::vector<std::string> qkv_bias{n("attn_q.bias"), n("attn_k.bias"), n("attn_v.bias")};
     if (L.wqkv != nullptr) {
-      L.bqkv = take_fused(n("attn_qkv.bias"), qkv_bias, 0, {n_q, n_kv, n_kv}, c.attention_bias, d, {&L.bq, &L.bk, &L.bv});
+      L.bqkv =
+          take_fused(n("attn_qkv.bias"), qkv_bias, 0, {n_q, n_kv, n_kv}, c.attention_bias, d, {&L.bq, &L.bk, &L.bv});
       if (L.bqkv == nullptr && (L.bq != nullptr || L.bk != nullptr || L.bv != nullptr)) L.wqkv = nullptr;
     } else {
       L.bq = take(qkv_bias[0], {n_q}, c.attention_bias, false, d);

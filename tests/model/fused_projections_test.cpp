@@ -141,7 +141,7 @@ struct BiasedSource {
     const int64_t hd = c.n_embd / c.n_head;
     src.config.attention_bias = true;
     // Gate and up biases without a down bias: present though the config does not require them.
-    values.reserve(static_cast<size_t>(5 * c.n_layer));
+    values.reserve(5 * static_cast<size_t>(c.n_layer));
     for (int il = 0; il < c.n_layer; ++il) {
       const std::string b = "blk." + std::to_string(il) + ".";
       const std::pair<const char*, int64_t> biases[] = {{"attn_q.bias", hd * c.n_head},
@@ -151,7 +151,8 @@ struct BiasedSource {
                                                         {"ffn_up.bias", c.n_ff}};
       for (const auto& [name, n] : biases) {
         std::vector<float>& v = values.emplace_back(static_cast<size_t>(n));
-        for (size_t i = 0; i < v.size(); ++i) v[i] = 0.05f * static_cast<float>((i * 7 + values.size() * 13) % 17) - 0.4f;
+        for (size_t i = 0; i < v.size(); ++i)
+          v[i] = 0.05f * static_cast<float>((i * 7 + values.size() * 13) % 17) - 0.4f;
         loader::TensorView t;
         t.name = b + name;
         t.type = GGML_TYPE_F32;
