@@ -1,6 +1,5 @@
 #include "app/batching_options.hpp"
 
-#include <map>
 #include <optional>
 #include <string>
 

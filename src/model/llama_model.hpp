@@ -55,7 +55,8 @@ struct ModelOptions {
   // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
   bool pad_decode_steps = false;
   // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
-  // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections).
+  // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections). On
+  // here; ModelRuntime turns it off where a device is not a CPU (a CUDA fault with CUDA graphs).
   bool fused_projections = true;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).

@@ -125,6 +125,12 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
     if (c == nullptr) c = ggml_init({ggml_tensor_overhead() * n_tensors, nullptr, true});
     return c;
   };
+  // The context of plain buffers on model device `where` (-1: the CPU's).
+  auto plain_context = [&](int where) {
+    return where == 0  ? ctx_
+           : where > 0 ? context_for(devices[where]->buffer_type(), where)
+                       : context_for(ggml_backend_dev_buffer_type(cpu_dev));
+  };
   // Where the tensor named `name` with ggml shape `shape` goes, on model device `where` or (-1) in
   // CPU buffers; its view is null when it is optional and absent. `layer_matrix`: a repeating
   // layer's matrix, which --split-mode row splits by rows.
@@ -155,9 +161,7 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
       type = *options.float_matrix_type;
     }
     ggml_backend_dev_t home_dev = where >= 0 ? devices[where]->info().dev : cpu_dev;
-    ggml_context* home = where == 0  ? ctx_
-                         : where > 0 ? context_for(devices[where]->buffer_type(), where)
-                                     : context_for(ggml_backend_dev_buffer_type(cpu_dev));
+    ggml_context* home = plain_context(where);
     if (layer_matrix && options.row_split_type != nullptr && n_dims == 2) {
       home = context_for(options.row_split_type, 0);
     } else if (matmul && n_dims == 2) {
@@ -192,26 +196,23 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
                         std::vector<ggml_tensor**> out) -> ggml_tensor* {
     const bool matrix = ne0 > 0;
     std::vector<Placed> parts;
+    std::vector<std::vector<int64_t>> shapes;
     int64_t total = 0;
     bool fusable = options.fuse_projections;
     for (size_t i = 0; i < names.size(); ++i) {
-      const std::vector<int64_t> shape = matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]};
-      parts.push_back(place(names[i], shape, required, matrix, where, matrix));
+      shapes.push_back(matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]});
+      parts.push_back(place(names[i], shapes[i], required, matrix, where, matrix));
       const Placed& p = parts.back();
       fusable = fusable && p.view != nullptr && p.type == parts[0].type && p.home == parts[0].home;
       total += rows[i];
     }
-    const ggml_context* plain = where == 0  ? ctx_
-                                : where > 0 ? context_for(devices[where]->buffer_type(), where)
-                                            : context_for(ggml_backend_dev_buffer_type(cpu_dev));
-    fusable = fusable && parts[0].home == plain;
+    fusable = fusable && parts[0].home == plain_context(where);
     if (!fusable) {
       for (size_t i = 0; i < names.size(); ++i) {
         const Placed& p = parts[i];
         if (p.view == nullptr) continue;
-        const std::vector<int64_t> shape = matrix ? std::vector<int64_t>{ne0, rows[i]} : std::vector<int64_t>{rows[i]};
-        *out[i] =
-            plan_upload(names[i], p, ggml_new_tensor(p.home, p.type, static_cast<int>(shape.size()), shape.data()));
+        *out[i] = plan_upload(names[i], p,
+                              ggml_new_tensor(p.home, p.type, static_cast<int>(shapes[i].size()), shapes[i].data()));
       }
       return nullptr;
     }
@@ -242,10 +243,7 @@ LlamaWeights::LlamaWeights(const loader::ModelSource& source, const core::Device
   }
   rope_freqs = take("rope_freqs.weight", {hd / 2}, false, false, rope_dev);
   if (rope_freqs == nullptr && c.rope.scaling == loader::RopeScaling::llama3) {
-    ggml_context* home = rope_dev == 0  ? ctx_
-                         : rope_dev > 0 ? context_for(devices[rope_dev]->buffer_type(), rope_dev)
-                                        : context_for(ggml_backend_dev_buffer_type(cpu_dev));
-    rope_freqs = ggml_new_tensor_1d(home, GGML_TYPE_F32, hd / 2);
+    rope_freqs = ggml_new_tensor_1d(plain_context(rope_dev), GGML_TYPE_F32, hd / 2);
     ggml_set_name(rope_freqs, "rope_freqs.weight");
     plan.push_back({nullptr, loader::llama3_rope_factors(c.rope, static_cast<int>(hd)), rope_freqs});
   }
