@@ -123,14 +123,22 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     return ops::attention(ctx, q_, k_, v_, m_, attn);
   };
 
-  ggml_tensor* x = named(ggml_get_rows(ctx, w.tok_embd, g.tokens), "embd");
+  // The first node of each device segment lives in memory kept for this width of the step (see
+  // GraphIdentity): ggml's CUDA backend keys its CUDA graphs by it.
+  ggml_context* opening =
+      graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 32 | static_cast<uint32_t>(shape.n_out));
+  ggml_tensor* x = named(ggml_get_rows(opening, w.tok_embd, g.tokens), "embd");
+  ggml_build_forward_expand(g.gf, x);
   const bool pin = !layer_backends_.empty();
   int pinned = 0;  // nodes placed so far
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = w.layers[il];
+    const bool opens_segment = pin && il > 0 && layer_backends_[il] != layer_backends_[il - 1];
 
     // Attention block.
-    ggml_tensor* h = named(ops::rms_norm(ctx, x, L.attn_norm, c.rms_norm_eps), "attn_norm", il);
+    ggml_tensor* h =
+        named(ops::rms_norm(opens_segment ? opening : ctx, x, L.attn_norm, c.rms_norm_eps), "attn_norm", il);
+    if (opens_segment) ggml_build_forward_expand(g.gf, h);
     const int64_t n_q = hd * c.n_head;  // one token's queries, flattened
     ggml_tensor* q = nullptr;
     ggml_tensor* k = nullptr;
@@ -270,7 +278,9 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     }
   }
 
-  x = named(ops::rms_norm(ctx, x, w.output_norm, c.rms_norm_eps), "final_norm");
+  const bool output_opens_segment = pin && output_backend_ != layer_backends_.back();
+  x = named(ops::rms_norm(output_opens_segment ? opening : ctx, x, w.output_norm, c.rms_norm_eps), "final_norm");
+  if (output_opens_segment) ggml_build_forward_expand(g.gf, x);
   g.logits = named(ops::linear(ctx, w.output, x, nullptr, lin), "logits");
   ggml_set_output(g.logits);
   ggml_build_forward_expand(g.gf, g.logits);

@@ -189,6 +189,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
   graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
+  // The embedding, and a normalization (two tensors) where a layer or the output opens a device segment.
+  graph_identity_ = std::make_unique<GraphIdentity>(1 + 2 * (static_cast<size_t>(c.n_layer) + 1));
   sched_ =
       ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, pipeline_, true);
   if (sched_ == nullptr) throw std::runtime_error("could not create the ggml scheduler");

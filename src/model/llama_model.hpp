@@ -23,6 +23,7 @@
 #include "core/residency.hpp"
 #include "loader/model_source.hpp"
 #include "model/batch.hpp"
+#include "model/graph_identity.hpp"
 #include "model/kv_attention.hpp"
 #include "model/kv_cache.hpp"
 #include "model/llama_weights.hpp"
@@ -299,6 +300,7 @@ class LlamaModel {
   int graph_size_ = 0;
   std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph
   ggml_context* graph_ctx_ = nullptr;
+  std::unique_ptr<GraphIdentity> graph_identity_;  // where each graph's segments begin, per width
   int reserved_cells_ = 0;
   Graph graph_;               // the last graph built and allocated
   uint64_t graph_kv_id_ = 0;  // the storage_id of the cache graph_ uses; 0: graph_ is not reusable
