@@ -43,8 +43,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
       ->default_val("auto");
   cmd.add_option("--fused-projections", opts.fused_projections,
                  "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
-                 "share a type: fewer, larger products with the same values. auto: on the CPU only (README); on "
-                 "is refused on other devices; off: one product per matrix")
+                 "share a type: fewer, larger products with the same values. auto and on: stacked on every device; "
+                 "off: one product per matrix")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,

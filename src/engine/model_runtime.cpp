@@ -108,14 +108,7 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     mo.max_graph_tokens =
         options.max_graph_tokens.value_or(rt->device().is_cpu() ? kDefaultGraphTokensCpu : kDefaultGraphTokensGpu);
     mo.pad_decode_steps = options.decode_buckets.value_or(!rt->device().is_cpu());
-    bool all_cpu = true;
-    for (const auto& d : rt->devices_) all_cpu = all_cpu && d->is_cpu();
-    if (options.fused_projections.value_or(false) && !all_cpu) {
-      throw std::invalid_argument(
-          "--fused-projections on is refused off the CPU: with it, ggml's CUDA backend faulted (an illegal "
-          "instruction) while serving on an H200; use auto or off");
-    }
-    mo.fused_projections = options.fused_projections.value_or(all_cpu);
+    mo.fused_projections = options.fused_projections.value_or(true);
     bool flash = true;
     for (const auto& d : rt->devices_) flash = flash && has_flash_attention(*d, source.config);
     mo.flash_attention = options.flash_attention.value_or(options.batch_invariant || flash);
