@@ -41,9 +41,8 @@ struct RuntimeOptions {
   std::optional<int> max_graph_tokens;
   // Decode steps padded to bucketed sizes (model::ModelOptions::pad_decode_steps). Unset: on a GPU.
   std::optional<bool> decode_buckets;
-  // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections). Unset: on where
-  // every device is a CPU. On is refused elsewhere: on an H200, ggml's CUDA backend faulted
-  // (illegal instruction) with them in serving (bench/results/2026-12-03-nvidia-h200-8cb5dab).
+  // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections). Unset: on, on
+  // every device (bench/results/2026-12-04-nvidia-h200-b7c2da4 on an H200).
   std::optional<bool> fused_projections;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;

@@ -7,7 +7,8 @@
 
 namespace rbees::model {
 
-GraphIdentity::GraphIdentity(size_t n_tensors) : bytes_(ggml_tensor_overhead() * n_tensors) {}
+GraphIdentity::GraphIdentity(size_t n_tensors, std::chrono::steady_clock::duration idle)
+    : bytes_(ggml_tensor_overhead() * n_tensors), idle_(idle) {}
 
 GraphIdentity::~GraphIdentity() {
   if (ctx_ != nullptr) ggml_free(ctx_);
@@ -18,7 +19,7 @@ ggml_context* GraphIdentity::begin(uint64_t width) {
   ctx_ = nullptr;
   const Clock::time_point now = Clock::now();
   for (auto it = slots_.begin(); it != slots_.end();) {
-    it = it->first != width && now - it->second.last_used >= kIdle ? slots_.erase(it) : std::next(it);
+    it = it->first != width && now - it->second.last_used >= idle_ ? slots_.erase(it) : std::next(it);
   }
   Slot& slot = slots_[width];
   if (slot.memory.empty()) slot.memory.resize(bytes_);

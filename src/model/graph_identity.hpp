@@ -23,8 +23,13 @@ namespace rbees::model {
 // ready when steps go back and forth between widths.
 class GraphIdentity {
  public:
-  // `n_tensors`: the most tensor headers a graph creates in the context that begin() returns.
-  explicit GraphIdentity(size_t n_tensors);
+  // Memory not used for this long is given back. ggml drops a CUDA graph unused for 10 s, sweeping every
+  // 5 s, so an address given back here and handed out again is no longer the key of any CUDA graph.
+  static constexpr std::chrono::seconds kIdle{60};
+
+  // `n_tensors`: the most tensor headers a graph creates in the context that begin() returns;
+  // `idle`: how long another width's memory is kept unused (kIdle).
+  explicit GraphIdentity(size_t n_tensors, std::chrono::steady_clock::duration idle = kIdle);
   ~GraphIdentity();
   GraphIdentity(const GraphIdentity&) = delete;
   GraphIdentity& operator=(const GraphIdentity&) = delete;
@@ -36,10 +41,6 @@ class GraphIdentity {
 
   size_t widths() const { return slots_.size(); }
 
-  // Memory not used for this long is given back. ggml drops a CUDA graph unused for 10 s, sweeping every
-  // 5 s, so an address given back here and handed out again is no longer the key of any CUDA graph.
-  static constexpr std::chrono::seconds kIdle{60};
-
  private:
   using Clock = std::chrono::steady_clock;
   struct Slot {
@@ -47,6 +48,7 @@ class GraphIdentity {
     Clock::time_point last_used;
   };
   size_t bytes_;
+  Clock::duration idle_;
   std::map<uint64_t, Slot> slots_;
   ggml_context* ctx_ = nullptr;
 };

@@ -541,6 +541,10 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
   return done;
 }
 
+const ggml_tensor* LlamaModel::graph_first_node() const {
+  return graph_.gf == nullptr ? nullptr : ggml_graph_node(graph_.gf, 0);
+}
+
 bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
   return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.shape == shape;
 }

@@ -56,8 +56,8 @@ struct ModelOptions {
   // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
   bool pad_decode_steps = false;
   // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
-  // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections). On
-  // here; ModelRuntime turns it off where a device is not a CPU (a CUDA fault with CUDA graphs).
+  // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
+  // wider products with the same values.
   bool fused_projections = true;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
@@ -215,6 +215,8 @@ class LlamaModel {
   void copy_cells(KvCache& kv, std::span<const int32_t> src, std::span<const int32_t> dst);
 
   const ForwardTimings& timings() const { return timings_; }
+  // The first node of the last graph built: where ggml's CUDA backend keys that graph's CUDA graph.
+  const ggml_tensor* graph_first_node() const;
   void reset_timings() { timings_ = {}; }
   // While set, every pass is timed op by op into `profile` (slower: see OpProfile); null stops it.
   void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
