@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU benchmark, steps 2 and 3 (same machine, right after prepare.sh). Both sides run REPS times (3 by
 # default) and every figure is reported as the median with min-max:
-#   measure.sh engine   quantizes to Q8_0 and Q4_0 with llama-quantize, then `llama-bench -r REPS -o json`
+#   measure.sh engine   quantizes to Q8_0 and Q4_0 with llama-quantize (TYPES="f16" for F16 alone), then `llama-bench -r REPS -o json`
 #                       against `rbees-workerd bench -r REPS --json` on each file (prefill 512, decode 128,
 #                       and for F16 aggregate decode at 1 8 32 64 128 streams)
 #   measure.sh batched  llama-batched-bench on F16 (REPS separate runs, --output-format jsonl), and
@@ -21,12 +21,14 @@ case "${1:-}" in
 engine)
   python3 "$here/bench/results_meta.py" write "$out" repetitions="$reps" prompt_tokens=512 gen_tokens=128 \
     aggregate_streams="[1,8,32,64,128]" aggregate_prompt_tokens=16
-  for q in Q8_0 Q4_0; do
-    lq=$(echo $q | tr 'A-Z' 'a-z')
+  types=${TYPES:-f16 q8_0 q4_0}
+  for lq in $types; do
+    [ "$lq" = f16 ] && continue
+    q=$(echo "$lq" | tr 'a-z' 'A-Z')
     [ -f "$models/llama2-7b-$lq.gguf" ] ||
       "$bin/llama-quantize" "$models/llama2-7b-f16.gguf" "$models/llama2-7b-$lq.gguf" $q >"$out/quantize-$lq.log" 2>&1
   done
-  for t in f16 q8_0 q4_0; do
+  for t in $types; do
     f="$models/llama2-7b-$t.gguf"
     "$bin/llama-bench" -m "$f" -ngl 99 -p 512 -n 128 -r "$reps" -o json >"$out/llama-bench-$t.json" 2>"$out/llama-bench-$t.log"
     echo "llama-bench $t rc=$?"

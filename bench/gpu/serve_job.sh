@@ -17,7 +17,9 @@
 # SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
 # MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
-# .carry for the tests that read it).
+# .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
+# bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
+# llama-batched-bench with the anchor).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists.
 set -u
@@ -38,7 +40,8 @@ src=/tmp/llama-src/llama.cpp-nlc-3.22.1
 [ -n "${SKIP_ANCHOR:-}" ] || (cmake -S "$src" -B /tmp/anchor -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -G Ninja >"$R/anchor-build.log" 2>&1 &&
-  cmake --build /tmp/anchor -j16 --target llama-server >>"$R/anchor-build.log" 2>&1
+  cmake --build /tmp/anchor -j16 --target llama-server $([ -n "${IDENTICAL:-}" ] && echo llama-bench llama-batched-bench) \
+    >>"$R/anchor-build.log" 2>&1
  echo "anchor rc=$?" >"$R/anchor.rc") &
 carry="$here/.carry"
 cmake -S "$here" -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
@@ -68,7 +71,7 @@ ours=build-cuda/rbees-workerd
 # What is done so far, for a poll to fetch.
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
-  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d prefill serve serve-extra serve-g* serve256 constrained profile \
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu prefill serve serve-extra serve-g* serve256 constrained profile \
     master.log build.log anchor-build.log gpu-tests.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
@@ -97,6 +100,21 @@ bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
+
+if [ -n "${IDENTICAL:-}" ]; then
+  # The identical-prompt figures (single stream against llama-bench, aggregate decode against
+  # llama-batched-bench, HTTP at 1 and 64 streams), F16 only.
+  mkdir -p "$R/gpu"
+  bench/describe_builds.sh /tmp/anchor/bin "$ours" >"$R/gpu/builds.txt" 2>&1
+  python3 bench/results_meta.py write "$R/gpu" benchmark=gpu gpu="\"$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)\"" \
+    model_shape=llama2-7b anchor_label="\"$(bench/describe_builds.sh --label /tmp/anchor/bin)\"" statistic="median, min-max"
+  OUT="$R/gpu" TYPES=f16 REPS="$runs" bash bench/gpu/measure.sh engine >"$R/gpu/console-engine.txt" 2>&1
+  el "identical engine rc=$?"
+  OUT="$R/gpu" REPS="$runs" bash bench/gpu/measure.sh batched >"$R/gpu/console-batched.txt" 2>&1
+  el "identical batched rc=$?"
+  tail -n 40 "$R/gpu/console-batched.txt"
+  pack
+fi
 
 mkdir -p "$R/serve256"
 # Ours at 256 clients: label, then extra serve options (none: its defaults, KV cache and slots sized
