@@ -21,7 +21,7 @@
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
 # llama-batched-bench with the anchor).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
-# everything once /tmp/gpu/ALLDONE exists.
+# everything once /tmp/gpu/ALLDONE exists. bench/gpu/poll.sh waits for a step and copies it to $OUT.
 set -u
 R=/tmp/gpu
 mkdir -p "$R"
