@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # GPU benchmark, steps 2 and 3 (same machine, right after prepare.sh). Both sides run REPS times (3 by
 # default) and every figure is reported as the median with min-max:
-#   measure.sh engine   quantizes to Q8_0 and Q4_0 with llama-quantize (TYPES="f16" for F16 alone), then `llama-bench -r REPS -o json`
+#   measure.sh engine   quantizes to Q8_0 and Q4_0 with llama-quantize, then `llama-bench -r REPS -o json`
 #                       against `rbees-workerd bench -r REPS --json` on each file (prefill 512, decode 128,
-#                       and for F16 aggregate decode at 1 8 32 64 128 streams)
+#                       and for F16 aggregate decode at 1 8 32 64 128 streams); TYPES="f16" for F16 alone
 #   measure.sh batched  llama-batched-bench on F16 (REPS separate runs, --output-format jsonl), and
 #                       llama-server against `rbees-workerd serve` through HTTP at 1 and 64 streams, REPS
 #                       runs per point (bench/http_load.py; identical short prompts), then bench/gpu/report.py
