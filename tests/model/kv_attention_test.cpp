@@ -114,6 +114,71 @@ TEST_F(KvAttentionTest, WithoutFlashAttentionEveryTokenAttendsOverTheWholeSpan) 
   }
 }
 
+// Two prompt chunks batched (AttentionOptions::batch_runs): stream r holds run r's queries, padded
+// to a 64-row tile with its last token, over its cells gathered and padded to 256.
+TEST(KvAttentionBatch, PromptChunksAttendAsStreamsOfOneBatch) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 64, GGML_TYPE_F16);
+  kv.set_regions(4);
+  kv.place({0, 0}, {0, 1});
+  const std::vector<int32_t> seqs{0, 0, 0, 3, 3}, positions{2, 3, 4, 0, 1};
+  kv.place(seqs, positions);
+  const KvAttention per_run(kv, seqs, positions, {});
+  EXPECT_EQ(per_run.layout().runs.size(), 2u);
+  EXPECT_EQ(per_run.layout().batch.n_runs, 0);
+  EXPECT_EQ(KvAttention(kv, seqs, positions, {.invariant = true, .batch_runs = true}).layout().batch.n_runs, 0);
+
+  const KvAttention attn(kv, seqs, positions, {.batch_runs = true});
+  const AttentionLayout& l = attn.layout();
+  EXPECT_EQ(l.batch, (RunBatch{2, kRunMaskRows, 256}));
+  EXPECT_EQ(l.n_run_tokens, 5);
+  EXPECT_EQ(l.run_mask_values, 0);  // no per-run inputs
+  EXPECT_EQ(l.gather_ints, 0);
+  const size_t q = kRunMaskRows, w = 256;
+  std::vector<int32_t> rows(2 * q), cells(2 * w), out(5);
+  std::vector<MaskValue> mask(2 * q * w);
+  attn.fill_batch(rows.data(), cells.data(), mask.data(), out.data());
+  EXPECT_EQ(std::vector<int32_t>(rows.begin(), rows.begin() + 4), (std::vector<int32_t>{0, 1, 2, 2}));
+  EXPECT_EQ(rows[q - 1], 2);
+  EXPECT_EQ(std::vector<int32_t>(rows.begin() + q, rows.begin() + q + 3), (std::vector<int32_t>{3, 4, 4}));
+  EXPECT_EQ(std::vector<int32_t>(cells.begin(), cells.begin() + 6), (std::vector<int32_t>{0, 1, 2, 3, 4, 0}));
+  EXPECT_EQ(std::vector<int32_t>(cells.begin() + w, cells.begin() + w + 3), (std::vector<int32_t>{48, 49, 48}));
+  EXPECT_EQ(out, (std::vector<int32_t>{0, 1, 2, static_cast<int32_t>(q), static_cast<int32_t>(q) + 1}));
+  const auto m = as_floats(mask);
+  auto open = [&](size_t stream, size_t row) {
+    const auto first = m.begin() + static_cast<std::ptrdiff_t>((stream * q + row) * w);
+    return std::count(first, first + static_cast<std::ptrdiff_t>(w), 0.0f);
+  };
+  EXPECT_EQ(open(0, 0), 3);
+  EXPECT_EQ(open(0, 2), 5);
+  EXPECT_EQ(open(0, q - 1), 5);  // padding rows repeat the last token's
+  EXPECT_EQ(open(1, 0), 1);
+  EXPECT_EQ(open(1, 1), 2);
+  EXPECT_EQ(open(1, q - 1), 2);
+  // Every closed value is -inf, the padded cells' included.
+  EXPECT_EQ(std::count_if(m.begin(), m.end(), [](float v) { return std::isinf(v) && v < 0; }),
+            static_cast<std::ptrdiff_t>(2 * q * w) - (3 + 4 + 5 * (q - 2)) - (1 + 2 * (q - 1)));
+}
+
+// A batch whose padding would more than quadruple the query rows stays one attention per run.
+TEST(KvAttentionBatch, ChunksOfVeryDifferentLengthsAttendOneByOne) {
+  core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 1024, GGML_TYPE_F16);
+  std::vector<int32_t> seqs, positions;
+  for (int32_t i = 0; i < 130; ++i) seqs.push_back(0), positions.push_back(i);
+  for (int32_t s = 1; s <= 12; ++s) {
+    for (int32_t i = 0; i < 2; ++i) seqs.push_back(s), positions.push_back(i);
+  }
+  kv.place(seqs, positions);
+  const KvAttention attn(kv, seqs, positions, {.batch_runs = true});
+  EXPECT_EQ(attn.layout().runs.size(), 13u);
+  EXPECT_EQ(attn.layout().batch.n_runs, 0);  // 13 x 192 query rows for 154 tokens
+  seqs.resize(132);
+  positions.resize(132);
+  const KvAttention two(kv, seqs, positions, {.batch_runs = true});
+  EXPECT_EQ(two.layout().batch, (RunBatch{2, 192, 256}));
+}
+
 }  // namespace
 }  // namespace rbees::model
 
