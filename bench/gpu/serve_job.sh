@@ -19,7 +19,8 @@
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
-# llama-batched-bench with the anchor).
+# llama-batched-bench with the anchor), OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
+# fall back from a default that failed the GPU tests).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists. bench/gpu/poll.sh waits for a step and copies it to $OUT.
 set -u
@@ -96,7 +97,7 @@ servers=ours,llama-server
 [ -z "${SKIP_ANCHOR:-}" ] || servers=ours
 bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
   --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
-  --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
+  --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
@@ -136,7 +137,8 @@ serve256() {
   kill $pid
   wait $pid
 }
-serve256 ours-defaults
+# shellcheck disable=SC2086
+serve256 ours-defaults ${OURS_ARGS:-}
 pack
 
 if [ -n "${EXTRA:-}" ]; then
