@@ -47,11 +47,6 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "off: one product per matrix")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
-  cmd.add_option("--prompt-attention", opts.prompt_attention,
-                 "How the prompt chunks of one step attend: batched (one flash attention for all of them, which "
-                 "skips the causal half), per-sequence (one each), or auto (batched on a GPU)")
-      ->check(CLI::IsMember({"auto", "batched", "per-sequence"}))
-      ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -121,7 +116,6 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
   if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
-  if (opts.prompt_attention != "auto") ro.batch_prompt_attention = opts.prompt_attention == "batched";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

@@ -472,7 +472,6 @@ void BatchEngine::log_totals() const {
              {"input_upload_ms", t.upload_ms},
              {"input_fill_ms", t.fill_ms},
              {"gathered_tokens", static_cast<unsigned long long>(t.gathered_tokens)},
-             {"batched_run_tokens", static_cast<unsigned long long>(t.batched_run_tokens)},
              {"span_tokens", static_cast<unsigned long long>(t.span_tokens)},
              {"graph_compute_ms", t.compute_ms},
              {"output_download_ms", t.download_ms},

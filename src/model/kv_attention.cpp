@@ -15,7 +15,6 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
   if (options_.flash) plan_streams(options_.invariant);
   if (options_.flash && !options_.invariant) plan_gathered();
   plan_runs(layout_.n_stream_tokens + layout_.n_gathered);
-  if (options_.batch_runs && options_.flash && !options_.invariant) plan_batch();
   layout_.n_kv = layout_.n_general > 0 ? kv_.attention_span() : 0;
 }
 
@@ -151,46 +150,6 @@ void KvAttention::plan_runs(int from) {
       layout_.n_general += j - i;
     }
     i = j;
-  }
-}
-
-void KvAttention::plan_batch() {
-  const auto& runs = layout_.runs;
-  if (runs.size() < 2) return;
-  int window = 0, longest = 0, tokens = 0;
-  for (const AttentionRun& r : runs) {
-    if (r.region < 0 && !r.gathered) return;  // a whole-span run (past max_runs)
-    window = std::max(window, kv_.gather_window(r.region, true));
-    longest = std::max(longest, r.n_tokens);
-    tokens += r.n_tokens;
-  }
-  const int n = static_cast<int>(runs.size());
-  const int queries = (longest + kRunMaskRows - 1) / kRunMaskRows * kRunMaskRows;
-  if (static_cast<int64_t>(window) * n > kMaxBatchCells ||
-      static_cast<int64_t>(queries) * n > static_cast<int64_t>(kMaxBatchQueryFactor) * tokens + kRunMaskRows * n) {
-    return;
-  }
-  layout_.batch = RunBatch{n, queries, window};
-  layout_.n_run_tokens = tokens;
-  layout_.run_mask_values = 0;
-  layout_.gather_ints = 0;
-}
-
-void KvAttention::fill_batch(int32_t* query_rows, int32_t* cells, MaskValue* mask, int32_t* out_rows) const {
-  const RunBatch& b = layout_.batch;
-  const auto q = static_cast<size_t>(b.queries);
-  const auto w = static_cast<size_t>(b.window);
-  size_t t = 0;
-  for (size_t s = 0; s < layout_.runs.size(); ++s) {
-    const AttentionRun& r = layout_.runs[s];
-    const auto n = static_cast<size_t>(r.n_tokens);
-    for (size_t i = 0; i < q; ++i) query_rows[s * q + i] = r.begin + static_cast<int32_t>(std::min(i, n - 1));
-    kv_.fill_seq_gather(cells + s * w, r.region, b.window);
-    MaskValue* m = mask + s * q * w;
-    kv_.fill_seq_mask(m, b.window, r.region, positions_.data() + r.begin, n);
-    // A padding row repeats the last token's: every query row of the kernel sees an open cell.
-    for (size_t i = n; i < q; ++i) std::copy(m + (n - 1) * w, m + n * w, m + i * w);
-    for (size_t i = 0; i < n; ++i) out_rows[t++] = static_cast<int32_t>(s * q + i);
   }
 }
 

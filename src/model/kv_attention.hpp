@@ -9,8 +9,7 @@
 //   attend in one 4-D attention over their cells gathered in position order;
 // - runs: the other tokens (prompt chunks, mostly), sequence by sequence, over the sequence's home
 //   region, or its cells gathered, or (past the runs a graph holds) over the cache's whole span with
-//   a mask; or, batched (AttentionOptions::batch_runs), every run of the pass in one 4-D attention
-//   over the runs' cells gathered, one stream per run (RunBatch).
+//   a mask.
 
 #include <cstdint>
 #include <span>
@@ -57,19 +56,6 @@ struct StreamGroup {
   bool operator==(const StreamGroup&) const = default;
 };
 
-// Every run of a pass in one attention: run r's tokens are the query rows of stream r (padded to
-// `queries` rows with copies of its last token, whose output is dropped) over its cells gathered in
-// position order (`window` of them, padded with its first cell, masked out). One call instead of one
-// per run, and with several streams ggml's CUDA flash kernel skips the key tiles a query tile's mask
-// closes (the causal half of a prompt chunk, the padding), which it does for one stream only from
-// 1024 queries on.
-struct RunBatch {
-  int n_runs = 0;  // 0: the runs attend one by one
-  int queries = 0;
-  int window = 0;
-  bool operator==(const RunBatch&) const = default;
-};
-
 // What a graph's shape depends on, attention-wise: two passes with equal layouts run the same graph.
 struct AttentionLayout {
   int n_stream_tokens = 0;
@@ -84,8 +70,6 @@ struct AttentionLayout {
   int n_general = 0;               // tokens in whole-span runs
   int run_mask_values = 0;         // the region and gathered runs' masks, together
   int gather_ints = 0;             // the gathered runs' cell indices, together
-  RunBatch batch;                  // the runs batched: no run masks or gathers of their own
-  int n_run_tokens = 0;            // the runs' tokens
   bool operator==(const AttentionLayout&) const = default;
 };
 
@@ -93,15 +77,7 @@ struct AttentionOptions {
   bool flash = true;       // streams and per-sequence runs need the flash kernel
   bool invariant = false;  // batch-invariant mode: sums in position order, no padded gathers
   int max_runs = 64;       // runs one graph holds; past them, tokens share one whole-span run
-  // The runs of a pass batched into one attention (RunBatch) where there are several and their
-  // padded queries and cells stay within kMaxBatch*; not with batch invariance.
-  bool batch_runs = false;
 };
-
-// Bounds on a run batch's padding: the gathered keys and values (cells of all streams) and the
-// query rows against the runs' own tokens.
-inline constexpr int kMaxBatchCells = 16384;
-inline constexpr int kMaxBatchQueryFactor = 4;
 
 class KvAttention {
  public:
@@ -130,10 +106,6 @@ class KvAttention {
   void fill_run_masks(MaskValue* out) const;                                 // [run_mask_values]
   void fill_run_gathers(int32_t* out) const;                                 // [gather_ints]
   void fill_general_mask(MaskValue* out) const;                              // [n_kv, n_general]
-  // The run batch's inputs: per stream its query rows' tokens [queries * n_runs], its gathered cells
-  // [window * n_runs] and mask [window * queries * n_runs]; per run token its output row
-  // [n_run_tokens].
-  void fill_batch(int32_t* query_rows, int32_t* cells, MaskValue* mask, int32_t* out_rows) const;
 
  private:
   void plan_streams(bool in_order);
@@ -142,7 +114,6 @@ class KvAttention {
   void lay_out_streams();
   void plan_gathered();
   void plan_runs(int from);
-  void plan_batch();
   // Whether the pass has exactly one token of the sequence.
   bool single(int32_t seq) const { return tokens_of_.at(seq) == 1; }
 

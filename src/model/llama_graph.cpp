@@ -94,17 +94,6 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_set_input(g.gathered_cells);
     ggml_set_input(g.gathered_mask);
   }
-  const RunBatch& batch = shape.attn.batch;
-  if (batch.n_runs > 0) {
-    g.batch_rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(batch.queries) * batch.n_runs),
-                         "inp_batch_rows");
-    g.batch_cells = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(batch.window) * batch.n_runs),
-                          "inp_batch_cells");
-    g.batch_mask =
-        named(ggml_new_tensor_4d(ctx, GGML_TYPE_F16, batch.window, batch.queries, 1, batch.n_runs), "inp_batch_mask");
-    g.batch_out = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.attn.n_run_tokens), "inp_batch_out");
-    for (ggml_tensor* t : {g.batch_rows, g.batch_cells, g.batch_mask, g.batch_out}) ggml_set_input(t);
-  }
   if (shape.n_out != n_tokens) {
     g.out_ids = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, shape.n_out), "inp_out_ids");
     ggml_set_input(g.out_ids);
@@ -231,23 +220,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
           ggml_reshape_2d(ctx, named(attend(qg, kg, vg, g.gathered_mask, 1), "attend_gathered", il), n_q, n_gs);
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
     }
-    if (batch.n_runs > 0) {
-      // The runs as streams: [head_dim, n_head, queries, n_runs] over [head_dim, n_head_kv, window,
-      // n_runs], then each run token's row back in batch order.
-      const int64_t nq = batch.queries;
-      const int64_t nw = batch.window;
-      ggml_tensor* qb = ggml_get_rows(ctx, ggml_view_2d(ctx, q, n_q, n_tokens, q->nb[2], 0), g.batch_rows);
-      qb = ggml_reshape_4d(ctx, qb, hd, c.n_head, nq, batch.n_runs);
-      ggml_tensor* kb =
-          ggml_reshape_4d(ctx, ops::gather_rows(ctx, k_all, g.batch_cells), hd, c.n_head_kv, nw, batch.n_runs);
-      ggml_tensor* vb =
-          ggml_reshape_4d(ctx, ops::gather_rows(ctx, v_all, g.batch_cells), hd, c.n_head_kv, nw, batch.n_runs);
-      ggml_tensor* ab = named(attend(qb, kb, vb, g.batch_mask, static_cast<int>(nq)), "attend_runs_batched", il);
-      ab = ggml_get_rows(ctx, ggml_reshape_2d(ctx, ab, n_q, nq * batch.n_runs), g.batch_out);
-      a = a == nullptr ? ab : ggml_concat(ctx, a, ab, 1);
-    }
-    const std::vector<AttentionRun> batched;  // the runs attend above
-    for (const AttentionRun& r : batch.n_runs > 0 ? batched : shape.attn.runs) {
+    for (const AttentionRun& r : shape.attn.runs) {
       ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
       ggml_tensor* kr = nullptr;
       ggml_tensor* vr = nullptr;

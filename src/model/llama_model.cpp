@@ -570,8 +570,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const std::vector<int32_t> cells = kv.place(seqs, positions);
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
-    KvAttention attn(kv, seqs, positions,
-                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, options_.batch_prompt_attention});
+    KvAttention attn(kv, seqs, positions, {options_.flash_attention, options_.batch_invariant, kMaxRuns});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
@@ -628,7 +627,6 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
     for (const AttentionRun& r : shape.attn.runs) timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
     timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
-    if (shape.attn.batch.n_runs > 0) timings_.batched_run_tokens += static_cast<uint64_t>(shape.attn.n_run_tokens);
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
@@ -670,18 +668,6 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
       ggml_backend_tensor_set(g.gathered_cells, gathered_cells_.data(), 0, ggml_nbytes(g.gathered_cells));
       ggml_backend_tensor_set(g.gathered_mask, gathered_mask, 0, ggml_nbytes(g.gathered_mask));
-    }
-    if (g.batch_rows != nullptr) {
-      const RunBatch& b = al.batch;
-      batch_rows_.resize(static_cast<size_t>(b.queries) * b.n_runs);
-      batch_cells_.resize(static_cast<size_t>(b.window) * b.n_runs);
-      batch_out_.resize(static_cast<size_t>(al.n_run_tokens));
-      MaskValue* batch_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(b.window) * b.queries * b.n_runs);
-      fill([&] { attn.fill_batch(batch_rows_.data(), batch_cells_.data(), batch_mask, batch_out_.data()); });
-      ggml_backend_tensor_set(g.batch_rows, batch_rows_.data(), 0, ggml_nbytes(g.batch_rows));
-      ggml_backend_tensor_set(g.batch_cells, batch_cells_.data(), 0, ggml_nbytes(g.batch_cells));
-      ggml_backend_tensor_set(g.batch_mask, batch_mask, 0, ggml_nbytes(g.batch_mask));
-      ggml_backend_tensor_set(g.batch_out, batch_out_.data(), 0, ggml_nbytes(g.batch_out));
     }
     if (g.stream_rows != nullptr) {
       ggml_backend_tensor_set(g.stream_rows, attn.stream_rows().data(), 0, ggml_nbytes(g.stream_rows));

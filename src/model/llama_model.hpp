@@ -59,10 +59,6 @@ struct ModelOptions {
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
   // wider products with the same values.
   bool fused_projections = true;
-  // A pass's prompt chunks attend in one batched flash attention (AttentionOptions::batch_runs)
-  // instead of one per sequence: on by default on GPUs (ModelRuntime), where one call per chunk
-  // leaves most of the device idle and computes the causal half a batched call skips.
-  bool batch_prompt_attention = false;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
@@ -129,7 +125,6 @@ struct ForwardTimings {
   // holds): the costly paths, which a serving run should rarely take.
   uint64_t gathered_tokens = 0;
   uint64_t span_tokens = 0;
-  uint64_t batched_run_tokens = 0;  // run tokens that attended in a run batch (RunBatch)
 
   // What was spent since `earlier` (a snapshot of the same model's timings).
   ForwardTimings since(const ForwardTimings& earlier) const {
@@ -143,7 +138,6 @@ struct ForwardTimings {
     d.download_ms -= earlier.download_ms;
     d.gathered_tokens -= earlier.gathered_tokens;
     d.span_tokens -= earlier.span_tokens;
-    d.batched_run_tokens -= earlier.batched_run_tokens;
     return d;
   }
 };
@@ -254,15 +248,9 @@ class LlamaModel {
     ggml_tensor* token_streams = nullptr;   // I32 [n_stream_tokens]: the stream of each such token
     ggml_tensor* gathered_cells = nullptr;  // I32 [gathered_window * n_gathered]
     ggml_tensor* gathered_mask = nullptr;   // F16 [gathered_window, 1, 1, n_gathered]
-    // The run batch's (AttentionLayout::batch): I32 [queries * n_runs], I32 [window * n_runs],
-    // F16 [window, queries, 1, n_runs], I32 [n_run_tokens]; null when the runs attend one by one.
-    ggml_tensor* batch_rows = nullptr;
-    ggml_tensor* batch_cells = nullptr;
-    ggml_tensor* batch_mask = nullptr;
-    ggml_tensor* batch_out = nullptr;
-    ggml_tensor* out_ids = nullptr;  // I32 [n_out], null when every token wants logits
-    ggml_tensor* logits = nullptr;   // F32 [n_vocab, n_out]
-    ggml_tensor* argmax = nullptr;   // I32 [n_out], only when shape.argmax
+    ggml_tensor* out_ids = nullptr;         // I32 [n_out], null when every token wants logits
+    ggml_tensor* logits = nullptr;          // F32 [n_vocab, n_out]
+    ggml_tensor* argmax = nullptr;          // I32 [n_out], only when shape.argmax
     // Only when shape.argmax_masked: I32 [ceil(n_vocab / 8) * n_out], each byte of the rows'
     // bitsets, and F16 [8, 256], the mask values of every byte (get_rows expands one into the other).
     ggml_tensor* logit_mask_bytes = nullptr;
@@ -330,7 +318,6 @@ class LlamaModel {
   std::unique_ptr<core::HostBuffer> gathered_mask_;
   std::vector<int32_t> gather_;
   std::vector<int32_t> gathered_cells_;
-  std::vector<int32_t> batch_rows_, batch_cells_, batch_out_;
   int cpu_fallback_ops_ = 0;
   OpProfile* op_profile_ = nullptr;
 };
