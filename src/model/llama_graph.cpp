@@ -125,8 +125,11 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
   // The first node of each device segment lives in memory kept for this width of the step (see
   // GraphIdentity): ggml's CUDA backend keys its CUDA graphs by it.
+  // Padded decode steps of one width may differ in their streams (the regions they reach): keyed
+  // apart too, so that one CUDA graph is only ever updated with its own topology's parameters.
   ggml_context* opening =
-      graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 32 | static_cast<uint32_t>(shape.n_out));
+      graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 40 | static_cast<uint64_t>(shape.n_out) << 20 |
+                             static_cast<uint64_t>(shape.attn.n_streams));
   ggml_tensor* x = named(ggml_get_rows(opening, w.tok_embd, g.tokens), "embd");
   ggml_build_forward_expand(g.gf, x);
   const bool pin = !layer_backends_.empty();

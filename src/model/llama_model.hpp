@@ -125,6 +125,8 @@ struct ForwardTimings {
   // holds): the costly paths, which a serving run should rarely take.
   uint64_t gathered_tokens = 0;
   uint64_t span_tokens = 0;
+  // Streams of padded decode steps without a token (regions up to a bucket of those in use).
+  uint64_t placeholder_streams = 0;
 
   // What was spent since `earlier` (a snapshot of the same model's timings).
   ForwardTimings since(const ForwardTimings& earlier) const {
@@ -138,6 +140,7 @@ struct ForwardTimings {
     d.download_ms -= earlier.download_ms;
     d.gathered_tokens -= earlier.gathered_tokens;
     d.span_tokens -= earlier.span_tokens;
+    d.placeholder_streams -= earlier.placeholder_streams;
     return d;
   }
 };

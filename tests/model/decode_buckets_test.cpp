@@ -81,5 +81,30 @@ TEST(DecodeBuckets, PaddedStepsMatchExactStepsAndShareOneGraph) {
   EXPECT_EQ(picks[1], argmax(la.data() + V, V));
 }
 
+// The padding reaches a bucket of the regions in use, not every region of the cache: three
+// sequences at the first of 32 slots decode over 8 streams, and one more at slot 12 over 16.
+TEST(DecodeBuckets, StreamsArePaddedToTheRegionsInUseNotToEveryRegion) {
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  LlamaModel& m = *bucketed.model;
+  KvCache kv = m.create_kv_cache(512, GGML_TYPE_F32);
+  kv.set_regions(32);
+  auto prefill = [&](int32_t s) {
+    Batch p;
+    for (int32_t i = 0; i < 4; ++i) p.add(20 + i + s, i, s, i == 3);
+    m.forward(p, kv);
+  };
+  auto step = [&](const std::vector<int32_t>& live, int32_t pos) {
+    Batch d;
+    for (int32_t s : live) d.add(30 + s, pos, s, true);
+    const uint64_t before = m.timings().placeholder_streams;
+    m.forward(d, kv);
+    return m.timings().placeholder_streams - before;
+  };
+  for (int32_t s : {0, 1, 2}) prefill(s);
+  EXPECT_EQ(step({0, 1, 2}, 4), 5u);  // 8 streams, 3 with a token
+  prefill(12);
+  EXPECT_EQ(step({0, 1, 2, 12}, 5), 12u);  // regions 0-12 reach 13: 16 streams
+}
+
 }  // namespace
 }  // namespace rbees::model::testing
