@@ -327,6 +327,12 @@ int run_bench(const BenchOptions& o) {
     warm.max_tokens = 4;
     warm.ignore_eos = true;
     gen.generate(warm, nullptr);
+    // And one prompt of the measured length, as llama-bench warms up with one run of its test: the
+    // first pass of a shape builds its graph and picks its kernels.
+    engine::GenerationRequest warm_prompt = warm;
+    warm_prompt.prompt = synthetic_prompt(*rt, o.prompt_tokens, 999);
+    warm_prompt.max_tokens = 1;
+    gen.generate(warm_prompt, nullptr);
     for (int r = 0; r < o.repetitions; ++r) {
       engine::GenerationRequest p;
       p.prompt = synthetic_prompt(*rt, o.prompt_tokens, 1 + r);
