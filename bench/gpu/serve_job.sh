@@ -14,7 +14,7 @@
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
 # EXTRA="OPTIONS" (after step 3's defaults: ours alone at 64 clients with those serve options, an A/B),
-# SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
+# SKIP_SERVE=1 (no step 2), SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
 # MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
@@ -93,9 +93,10 @@ if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
   pack
 fi
 mkdir -p "$R/serve"
+[ -n "${SKIP_SERVE:-}" ] && CLIENTS=none
 servers=ours,llama-server
 [ -z "${SKIP_ANCHOR:-}" ] || servers=ours
-bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
+[ "${CLIENTS:-}" = none ] || bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
   --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
   --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
 el "serve bench rc=$?"
