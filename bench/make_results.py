@@ -66,6 +66,11 @@ def part_gpu(folder):
         return f"gpu/report.py failed on `{os.path.relpath(folder, HERE)}`: {err}\n"
     if os.path.isfile(os.path.join(folder, "plot.svg")):
         text += f"\nPlot: `{os.path.relpath(os.path.join(folder, 'plot.svg'), os.path.dirname(HERE))}`\n"
+    # A NOTICE.md (see part_serve) comes right under the section's heading.
+    notice = os.path.join(folder, "NOTICE.md")
+    if os.path.isfile(notice):
+        head, _, rest = text.partition("\n")
+        text = head + "\n\n" + open(notice).read().strip() + "\n" + rest
     return text
 
 
