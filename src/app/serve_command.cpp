@@ -209,6 +209,15 @@ int run_serve(const ServeOptions& opts) {
     ro.quant = loader::parse_quant(opts.quant);
   }
   engine::BatchEngineOptions batching = opts.batching;
+  if (batching.profile_ops) {
+    // Each profiled op runs as a graph of its own, which ggml-cuda keys (for its CUDA graphs) by the
+    // op's address, and graph rebuilds reuse addresses for other ops: the key meeting another op's
+    // CUDA graph is the fault GraphIdentity prevents for whole graphs. A profiled 256-client run
+    // faulted on an H200 where the same run unprofiled did not
+    // (bench/results/2026-12-04-nvidia-h200-8853796). Every op is waited for anyway: CUDA graphs
+    // gain nothing here.
+    setenv("GGML_CUDA_DISABLE_GRAPHS", "1", 1);
+  }
   batching.kv_type = CLI::detail::to_lower(opts.kv_type) == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
 
   server::ServerOptions so;
