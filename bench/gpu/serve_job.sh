@@ -15,7 +15,8 @@
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
 # EXTRA="OPTIONS" (after step 3's defaults: ours alone at 64 clients with those serve options, an A/B),
 # N256 (requests of the 256-client runs, 384: 1.5 per client, so the first prompts' burst and the
-# tail weigh a third of the run; 1024 for the steady state), SKIP_SERVE=1 (no step 2),
+# tail weigh a third of the run), N256_LONG (a second defaults run at 256 clients with that many
+# requests, e.g. 1024, for the steady state), SKIP_SERVE=1 (no step 2),
 # SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
 # MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
@@ -133,7 +134,7 @@ serve256() {
   echo
   timeout ${T256:-150} python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
     --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
-    --max-tokens 64:256 --seed 2 --num-requests ${N256:-384} --concurrency 256 --out "$R/serve256/$label-c256.json.gz" \
+    --max-tokens 64:256 --seed 2 --num-requests ${n256:-${N256:-384}} --concurrency 256 --out "$R/serve256/$label-c256.json.gz" \
     >"$R/serve256/console-$label.txt" 2>&1
   el "256 clients, $label rc=$?"
   tail -n 8 "$R/serve256/console-$label.txt"
@@ -142,6 +143,11 @@ serve256() {
 }
 # shellcheck disable=SC2086
 serve256 ours-defaults ${OURS_ARGS:-}
+if [ -n "${N256_LONG:-}" ]; then
+  # The same with more requests per client: the steady state, less of the first burst and the drain.
+  # shellcheck disable=SC2086
+  n256=$N256_LONG serve256 "ours-defaults-n$N256_LONG" ${OURS_ARGS:-}
+fi
 pack
 
 if [ -n "${EXTRA:-}" ]; then
