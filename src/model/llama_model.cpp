@@ -74,6 +74,13 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
   return true;
 }
 
+// A decode step's size rounded up to its bucket: a multiple of 8 up to 64, of 16 up to 128, then
+// of 32 (tokens, and the regions its streams reach).
+int decode_bucket(int n) {
+  const int granule = n <= 64 ? 8 : n <= 128 ? 16 : 32;
+  return (n + granule - 1) / granule * granule;
+}
+
 }  // namespace
 
 LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, ModelOptions options)
@@ -578,11 +585,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // write their keys and values into the cache's first spare row, which no cell is placed in and
     // every window masks out, and their logits rows are not read back.
     int n_pass = n_tokens;
-    int real_streams = 0;  // streams with a token of the pass
+    int real_streams = 0;  // of a padded pass: its streams with a token
     if (options_.pad_decode_steps && !options_.batch_invariant && options.capture.empty() && n_tokens > 1 && !none &&
         out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
-      const int granule = n_tokens <= 64 ? 8 : n_tokens <= 128 ? 16 : 32;
-      n_pass = std::min((n_tokens + granule - 1) / granule * granule, std::min(options_.max_graph_tokens, kv.size()));
+      n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
       n_pass = std::max(n_pass, n_tokens);
       // The streams are padded as far as a bucket of the regions the pass's homes reach, not over
       // every region: the scheduler keeps the slots in use at the start, and each placeholder
@@ -591,9 +597,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       real_streams = attn.layout().n_stream_tokens;
       int reach = 0;
       for (const StreamGroup& grp : attn.layout().groups) reach = std::max(reach, grp.n_streams * grp.span);
-      const int region_granule = reach <= 64 ? 8 : reach <= 128 ? 16 : 32;
-      attn.pad_streams(n_pass,
-                       std::min(kv.n_regions(), (reach + region_granule - 1) / region_granule * region_granule));
+      attn.pad_streams(n_pass, std::min(kv.n_regions(), decode_bucket(reach)));
       tokens.resize(static_cast<size_t>(n_pass), tokens.front());
     }
     // The padding's positions go to the graph in a copy: attn reads `positions`, the pass's own.
@@ -637,9 +641,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
     for (const AttentionRun& r : shape.attn.runs) timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
     timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
-    if (n_pass > n_tokens || real_streams > 0) {
-      timings_.placeholder_streams += static_cast<uint64_t>(shape.attn.n_streams - real_streams);
-    }
+    if (real_streams > 0) timings_.placeholder_streams += static_cast<uint64_t>(shape.attn.n_streams - real_streams);
     lap(timings_.build_ms);
 
     std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());

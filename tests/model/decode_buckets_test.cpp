@@ -93,17 +93,18 @@ TEST(DecodeBuckets, StreamsArePaddedToTheRegionsInUseNotToEveryRegion) {
     for (int32_t i = 0; i < 4; ++i) p.add(20 + i + s, i, s, i == 3);
     m.forward(p, kv);
   };
-  auto step = [&](const std::vector<int32_t>& live, int32_t pos) {
+  std::vector<int32_t> next_pos(32, 4);
+  auto step = [&](const std::vector<int32_t>& live) {
     Batch d;
-    for (int32_t s : live) d.add(30 + s, pos, s, true);
+    for (int32_t s : live) d.add(30 + s, next_pos[s]++, s, true);
     const uint64_t before = m.timings().placeholder_streams;
     m.forward(d, kv);
     return m.timings().placeholder_streams - before;
   };
   for (int32_t s : {0, 1, 2}) prefill(s);
-  EXPECT_EQ(step({0, 1, 2}, 4), 5u);  // 8 streams, 3 with a token
+  EXPECT_EQ(step({0, 1, 2}), 5u);  // 8 streams, 3 with a token
   prefill(12);
-  EXPECT_EQ(step({0, 1, 2, 12}, 5), 12u);  // regions 0-12 reach 13: 16 streams
+  EXPECT_EQ(step({0, 1, 2, 12}), 12u);  // regions 0-12 reach 13: 16 streams
 }
 
 }  // namespace
