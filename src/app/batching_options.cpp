@@ -63,6 +63,10 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "
                "each op is then run and waited for alone, so serving slows down: for diagnosis, not for production");
+  cmd.add_option("--step-trace", o.step_trace,
+                 "Append a JSON line per engine step to this file: the step's decode tokens, prompt chunks and the "
+                 "cells they attended, and its time by phase (counts and times only, no text); "
+                 "bench/step_costs.py fits a step's device time to them");
 }
 
 }  // namespace rbees::app

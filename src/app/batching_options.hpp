@@ -1,6 +1,6 @@
 #pragma once
 // The continuous-batching options (--ctx-size, --max-seqs, --max-queue, --prefill-chunk,
-// --greedy-on-device, --profile-ops) shared by `serve` and `bench`.
+// --greedy-on-device, --profile-ops, --step-trace) shared by `serve` and `bench`.
 
 #include <CLI/CLI.hpp>
 #include <optional>

@@ -318,7 +318,14 @@ int run_serve(const ServeOptions& opts) {
                {"max_home_span", sizing.max_span},
                {"context_length", sizing.sequence_tokens}});
   }
-  auto batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
+  std::shared_ptr<engine::BatchEngine> batch_engine;
+  try {
+    batch_engine = std::make_shared<engine::BatchEngine>(*runtime, batching);
+  } catch (const std::exception& e) {
+    log::error("engine_start_failed", e.what(), {{"device", runtime->device().info().id}});
+    stop_listening();
+    return 1;
+  }
   std::shared_ptr<engine::Engine> served = batch_engine;
   if (opts.ignore_eos) served = std::make_shared<IgnoreEosEngine>(batch_engine);
   srv->set_engine(served);

@@ -68,6 +68,16 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"span_admission", opts_.reserve_span_runs ? "reserve" : "wait"},
              {"greedy_on_device", runner_.greedy_on_device()},
              {"sequence_limit", limit_}});
+  if (!opts_.step_trace.empty()) {
+    trace_ = std::make_unique<StepTrace>(opts_.step_trace,
+                                         nlohmann::ordered_json{{"trace", "steps"},
+                                                                {"device", rt_.device().info().id},
+                                                                {"ctx_size", kv_.size()},
+                                                                {"max_seqs", opts_.max_seqs},
+                                                                {"prefill_chunk", opts_.prefill_chunk},
+                                                                {"graph_tokens", rt_.model().max_graph_tokens()},
+                                                                {"region_tokens", kv_.region_size()}});
+  }
   timings_at_start_ = rt_.model().timings();
   if (opts_.profile_ops) rt_.model().set_op_profile(&op_profile_);
   thread_ = std::thread([this] { run(); });
@@ -261,14 +271,23 @@ void BatchEngine::run() {
     admit();
     if (plan_step()) {
       const auto t1 = Clock::now();
+      StepContents contents;
+      model::ForwardTimings before;
+      if (trace_) {
+        contents = StepContents::of(slices_, static_cast<int>(running_.size()), static_cast<int>(waiting_.size()));
+        before = rt_.model().timings();
+      }
       try {
         evaluate();
       } catch (const std::exception& e) {
         log::error("inference_failed", e.what(), {{"running", static_cast<int>(running_.size())}});
         fail_all(e.what());
       }
-      totals_.plan_ms += ms_between(t0, t1);
-      totals_.step_ms += ms_between(t1, Clock::now());
+      const double plan_ms = ms_between(t0, t1);
+      const double step_ms = ms_between(t1, Clock::now());
+      totals_.plan_ms += plan_ms;
+      totals_.step_ms += step_ms;
+      if (trace_) trace_->record(contents, rt_.model().timings().since(before), plan_ms, step_ms);
     }
     publish_stats();
 

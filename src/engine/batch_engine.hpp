@@ -42,6 +42,7 @@
 #include "engine/request.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/sequence.hpp"
+#include "engine/step_trace.hpp"
 #include "model/batch.hpp"
 #include "model/kv_cache.hpp"
 
@@ -74,6 +75,8 @@ struct BatchEngineOptions {
   // (LlamaModel::forward_view's while_computing) rather than when their tokens are sampled; the
   // tokens are the same either way. Off only as a measurement's baseline.
   bool masks_while_computing = true;
+  // Appends a line per step to this file (StepTrace): the step's contents and times. Empty: none.
+  std::string step_trace;
 };
 
 struct BatchEngineStats {
@@ -194,6 +197,7 @@ class BatchEngine : public Engine {
   } totals_;
   model::ForwardTimings timings_at_start_;
   model::OpProfile op_profile_;
+  std::unique_ptr<StepTrace> trace_;
 
   std::thread thread_;
 };

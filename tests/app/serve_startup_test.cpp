@@ -1,5 +1,6 @@
 // The daemon's start-up: the port opens while the model loads, a model that cannot load exits 1
-// naming the file, and the ready callback (with retries, and exit 3 when it never succeeds).
+// naming the file, an engine that cannot start exits 1 saying why, and the ready callback (with retries, and exit 3
+// when it never succeeds).
 #include <sys/stat.h>
 
 #include <atomic>
@@ -64,6 +65,16 @@ TEST(ServeStartup, AModelThatFailsToLoadExitsOneNamingTheFile) {
   const std::string log = d.log();
   EXPECT_NE(log.find("model_load_failed"), std::string::npos) << log;
   EXPECT_NE(log.find(blocked.dir.string()), std::string::npos) << log;
+}
+
+// An engine that cannot start (here, a step trace it cannot write) ends the daemon with exit 1 and
+// the reason, not an abort.
+TEST(ServeStartup, AnEngineThatCannotStartExitsOneSayingWhy) {
+  Daemon d({"--step-trace", "/nonexistent-dir-for-rbees/trace.jsonl"});
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(1)) << d.log();
+  const std::string log = d.log();
+  EXPECT_NE(log.find("engine_start_failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("/nonexistent-dir-for-rbees/trace.jsonl"), std::string::npos) << log;
 }
 
 // A test listener for the ready callback: answers 500 to the first `failures` posts, then 200.
