@@ -134,7 +134,8 @@ def report(header, steps):
     for (kind, size), g in sorted(groups.items()):
         dec = statistics.median(s["decode"] for s in g)
         cells = statistics.median(s["decode_cells"] / s["decode"] for s in g) if all(s["decode"] for s in g) else 0
-        label = f"<= {size}" if kind == "decode" or size <= 4096 else "> 4096"
+        last = 512 if kind == "decode" else 4096
+        label = f"<= {size}" if size <= last else f"> {last}"
         print(f"  {kind:<10} {label:>12} {len(g):>6} {dec:>7.0f} {statistics.median(s['prompt_tokens'] for s in g):>7.0f} "
               f"{cells:>13.0f} {statistics.median(s['compute_ms'] for s in g):>8.2f}")
     print()
