@@ -41,9 +41,16 @@ trace() {
     --max-tokens 64:256 --seed "$seed" --num-requests "$n" --concurrency "$clients" --out "$O/$label.json.gz" \
     >"$O/console-$label.txt" 2>&1
   el "$label rc=$? $(grep -m1 'tok/s' "$O/console-$label.txt")"
+  grep -E '^(TTFT|TPOT) ' "$O/console-$label.txt" | tee -a "$O/log.txt"
   kill $pid
   wait $pid
 }
-trace c64 64 160 1 --max-seqs 64 --ctx-size 98304 --threads 2
-trace c256 256 384 2
+# TRACES: runs separated by ';', each "label clients requests seed [serve options]"; by default the
+# 64-client point (serve_job.sh's slots and context) and the 256-client one (ours with its defaults).
+TRACES=${TRACES:-"c64 64 160 1 --max-seqs 64 --ctx-size 98304 --threads 2; c256 256 384 2"}
+IFS=';' read -ra runs <<<"$TRACES"
+for r in "${runs[@]}"; do
+  # shellcheck disable=SC2086 # each run's words are its arguments
+  trace $r
+done
 el done

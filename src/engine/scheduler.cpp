@@ -59,7 +59,12 @@ std::optional<int32_t> Scheduler::admit(Sequence& seq, int max_total, KvBudget& 
   if (!run_free(id, span, &seq)) {
     id = -1;
     int32_t first_free = -1;
-    for (int32_t s = 0; s < max_seqs_ && id < 0; s += span) {
+    // Homes of several slots are taken from the top down, one-slot homes from the bottom up: each
+    // size's homes then lie in a range of their own, which its decode step attends over as one
+    // batch of streams without striding over the other size's homes (KvAttention::plan_streams).
+    const int32_t top = (max_seqs_ - span) / span * span;
+    for (int32_t k = 0; k <= top && id < 0; k += span) {
+      const int32_t s = span > 1 ? top - k : k;
       if (!run_free(s, span, &seq)) continue;
       // A one-slot request where homes span slots: a slot between busy ones cuts no free run.
       const bool between_busy = (s == 0 || span_[s - 1] != 0) && (s + 1 == max_seqs_ || span_[s + 1] != 0);

@@ -1,6 +1,7 @@
 #include "model/kv_attention.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 namespace rbees::model {
@@ -20,8 +21,9 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
 
 // A token qualifies when its sequence has a home, holds every cell there (the new one included)
 // and has no other token in the pass; the run of qualifying tokens from the start forms the streams.
-// Stream j of the group of homes of `span` regions is the home at region j * span, so homes without
-// a token become placeholders.
+// Stream j of the group of homes of `span` regions is the home at region first + j * span, so homes
+// of that group's range without a token (or of another size) become placeholders: the scheduler
+// keeps homes of one region low in the cache and longer ones high, which keeps the ranges apart.
 // in_order: only sequences whose cells are in position order qualify (batch-invariant mode).
 void KvAttention::plan_streams(bool in_order) {
   std::vector<int> spans, extents;  // per qualifying token
@@ -39,20 +41,32 @@ void KvAttention::plan_streams(bool in_order) {
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   layout_.groups.assign(distinct.size(), StreamGroup{});
   extent_.assign(distinct.size(), 0);
-  for (size_t g = 0; g < distinct.size(); ++g) layout_.groups[g].span = distinct[g];
+  std::vector<int> lowest(distinct.size(), kv_.n_regions());
+  auto group_of = [&](int span) {
+    return static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), span) - distinct.begin());
+  };
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const size_t g = group_of(spans[i]);
+    lowest[g] = std::min(lowest[g], static_cast<int>(seqs_[i]));
+  }
+  for (size_t g = 0; g < distinct.size(); ++g) {
+    const int granule = std::lcm(kStreamFirstGranule, distinct[g]);
+    layout_.groups[g].span = distinct[g];
+    layout_.groups[g].first = lowest[g] / granule * granule;
+  }
   layout_.n_stream_tokens = static_cast<int>(spans.size());
   for (size_t i = 0; i < spans.size(); ++i) {
-    const int g = static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), spans[i]) - distinct.begin());
-    const int j = seqs_[i] / spans[i];
-    StreamGroup& grp = layout_.groups[static_cast<size_t>(g)];
+    const size_t g = group_of(spans[i]);
+    StreamGroup& grp = layout_.groups[g];
+    const int j = (seqs_[i] - grp.first) / spans[i];
     grp.n_streams = std::max(grp.n_streams, j + 1);
-    extent_[static_cast<size_t>(g)] = std::max(extent_[static_cast<size_t>(g)], extents[i]);
-    token_group_.push_back(g);
+    extent_[g] = std::max(extent_[g], extents[i]);
+    token_group_.push_back(static_cast<int>(g));
     token_stream_.push_back(j);
   }
   lay_out_streams();
-  bool ordered =
-      layout_.groups.size() == 1 && layout_.groups[0].span == 1 && layout_.n_streams == layout_.n_stream_tokens;
+  bool ordered = layout_.groups.size() == 1 && layout_.groups[0].span == 1 && layout_.groups[0].first == 0 &&
+                 layout_.n_streams == layout_.n_stream_tokens;
   for (int i = 0; ordered && i < layout_.n_stream_tokens; ++i) ordered = token_streams_[static_cast<size_t>(i)] == i;
   layout_.streams_in_order = ordered;
 }
@@ -63,7 +77,7 @@ void KvAttention::lay_out_streams() {
   std::vector<int> first;  // per group: its first stream over all groups
   for (size_t g = 0; g < layout_.groups.size(); ++g) {
     StreamGroup& grp = layout_.groups[g];
-    grp.window = kv_.region_window(extent_[g], grp.n_streams, grp.span);
+    grp.window = kv_.region_window(extent_[g], grp.n_streams, grp.span, grp.first);
     first.push_back(layout_.n_streams);
     layout_.n_streams += grp.n_streams;
     layout_.region_mask_values += grp.window * grp.n_streams;
@@ -83,14 +97,14 @@ void KvAttention::lay_out_streams() {
   }
 }
 
-void KvAttention::pad_streams(int n_tokens, int n_regions) {
+void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
   if (!all_streams() || n_tokens < layout_.n_stream_tokens) {
     throw std::logic_error("only a pass of streams is padded, and only to more tokens");
   }
-  if (n_regions > kv_.n_regions()) throw std::logic_error("more streams than home regions");
   bool grown = n_tokens > layout_.n_stream_tokens;
   for (StreamGroup& grp : layout_.groups) {
-    const int n = std::max(grp.n_streams, n_regions / grp.span);
+    const int end = std::min(kv_.n_regions(), grp.first + bucket(grp.n_streams * grp.span));
+    const int n = std::max(grp.n_streams, (end - grp.first) / grp.span);
     grown = grown || n > grp.n_streams;
     grp.n_streams = n;
   }

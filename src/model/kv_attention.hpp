@@ -4,7 +4,9 @@
 // model's layers. Every token attends over its own sequence's cells only, in one of three ways:
 // - streams: the leading tokens, one each of distinct sequences whose cells all lie in their homes
 //   (KvCache::set_regions), attend in place in one 4-D attention per home size: for homes of one
-//   region, stream r over region r; for homes of `span` regions, stream j over regions from j * span;
+//   region or of `span` regions alike, stream j over the home from region first + j * span, where
+//   `first` is the group's lowest home, rounded down (so that a group kept in one part of the cache
+//   is not strided over the other's homes);
 // - gathered streams: the next tokens, one each of distinct sequences that outgrew their regions,
 //   attend in one 4-D attention over their cells gathered in position order;
 // - runs: the other tokens (prompt chunks, mostly), sequence by sequence, over the sequence's home
@@ -33,6 +35,10 @@ namespace rbees::model {
 // and more), it reads the mask a whole tile of query rows at a time, past the run's last row.
 inline constexpr int kRunMaskRows = 64;
 
+// A stream group starts at its lowest home rounded down to a multiple of this many regions, so that
+// decode steps whose lowest home moves a little keep one graph shape, at a few placeholders' cost.
+inline constexpr int kStreamFirstGranule = 8;
+
 struct AttentionRun {
   int begin = 0;
   int n_tokens = 0;
@@ -47,12 +53,13 @@ struct AttentionRun {
   }
 };
 
-// One 4-D attention over homes of `span` regions: stream j reads `window` cells from region j * span
-// (a placeholder where no token of the pass has that home).
+// One 4-D attention over homes of `span` regions: stream j reads `window` cells from region
+// first + j * span (a placeholder where no token of the pass has that home).
 struct StreamGroup {
   int span = 1;
   int n_streams = 0;
   int window = 0;  // cells per stream
+  int first = 0;   // the region of stream 0: a multiple of kStreamFirstGranule and of span
   bool operator==(const StreamGroup&) const = default;
 };
 
@@ -94,9 +101,10 @@ class KvAttention {
     return layout_.n_stream_tokens == static_cast<int>(seqs_.size()) && layout_.n_gathered == 0 && layout_.runs.empty();
   }
   // Pads an all_streams() pass to n_tokens tokens (the extra ones, after the pass's, read the first
-  // stream's output and are discarded), each group over n_regions / span streams (those without a
-  // token are placeholders), so that decode steps of nearby sizes share one graph shape.
-  void pad_streams(int n_tokens, int n_regions);
+  // stream's output and are discarded), each group's regions from its first to bucket(regions it
+  // covers), within the cache (streams without a token are placeholders), so that decode steps of
+  // nearby sizes share one graph shape.
+  void pad_streams(int n_tokens, int (*bucket)(int));
 
   // The inputs' contents, each of the size its layout field gives:
   void fill_region_mask(MaskValue* out) const;                               // [region_mask_values]

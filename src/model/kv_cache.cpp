@@ -588,12 +588,12 @@ int KvCache::home_extent(int32_t seq) const {
   return h.outside > 0 ? -1 : h.top;
 }
 
-int KvCache::region_window(int extent, int n_streams, int span) const {
+int KvCache::region_window(int extent, int n_streams, int span, int first) const {
   // Cells past the home belong to other sequences (or to the spare rows) and are masked out. ggml
   // sizes a view as if it were contiguous, so the windows of all streams must fit in the storage's
-  // rows; when the padded window does not, the home itself is the window.
+  // rows from the first home on; when the padded window does not, the home itself is the window.
   const int padded = std::max(kSpanPad, (extent + kSpanPad - 1) / kSpanPad * kSpanPad);
-  const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
+  const int64_t rows = static_cast<int64_t>(size()) + kSpanPad - static_cast<int64_t>(first) * region_size();
   if (static_cast<int64_t>(padded) * n_streams <= rows) return padded;
   return std::max(extent, span * region_size());
 }

@@ -123,10 +123,10 @@ class KvCache {
   // For a sequence whose every cell lies in its home region: one past the highest offset it uses
   // there (0 when it holds nothing); otherwise -1.
   int home_extent(int32_t seq) const;
-  // Attention window for n_streams homes of `span` regions each (stream r at region r * span) whose
-  // extents are at most `extent`: a multiple of 256 cells when the storage (which has 256 spare rows
-  // past the last cell) holds that many windows, else the home's size.
-  int region_window(int extent, int n_streams, int span = 1) const;
+  // Attention window for n_streams homes of `span` regions each (stream r at region first + r * span)
+  // whose extents are at most `extent`: a multiple of 256 cells when the storage (which has 256 spare
+  // rows past the last cell) holds that many windows after the first home, else the home's size.
+  int region_window(int extent, int n_streams, int span = 1, int first = 0) const;
   // Additive mask [window, n_streams], row r for the home at region r * span: 0 where the token of
   // stream r (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of that home. A
   // stream with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row

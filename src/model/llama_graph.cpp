@@ -125,11 +125,13 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
   // The first node of each device segment lives in memory kept for this width of the step (see
   // GraphIdentity): ggml's CUDA backend keys its CUDA graphs by it.
-  // Padded decode steps of one width may differ in their streams (the regions they reach): keyed
-  // apart too, so that one CUDA graph is only ever updated with its own topology's parameters.
-  ggml_context* opening =
-      graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 40 | static_cast<uint64_t>(shape.n_out) << 20 |
-                             static_cast<uint64_t>(shape.attn.n_streams));
+  // Padded decode steps of one width may differ in their streams (the regions they reach, from
+  // where): keyed apart too (a hash in 20 bits), so that one CUDA graph is mostly updated with its
+  // own topology's parameters.
+  uint64_t streams_key = static_cast<uint64_t>(shape.attn.n_streams);
+  for (const StreamGroup& grp : shape.attn.groups) streams_key = streams_key * 1000003u + static_cast<uint64_t>(grp.first);
+  ggml_context* opening = graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 40 |
+                                                 static_cast<uint64_t>(shape.n_out) << 20 | (streams_key & 0xFFFFFu));
   ggml_tensor* x = named(ggml_get_rows(opening, w.tok_embd, g.tokens), "embd");
   ggml_build_forward_expand(g.gf, x);
   const bool pin = !layer_backends_.empty();
@@ -176,7 +178,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_tensor* a_s = nullptr;
     if (n_s > 0) {
       // Homes as batches of streams, one per home size: [head_dim, n_head_kv, window, n_streams], one
-      // query each, stream j over the home from region j * span.
+      // query each, stream j over the home from region first + j * span.
       ggml_tensor* q_all = ggml_view_2d(ctx, q, n_q, n_s, q->nb[2], 0);
       int64_t first = 0;       // the group's first stream
       int64_t mask_first = 0;  // its first mask value
@@ -192,9 +194,11 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         const size_t k_home = k_all->nb[1] * kv.region_size() * grp.span;
         const size_t v_home = v_all->nb[1] * kv.region_size() * grp.span;
         ggml_tensor* ks =
-            ggml_view_4d(ctx, k_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * k_es, k_all->nb[1], k_home, 0);
+            ggml_view_4d(ctx, k_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * k_es, k_all->nb[1], k_home,
+                         k_home / grp.span * grp.first);
         ggml_tensor* vs =
-            ggml_view_4d(ctx, v_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * v_es, v_all->nb[1], v_home, 0);
+            ggml_view_4d(ctx, v_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * v_es, v_all->nb[1], v_home,
+                         v_home / grp.span * grp.first);
         ggml_tensor* ms = region_mask;
         if (groups.size() > 1) {
           const size_t es = ggml_element_size(region_mask);

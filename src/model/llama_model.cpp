@@ -590,14 +590,11 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
         out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
       n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
       n_pass = std::max(n_pass, n_tokens);
-      // The streams are padded as far as a bucket of the regions the pass's homes reach, not over
-      // every region: the scheduler keeps the slots in use at the start, and each placeholder
-      // stream costs a kernel block per head and layer (8 sequences in a 128-slot cache ran 20%
-      // slower per step on an H200 padded to all 128).
+      // Each group's streams are padded as far as a bucket of the regions it covers, not over
+      // every region: each placeholder stream costs a kernel block per head and layer (8 sequences
+      // in a 128-slot cache ran 20% slower per step on an H200 padded to all 128).
       real_streams = attn.layout().n_stream_tokens;
-      int reach = 0;
-      for (const StreamGroup& grp : attn.layout().groups) reach = std::max(reach, grp.n_streams * grp.span);
-      attn.pad_streams(n_pass, std::min(kv.n_regions(), decode_bucket(reach)));
+      attn.pad_streams(n_pass, decode_bucket);
       tokens.resize(static_cast<size_t>(n_pass), tokens.front());
     }
     // The padding's positions go to the graph in a copy: attn reads `positions`, the pass's own.

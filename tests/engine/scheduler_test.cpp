@@ -100,11 +100,11 @@ TEST_F(SchedulerTest, LongRequestsTakeAlignedRunsOfSlotsAndShortOnesKeepRunsWhol
   auto a = seq(10), b = seq(10), c = seq(10), d = seq(10), e = seq(10), f = seq(10);
   EXPECT_EQ(sched.admit(*a, 50, kv), 0);  // nothing busy: the lowest free slot
   EXPECT_EQ(kv.spans_[0], 1);
-  EXPECT_EQ(sched.admit(*b, 150, kv), 2) << "two slots from an even one: 2 and 3";
-  EXPECT_EQ(kv.spans_[2], 2);
+  EXPECT_EQ(sched.admit(*b, 150, kv), 4) << "two slots from an even one, from the top down: 4 and 5";
+  EXPECT_EQ(kv.spans_[4], 2);
   EXPECT_EQ(sched.free_slots(), 3);
-  EXPECT_EQ(sched.admit(*c, 60, kv), 1) << "slot 1 lies between busy ones; 4 and 5 stay a pair";
-  EXPECT_EQ(sched.admit(*d, 200, kv), 4);
+  EXPECT_EQ(sched.admit(*c, 60, kv), 1) << "one-slot homes from the bottom up; 2 and 3 stay a pair";
+  EXPECT_EQ(sched.admit(*d, 200, kv), 2);
   EXPECT_EQ(sched.free_slots(), 0);
   EXPECT_EQ(sched.admit(*e, 150, kv), std::nullopt);
   // Slot 1 frees: one slot, no pair. Then slot 0: the pair 0-1.

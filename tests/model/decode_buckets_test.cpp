@@ -107,5 +107,49 @@ TEST(DecodeBuckets, StreamsArePaddedToTheRegionsInUseNotToEveryRegion) {
   EXPECT_EQ(step({0, 1, 2, 12}), 12u);  // regions 0-12 reach 13: 16 streams
 }
 
+// Homes of two regions kept high in the cache (as the scheduler places them) attend from their own
+// first region, not strided over the one-region homes below: two homes of each size in 32 regions
+// decode over 8 + 4 streams (8 placeholders; 44 when every group started at region 0), with the
+// logits each sequence gets alone.
+TEST(DecodeBuckets, AGroupOfLongerHomesStartsAtItsLowestHome) {
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  static LoadedModel exact(kHfDir, exact_options(true));
+  LlamaModel& m = *bucketed.model;
+  const int V = m.n_vocab();
+  KvCache kv = m.create_kv_cache(1024, GGML_TYPE_F32);
+  kv.set_regions(32, 2);
+  for (int32_t s : {24, 26}) kv.set_home_span(s, 2);
+  const std::vector<int32_t> seqs{0, 24, 1, 26};
+  auto prompt_of = [](int32_t s) {
+    std::vector<int32_t> t;
+    for (int32_t i = 0; i < 5 + s % 7; ++i) t.push_back(40 + 3 * i + s);
+    return t;
+  };
+  for (int32_t s : seqs) {
+    const auto t = prompt_of(s);
+    Batch p;
+    for (size_t i = 0; i < t.size(); ++i) p.add(t[i], static_cast<int32_t>(i), s, i + 1 == t.size());
+    m.forward(p, kv);
+  }
+  Batch d;
+  for (int32_t s : seqs) d.add(70 + s, static_cast<int32_t>(prompt_of(s).size()), s, true);
+  const uint64_t before = m.timings().placeholder_streams;
+  const std::vector<float> got = m.forward(d, kv);
+  EXPECT_EQ(m.timings().placeholder_streams - before, 8u);
+  ASSERT_EQ(got.size(), seqs.size() * static_cast<size_t>(V));
+  for (size_t r = 0; r < seqs.size(); ++r) {
+    auto t = prompt_of(seqs[r]);
+    t.push_back(70 + seqs[r]);
+    KvCache alone = exact.model->create_kv_cache(256, GGML_TYPE_F32);
+    Batch p;
+    for (size_t i = 0; i < t.size(); ++i) p.add(t[i], static_cast<int32_t>(i), 0, i + 1 == t.size());
+    const std::vector<float> want = exact.model->forward(p, alone);
+    const std::vector<float> row(got.begin() + static_cast<std::ptrdiff_t>(r * V),
+                                 got.begin() + static_cast<std::ptrdiff_t>((r + 1) * V));
+    EXPECT_LT(rel_l2(row, want), device_tolerance(1e-4)) << "sequence " << seqs[r];
+    EXPECT_EQ(argmax(row.data(), V), argmax(want.data(), V)) << "sequence " << seqs[r];
+  }
+}
+
 }  // namespace
 }  // namespace rbees::model::testing

@@ -158,7 +158,7 @@ TEST(KvAttentionSpans, DecodeTokensOfHomesOfTwoSizesFormOneGroupEach) {
   for (int c = 0; c < 21; ++c) EXPECT_EQ(m[64 + c], 0.0f) << c;
 
   // Padded for decode buckets: 8 tokens, each group over every home of its size.
-  attn.pad_streams(8, 4);
+  attn.pad_streams(8, [](int) { return 4; });
   EXPECT_EQ(l.groups[0].n_streams, 4);
   EXPECT_EQ(l.groups[1].n_streams, 2);
   EXPECT_EQ(l.n_stream_tokens, 8);
