@@ -172,7 +172,7 @@ void KvAttention::fill_region_mask(MaskValue* out) const {
   for (const StreamGroup& grp : layout_.groups) {
     const auto n = static_cast<size_t>(grp.n_streams);
     kv_.fill_region_mask(out, grp.window, std::span<const int32_t>(stream_seq_).subspan(first, n),
-                         std::span<const int32_t>(stream_pos_).subspan(first, n), grp.span);
+                         std::span<const int32_t>(stream_pos_).subspan(first, n));
     out += n * static_cast<size_t>(grp.window);
     first += n;
   }

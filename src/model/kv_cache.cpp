@@ -599,8 +599,7 @@ int KvCache::region_window(int extent, int n_streams, int span, int first) const
 }
 
 void KvCache::fill_region_mask(MaskValue* mask, int window, std::span<const int32_t> stream_seq,
-                               std::span<const int32_t> stream_pos, int span) const {
-  const int32_t r_size = region_size() * span;
+                               std::span<const int32_t> stream_pos) const {
   for (size_t r = 0; r < stream_seq.size(); ++r) {
     MaskValue* row = mask + r * window;
     std::fill(row, row + window, kMaskClosed);
@@ -618,7 +617,7 @@ void KvCache::fill_region_mask(MaskValue* mask, int window, std::span<const int3
       std::fill(row, row + extent, kMaskOpen);
       continue;
     }
-    const int32_t base = static_cast<int32_t>(r) * r_size;
+    const int32_t base = stream_seq[r] * region_size();
     const size_t last = std::min(sc->at.size(), static_cast<size_t>(stream_pos[r]) + 1);
     for (size_t p = 0; p < last; ++p) {
       const int32_t off = sc->at[p] - base;

@@ -127,12 +127,12 @@ class KvCache {
   // whose extents are at most `extent`: a multiple of 256 cells when the storage (which has 256 spare
   // rows past the last cell) holds that many windows after the first home, else the home's size.
   int region_window(int extent, int n_streams, int span = 1, int first = 0) const;
-  // Additive mask [window, n_streams], row r for the home at region r * span: 0 where the token of
-  // stream r (sequence stream_seq[r] at stream_pos[r]) may read the cell at offset c of that home. A
-  // stream with sequence -1 is a placeholder whose output is unused: it sees one cell, so its row
-  // stays finite.
+  // Additive mask [window, n_streams], row r for the home of stream_seq[r] (which starts at region
+  // stream_seq[r], wherever the stream lies in its group): 0 where the token of stream r (at
+  // stream_pos[r]) may read the cell at offset c of that home. A stream with sequence -1 is a
+  // placeholder whose output is unused: it sees one cell, so its row stays finite.
   void fill_region_mask(MaskValue* mask, int window, std::span<const int32_t> stream_seq,
-                        std::span<const int32_t> stream_pos, int span = 1) const;
+                        std::span<const int32_t> stream_pos) const;
   // Attention window for a run of tokens of sequence `seq`, whose cells all lie in its home region
   // up to offset `extent`: a multiple of 256 cells when it fits the storage from the region's start,
   // else the region.

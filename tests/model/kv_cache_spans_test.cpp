@@ -83,10 +83,15 @@ TEST_F(KvCacheSpans, WindowsAndMasksOfTwoRegionHomes) {
   EXPECT_EQ(kv_.region_window(20, 2, 2), 32) << "256-cell windows do not fit twice: the home's 32 cells";
   // Stream 1 of that group is the home from region 2; stream 0 a placeholder.
   std::vector<MaskValue> mask(2 * 32);
-  kv_.fill_region_mask(mask.data(), 32, std::vector<int32_t>{-1, 2}, std::vector<int32_t>{0, 19}, 2);
+  kv_.fill_region_mask(mask.data(), 32, std::vector<int32_t>{-1, 2}, std::vector<int32_t>{0, 19});
   EXPECT_EQ(mask[0], kMaskOpen);
   EXPECT_EQ(mask[1], kMaskClosed);
   for (int c = 0; c < 32; ++c) EXPECT_EQ(mask[32 + c], c < 20 ? kMaskOpen : kMaskClosed) << c;
+  // The same home as stream 0 of a group from region 2 (KvAttention's groups start at their lowest
+  // home), for a token at position 9: the cells are walked (not one fill of the extent), offsets
+  // counted from the home, not from the stream's place in its group.
+  kv_.fill_region_mask(mask.data(), 32, std::vector<int32_t>{2}, std::vector<int32_t>{9});
+  for (int c = 0; c < 32; ++c) EXPECT_EQ(mask[c], c < 10 ? kMaskOpen : kMaskClosed) << c;
 }
 
 }  // namespace
