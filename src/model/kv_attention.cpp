@@ -86,7 +86,7 @@ void KvAttention::lay_out_streams() {
   stream_rows_.assign(n, 0);
   stream_seq_.assign(n, -1);
   stream_pos_.assign(n, 0);
-  token_streams_.assign(static_cast<size_t>(layout_.n_stream_tokens), 0);  // padding reads stream 0
+  token_streams_.assign(static_cast<size_t>(layout_.n_stream_tokens), 0);
   for (size_t i = 0; i < token_group_.size(); ++i) {
     const auto r =
         static_cast<size_t>(first[static_cast<size_t>(token_group_[i])]) + static_cast<size_t>(token_stream_[i]);
@@ -95,6 +95,8 @@ void KvAttention::lay_out_streams() {
     stream_pos_[r] = positions_[i];
     token_streams_[i] = static_cast<int32_t>(r);
   }
+  // Padding tokens read the first token's stream: a placeholder's output is not a number.
+  for (size_t i = token_group_.size(); i < token_streams_.size(); ++i) token_streams_[i] = token_streams_[0];
 }
 
 void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
@@ -109,8 +111,8 @@ void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
     grp.n_streams = n;
   }
   if (!grown) return;
-  // The extra tokens read the first stream, through the reordering inputs, which a padded pass
-  // always has.
+  // The extra tokens read the first token's stream, through the reordering inputs, which a padded
+  // pass always has.
   layout_.n_stream_tokens = n_tokens;
   lay_out_streams();
   layout_.streams_in_order = false;

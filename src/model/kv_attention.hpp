@@ -101,7 +101,7 @@ class KvAttention {
     return layout_.n_stream_tokens == static_cast<int>(seqs_.size()) && layout_.n_gathered == 0 && layout_.runs.empty();
   }
   // Pads an all_streams() pass to n_tokens tokens (the extra ones, after the pass's, read the first
-  // stream's output and are discarded), each group's regions from its first to bucket(regions it
+  // token's stream's output and are discarded), each group's regions from its first to bucket(regions it
   // covers), within the cache (streams without a token are placeholders), so that decode steps of
   // nearby sizes share one graph shape.
   void pad_streams(int n_tokens, int (*bucket)(int));

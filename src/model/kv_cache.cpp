@@ -603,10 +603,7 @@ void KvCache::fill_region_mask(MaskValue* mask, int window, std::span<const int3
   for (size_t r = 0; r < stream_seq.size(); ++r) {
     MaskValue* row = mask + r * window;
     std::fill(row, row + window, kMaskClosed);
-    if (stream_seq[r] < 0) {
-      row[0] = kMaskOpen;
-      continue;
-    }
+    if (stream_seq[r] < 0) continue;
     const SeqCells* sc = find_seq(stream_seq[r]);
     if (sc == nullptr) continue;
     // A sequence holding exactly the first `extent` cells of its region, none past the token's

@@ -153,17 +153,18 @@ TEST(KvAttentionSpans, DecodeTokensOfHomesOfTwoSizesFormOneGroupEach) {
   auto open = [&](int from, int n) { return std::count(m.begin() + from, m.begin() + from + n, 0.0f); };
   EXPECT_EQ(open(0, 16), 4);    // sequence 0 at position 3
   EXPECT_EQ(open(16, 16), 6);   // sequence 1 at position 5
-  EXPECT_EQ(open(32, 32), 1);   // the placeholder sees one cell
+  EXPECT_EQ(open(32, 32), 0);   // the placeholder reads nothing
   EXPECT_EQ(open(64, 32), 21);  // sequence 2 at position 20, over regions 2 and 3
   for (int c = 0; c < 21; ++c) EXPECT_EQ(m[64 + c], 0.0f) << c;
 
-  // Padded for decode buckets: 8 tokens, each group over every home of its size.
+  // Padded for decode buckets: 8 tokens, each group over every home of its size; the padding reads
+  // the first token's stream, never a placeholder's (whose output is 0/0).
   attn.pad_streams(8, [](int) { return 4; });
   EXPECT_EQ(l.groups[0].n_streams, 4);
   EXPECT_EQ(l.groups[1].n_streams, 2);
   EXPECT_EQ(l.n_stream_tokens, 8);
   EXPECT_EQ(std::vector<int32_t>(attn.token_streams().begin(), attn.token_streams().end()),
-            (std::vector<int32_t>{1, 5, 0, 0, 0, 0, 0, 0}));
+            (std::vector<int32_t>{1, 5, 0, 1, 1, 1, 1, 1}));
 }
 
 }  // namespace

@@ -288,12 +288,12 @@ TEST(KvCacheRegions, SequencesPlaceInTheirHomeRegionAndOverflowElsewhere) {
   EXPECT_EQ(kv.home_extent(1), -1);
   EXPECT_EQ(kv.home_extent(7), -1);  // no home region
 
-  // Stream r reads region r; stream 1 is a placeholder that sees one cell so its row stays finite.
+  // Stream r reads region r; stream 1 is a placeholder, closed (nothing reads its output).
   const int window = 4;
   std::vector<MaskValue> mask(window * 3);
   kv.fill_region_mask(mask.data(), window, std::vector<int32_t>{0, -1, 2}, std::vector<int32_t>{0, 0, 0});
   const float inf = -std::numeric_limits<float>::infinity();
-  EXPECT_EQ(as_floats(mask), (std::vector<float>{0, inf, inf, inf, 0, inf, inf, inf, 0, inf, inf, inf}));
+  EXPECT_EQ(as_floats(mask), (std::vector<float>{0, inf, inf, inf, inf, inf, inf, inf, 0, inf, inf, inf}));
   kv.fill_region_mask(mask.data(), window, std::vector<int32_t>{0, -1, 2}, std::vector<int32_t>{0, 0, 1});
   EXPECT_EQ(as_floats(mask)[8 + 1], 0.0f);
   // Windows are multiples of 256 when every stream's fits the storage (cells plus 256 spare rows).
