@@ -129,7 +129,8 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
   // where): keyed apart too (a hash in 20 bits), so that one CUDA graph is mostly updated with its
   // own topology's parameters.
   uint64_t streams_key = static_cast<uint64_t>(shape.attn.n_streams);
-  for (const StreamGroup& grp : shape.attn.groups) streams_key = streams_key * 1000003u + static_cast<uint64_t>(grp.first);
+  for (const StreamGroup& grp : shape.attn.groups)
+    streams_key = streams_key * 1000003u + static_cast<uint64_t>(grp.first);
   ggml_context* opening = graph_identity_->begin(static_cast<uint64_t>(n_tokens) << 40 |
                                                  static_cast<uint64_t>(shape.n_out) << 20 | (streams_key & 0xFFFFFu));
   ggml_tensor* x = named(ggml_get_rows(opening, w.tok_embd, g.tokens), "embd");
@@ -193,12 +194,10 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         qs = ggml_reshape_4d(ctx, qs, hd, c.n_head, 1, grp.n_streams);
         const size_t k_home = k_all->nb[1] * kv.region_size() * grp.span;
         const size_t v_home = v_all->nb[1] * kv.region_size() * grp.span;
-        ggml_tensor* ks =
-            ggml_view_4d(ctx, k_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * k_es, k_all->nb[1], k_home,
-                         k_home / grp.span * grp.first);
-        ggml_tensor* vs =
-            ggml_view_4d(ctx, v_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * v_es, v_all->nb[1], v_home,
-                         v_home / grp.span * grp.first);
+        ggml_tensor* ks = ggml_view_4d(ctx, k_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * k_es, k_all->nb[1],
+                                       k_home, k_home / grp.span * grp.first);
+        ggml_tensor* vs = ggml_view_4d(ctx, v_all, hd, c.n_head_kv, grp.window, grp.n_streams, hd * v_es, v_all->nb[1],
+                                       v_home, v_home / grp.span * grp.first);
         ggml_tensor* ms = region_mask;
         if (groups.size() > 1) {
           const size_t es = ggml_element_size(region_mask);
