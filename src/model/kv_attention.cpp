@@ -42,12 +42,11 @@ void KvAttention::plan_streams(bool in_order) {
   layout_.groups.assign(distinct.size(), StreamGroup{});
   extent_.assign(distinct.size(), 0);
   std::vector<int> lowest(distinct.size(), kv_.n_regions());
-  auto group_of = [&](int span) {
-    return static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), span) - distinct.begin());
-  };
   for (size_t i = 0; i < spans.size(); ++i) {
-    const size_t g = group_of(spans[i]);
+    const auto g = static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), spans[i]) - distinct.begin());
     lowest[g] = std::min(lowest[g], static_cast<int>(seqs_[i]));
+    extent_[g] = std::max(extent_[g], extents[i]);
+    token_group_.push_back(static_cast<int>(g));
   }
   for (size_t g = 0; g < distinct.size(); ++g) {
     const int granule = std::lcm(kStreamFirstGranule, distinct[g]);
@@ -56,12 +55,9 @@ void KvAttention::plan_streams(bool in_order) {
   }
   layout_.n_stream_tokens = static_cast<int>(spans.size());
   for (size_t i = 0; i < spans.size(); ++i) {
-    const size_t g = group_of(spans[i]);
-    StreamGroup& grp = layout_.groups[g];
-    const int j = (seqs_[i] - grp.first) / spans[i];
+    StreamGroup& grp = layout_.groups[static_cast<size_t>(token_group_[i])];
+    const int j = (seqs_[i] - grp.first) / grp.span;
     grp.n_streams = std::max(grp.n_streams, j + 1);
-    extent_[g] = std::max(extent_[g], extents[i]);
-    token_group_.push_back(static_cast<int>(g));
     token_stream_.push_back(j);
   }
   lay_out_streams();

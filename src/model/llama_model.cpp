@@ -591,8 +591,8 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
       n_pass = std::max(n_pass, n_tokens);
       // Each group's streams are padded as far as a bucket of the regions it covers, not over
-      // every region: each placeholder stream costs a kernel block per head and layer (8 sequences
-      // in a 128-slot cache ran 20% slower per step on an H200 padded to all 128).
+      // every region: a placeholder stream reads no cells, but still launches a kernel block per
+      // head and layer.
       real_streams = attn.layout().n_stream_tokens;
       attn.pad_streams(n_pass, decode_bucket);
       tokens.resize(static_cast<size_t>(n_pass), tokens.front());
