@@ -73,7 +73,9 @@ void KvAttention::lay_out_streams() {
   std::vector<int> first;  // per group: its first stream over all groups
   for (size_t g = 0; g < layout_.groups.size(); ++g) {
     StreamGroup& grp = layout_.groups[g];
-    grp.window = kv_.region_window(extent_[g], grp.n_streams, grp.span, grp.first);
+    const bool whole = options_.whole_homes && grp.n_streams > 1;
+    grp.window =
+        kv_.region_window(whole ? grp.span * kv_.region_size() : extent_[g], grp.n_streams, grp.span, grp.first);
     first.push_back(layout_.n_streams);
     layout_.n_streams += grp.n_streams;
     layout_.region_mask_values += grp.window * grp.n_streams;

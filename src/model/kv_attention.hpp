@@ -84,6 +84,12 @@ struct AttentionOptions {
   bool flash = true;       // streams and per-sequence runs need the flash kernel
   bool invariant = false;  // batch-invariant mode: sums in position order, no padded gathers
   int max_runs = 64;       // runs one graph holds; past them, tokens share one whole-span run
+  // A group of several streams reads each whole home, not as far as its longest sequence reaches:
+  // its window then changes with the homes it covers, not every 256 tokens a sequence grows, so
+  // a decode step keeps its graph shape (and ggml's CUDA backend replays its CUDA graph instead of
+  // capturing it again). The cells past a stream's last open one cost only their mask: with more
+  // than one stream, ggml's CUDA flash kernel stops each stream at its last open tile (KV_max).
+  bool whole_homes = false;
 };
 
 class KvAttention {

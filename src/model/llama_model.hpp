@@ -53,7 +53,9 @@ struct ModelOptions {
   // A decode step (every token a stream in its home region) is padded to a bucketed token count
   // over every home region's stream, so that steps of nearby sizes run one graph: built once, and
   // replayed as a CUDA graph on a GPU. The padding costs a few rows of every product, which a GPU's
-  // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
+  // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime). With it, groups of
+  // several streams read whole homes (AttentionOptions::whole_homes), so that the shape stays as
+  // the sequences grow.
   bool pad_decode_steps = false;
   // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,

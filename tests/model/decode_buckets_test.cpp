@@ -151,5 +151,46 @@ TEST(DecodeBuckets, AGroupOfLongerHomesStartsAtItsLowestHome) {
   }
 }
 
+// A decode step's graph keeps its shape while its sequences grow: the streams read whole homes
+// (AttentionOptions::whole_homes), not windows that follow the longest sequence in steps of 256
+// cells. Sequence 0 grows from 250 to 259 cells in a home of 512: one graph for the ten steps
+// (the exact model's window grows from 256 to 512 cells: two), with the exact model's logits.
+TEST(DecodeBuckets, ADecodeStepKeepsItsGraphAsItsSequencesGrow) {
+  static LoadedModel exact(kHfDir, exact_options(true));
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  LlamaModel& a = *exact.model;
+  LlamaModel& b = *bucketed.model;
+  const int V = a.n_vocab();
+  KvCache kv_a = a.create_kv_cache(2048, GGML_TYPE_F32);
+  KvCache kv_b = b.create_kv_cache(2048, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_a, &kv_b}) kv->set_regions(4);
+  std::vector<int32_t> last(2), next_pos{250, 5};
+  for (int32_t s = 0; s < 2; ++s) {
+    Batch p;
+    for (int32_t i = 0; i < next_pos[s]; ++i) p.add(20 + (7 * i + s) % 90, i, s, i + 1 == next_pos[s]);
+    const std::vector<float> la = a.forward(p, kv_a);
+    b.forward(p, kv_b);
+    last[s] = argmax(la.data(), V);
+  }
+  const uint64_t built_a = a.timings().graphs_built;
+  const uint64_t built_b = b.timings().graphs_built;
+  double worst = 0;
+  for (int step = 0; step < 10; ++step) {
+    Batch d;
+    for (int32_t s = 0; s < 2; ++s) d.add(last[s], next_pos[s]++, s, true);
+    const std::vector<float> la = a.forward(d, kv_a);
+    const std::vector<float> lb = b.forward(d, kv_b);
+    ASSERT_EQ(lb.size(), la.size()) << "step " << step;
+    worst = std::max(worst, rel_l2(lb, la));
+    for (int32_t s = 0; s < 2; ++s) {
+      last[s] = argmax(la.data() + s * V, V);
+      EXPECT_EQ(argmax(lb.data() + s * V, V), last[s]) << "step " << step << " sequence " << s;
+    }
+  }
+  EXPECT_LT(worst, device_tolerance(1e-5));
+  EXPECT_EQ(b.timings().graphs_built - built_b, 1u);
+  EXPECT_EQ(a.timings().graphs_built - built_a, 2u);
+}
+
 }  // namespace
 }  // namespace rbees::model::testing
