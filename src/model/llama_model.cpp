@@ -198,9 +198,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   graph_meta_.resize(ggml_tensor_overhead() * graph_size_ + ggml_graph_overhead_custom(graph_size_, false));
   // The embedding, and a normalization (two tensors) where a layer or the output opens a device segment.
   graph_identity_ = std::make_unique<GraphIdentity>(1 + 2 * (static_cast<size_t>(c.n_layer) + 1));
-  sched_ =
-      ggml_backend_sched_new(backends.data(), nullptr, static_cast<int>(backends.size()), graph_size_, pipeline_, true);
-  if (sched_ == nullptr) throw std::runtime_error("could not create the ggml scheduler");
+  sched_backends_ = backends;
+  sched_ = new_sched();
   if (split) {
     for (const DeviceShare& d : device_shares()) {
       log::info("device_share", "model layers on device",
@@ -216,6 +215,29 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
                {"pipeline_parallel", pipeline_},
                {"pipeline_copies", ggml_backend_sched_get_n_copies(sched_)}});
   }
+}
+
+ggml_backend_sched_t LlamaModel::new_sched() {
+  ggml_backend_sched_t sched = ggml_backend_sched_new(
+      sched_backends_.data(), nullptr, static_cast<int>(sched_backends_.size()), graph_size_, pipeline_, true);
+  if (sched == nullptr) throw std::runtime_error("could not create the ggml scheduler");
+  return sched;
+}
+
+void LlamaModel::use_lane(int lane) {
+  if (lane == lane_) return;
+  std::swap(sched_, parked_.sched);
+  std::swap(graph_meta_, parked_.meta);  // the buffers themselves stay put: the parked graph's tensors live there
+  std::swap(graph_ctx_, parked_.ctx);
+  std::swap(graph_identity_, parked_.identity);
+  std::swap(graph_, parked_.graph);
+  std::swap(graph_kv_id_, parked_.kv_id);
+  lane_ = lane;
+  if (sched_ != nullptr) return;
+  // The decode lane's first use: buffers of its own, sized by the decode graphs it allocates.
+  sched_ = new_sched();
+  graph_meta_.resize(parked_.meta.size());
+  graph_identity_ = std::make_unique<GraphIdentity>(1 + 2 * (static_cast<size_t>(config_.n_layer) + 1));
 }
 
 WeightOptions LlamaModel::plan_devices() {
@@ -272,8 +294,12 @@ WeightOptions LlamaModel::plan_devices() {
 }
 
 LlamaModel::~LlamaModel() {
-  if (sched_ != nullptr) ggml_backend_sched_free(sched_);
-  if (graph_ctx_ != nullptr) ggml_free(graph_ctx_);
+  for (ggml_backend_sched_t sched : {sched_, parked_.sched}) {
+    if (sched != nullptr) ggml_backend_sched_free(sched);
+  }
+  for (ggml_context* ctx : {graph_ctx_, parked_.ctx}) {
+    if (ctx != nullptr) ggml_free(ctx);
+  }
 }
 
 core::ResidencyReport LlamaModel::residency() const {
@@ -338,6 +364,7 @@ KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
 // (one-token decode steps above all) allocate nothing.
 void LlamaModel::reserve(KvCache& kv) {
   if (kv.size() <= reserved_cells_) return;
+  use_lane(kGeneralLane);
   const int n_tokens = std::min(options_.max_graph_tokens, kv.size());
   graph_kv_id_ = 0;
   ggml_backend_sched_reset(sched_);
@@ -365,6 +392,7 @@ void LlamaModel::copy_cells(KvCache& kv, std::span<const int32_t> src, std::span
   reserve(kv);
   const core::PassMark pass;
   // In pieces of at most a graph's tokens, so that the rows in flight fit the reserved buffers.
+  use_lane(kGeneralLane);
   const size_t step = static_cast<size_t>(std::max(1, options_.max_graph_tokens));
   for (size_t begin = 0; begin < src.size(); begin += step) {
     const int64_t n = static_cast<int64_t>(std::min(step, src.size() - begin));
@@ -587,8 +615,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // every window masks out, and their logits rows are not read back.
     int n_pass = n_tokens;
     int real_streams = 0;  // of a padded pass: its streams with a token
+    int lane = kGeneralLane;
     if (options_.pad_decode_steps && !options_.batch_invariant && options.capture.empty() && n_tokens > 1 && !none &&
         out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
+      lane = pipeline_ ? kGeneralLane : kDecodeLane;
       n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
       n_pass = std::max(n_pass, n_tokens);
       // Each group's streams are padded as far as a bucket of the regions it covers, not over
@@ -616,6 +646,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     // allocator reuses their memory afterwards.
     CaptureState capture{&options.capture, &out.captured, {}};
     const bool capturing = !options.capture.empty();
+    use_lane(lane);
     // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
     // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
     if (capturing || !can_reuse_graph(shape, kv)) {

@@ -303,6 +303,29 @@ class LlamaModel {
   ops::RopeParams rope_;
   std::unique_ptr<LlamaWeights> weights_;
   core::BackendPtr cpu_backend_;  // fallback for ops the device lacks (GPU devices only)
+  // Padded decode steps run on a lane of their own: a scheduler with its own compute buffers, its
+  // own graph memory and the graph last built there. A prompt step in between (on the general lane)
+  // then leaves the decode graph allocated as it was, and the next decode step of that shape runs
+  // it as is: no rebuild or reallocation, and ggml's CUDA backend, seeing the same graph, replays
+  // its CUDA graph rather than running the step kernel by kernel and capturing it again. Not with
+  // pipeline parallelism, whose passes overlap on the devices.
+  static constexpr int kGeneralLane = 0;
+  static constexpr int kDecodeLane = 1;
+  struct Lane {
+    ggml_backend_sched_t sched = nullptr;
+    std::vector<uint8_t> meta;
+    ggml_context* ctx = nullptr;
+    std::unique_ptr<GraphIdentity> identity;
+    Graph graph;
+    uint64_t kv_id = 0;
+  };
+  // Makes sched_, graph_meta_, graph_ctx_, graph_identity_, graph_ and graph_kv_id_ those of
+  // `lane`, parking the other lane's (created at its first use).
+  void use_lane(int lane);
+  ggml_backend_sched_t new_sched();
+  std::vector<ggml_backend_t> sched_backends_;
+  Lane parked_;
+  int lane_ = kGeneralLane;
   ggml_backend_sched_t sched_ = nullptr;
   int graph_size_ = 0;
   std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph

@@ -192,5 +192,51 @@ TEST(DecodeBuckets, ADecodeStepKeepsItsGraphAsItsSequencesGrow) {
   EXPECT_EQ(a.timings().graphs_built - built_a, 2u);
 }
 
+// A padded decode step's graph outlives the prompt passes between two decode steps (its lane keeps
+// its own buffers): the second step of the same shape runs it again, unbuilt, with the exact
+// model's logits; every pass in between is built on the general lane.
+TEST(DecodeBuckets, ADecodeGraphOutlivesThePromptPassesBetweenDecodeSteps) {
+  static LoadedModel exact(kHfDir, exact_options(true));
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  LlamaModel& a = *exact.model;
+  LlamaModel& b = *bucketed.model;
+  const int V = a.n_vocab();
+  KvCache kv_a = a.create_kv_cache(256, GGML_TYPE_F32);
+  KvCache kv_b = b.create_kv_cache(256, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_a, &kv_b}) kv->set_regions(4);
+  std::vector<int32_t> last(4), next_pos(4);
+  auto prefill = [&](int32_t s) {
+    Batch p;
+    next_pos[s] = 6 + s;
+    for (int32_t i = 0; i < next_pos[s]; ++i) p.add(30 + 5 * i + s, i, s, i + 1 == next_pos[s]);
+    const std::vector<float> la = a.forward(p, kv_a);
+    const std::vector<float> lb = b.forward(p, kv_b);
+    EXPECT_LT(rel_l2(lb, la), device_tolerance(1e-5)) << "prompt " << s;
+    last[s] = argmax(la.data(), V);
+  };
+  auto decode = [&] {
+    Batch d;
+    for (int32_t s : {0, 1}) d.add(last[s], next_pos[s]++, s, true);
+    const std::vector<float> la = a.forward(d, kv_a);
+    const std::vector<float> lb = b.forward(d, kv_b);
+    EXPECT_LT(rel_l2(lb, la), device_tolerance(1e-5));
+    for (int32_t s : {0, 1}) {
+      last[s] = argmax(la.data() + s * V, V);
+      EXPECT_EQ(argmax(lb.data() + s * V, V), last[s]) << "sequence " << s;
+    }
+  };
+  prefill(0);
+  prefill(1);
+  decode();
+  const uint64_t built = b.timings().graphs_built;
+  prefill(2);
+  EXPECT_EQ(b.timings().graphs_built, built + 1);  // the prompt's graph, on the general lane
+  decode();
+  prefill(3);
+  decode();
+  EXPECT_EQ(b.timings().graphs_built, built + 2);  // the two prompts' only
+  for (int32_t s = 0; s < 4; ++s) EXPECT_EQ(kv_b.seq_cells(s), kv_a.seq_cells(s)) << "sequence " << s;
+}
+
 }  // namespace
 }  // namespace rbees::model::testing

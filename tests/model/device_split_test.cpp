@@ -71,7 +71,8 @@ void expect_same_as_one_device(const std::string& path, const std::vector<core::
   // does the one-device model compared against it.
   o.cpu_attention = false;
   SplitModel split(path, infos, o);
-  LoadedModel one(path, o);
+  // One device of the split's first kind: the CPU, also where the tests run on a GPU.
+  LoadedModel one(path, o, infos[0]);
   double worst = 0, worst_ref = 0;
   for (int c = 0; c < ref.n_cases(); ++c) {
     const auto ids = ref.input_ids(c);

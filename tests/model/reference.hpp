@@ -169,6 +169,11 @@ struct LoadedModel {
       : device(test_device()), source(loader::load_model_source(path)) {
     model = std::make_unique<LlamaModel>(source, device, std::move(options));
   }
+  // On a device of the caller's choice rather than RBEES_TEST_DEVICE's.
+  LoadedModel(const std::string& path, ModelOptions options, const core::DeviceInfo& on)
+      : device(on, 1), source(loader::load_model_source(path)) {
+    model = std::make_unique<LlamaModel>(source, device, std::move(options));
+  }
 };
 
 inline ModelOptions exact_options(bool flash = false) {
