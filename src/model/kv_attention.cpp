@@ -108,12 +108,16 @@ void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
     grown = grown || n > grp.n_streams;
     grp.n_streams = n;
   }
+  // A padded pass always reorders through its inputs, also where its tokens happen to fill the
+  // bucket in stream order: a full step and one a token short then share one graph, where
+  // otherwise a sequence finishing or starting would switch the graph (and its CUDA graph) back
+  // and forth between the two.
+  layout_.streams_in_order = false;
   if (!grown) return;
   // The extra tokens read the first token's stream, through the reordering inputs, which a padded
   // pass always has.
   layout_.n_stream_tokens = n_tokens;
   lay_out_streams();
-  layout_.streams_in_order = false;
 }
 
 // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over

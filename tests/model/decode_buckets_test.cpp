@@ -238,5 +238,46 @@ TEST(DecodeBuckets, ADecodeGraphOutlivesThePromptPassesBetweenDecodeSteps) {
   for (int32_t s = 0; s < 4; ++s) EXPECT_EQ(kv_b.seq_cells(s), kv_a.seq_cells(s)) << "sequence " << s;
 }
 
+// A decode step that fills its bucket in stream order (8 tokens, sequence r in region r) and one a
+// token short (padded to 8) run one graph: a sequence finishing and another starting do not switch
+// the graph back and forth. The logits are the exact model's.
+TEST(DecodeBuckets, AFullDecodeStepAndOneATokenShortShareOneGraph) {
+  static LoadedModel exact(kHfDir, exact_options(true));
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  LlamaModel& a = *exact.model;
+  LlamaModel& b = *bucketed.model;
+  const int V = a.n_vocab();
+  KvCache kv_a = a.create_kv_cache(512, GGML_TYPE_F32);
+  KvCache kv_b = b.create_kv_cache(512, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_a, &kv_b}) kv->set_regions(8);
+  std::vector<int32_t> last(8), next_pos(8, 5);
+  for (int32_t s = 0; s < 8; ++s) {
+    Batch p;
+    for (int32_t i = 0; i < 5; ++i) p.add(25 + 3 * i + s, i, s, i == 4);
+    const std::vector<float> la = a.forward(p, kv_a);
+    b.forward(p, kv_b);
+    last[s] = argmax(la.data(), V);
+  }
+  const uint64_t built = b.timings().graphs_built;
+  for (int step = 0; step < 4; ++step) {
+    Batch d;
+    std::vector<int32_t> live;
+    for (int32_t s = 0; s < 8; ++s) {
+      if (step % 2 == 1 && s == 3) continue;  // sequence 3 sits out every other step
+      d.add(last[s], next_pos[s]++, s, true);
+      live.push_back(s);
+    }
+    const std::vector<float> la = a.forward(d, kv_a);
+    const std::vector<float> lb = b.forward(d, kv_b);
+    ASSERT_EQ(lb.size(), la.size()) << "step " << step;
+    EXPECT_LT(rel_l2(lb, la), device_tolerance(1e-5)) << "step " << step;
+    for (size_t r = 0; r < live.size(); ++r) {
+      last[live[r]] = argmax(la.data() + r * V, V);
+      EXPECT_EQ(argmax(lb.data() + r * V, V), last[live[r]]) << "step " << step << " row " << r;
+    }
+  }
+  EXPECT_EQ(b.timings().graphs_built - built, 1u);
+}
+
 }  // namespace
 }  // namespace rbees::model::testing
