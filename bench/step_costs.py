@@ -13,7 +13,8 @@ asked for) this prints:
     the decode tokens attended over, the cache reads of their attention; prompt_pairs: query-key
     pairs of the prompt chunks' causal attention), with each term's share of the total device time;
   - the same fit over decode-only steps and over steps with prompt tokens, and the median step by
-    kind and size.
+    kind and size;
+  - decode-only steps by whether their graph was built for them or run again (print_reuse).
 The fit is a model, not a measurement: the shares say how the time grows with each content, not
 which kernel ran when. Pure Python (no numpy).
 """
@@ -138,6 +139,32 @@ def report(header, steps):
         label = f"<= {size}" if size <= last else f"> {last}"
         print(f"  {kind:<10} {label:>12} {len(g):>6} {dec:>7.0f} {statistics.median(s['prompt_tokens'] for s in g):>7.0f} "
               f"{cells:>13.0f} {statistics.median(s['compute_ms'] for s in g):>8.2f}")
+    print()
+    print_reuse(steps)
+
+
+def print_reuse(steps):
+    """Decode-only steps by how their graph came to run: built for the step, or the last decode
+    step's graph run again (the first, second, or later time in a row). On a GPU a graph that changed
+    runs kernel by kernel; run again unchanged, ggml's CUDA backend captures it as a CUDA graph, and
+    after that replays it: the three cost differently."""
+    rows = {}
+    run = 0  # decode steps in a row on one unbuilt graph, since the last decode step that built one
+    for s in steps:
+        if s["prompt_tokens"] > 0:
+            continue
+        run = 0 if s["built"] else run + 1
+        key = "built" if run == 0 else ("run again, 1st" if run == 1 else "run again, 2nd" if run == 2 else "run again, later")
+        rows.setdefault(key, []).append(s)
+    if not rows:
+        return
+    print("decode-only steps by graph reuse (device ms):")
+    print(f"  {'graph':<18} {'steps':>6} {'median ms':>10} {'total ms':>9} {'decode':>7}")
+    for key in ("built", "run again, 1st", "run again, 2nd", "run again, later"):
+        g = rows.get(key, [])
+        if g:
+            print(f"  {key:<18} {len(g):>6} {statistics.median(x['compute_ms'] for x in g):>10.2f} "
+                  f"{sum(x['compute_ms'] for x in g):>9.0f} {statistics.median(x['decode'] for x in g):>7.0f}")
     print()
 
 
