@@ -73,7 +73,7 @@ void KvAttention::lay_out_streams() {
   std::vector<int> first;  // per group: its first stream over all groups
   for (size_t g = 0; g < layout_.groups.size(); ++g) {
     StreamGroup& grp = layout_.groups[g];
-    const bool whole = options_.whole_homes && grp.n_streams > 1;
+    const bool whole = options_.stable_shapes && grp.n_streams > 1;
     grp.window =
         kv_.region_window(whole ? grp.span * kv_.region_size() : extent_[g], grp.n_streams, grp.span, grp.first);
     first.push_back(layout_.n_streams);
@@ -108,16 +108,15 @@ void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
     grown = grown || n > grp.n_streams;
     grp.n_streams = n;
   }
-  // A padded pass always reorders through its inputs, also where its tokens happen to fill the
-  // bucket in stream order: a full step and one a token short then share one graph, where
-  // otherwise a sequence finishing or starting would switch the graph (and its CUDA graph) back
-  // and forth between the two.
-  layout_.streams_in_order = false;
+  // With stable shapes a padded pass always reorders through its inputs, also where its tokens
+  // happen to fill the bucket in stream order (AttentionOptions::stable_shapes).
+  if (options_.stable_shapes) layout_.streams_in_order = false;
   if (!grown) return;
   // The extra tokens read the first token's stream, through the reordering inputs, which a padded
   // pass always has.
   layout_.n_stream_tokens = n_tokens;
   lay_out_streams();
+  layout_.streams_in_order = false;
 }
 
 // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over

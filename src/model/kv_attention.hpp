@@ -84,12 +84,18 @@ struct AttentionOptions {
   bool flash = true;       // streams and per-sequence runs need the flash kernel
   bool invariant = false;  // batch-invariant mode: sums in position order, no padded gathers
   int max_runs = 64;       // runs one graph holds; past them, tokens share one whole-span run
-  // A group of several streams reads each whole home, not as far as its longest sequence reaches:
-  // its window then changes with the homes it covers, not every 256 tokens a sequence grows, so
-  // a decode step keeps its graph shape (and ggml's CUDA backend replays its CUDA graph instead of
-  // capturing it again). The cells past a stream's last open one cost only their mask: with more
-  // than one stream, ggml's CUDA flash kernel stops each stream at its last open tile (KV_max).
-  bool whole_homes = false;
+  // Decode steps keep one graph shape as their sequences grow, finish and start, for a device that
+  // replays an unchanged graph (ggml's CUDA backend: a CUDA graph; a changed one runs kernel by
+  // kernel and is captured again):
+  // - a group of several streams reads each whole home, not as far as its longest sequence
+  //   reaches, so its window changes with the homes it covers, not every 256 tokens a sequence
+  //   grows. The cells past a stream's last open one cost only their mask: with more than one
+  //   stream, ggml's CUDA flash kernel stops each stream at its last open tile (KV_max);
+  // - a padded pass always reorders its streams through its inputs (pad_streams), also where its
+  //   tokens fill the bucket in stream order, so a full step and one a token short share a graph.
+  // Both cost a little on every step (a longer mask, a reorder per layer), which a CPU's cheap
+  // rebuilds do not repay.
+  bool stable_shapes = false;
 };
 
 class KvAttention {

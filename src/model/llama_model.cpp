@@ -606,7 +606,8 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
     KvAttention attn(kv, seqs, positions,
-                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, options_.pad_decode_steps});
+                     {options_.flash_attention, options_.batch_invariant, kMaxRuns,
+                      options_.pad_decode_steps && options_.stable_decode_shapes.value_or(!device_.is_cpu())});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);

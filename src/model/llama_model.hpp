@@ -53,10 +53,13 @@ struct ModelOptions {
   // A decode step (every token a stream in its home region) is padded to a bucketed token count
   // over every home region's stream, so that steps of nearby sizes run one graph: built once, and
   // replayed as a CUDA graph on a GPU. The padding costs a few rows of every product, which a GPU's
-  // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime). With it, groups of
-  // several streams read whole homes (AttentionOptions::whole_homes), so that the shape stays as
-  // the sequences grow.
+  // decode step hides and a CPU's does not: on by default on GPUs (ModelRuntime).
   bool pad_decode_steps = false;
+  // With padded decode steps: their graph keeps its shape as sequences grow, finish and start
+  // (AttentionOptions::stable_shapes), which pays where an unchanged graph is replayed. Unset: on
+  // a GPU; on the CPU (where rebuilding is cheap) the longer masks and the reorder cost more than
+  // the rebuilds they save: 1,090-1,385 against 1,180-1,453 tok/s at 16 clients on 2 cores.
+  std::optional<bool> stable_decode_shapes;
   // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
   // wider products with the same values.

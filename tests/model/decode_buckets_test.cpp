@@ -13,6 +13,7 @@ namespace {
 ModelOptions bucketed_options() {
   ModelOptions o = exact_options(true);
   o.pad_decode_steps = true;
+  o.stable_decode_shapes = true;  // as on a GPU
   return o;
 }
 
@@ -152,7 +153,7 @@ TEST(DecodeBuckets, AGroupOfLongerHomesStartsAtItsLowestHome) {
 }
 
 // A decode step's graph keeps its shape while its sequences grow: the streams read whole homes
-// (AttentionOptions::whole_homes), not windows that follow the longest sequence in steps of 256
+// (AttentionOptions::stable_shapes), not windows that follow the longest sequence in steps of 256
 // cells. Sequence 0 grows from 250 to 259 cells in a home of 512: one graph for the ten steps
 // (the exact model's window grows from 256 to 512 cells: two), with the exact model's logits.
 TEST(DecodeBuckets, ADecodeStepKeepsItsGraphAsItsSequencesGrow) {

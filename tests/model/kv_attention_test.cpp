@@ -167,7 +167,7 @@ TEST(KvAttentionSpans, DecodeTokensOfHomesOfTwoSizesFormOneGroupEach) {
             (std::vector<int32_t>{1, 5, 0, 1, 1, 1, 1, 1}));
 }
 
-// With whole_homes, a group of several streams reads each whole home whatever its sequences hold
+// With stable_shapes, a group of several streams reads each whole home whatever its sequences hold
 // (a graph shape that stays as they grow); one stream alone keeps the window its extent needs, since
 // ggml's CUDA flash kernel stops early at the last open tile only across several streams.
 TEST(KvAttentionSpans, WholeHomesWindowsCoverTheHomeWhereAGroupHasSeveralStreams) {
@@ -178,7 +178,7 @@ TEST(KvAttentionSpans, WholeHomesWindowsCoverTheHomeWhereAGroupHasSeveralStreams
   const std::vector<int32_t> seqs{0, 1}, positions{3, 2};
   kv.place(seqs, positions);
   EXPECT_EQ(KvAttention(kv, seqs, positions, {}).layout().groups[0].window, 256);
-  const KvAttention whole(kv, seqs, positions, {.whole_homes = true});
+  const KvAttention whole(kv, seqs, positions, {.stable_shapes = true});
   EXPECT_EQ(whole.layout().groups[0], (StreamGroup{1, 2, 512}));
   EXPECT_EQ(whole.layout().region_mask_values, 2 * 512);
   std::vector<MaskValue> mask(2 * 512);
@@ -187,7 +187,7 @@ TEST(KvAttentionSpans, WholeHomesWindowsCoverTheHomeWhereAGroupHasSeveralStreams
   EXPECT_EQ(std::count(m.begin(), m.begin() + 512, 0.0f), 4);  // sequence 0 at position 3
   EXPECT_EQ(std::count(m.begin() + 512, m.end(), 0.0f), 3);    // sequence 1 at position 2
   const std::vector<int32_t> one{0}, one_pos{3};
-  EXPECT_EQ(KvAttention(kv, one, one_pos, {.whole_homes = true}).layout().groups[0].window, 256);
+  EXPECT_EQ(KvAttention(kv, one, one_pos, {.stable_shapes = true}).layout().groups[0].window, 256);
 }
 
 }  // namespace
