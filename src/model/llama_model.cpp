@@ -363,6 +363,11 @@ KvCache LlamaModel::create_kv_cache(int n_cells, ggml_type type) const {
 // Sizes the compute buffers for the largest graph this cache allows, so that later passes
 // (one-token decode steps above all) allocate nothing.
 void LlamaModel::reserve(KvCache& kv) {
+  reserve_general_lane(kv);
+  reserve_decode_lane(kv);
+}
+
+void LlamaModel::reserve_general_lane(KvCache& kv) {
   if (kv.size() <= reserved_cells_) return;
   use_lane(kGeneralLane);
   const int n_tokens = std::min(options_.max_graph_tokens, kv.size());
@@ -385,6 +390,48 @@ void LlamaModel::reserve(KvCache& kv) {
                {{"backend", ggml_backend_name(b)},
                 {"bytes", static_cast<unsigned long long>(ggml_backend_sched_get_buffer_size(sched_, b))}});
   }
+}
+
+// The decode lane's buffers for the widest padded decode step the cache's regions allow (a stream
+// per region, each over a whole region, as many tokens as a graph holds), so that a device short
+// of memory fails at the first pass (a server's load), not at the first decode step. A later step
+// that needs more (homes of several regions) still grows them.
+void LlamaModel::reserve_decode_lane(KvCache& kv) {
+  const int n_regions = kv.n_regions();
+  if (!options_.pad_decode_steps || options_.batch_invariant || pipeline_ || n_regions <= 1 ||
+      kv.storage_id() == decode_reserved_kv_) {
+    return;
+  }
+  const int back = lane_;
+  use_lane(kDecodeLane);
+  graph_kv_id_ = 0;
+  ggml_backend_sched_reset(sched_);
+  Shape shape;
+  shape.n_tokens = std::min({decode_bucket(n_regions), options_.max_graph_tokens, kv.size()});
+  shape.n_out = shape.n_tokens;
+  shape.argmax = true;  // a superset of the graph without it
+  const StreamGroup group{1, n_regions, kv.region_window(kv.region_size(), n_regions), 0};
+  shape.attn.groups = {group};
+  shape.attn.n_streams = n_regions;
+  shape.attn.n_stream_tokens = shape.n_tokens;
+  shape.attn.region_mask_values = group.window * n_regions;
+  shape.attn.streams_in_order = false;
+  const Graph g = build_graph(shape, kv);
+  const bool reserved = ggml_backend_sched_reserve(sched_, g.gf);
+  use_lane(back);
+  if (!reserved) throw std::runtime_error("could not reserve the decode steps' compute buffers");
+  decode_reserved_kv_ = kv.storage_id();
+}
+
+size_t LlamaModel::compute_buffer_bytes(bool decode_lane) const {
+  const int lane = decode_lane ? kDecodeLane : kGeneralLane;
+  const ggml_backend_sched_t sched = lane == lane_ ? sched_ : parked_.sched;
+  if (sched == nullptr) return 0;
+  size_t bytes = 0;
+  for (int i = 0; i < ggml_backend_sched_get_n_backends(sched); ++i) {
+    bytes += ggml_backend_sched_get_buffer_size(sched, ggml_backend_sched_get_backend(sched, i));
+  }
+  return bytes;
 }
 
 void LlamaModel::copy_cells(KvCache& kv, std::span<const int32_t> src, std::span<const int32_t> dst) {

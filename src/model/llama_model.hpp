@@ -225,6 +225,9 @@ class LlamaModel {
   const ForwardTimings& timings() const { return timings_; }
   // The first node of the last graph built: where ggml's CUDA backend keys that graph's CUDA graph.
   const ggml_tensor* graph_first_node() const;
+  // Bytes of compute buffers over every backend: the general lane's, or padded decode steps' own
+  // (their lane, see use_lane); 0 for a lane not created.
+  size_t compute_buffer_bytes(bool decode_lane = false) const;
   void reset_timings() { timings_ = {}; }
   // While set, every pass is timed op by op into `profile` (slower: see OpProfile); null stops it.
   void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
@@ -268,6 +271,8 @@ class LlamaModel {
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
   bool can_reuse_graph(const Shape& shape, const KvCache& kv) const;
   void reserve(KvCache& kv);
+  void reserve_general_lane(KvCache& kv);
+  void reserve_decode_lane(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
   // Where a pass puts its results: logits rows, or (ids != null) each row's greatest logit's id.
   struct Destination {
@@ -329,6 +334,7 @@ class LlamaModel {
   std::vector<ggml_backend_t> sched_backends_;
   Lane parked_;
   int lane_ = kGeneralLane;
+  uint64_t decode_reserved_kv_ = 0;  // the storage_id of the cache the decode lane was reserved for
   ggml_backend_sched_t sched_ = nullptr;
   int graph_size_ = 0;
   std::vector<uint8_t> graph_meta_;  // tensor and graph metadata of the current graph

@@ -280,5 +280,39 @@ TEST(DecodeBuckets, AFullDecodeStepAndOneATokenShortShareOneGraph) {
   EXPECT_EQ(b.timings().graphs_built - built, 1u);
 }
 
+// The decode lane's buffers are reserved at the first pass over a cache with regions (as the
+// general lane's are), so a device short of memory fails there, not at the first decode step; a
+// model that does not pad decode steps has no decode lane.
+TEST(DecodeBuckets, TheDecodeLaneIsReservedAtTheFirstPass) {
+  static LoadedModel exact(kHfDir, exact_options(true));
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  for (LoadedModel* m : {&exact, &bucketed}) {
+    KvCache kv = m->model->create_kv_cache(512, GGML_TYPE_F32);
+    kv.set_regions(8);
+    Batch p;
+    for (int32_t i = 0; i < 5; ++i) p.add(40 + i, i, 0, i == 4);
+    m->model->forward(p, kv);
+  }
+  EXPECT_GT(exact.model->compute_buffer_bytes(), 0u);
+  EXPECT_EQ(exact.model->compute_buffer_bytes(true), 0u);
+  const size_t reserved = bucketed.model->compute_buffer_bytes(true);
+  EXPECT_GT(reserved, 0u);
+  // Decode steps of every size up to a stream per region then allocate nothing more.
+  KvCache kv = bucketed.model->create_kv_cache(512, GGML_TYPE_F32);
+  kv.set_regions(8);
+  for (int32_t s = 0; s < 8; ++s) {
+    Batch p;
+    for (int32_t i = 0; i < 5; ++i) p.add(40 + i + s, i, s, i == 4);
+    bucketed.model->forward(p, kv);
+  }
+  std::vector<int32_t> next_pos(8, 5);
+  for (int n = 2; n <= 8; ++n) {
+    Batch d;
+    for (int32_t s = 0; s < n; ++s) d.add(60 + s, next_pos[s]++, s, true);
+    bucketed.model->forward(d, kv);
+  }
+  EXPECT_EQ(bucketed.model->compute_buffer_bytes(true), reserved);
+}
+
 }  // namespace
 }  // namespace rbees::model::testing
