@@ -108,15 +108,13 @@ void KvAttention::pad_streams(int n_tokens, int (*bucket)(int)) {
     grown = grown || n > grp.n_streams;
     grp.n_streams = n;
   }
-  // With stable shapes a padded pass always reorders through its inputs, also where its tokens
-  // happen to fill the bucket in stream order (AttentionOptions::stable_shapes).
-  if (options_.stable_shapes) layout_.streams_in_order = false;
+  // The extra tokens read the first token's stream, through the reordering inputs; with stable
+  // shapes a padded pass reorders also where its tokens fill the bucket in stream order
+  // (AttentionOptions::stable_shapes).
+  if (grown || options_.stable_shapes) layout_.streams_in_order = false;
   if (!grown) return;
-  // The extra tokens read the first token's stream, through the reordering inputs, which a padded
-  // pass always has.
   layout_.n_stream_tokens = n_tokens;
   lay_out_streams();
-  layout_.streams_in_order = false;
 }
 
 // Then the one-token sequences that outgrew their regions (decode tokens, mostly), batched over

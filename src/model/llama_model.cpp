@@ -119,6 +119,7 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   // mode keeps ggml's reference kernel, whose sums it pins down.
   cpu_decode_attention_ =
       options_.cpu_attention && options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
+  stable_shapes_ = options_.pad_decode_steps && options_.stable_decode_shapes.value_or(!device_.is_cpu());
 
   if (options_.batch_invariant) {
     // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the
@@ -653,8 +654,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
     KvAttention attn(kv, seqs, positions,
-                     {options_.flash_attention, options_.batch_invariant, kMaxRuns,
-                      options_.pad_decode_steps && options_.stable_decode_shapes.value_or(!device_.is_cpu())});
+                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);

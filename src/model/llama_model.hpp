@@ -58,7 +58,7 @@ struct ModelOptions {
   // With padded decode steps: their graph keeps its shape as sequences grow, finish and start
   // (AttentionOptions::stable_shapes), which pays where an unchanged graph is replayed. Unset: on
   // a GPU; on the CPU (where rebuilding is cheap) the longer masks and the reorder cost more than
-  // the rebuilds they save: 1,090-1,385 against 1,180-1,453 tok/s at 16 clients on 2 cores.
+  // the rebuilds they save (bench/results/2026-12-04-amd-epyc-2c-2d4eb6c/decode-builds).
   std::optional<bool> stable_decode_shapes;
   // Q, K and V stacked into one matrix per layer, and the feed-forward gate and up into another,
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
@@ -305,6 +305,7 @@ class LlamaModel {
   ggml_backend_t output_backend_ = nullptr;
   bool pipeline_ = false;
   bool cpu_decode_attention_ = false;  // ops::decode_attention_cpu for the streams' attention
+  bool stable_shapes_ = false;         // AttentionOptions::stable_shapes (ModelOptions::stable_decode_shapes)
   ModelOptions options_;
   int head_dim_ = 0;
   bool qk_interleaved_ = false;
