@@ -22,7 +22,8 @@
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
-# llama-batched-bench with the anchor), OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
+# llama-batched-bench with the anchor), TRACE64=1 (after step 3's defaults: one 64-client run of ours with --step-trace, into trace/),
+# OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
 # fall back from a default that failed the GPU tests).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
 # everything once /tmp/gpu/ALLDONE exists. bench/gpu/poll.sh waits for a step and copies it to $OUT.
@@ -75,7 +76,7 @@ ours=build-cuda/rbees-workerd
 # What is done so far, for a poll to fetch.
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
-  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu prefill serve serve-extra serve-g* serve256 constrained profile \
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu prefill serve serve-extra trace serve-g* serve256 constrained profile \
     master.log build.log anchor-build.log gpu-tests.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
@@ -143,6 +144,22 @@ serve256() {
 }
 # shellcheck disable=SC2086
 serve256 ours-defaults ${OURS_ARGS:-}
+if [ -n "${TRACE64:-}" ]; then
+  # One traced run at 64 clients (step 2's slots and context, seed 1): bench/step_costs.py reads it.
+  mkdir -p "$R/trace"
+  # shellcheck disable=SC2086
+  $ours serve --model "$M" --device cuda:0 --port 18290 --max-queue 512 --max-seqs 64 --ctx-size 98304 --threads 2 \
+    --step-trace "$R/trace/steps-c64.jsonl" ${OURS_ARGS:-} >"$R/trace/c64.log" 2>&1 &
+  tpid=$!
+  for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18290/health >/dev/null && break; sleep 0.5; done
+  timeout 120 python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label c64 \
+    --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
+    --max-tokens 64:256 --seed 1 --num-requests 160 --concurrency 64 --out "$R/trace/c64.json.gz" \
+    >"$R/trace/console-c64.txt" 2>&1
+  el "trace c64 rc=$? $(grep -m1 'tok/s' "$R/trace/console-c64.txt")"
+  kill $tpid
+  wait $tpid
+fi
 if [ -n "${N256_LONG:-}" ]; then
   # The same with more requests per client: the steady state, less of the first burst and the drain.
   # shellcheck disable=SC2086
