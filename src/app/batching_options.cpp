@@ -60,6 +60,12 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
       ->type_name("TEXT:{wait,reserve}")
       ->default_str("wait");
   add_greedy_on_device_option(cmd, o.greedy_on_device);
+  cmd.add_option_function<std::string>(
+         "--event-thread", [&o](const std::string& v) { o.events_thread = v == "on"; },
+         "Where a step's events (tokens, ends) are handed to the requests: on, a thread of their own while the "
+         "next step computes; off, the engine's thread during the step")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->default_str("on");
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "
                "each op is then run and waited for alone, so serving slows down: for diagnosis, not for production");

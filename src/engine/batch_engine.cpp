@@ -36,7 +36,8 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
       blocks_(kv_, options.block_size),
       runner_(runtime.model(), kv_, options.greedy_on_device.value_or(!runtime.device().is_cpu()),
               options.masks_while_computing),
-      output_(blocks_, runtime.model().n_vocab()),
+      outbox_(options.events_thread),
+      output_(blocks_, outbox_, runtime.model().n_vocab()),
       sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens(), opts_.reserve_span_runs) {
   if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
@@ -239,6 +240,9 @@ BatchEngineStats BatchEngine::detailed_stats() const {
 void BatchEngine::wait_idle() {
   std::unique_lock lk(mu_);
   idle_cv_.wait(lk, [&] { return live_ids_.empty() && !busy_; });
+  lk.unlock();
+  // The engine hands a step's events over before it is idle: this waits for them to arrive.
+  outbox_.wait_drained();
 }
 
 // Moves newly submitted jobs to the scheduler's own queue; waits while there is nothing to do.
@@ -263,7 +267,9 @@ void BatchEngine::run() {
     cancel_requests_.clear();
     lk.unlock();
 
-    auto cancel_if = [&](Job& j) { j.cancelled |= cancels.count(j.job_id) != 0 || (j.sink && j.sink->client_gone()); };
+    auto cancel_if = [&](Job& j) {
+      j.cancelled |= cancels.count(j.job_id) != 0 || j.sink_failed->load() || (j.sink && j.sink->client_gone());
+    };
     for (auto& j : waiting_) cancel_if(*j);
     for (auto& j : running_) cancel_if(*j);
     const auto t0 = Clock::now();
@@ -290,6 +296,7 @@ void BatchEngine::run() {
       if (trace_) trace_->record(contents, rt_.model().timings().since(before), plan_ms, step_ms);
     }
     publish_stats();
+    outbox_.flush();
 
     lk.lock();
     busy_ = false;
@@ -309,6 +316,7 @@ void BatchEngine::run() {
     lk.lock();
   }
   incoming_.clear();
+  outbox_.flush();
   n_queued_ = 0;
   n_running_ = 0;
   idle_cv_.notify_all();
@@ -343,13 +351,7 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
     }
     live_ids_.erase(job.job_id);
   }
-  if (job.sink) {
-    try {
-      job.sink->on_finish(end);
-    } catch (const std::exception& e) {
-      log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
-    }
-  }
+  if (job.sink) outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(end));
 }
 
 void BatchEngine::apply_cancels() {
@@ -528,13 +530,7 @@ void BatchEngine::fail_all(const std::string& message) {
       --n_running_;
       live_ids_.erase(j->job_id);
     }
-    if (j->sink) {
-      try {
-        j->sink->on_finish(end);
-      } catch (const std::exception& e) {
-        log::warn("sink_failed", e.what(), {{"job_id", j->job_id}});
-      }
-    }
+    if (j->sink) outbox_.post(j->sink, j->sink_failed, j->job_id, std::move(end));
   }
   running_.clear();
 }

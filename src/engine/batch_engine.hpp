@@ -77,6 +77,9 @@ struct BatchEngineOptions {
   bool masks_while_computing = true;
   // Appends a line per step to this file (StepTrace): the step's contents and times. Empty: none.
   std::string step_trace;
+  // Whether events reach the sinks from a thread of their own (EventOutbox), overlapping the next
+  // step, rather than from the engine's thread during the step.
+  bool events_thread = true;
 };
 
 struct BatchEngineStats {
@@ -161,6 +164,7 @@ class BatchEngine : public Engine {
   model::KvCache kv_;
   KvBlocks blocks_;
   ModelRunner runner_;
+  EventOutbox outbox_;
   OutputStage output_;
 
   // Shared with submitters (under mu_).

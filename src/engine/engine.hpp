@@ -57,8 +57,9 @@ struct FinalResult {
   std::string trailing_text;  // held-back text released at the end (EOS, max_tokens); may be empty
 };
 
-// Receives one request's output. Called from the engine's thread, in order: on_prompt_logprobs
-// when asked for, on_token any number of times, then on_finish exactly once. Implementations must not block for long.
+// Receives one request's output. Called from one engine thread (BatchEngine: its event thread), in
+// order: on_prompt_logprobs when asked for, on_token any number of times, then on_finish exactly
+// once. Implementations must not block for long: every request's events wait behind them.
 class Sink {
  public:
   virtual ~Sink() = default;

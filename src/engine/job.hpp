@@ -2,6 +2,7 @@
 // A request inside the batch engine: what was asked, where its events go, its sequence, and the
 // bookkeeping of its output (first token, stop string, the prompt's log-probabilities).
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@ struct Job {
   std::string job_id;
   Request request;
   std::shared_ptr<Sink> sink;
+  // Set when the sink threw (EventOutbox): the job is then cancelled.
+  std::shared_ptr<std::atomic<bool>> sink_failed = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<Sequence> seq;
   std::chrono::steady_clock::time_point submitted;
   std::chrono::steady_clock::time_point first_token;

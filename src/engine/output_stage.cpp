@@ -51,12 +51,9 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
         ev.logprob = lp.logprob;
         ev.top_logprobs = std::move(lp.top);
       }
-      try {
-        job.sink->on_token(ev);
-      } catch (const std::exception& e) {
-        log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
-        job.cancelled = true;
-      }
+      outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(ev));
+      // Set already when the outbox delivers at once (no thread of its own); else seen next step.
+      if (job.sink_failed->load()) job.cancelled = true;
       event_ms += ms_between(event_start, Clock::now());
     }
   }
@@ -83,12 +80,8 @@ void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span
   // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.
   s.set_computes_whole_prompt(false);
   if (!job.sink) return;
-  try {
-    job.sink->on_prompt_logprobs(job.prompt_lp);
-  } catch (const std::exception& e) {
-    log::warn("sink_failed", e.what(), {{"job_id", job.job_id}});
-    job.cancelled = true;
-  }
+  outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(job.prompt_lp));
+  if (job.sink_failed->load()) job.cancelled = true;
   job.prompt_lp = {};
 }
 

@@ -2,13 +2,14 @@
 // What a step's rows become. Each slice's sequence advances by the tokens the step computed, and the
 // KV blocks they filled are published for the prefix cache; a sampling row's token is taken (the
 // device's pick, or drawn from its logits row by the sequence's own sampler), checked against the
-// stop strings and detokenized (Sequence), and handed to the job's sink as an event; a prompt's
-// log-probabilities are gathered from its rows and sent once the prompt is computed. A sink that
-// throws cancels its job. Events carry data only: JSON and SSE are made on the HTTP side.
+// stop strings and detokenized (Sequence), and posted to the job's sink as an event (EventOutbox); a
+// prompt's log-probabilities are gathered from its rows and sent once the prompt is computed. A sink
+// that throws cancels its job. Events carry data only: JSON and SSE are made on the HTTP side.
 
 #include <cstdint>
 #include <span>
 
+#include "engine/event_outbox.hpp"
 #include "engine/job.hpp"
 #include "engine/kv_blocks.hpp"
 #include "engine/model_runner.hpp"
@@ -17,13 +18,14 @@ namespace rbees::engine {
 
 class OutputStage {
  public:
-  OutputStage(KvBlocks& blocks, int n_vocab) : blocks_(blocks), n_vocab_(static_cast<size_t>(n_vocab)) {}
+  OutputStage(KvBlocks& blocks, EventOutbox& outbox, int n_vocab)
+      : blocks_(blocks), outbox_(outbox), n_vocab_(static_cast<size_t>(n_vocab)) {}
 
   // slices[i] belongs to jobs[i]; rows is what ModelRunner::run gave for them.
   void deliver(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs);
 
   struct Totals {
-    double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, events left out
+    double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, posting events left out
     uint64_t generated_tokens = 0;
     uint64_t device_picks = 0;         // tokens the model's graph picked (greedy on the device)
     uint64_t masked_device_picks = 0;  // of those, picked under a grammar's mask
@@ -35,6 +37,7 @@ class OutputStage {
   void gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits);
 
   KvBlocks& blocks_;
+  EventOutbox& outbox_;
   size_t n_vocab_;
   Totals totals_;
 };

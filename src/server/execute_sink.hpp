@@ -1,5 +1,5 @@
 #pragma once
-// One /execute job's sink, on the engine's thread: records the token timings and hands each event
+// One /execute job's sink, on the engine's event thread: records the token timings and hands each event
 // to the job's channel (ExecuteFrames writes them as the worker protocol's SSE events).
 
 #include "engine/engine.hpp"

@@ -432,7 +432,7 @@ void HttpConnection::stream_written(ErrorCode ec) {
   pump();
 }
 
-// On the engine's thread: one wake-up queued at a time, however many events come meanwhile.
+// On the engine's event thread: one wake-up queued at a time, however many events come meanwhile.
 void HttpConnection::wake() {
   if (wake_pending_.exchange(true)) return;
   asio::post(executor_, [self = shared_from_this()] {

@@ -1,5 +1,5 @@
 #pragma once
-// One OpenAI request's sinks, on the engine's thread: a request of several choices (a batch of
+// One OpenAI request's sinks, on the engine's event thread: a request of several choices (a batch of
 // prompts, n > 1) runs one engine job per choice, and each job reports to its choice's sink. They
 // record the token timings and hand the events to the request's channel (OpenAiFrames writes the
 // response from them), which closes when every choice has ended or one has failed.

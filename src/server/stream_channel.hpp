@@ -1,5 +1,5 @@
 #pragma once
-// Hands a job's events from the engine's thread to the front end that answers the request: a queue
+// Hands a job's events from the engine's event thread to the front end that answers the request: a queue
 // of events, closed once the last one is in, and a wake-up for the writer when something arrives.
 // Also carries the other direction's news: that the client has gone away.
 

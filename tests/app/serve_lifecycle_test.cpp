@@ -60,6 +60,13 @@ TEST(ServeLifecycle, CancelEndsTheStreamWithCancelled) {
   expect_serves_normally(d, "after-cancel");
 }
 
+// With --event-thread off the engine's own thread hands the events over: the same tokens come out.
+TEST(ServeLifecycle, EventsHandedOverOnTheEngineThreadServeTheSame) {
+  Daemon d({"--model", kModelDir, "--event-thread", "off"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  expect_serves_normally(d, "engine-thread-events");
+}
+
 TEST(ServeLifecycle, ClientDisconnectStopsTheJob) {
   Daemon d({"--model", kModelDir, "--ignore-eos"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();

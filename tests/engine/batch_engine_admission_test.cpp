@@ -1,7 +1,7 @@
 // Admission bounds of the batching engine: max_seqs running plus max_queue waiting, whatever the
 // scheduler is doing when requests arrive. The scheduler is held mid-step deterministically by a
-// sink that blocks in on_token (called from the scheduler thread), so a burst always lands while a
-// step runs, as it does under real load.
+// sink that blocks in on_token, called from the scheduler thread when the engine hands events over
+// there (events_thread off), so a burst always lands while a step runs, as it does under real load.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -108,6 +108,7 @@ class BatchEngineAdmissionTest : public ::testing::Test {
     BatchEngineOptions opts;
     opts.max_seqs = kMaxSeqs;
     opts.max_queue = kMaxQueue;
+    opts.events_thread = false;  // a GateSink then holds the scheduler itself
     return opts;
   }
 
@@ -221,6 +222,7 @@ TEST_F(BatchEngineAdmissionTest, WithNoQueueEverySequenceSlotIsStillUsable) {
   BatchEngineOptions opts;
   opts.max_seqs = 2;
   opts.max_queue = 0;
+  opts.events_thread = false;
   BatchEngine engine(*runtime_, opts);
   auto first = std::make_shared<GateSink>(2);
   ReleaseOnExit release{first};

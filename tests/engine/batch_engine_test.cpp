@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -59,9 +60,11 @@ struct Collector : Sink {
   int n_token_events = 0;
   std::optional<FinalResult> end;
   bool disconnect_after_first = false;
+  int throw_after = -1;  // >= 0: on_token throws once this many tokens were heard
 
   void on_token(const TokenEvent& ev) override {
     std::lock_guard lk(mu);
+    if (throw_after >= 0 && n_token_events >= throw_after) throw std::runtime_error("client write failed");
     text += ev.text;
     tokens.push_back(ev.id);
     tops.push_back(ev.top_logprobs);
@@ -433,6 +436,31 @@ TEST_F(BatchEngineTest, CancelAndDisconnectEndTheJobAndTheNextIsServed) {
   ASSERT_TRUE(engine.submit(greedy("next", ref["prompt"], 48), next).admission == Admission::accepted);
   next->wait_end();
   EXPECT_EQ(next->text, ref["greedy_text"].get<std::string>());
+}
+
+// Events reach the sinks from the outbox's thread: a sink that throws there still ends its own job
+// (as cancelled, within a step or two), and the job beside it is served to the end.
+TEST_F(BatchEngineTest, ASinkThatThrowsEndsItsJobAloneAsCancelled) {
+  BatchEngineOptions opts;
+  opts.max_seqs = 2;
+  BatchEngine engine(*runtime_, opts);
+  auto long_req = greedy("bad", "Pierre", 400);
+  long_req.ignore_eos = true;
+  auto bad = collector();
+  bad->throw_after = 3;
+  const auto ref = reference()["cases"][1];
+  auto good = collector();
+  ASSERT_TRUE(engine.submit(long_req, bad).admission == Admission::accepted);
+  ASSERT_TRUE(engine.submit(greedy("good", ref["prompt"], 48), good).admission == Admission::accepted);
+  const FinalResult end = bad->wait_end();
+  EXPECT_EQ(end.reason, FinishReason::cancelled);
+  EXPECT_EQ(bad->n_token_events, 3);
+  EXPECT_LT(end.tokens_out, 400);
+  good->wait_end();
+  const Request good_req = greedy("good", ref["prompt"], 48);
+  expect_continuation(good->tokens, single(good_req), alone_tops(good_req), "good");
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().running_sequences, 0);
 }
 
 TEST_F(BatchEngineTest, QueueOverflowIsRefusedAsOverloaded) {

@@ -71,12 +71,13 @@ class OutputStageTest : public ::testing::Test {
   core::Device cpu_;
   model::KvCache kv_;
   KvBlocks blocks_;
+  EventOutbox outbox_{false};  // delivers at once: the events are there when deliver returns
   std::vector<std::shared_ptr<RecordingSink>> sinks_;
 };
 
 TEST_F(OutputStageTest, DevicePicksBecomeEachJobsTokenAndEvent) {
   const int V = static_cast<int>(tok().vocab_size());
-  OutputStage out(blocks_, V);
+  OutputStage out(blocks_, outbox_, V);
   auto a = job(0, 5), b = job(1, 3);
   std::vector<RunSlice> slices{{a->seq.get(), 5, true, false, 0}, {b->seq.get(), 3, true, false, 1}};
   std::vector<Job*> jobs{a.get(), b.get()};
@@ -98,7 +99,7 @@ TEST_F(OutputStageTest, DevicePicksBecomeEachJobsTokenAndEvent) {
 }
 
 TEST_F(OutputStageTest, ASinkThatThrowsCancelsItsJobAlone) {
-  OutputStage out(blocks_, static_cast<int>(tok().vocab_size()));
+  OutputStage out(blocks_, outbox_, static_cast<int>(tok().vocab_size()));
   auto a = job(0, 2), b = job(1, 2);
   sink(0).throws = true;
   std::vector<RunSlice> slices{{a->seq.get(), 2, true, false, 0}, {b->seq.get(), 2, true, false, 1}};
@@ -112,7 +113,7 @@ TEST_F(OutputStageTest, ASinkThatThrowsCancelsItsJobAlone) {
 
 TEST_F(OutputStageTest, APromptsLogprobsAreGatheredFromItsRowsAndSentOnce) {
   const int V = static_cast<int>(tok().vocab_size());
-  OutputStage out(blocks_, V);
+  OutputStage out(blocks_, outbox_, V);
   auto a = job(0, 4, 2);
   a->seq->set_computes_whole_prompt(true);
   // Every row uniform: each prompt token after the first has log-probability -log(V).
