@@ -66,6 +66,14 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
          "next step computes; off, the engine's thread during the step")
       ->check(CLI::IsMember({"on", "off"}))
       ->default_str("on");
+  o.warm_up = true;  // a worker warms up unless told not to
+  cmd.add_option_function<std::string>(
+         "--warm-up", [&o](const std::string& v) { o.warm_up = v == "on"; },
+         "Before serving, run one prompt of as many tokens as a step computes and two decode steps, so that "
+         "a device's one-time set-up (on a GPU: the cuBLAS handle, kernels loaded at first use, memory pools) "
+         "is not paid by the first requests: on, off")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->default_str("on");
   cmd.add_flag("--profile-ops", o.profile_ops,
                "Time every step op by op and log, at shutdown, where the steps' device time went (engine_op_profile); "
                "each op is then run and waited for alone, so serving slows down: for diagnosis, not for production");

@@ -202,6 +202,10 @@ int KvBlocks::new_block() {
   return id;
 }
 
+void KvBlocks::drop_unused_cached() {
+  while (!evictable_.empty()) evict_one();
+}
+
 void KvBlocks::evict_one() {
   if (evictable_.empty()) throw std::logic_error("KV block accounting: nothing to evict");
   evict(evictable_.begin()->second);

@@ -87,6 +87,9 @@ class KvBlocks : public KvBudget {
   // block's computed part (see above).
   void release(int32_t seq) override;
 
+  // Evicts every cached block no sequence uses (their cells become free).
+  void drop_unused_cached();
+
   // Tokens reused from the prefix cache since creation.
   uint64_t hit_tokens_total() const { return hit_tokens_total_; }
   // Of which were copied into the sequence's home region.

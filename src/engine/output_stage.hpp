@@ -31,6 +31,7 @@ class OutputStage {
     uint64_t masked_device_picks = 0;  // of those, picked under a grammar's mask
   };
   const Totals& totals() const { return totals_; }
+  void reset_totals() { totals_ = {}; }
 
  private:
   // The log-probabilities of the prompt tokens that follow the slice's tokens, from their rows.

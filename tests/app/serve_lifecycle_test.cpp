@@ -67,6 +67,23 @@ TEST(ServeLifecycle, EventsHandedOverOnTheEngineThreadServeTheSame) {
   expect_serves_normally(d, "engine-thread-events");
 }
 
+// A worker warms up before it is healthy (--warm-up, on by default), and its counters hold only
+// what requests asked for; with --warm-up off it does not.
+TEST(ServeLifecycle, AWorkerWarmsUpBeforeServingAndCountsOnlyRequests) {
+  {
+    Daemon d({"--model", kModelDir});
+    ASSERT_TRUE(d.wait_healthy()) << d.log();
+    EXPECT_NE(d.log().find("warm_up"), std::string::npos) << d.log();
+    expect_serves_normally(d, "after-warm-up");
+    const auto c = reference_cases()[0];
+    EXPECT_EQ(metric_value(metrics_text(d), "rbees_generated_tokens_total").value_or(-1),
+              static_cast<double>(c["greedy_ids"].size()));
+  }
+  Daemon cold({"--model", kModelDir, "--warm-up", "off"});
+  ASSERT_TRUE(cold.wait_healthy()) << cold.log();
+  EXPECT_EQ(cold.log().find("warm_up"), std::string::npos);
+}
+
 TEST(ServeLifecycle, ClientDisconnectStopsTheJob) {
   Daemon d({"--model", kModelDir, "--ignore-eos"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();

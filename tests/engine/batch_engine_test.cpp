@@ -463,6 +463,41 @@ TEST_F(BatchEngineTest, ASinkThatThrowsEndsItsJobAloneAsCancelled) {
   EXPECT_EQ(engine.stats().running_sequences, 0);
 }
 
+// The warm-up runs passes through the model before the engine takes requests and leaves nothing
+// behind: no step, token or cache block counted, the whole cache free, and requests served as by
+// an engine without it.
+TEST_F(BatchEngineTest, AWarmUpRunsPassesAndLeavesNothingBehind) {
+  BatchEngineOptions opts;
+  opts.max_seqs = 2;
+  opts.ctx_size = 1024;
+  opts.warm_up = true;
+  const uint64_t graphs_before = runtime_->model().timings().graphs;
+  BatchEngine engine(*runtime_, opts);
+  EXPECT_GE(runtime_->model().timings().graphs - graphs_before, 3u);  // a prompt step, two decode steps
+  const auto ref = reference()["cases"][1];
+  auto c = collector();
+  ASSERT_TRUE(engine.submit(greedy("after-warm-up", ref["prompt"], 48), c).admission == Admission::accepted);
+  const FinalResult end = c->wait_end();
+  EXPECT_EQ(c->text, ref["greedy_text"].get<std::string>());
+  engine.wait_idle();
+  // The counters hold this request alone: its prompt in one step, then a step per further token.
+  const BatchEngineStats s = engine.detailed_stats();
+  EXPECT_EQ(s.prompt_tokens, static_cast<uint64_t>(end.prompt_tokens));
+  EXPECT_EQ(s.generated_tokens, static_cast<uint64_t>(end.tokens_out));
+  EXPECT_EQ(s.steps, static_cast<uint64_t>(end.tokens_out));
+  EXPECT_EQ(s.prefix_cache_hit_tokens, 0u);
+  // The warm-up's prompt left nothing in the prefix cache.
+  Request again;
+  again.job_id = "warm-up-prompt";
+  std::vector<int32_t> ids = warm_up_prompt(65, runtime_->model().n_vocab());
+  again.prompt = TokenPrompt{ids};
+  again.sampling.temperature = 0.0f;
+  again.max_tokens = 1;
+  auto c2 = collector();
+  ASSERT_TRUE(engine.submit(again, c2).admission == Admission::accepted);
+  EXPECT_EQ(c2->wait_end().cached_prompt_tokens, 0);
+}
+
 TEST_F(BatchEngineTest, QueueOverflowIsRefusedAsOverloaded) {
   BatchEngineOptions opts;
   opts.max_seqs = 1;

@@ -85,6 +85,25 @@ TEST_F(KvBlocksTest, ReusesFullBlocksOfAFinishedSequence) {
   EXPECT_EQ(blocks.hit_tokens_total(), 12u);
 }
 
+// Dropping the unused cached blocks frees their cells and forgets their prefixes; blocks a live
+// sequence still uses stay.
+TEST_F(KvBlocksTest, DroppingUnusedCachedBlocksFreesTheirCellsAndKeepsTheUsedOnes) {
+  auto prompt = iota(10, 200);
+  ASSERT_EQ(blocks.admit(1, prompt, 12), 0);
+  place(1, 0, 10);
+  blocks.computed(1, prompt, 10);
+  ASSERT_EQ(blocks.admit(2, prompt, 12), 8);  // shares both full blocks
+  blocks.release(1);
+  blocks.drop_unused_cached();
+  EXPECT_EQ(blocks.n_cached(), 2);  // sequence 2 uses them
+  blocks.release(2);
+  blocks.drop_unused_cached();
+  EXPECT_EQ(blocks.n_cached(), 0);
+  EXPECT_EQ(kv.used(), 0);
+  EXPECT_EQ(blocks.n_available(), blocks.n_blocks());
+  ASSERT_EQ(blocks.admit(3, prompt, 12), 0);  // nothing left to reuse
+}
+
 TEST_F(KvBlocksTest, LeavesTheLastPromptTokenToCompute) {
   auto prompt = iota(8, 300);
   ASSERT_EQ(blocks.admit(1, prompt, 9), 0);
