@@ -236,7 +236,9 @@ void BatchEngine::warm_up() {
     ++steps;
   }
   for (auto& j : waiting_) finish(*j, FinishReason::cancelled);
+  for (auto& j : running_) finish(*j, FinishReason::cancelled);
   waiting_.clear();
+  running_.clear();
   blocks_.drop_unused_cached();
   steps_ = 0;
   totals_ = {};
