@@ -4,6 +4,7 @@
 # for each of ROUNDS rounds serves every AB entry ("label:options;label:options", alternating within
 # the round) at 256 clients (ours' defaults otherwise, 384 requests, seed 2: serve_job.sh step 3) and
 # at 64 clients (serve_job.sh step 2's slots and context, 160 requests, seed 1) when C64=1.
+# AB='defaults:' ROUNDS=1 is ours with its defaults alone at 256 clients.
 # After each stage everything so far is packed into $OUT/ab.tgz (one file: a call brings back only a
 # few), so a call cut short still returns what finished.
 # Run from a checkout that carries .carry/ (scripts/gpu/prepare-carry.sh).
@@ -16,21 +17,12 @@ el() {
   [ -n "${OUT:-}" ] && tar -C "$O" -czf "$OUT/ab.tgz.part" . && mv "$OUT/ab.tgz.part" "$OUT/ab.tgz"
 }
 el "start, commit ${RBEES_COMMIT:-unknown}"
-mkdir -p /tmp/llama-src /tmp/models
-tar -C /tmp/llama-src -xJf .carry/llama-src.tar.xz && touch /tmp/llama-src/llama.cpp-nlc-3.22.1/.rbees-complete
-export RBEES_CACHE_DIR=/tmp/llama-src
-src=/tmp/llama-src/llama.cpp-nlc-3.22.1
-carry="$(pwd)/.carry"
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DRBEES_TESTS=OFF -DRBEES_GGML_DIR="$src/ggml" \
-  -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" -DCMAKE_PREFIX_PATH="$carry/deps/usr" \
-  -DCMAKE_INCLUDE_PATH="$carry/deps/usr/include" -DCMAKE_LIBRARY_PATH="$carry/deps/usr/lib/x86_64-linux-gnu" \
-  >"$O/build.log" 2>&1
-cmake --build build-cuda -j16 --target rbees-make-random-gguf >>"$O/build.log" 2>&1
+mkdir -p /tmp/models
+bash bench/gpu/build_ours.sh "$O/build.log" rbees-make-random-gguf
 M=/tmp/models/llama2-7b-f16.gguf
 build-cuda/rbees-make-random-gguf --shape llama2-7b --vocab-from .carry/vocab-llama2.gguf --out "$M" --type f16 \
   >"$O/model.log" 2>&1 &
-cmake --build build-cuda -j16 --target rbees-workerd >>"$O/build.log" 2>&1
+bash bench/gpu/build_ours.sh "$O/build.log" rbees-workerd
 el "built rc=$?"
 wait
 el "model written"

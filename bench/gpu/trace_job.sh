@@ -13,16 +13,7 @@ el() {
   echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$O/log.txt"
   [ -n "${OUT:-}" ] && tar -C "$O" -czf "$OUT/trace.tgz.part" . && mv "$OUT/trace.tgz.part" "$OUT/trace.tgz"
 }
-mkdir -p /tmp/llama-src
-tar -C /tmp/llama-src -xJf .carry/llama-src.tar.xz && touch /tmp/llama-src/llama.cpp-nlc-3.22.1/.rbees-complete
-export RBEES_CACHE_DIR=/tmp/llama-src
-src=/tmp/llama-src/llama.cpp-nlc-3.22.1
-carry=$PWD/.carry
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DRBEES_TESTS=OFF -DRBEES_GGML_DIR="$src/ggml" -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" \
-  -DCMAKE_PREFIX_PATH="$carry/deps/usr" -DCMAKE_INCLUDE_PATH="$carry/deps/usr/include" \
-  -DCMAKE_LIBRARY_PATH="$carry/deps/usr/lib/x86_64-linux-gnu" >"$O/build.log" 2>&1
-cmake --build build-cuda -j16 --target rbees-workerd rbees-make-random-gguf >>"$O/build.log" 2>&1
+bash bench/gpu/build_ours.sh "$O/build.log" rbees-workerd rbees-make-random-gguf
 el "built rc=$?"
 M=/tmp/llama2-7b-f16.gguf
 build-cuda/rbees-make-random-gguf --shape llama2-7b --vocab-from .carry/vocab-llama2.gguf --out "$M" --type f16 \
