@@ -203,9 +203,11 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   return res;
 }
 
-std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab) {
+std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab, int k) {
   std::vector<int32_t> ids(static_cast<size_t>(std::max(n, 0)));
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((1 + 7919 * static_cast<int64_t>(i)) % n_vocab);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ids[i] = static_cast<int32_t>((1 + k + 7919 * static_cast<int64_t>(i)) % n_vocab);
+  }
   return ids;
 }
 
@@ -214,20 +216,27 @@ std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab) {
 void BatchEngine::warm_up() {
   const auto start = Clock::now();
   constexpr int kNewTokens = 3;  // the prompt's token, then two decode steps
-  // Within one home: a longer prompt would attend over gathered cells, not the path steps take.
+  // Two sequences where there are two slots: their decode steps then take the path of several
+  // streams, as steps under load do, and their prompts, one step's worth together, attend as runs of
+  // the lengths prompt chunks have. Each within one home: a longer prompt would attend over
+  // gathered cells, not the path steps take.
+  const int n_seqs = std::min(2, opts_.max_seqs);
   const int home = kv_.n_regions() > 1 ? kv_.region_size() * kv_.max_span() : kv_.size();
-  const int n = std::min({opts_.prefill_chunk, rt_.model().max_graph_tokens(), home, limit_}) - kNewTokens;
+  const int n =
+      std::min({std::min(opts_.prefill_chunk, rt_.model().max_graph_tokens()) / n_seqs, home, limit_}) - kNewTokens;
   if (n < 1) return;
-  std::vector<int32_t> prompt = warm_up_prompt(n, rt_.model().n_vocab());
   sampling::SamplingParams greedy;
   greedy.temperature = 0.0f;
-  auto job = std::make_unique<Job>();
-  job->submitted = Clock::now();
-  job->seq = std::make_unique<Sequence>(std::move(prompt), greedy, rt_.tokenizer(),
-                                        continuation_limits(n, kNewTokens, limit_, true, {}));
-  job->max_new_tokens = job->seq->max_new_tokens();
-  ++n_queued_;
-  waiting_.push_back(std::move(job));
+  for (int k = 0; k < n_seqs; ++k) {
+    auto job = std::make_unique<Job>();
+    job->submitted = Clock::now();
+    // Prompts that differ from their first token: one does not wait for the other's prefix.
+    job->seq = std::make_unique<Sequence>(warm_up_prompt(n, rt_.model().n_vocab(), k), greedy, rt_.tokenizer(),
+                                          continuation_limits(n, kNewTokens, limit_, true, {}));
+    job->max_new_tokens = job->seq->max_new_tokens();
+    ++n_queued_;
+    waiting_.push_back(std::move(job));
+  }
   int steps = 0;
   while (!waiting_.empty() || !running_.empty()) {
     admit();
@@ -245,8 +254,9 @@ void BatchEngine::warm_up() {
   prompt_tokens_total_ = 0;
   preemptions_total_ = 0;
   output_.reset_totals();
-  log::info("warm_up", "one prompt and its first tokens ran before serving",
-            {{"prompt_tokens", n}, {"steps", steps}, {"ms", ms_between(start, Clock::now())}});
+  log::info(
+      "warm_up", "prompts and their first tokens ran before serving",
+      {{"sequences", n_seqs}, {"prompt_tokens_each", n}, {"steps", steps}, {"ms", ms_between(start, Clock::now())}});
 }
 
 void BatchEngine::abandon(const Failure& failure, const std::string& reason) {

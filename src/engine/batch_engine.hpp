@@ -80,8 +80,8 @@ struct BatchEngineOptions {
   // Whether events reach the sinks from a thread of their own (EventOutbox), overlapping the next
   // step, rather than from the engine's thread during the step.
   bool events_thread = true;
-  // Before the engine takes requests, one prompt of as many tokens as a step computes and two decode
-  // steps run through the whole path, so that the one-time costs of a device's first passes (on a
+  // Before the engine takes requests, two prompts of as many tokens together as a step computes and
+  // two decode steps run through the whole path, so that the one-time costs of a device's first passes (on a
   // GPU: the cuBLAS handle, kernels loaded at their first launch, the memory pools' growth) are paid
   // at start, not by the first requests. Nothing of it stays: its cells are freed, its blocks leave
   // the prefix cache and the counters start after it.
@@ -104,9 +104,9 @@ struct BatchEngineStats {
   uint64_t masked_device_picks = 0;  // of those, picked under a grammar's mask
 };
 
-// The warm-up's prompt of n tokens: ids spread over the vocabulary, so that the embedding lookup
-// reads many rows as a real prompt does.
-std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab);
+// The warm-up's k-th prompt of n tokens: ids spread over the vocabulary, so that the embedding
+// lookup reads many rows as a real prompt does.
+std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab, int k);
 
 class BatchEngine : public Engine {
  public:
