@@ -170,6 +170,7 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
 
   auto job = std::make_unique<Job>();
   job->job_id = request.job_id;
+  job->sink_status->job_id = job->job_id;
   std::shared_ptr<GuardedSink> guarded = sink ? std::make_shared<GuardedSink>(std::move(sink)) : nullptr;
   job->sink = guarded;
   job->submitted = Clock::now();
@@ -325,7 +326,7 @@ void BatchEngine::run() {
     lk.unlock();
 
     auto cancel_if = [&](Job& j) {
-      j.cancelled |= cancels.count(j.job_id) != 0 || j.sink_failed->load() || (j.sink && j.sink->client_gone());
+      j.cancelled |= cancels.count(j.job_id) != 0 || j.sink_status->failed.load() || (j.sink && j.sink->client_gone());
     };
     for (auto& j : waiting_) cancel_if(*j);
     for (auto& j : running_) cancel_if(*j);
@@ -408,7 +409,7 @@ void BatchEngine::finish(Job& job, FinishReason reason) {
     }
     live_ids_.erase(job.job_id);
   }
-  if (job.sink) outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(end));
+  if (job.sink) outbox_.post(job.sink, job.sink_status, std::move(end));
 }
 
 void BatchEngine::apply_cancels() {
@@ -587,7 +588,7 @@ void BatchEngine::fail_all(const std::string& message) {
       --n_running_;
       live_ids_.erase(j->job_id);
     }
-    if (j->sink) outbox_.post(j->sink, j->sink_failed, j->job_id, std::move(end));
+    if (j->sink) outbox_.post(j->sink, j->sink_status, std::move(end));
   }
   running_.clear();
 }

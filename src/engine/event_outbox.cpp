@@ -22,9 +22,8 @@ EventOutbox::~EventOutbox() {
   thread_.join();
 }
 
-void EventOutbox::post(std::shared_ptr<Sink> sink, std::shared_ptr<std::atomic<bool>> failed, const std::string& job_id,
-                       Payload payload) {
-  Event e{std::move(sink), std::move(failed), job_id, std::move(payload)};
+void EventOutbox::post(std::shared_ptr<Sink> sink, std::shared_ptr<SinkStatus> status, Payload payload) {
+  Event e{std::move(sink), std::move(status), std::move(payload)};
   if (!thread_.joinable()) {
     deliver(e);
     return;
@@ -62,8 +61,8 @@ void EventOutbox::deliver(Event& e) {
       e.sink->on_finish(std::get<FinalResult>(e.payload));
     }
   } catch (const std::exception& ex) {
-    log::warn("sink_failed", ex.what(), {{"job_id", e.job_id}});
-    if (e.failed) e.failed->store(true);
+    log::warn("sink_failed", ex.what(), {{"job_id", e.status ? e.status->job_id : std::string()}});
+    if (e.status) e.status->failed.store(true);
   }
 }
 

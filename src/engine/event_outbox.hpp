@@ -19,6 +19,13 @@
 
 namespace rbees::engine {
 
+// A job's sink as the outbox's thread reports on it, kept beside the job (Job::sink_status): set
+// once per job, so that an event carries a pointer, not a copy of the id.
+struct SinkStatus {
+  std::atomic<bool> failed = false;  // the sink threw: the engine cancels the job at its next step
+  std::string job_id;                // for the log line that says so
+};
+
 class EventOutbox {
  public:
   using Payload = std::variant<TokenEvent, std::vector<PromptTokenLogprob>, FinalResult>;
@@ -28,10 +35,8 @@ class EventOutbox {
   EventOutbox(const EventOutbox&) = delete;
   EventOutbox& operator=(const EventOutbox&) = delete;
 
-  // From the engine's thread only. `failed` is set when the sink throws; `job_id` names the job in
-  // the log line that says so.
-  void post(std::shared_ptr<Sink> sink, std::shared_ptr<std::atomic<bool>> failed, const std::string& job_id,
-            Payload payload);
+  // From the engine's thread only. `status->failed` is set when the sink throws.
+  void post(std::shared_ptr<Sink> sink, std::shared_ptr<SinkStatus> status, Payload payload);
   // From the engine's thread: hands what was posted since the last flush to the delivering thread.
   void flush();
   // From any thread: returns once everything flushed so far has reached its sink.
@@ -41,8 +46,7 @@ class EventOutbox {
  private:
   struct Event {
     std::shared_ptr<Sink> sink;
-    std::shared_ptr<std::atomic<bool>> failed;
-    std::string job_id;
+    std::shared_ptr<SinkStatus> status;
     Payload payload;
   };
   static void deliver(Event& e);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/event_outbox.hpp"
 #include "engine/request.hpp"
 #include "engine/sequence.hpp"
 
@@ -19,8 +20,8 @@ struct Job {
   std::string job_id;
   Request request;
   std::shared_ptr<Sink> sink;
-  // Set when the sink threw (EventOutbox): the job is then cancelled.
-  std::shared_ptr<std::atomic<bool>> sink_failed = std::make_shared<std::atomic<bool>>(false);
+  // Whether the sink threw (EventOutbox): the job is then cancelled. Its job_id is set with job_id.
+  std::shared_ptr<SinkStatus> sink_status = std::make_shared<SinkStatus>();
   std::unique_ptr<Sequence> seq;
   std::chrono::steady_clock::time_point submitted;
   std::chrono::steady_clock::time_point first_token;

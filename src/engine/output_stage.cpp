@@ -51,9 +51,9 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
         ev.logprob = lp.logprob;
         ev.top_logprobs = std::move(lp.top);
       }
-      outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(ev));
+      outbox_.post(job.sink, job.sink_status, std::move(ev));
       // Set already when the outbox delivers at once (no thread of its own); else seen next step.
-      if (job.sink_failed->load()) job.cancelled = true;
+      if (job.sink_status->failed.load()) job.cancelled = true;
       event_ms += ms_between(event_start, Clock::now());
     }
   }
@@ -80,8 +80,8 @@ void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span
   // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.
   s.set_computes_whole_prompt(false);
   if (!job.sink) return;
-  outbox_.post(job.sink, job.sink_failed, job.job_id, std::move(job.prompt_lp));
-  if (job.sink_failed->load()) job.cancelled = true;
+  outbox_.post(job.sink, job.sink_status, std::move(job.prompt_lp));
+  if (job.sink_status->failed.load()) job.cancelled = true;
   job.prompt_lp = {};
 }
 

@@ -67,8 +67,9 @@ TEST(ServeLifecycle, EventsHandedOverOnTheEngineThreadServeTheSame) {
   expect_serves_normally(d, "engine-thread-events");
 }
 
-// A worker warms up before it is healthy (--warm-up, on by default), and its counters hold only
-// what requests asked for; with --warm-up off it does not.
+// A worker warms up before it is healthy (--warm-up, on by default) and then serves as before, the
+// warm-up's tokens in no metric a client reads (the engine's own counters: BatchEngineTest); with
+// --warm-up off it does not warm up.
 TEST(ServeLifecycle, AWorkerWarmsUpBeforeServingAndCountsOnlyRequests) {
   {
     Daemon d({"--model", kModelDir});

@@ -73,23 +73,25 @@ FinalResult end_of(int tokens) {
   return r;
 }
 
-std::shared_ptr<std::atomic<bool>> flag() {
-  return std::make_shared<std::atomic<bool>>(false);
+std::shared_ptr<SinkStatus> status_of(const std::string& job_id) {
+  auto s = std::make_shared<SinkStatus>();
+  s->job_id = job_id;
+  return s;
 }
 
 TEST(EventOutbox, EachSinkHearsItsEventsInOrderAcrossFlushesOnTheOutboxsThread) {
   EventOutbox out(true);
   ASSERT_TRUE(out.own_thread());
   auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
-  auto fa = flag(), fb = flag();
-  out.post(a, fa, "a", std::vector<PromptTokenLogprob>(3));
+  auto fa = status_of("a"), fb = status_of("b");
+  out.post(a, fa, std::vector<PromptTokenLogprob>(3));
   for (int step = 0; step < 50; ++step) {
-    out.post(a, fa, "a", token(step, "x"));
-    out.post(b, fb, "b", token(100 + step, "y"));
+    out.post(a, fa, token(step, "x"));
+    out.post(b, fb, token(100 + step, "y"));
     out.flush();
   }
-  out.post(a, fa, "a", end_of(50));
-  out.post(b, fb, "b", end_of(50));
+  out.post(a, fa, end_of(50));
+  out.post(b, fb, end_of(50));
   out.flush();
   out.wait_drained();
   std::vector<std::string> want_a{"prompt 3"}, want_b;
@@ -102,21 +104,21 @@ TEST(EventOutbox, EachSinkHearsItsEventsInOrderAcrossFlushesOnTheOutboxsThread) 
   EXPECT_EQ(a->heard(), want_a);
   EXPECT_EQ(b->heard(), want_b);
   EXPECT_NE(a->thread, std::this_thread::get_id());
-  EXPECT_FALSE(fa->load());
+  EXPECT_FALSE(fa->failed.load());
 }
 
 TEST(EventOutbox, ThePosterDoesNotWaitForASlowSinkAndWaitDrainedDoes) {
   EventOutbox out(true);
   auto slow = std::make_shared<RecordingSink>();
   slow->hold(true);
-  auto f = flag();
+  auto f = status_of("f");
   // Posting and handing over return while the sink is held inside its first event.
   for (int step = 0; step < 5; ++step) {
-    out.post(slow, f, "slow", token(step, ""));
+    out.post(slow, f, token(step, ""));
     out.flush();
   }
   // Nothing posted after the last flush is delivered by it: posted events wait for the next one.
-  out.post(slow, f, "slow", end_of(5));
+  out.post(slow, f, end_of(5));
   std::atomic<bool> drained = false;
   std::thread waiter([&] {
     out.wait_drained();
@@ -138,14 +140,14 @@ TEST(EventOutbox, ASinkThatThrowsIsMarkedFailedAndTheOthersAreStillServed) {
   EventOutbox out(true);
   auto bad = std::make_shared<RecordingSink>(), good = std::make_shared<RecordingSink>();
   bad->throw_on_tokens();
-  auto fbad = flag(), fgood = flag();
-  out.post(bad, fbad, "bad", token(1, "a"));
-  out.post(good, fgood, "good", token(2, "b"));
-  out.post(bad, fbad, "bad", end_of(1));
+  auto fbad = status_of("bad"), fgood = status_of("good");
+  out.post(bad, fbad, token(1, "a"));
+  out.post(good, fgood, token(2, "b"));
+  out.post(bad, fbad, end_of(1));
   out.flush();
   out.wait_drained();
-  EXPECT_TRUE(fbad->load());
-  EXPECT_FALSE(fgood->load());
+  EXPECT_TRUE(fbad->failed.load());
+  EXPECT_FALSE(fgood->failed.load());
   EXPECT_EQ(good->heard(), std::vector<std::string>{"token 2 b"});
   EXPECT_EQ(bad->heard(), std::vector<std::string>{"end 1"});  // its end still reaches it
 }
@@ -155,12 +157,12 @@ TEST(EventOutbox, WithoutAThreadEveryPostIsDeliveredAtOnce) {
   EXPECT_FALSE(out.own_thread());
   auto a = std::make_shared<RecordingSink>(), bad = std::make_shared<RecordingSink>();
   bad->throw_on_tokens();
-  auto fa = flag(), fbad = flag();
-  out.post(a, fa, "a", token(7, "z"));
+  auto fa = status_of("a"), fbad = status_of("bad");
+  out.post(a, fa, token(7, "z"));
   EXPECT_EQ(a->heard(), std::vector<std::string>{"token 7 z"});
   EXPECT_EQ(a->thread, std::this_thread::get_id());
-  out.post(bad, fbad, "bad", token(8, "w"));
-  EXPECT_TRUE(fbad->load());
+  out.post(bad, fbad, token(8, "w"));
+  EXPECT_TRUE(fbad->failed.load());
   out.wait_drained();  // returns at once
 }
 
@@ -168,10 +170,10 @@ TEST(EventOutbox, DestroyingItDeliversEverythingPosted) {
   auto a = std::make_shared<RecordingSink>();
   {
     EventOutbox out(true);
-    auto f = flag();
-    out.post(a, f, "a", token(1, ""));
+    auto f = status_of("f");
+    out.post(a, f, token(1, ""));
     out.flush();
-    out.post(a, f, "a", end_of(1));  // posted, never flushed
+    out.post(a, f, end_of(1));  // posted, never flushed
   }
   EXPECT_EQ(a->heard(), (std::vector<std::string>{"token 1 ", "end 1"}));
 }
