@@ -47,6 +47,12 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "off: one product per matrix")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
+  cmd.add_option("--split-prompt-attention", opts.split_prompt_attention,
+                 "A prompt chunk of 128 tokens or more attends as two halves of its rows in one flash attention, "
+                 "which lets ggml's CUDA kernel skip the keys its causal mask closes: on, off, or auto (on when every "
+                 "device is a CUDA one)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -116,6 +122,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
   if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
   if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
+  if (opts.split_prompt_attention != "auto") ro.split_prompt_attention = opts.split_prompt_attention == "on";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

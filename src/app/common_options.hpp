@@ -21,6 +21,7 @@ struct CommonOptions {
   int max_graph_tokens = 0;  // 0: the device's default
   std::string decode_buckets = "auto";
   std::string fused_projections = "auto";
+  std::string split_prompt_attention = "auto";
   std::string chat_template;  // a template file in place of the model's; empty: the model's
   // Several devices (add_split_options): remote ones, the split mode and shares, and how long a
   // pass may wait on a remote device.

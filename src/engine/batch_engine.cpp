@@ -552,6 +552,7 @@ void BatchEngine::log_totals() const {
              {"input_fill_ms", t.fill_ms},
              {"gathered_tokens", static_cast<unsigned long long>(t.gathered_tokens)},
              {"span_tokens", static_cast<unsigned long long>(t.span_tokens)},
+             {"split_run_tokens", static_cast<unsigned long long>(t.split_run_tokens)},
              {"placeholder_streams", static_cast<unsigned long long>(t.placeholder_streams)},
              {"graph_compute_ms", t.compute_ms},
              {"output_download_ms", t.download_ms},

@@ -44,6 +44,9 @@ struct RuntimeOptions {
   // Q/K/V and gate/up as stacked matrices (model::ModelOptions::fused_projections). Unset: on, on
   // every device (bench/results/2026-12-04-nvidia-h200-b7c2da4 on an H200).
   std::optional<bool> fused_projections;
+  // Prompt chunks attend as two halves of their rows (model::ModelOptions::split_prompt_attention).
+  // Unset: on CUDA devices.
+  std::optional<bool> split_prompt_attention;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -47,6 +47,7 @@ void StepTrace::record(const StepContents& c, const model::ForwardTimings& model
                                  {"placeholder_streams", model.placeholder_streams},
                                  {"gathered_tokens", model.gathered_tokens},
                                  {"span_tokens", model.span_tokens},
+                                 {"split_run_tokens", model.split_run_tokens},
                                  {"build_ms", model.build_ms},
                                  {"upload_ms", model.upload_ms},
                                  {"compute_ms", model.compute_ms},

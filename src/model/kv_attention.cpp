@@ -149,6 +149,7 @@ void KvAttention::plan_runs(int from) {
     const int extent = options_.flash && ordered && own ? kv_.home_extent(seqs_[i]) : -1;
     if (extent > 0) {
       runs.push_back(AttentionRun{i, j - i, seqs_[i], kv_.run_window(seqs_[i], extent), layout_.run_mask_values});
+      if (options_.split_runs) split_run(runs.back(), i > 0, j < n);
       layout_.run_mask_values += runs.back().window * runs.back().mask_rows();
     } else if (own && options_.flash) {
       // Padded to a multiple of 256 cells outside the invariant mode, so that decode steps keep the
@@ -166,6 +167,20 @@ void KvAttention::plan_runs(int from) {
     }
     i = j;
   }
+}
+
+// Worth it where the first half's rows end a key tile or more before the window does: those rows'
+// tiles then stop early. The halves read the window twice through one view whose second copy has a
+// stride of 0, which ggml sizes as two windows: they must fit the storage from the region on.
+void KvAttention::split_run(AttentionRun& r, bool row_before, bool row_after) const {
+  if (r.n_tokens < kSplitRunMinTokens || r.window % kFlashKeyTile != 0 || r.window < 2 * kFlashKeyTile) return;
+  const int h = (r.n_tokens + 1) / 2;
+  const bool odd = r.n_tokens % 2 != 0;
+  if (odd && !row_before && !row_after) return;
+  if (positions_[static_cast<size_t>(r.begin + h - 1)] >= r.window - kFlashKeyTile) return;
+  if (!kv_.windows_fit(r.region, r.window, 2)) return;
+  r.half_rows = h;
+  r.half_shift = odd && !row_after ? -1 : 0;
 }
 
 void KvAttention::fill_region_mask(MaskValue* out) const {
@@ -194,6 +209,23 @@ void KvAttention::fill_run_masks(MaskValue* out) const {
     if (r.region < 0) continue;
     const int32_t* pos = positions_.data() + r.begin;
     const size_t w = static_cast<size_t>(r.window);
+    if (r.half_rows > 0) {
+      // A borrowed row (outside the run) gets its nearest row's mask: its output is dropped, but
+      // kept finite.
+      const size_t h = static_cast<size_t>(r.half_rows);
+      const size_t rows = static_cast<size_t>(AttentionRun::padded_rows(r.half_rows));
+      std::vector<int32_t> half_pos(h);
+      for (size_t s = 0; s < 2; ++s) {
+        for (size_t t = 0; t < h; ++t) {
+          const int i = std::clamp(r.half_shift + static_cast<int>(s * h + t), 0, r.n_tokens - 1);
+          half_pos[t] = pos[i];
+        }
+        MaskValue* m = out + r.mask_at + s * rows * w;
+        kv_.fill_run_mask(m, r.window, r.region, half_pos.data(), h);
+        std::fill(m + h * w, m + rows * w, kMaskClosed);
+      }
+      continue;
+    }
     std::fill(out + r.mask_at + r.n_tokens * w, out + r.mask_at + r.mask_rows() * w, kMaskClosed);
     if (r.gathered) {
       kv_.fill_seq_mask(out + r.mask_at, r.window, r.region, pos, static_cast<size_t>(r.n_tokens));

@@ -35,6 +35,12 @@ namespace rbees::model {
 // and more), it reads the mask a whole tile of query rows at a time, past the run's last row.
 inline constexpr int kRunMaskRows = 64;
 
+// Keys per tile of ggml's CUDA flash kernel (FATTN_KQ_STRIDE): the unit in which it skips keys that
+// a tile of query rows cannot see.
+inline constexpr int kFlashKeyTile = 256;
+// A region run of at least this many tokens may attend as two halves (AttentionOptions::split_runs).
+inline constexpr int kSplitRunMinTokens = 128;
+
 // A stream group starts at its lowest home rounded down to a multiple of this many regions, so that
 // decode steps whose lowest home moves a little keep one graph shape, at a few placeholders' cost.
 inline constexpr int kStreamFirstGranule = 8;
@@ -47,10 +53,18 @@ struct AttentionRun {
   int mask_at = 0;
   bool gathered = false;
   int gather_at = 0;
+  // > 0: the run attends as two halves of this many rows each (see KvAttention::split_run), half s
+  // from the run's row half_shift + s * half_rows; an odd run's halves take one row beside it (the
+  // row after it, or with half_shift -1 the row before it), whose output is dropped. The mask holds
+  // each half's rows padded to kRunMaskRows, half 0's first.
+  int half_rows = 0;
+  int half_shift = 0;
   bool operator==(const AttentionRun&) const = default;
   int mask_rows() const {
-    return n_tokens < 2 ? n_tokens : (n_tokens + kRunMaskRows - 1) / kRunMaskRows * kRunMaskRows;
+    if (half_rows > 0) return 2 * padded_rows(half_rows);
+    return n_tokens < 2 ? n_tokens : padded_rows(n_tokens);
   }
+  static int padded_rows(int n) { return (n + kRunMaskRows - 1) / kRunMaskRows * kRunMaskRows; }
 };
 
 // One 4-D attention over homes of `span` regions: stream j reads `window` cells from region
@@ -96,6 +110,11 @@ struct AttentionOptions {
   // Both cost a little on every step (a longer mask, a reorder per layer), which a CPU's cheap
   // rebuilds do not repay.
   bool stable_shapes = false;
+  // A prompt chunk's region run attends as two halves of its rows, batched as two sequences of one
+  // flash attention over the same window: with more than one sequence, ggml's CUDA kernel finds each
+  // tile of query rows' last open key tile and stops there, so the causal mask's closed upper part
+  // is skipped, which it does for a single sequence only from 1024 query rows on.
+  bool split_runs = false;
 };
 
 class KvAttention {
@@ -134,6 +153,9 @@ class KvAttention {
   void lay_out_streams();
   void plan_gathered();
   void plan_runs(int from);
+  // Halves the region run r where that skips key tiles (split_runs); row_before and row_after say
+  // whether the pass has a token before and after it, which an odd run's halves may borrow.
+  void split_run(AttentionRun& r, bool row_before, bool row_after) const;
   // Whether the pass has exactly one token of the sequence.
   bool single(int32_t seq) const { return tokens_of_.at(seq) == 1; }
 

@@ -675,6 +675,11 @@ int KvCache::run_window(int32_t seq, int extent) const {
   return std::max(extent, home_cells(seq));
 }
 
+bool KvCache::windows_fit(int32_t seq, int window, int n) const {
+  const int64_t rows = static_cast<int64_t>(size()) + kSpanPad;
+  return static_cast<int64_t>(seq) * region_size() + static_cast<int64_t>(window) * n <= rows;
+}
+
 void KvCache::fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const {
   const size_t w = static_cast<size_t>(window);
   std::fill(mask, mask + n * w, kMaskClosed);

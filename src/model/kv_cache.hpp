@@ -139,6 +139,8 @@ class KvCache {
   // up to offset `extent`: a multiple of 256 cells when it fits the storage from the region's start,
   // else the region.
   int run_window(int32_t seq, int extent) const;
+  // Whether n windows of `window` cells from the start of seq's home region fit the storage's rows.
+  bool windows_fit(int32_t seq, int window, int n) const;
   // Additive mask [window, n], row t for the token of `seq` at positions[t]: 0 where it may read the
   // cell at offset c of the sequence's home region, -INF elsewhere.
   void fill_run_mask(MaskValue* mask, int window, int32_t seq, const int32_t* positions, size_t n) const;

@@ -227,6 +227,28 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
     }
     for (const AttentionRun& r : shape.attn.runs) {
+      if (r.half_rows > 0) {
+        // Two halves of the run's rows as two sequences over one window, its keys and values read
+        // twice through a stride of 0 (KvAttention::split_run); a borrowed row's output is dropped.
+        const int64_t h = r.half_rows;
+        const int64_t rows = r.mask_rows() / 2;
+        const int64_t first = static_cast<int64_t>(r.region) * kv.region_size();
+        ggml_tensor* qh = ggml_view_4d(ctx, q, hd, c.n_head, h, 2, q->nb[1], q->nb[2], h * q->nb[2],
+                                       (r.begin + r.half_shift) * q->nb[2]);
+        ggml_tensor* kh =
+            ggml_view_4d(ctx, k_all, hd, c.n_head_kv, r.window, 2, hd * k_es, k_all->nb[1], 0, first * k_all->nb[1]);
+        ggml_tensor* vh =
+            ggml_view_4d(ctx, v_all, hd, c.n_head_kv, r.window, 2, hd * v_es, v_all->nb[1], 0, first * v_all->nb[1]);
+        const size_t es = ggml_element_size(run_mask);
+        const size_t row = static_cast<size_t>(r.window) * es;
+        ggml_tensor* mh =
+            ggml_view_4d(ctx, run_mask, r.window, rows, 1, 2, row, rows * row, rows * row, r.mask_at * es);
+        ggml_tensor* ah = ggml_reshape_2d(
+            ctx, named(attend(qh, kh, vh, mh, static_cast<int>(h)), "attend_run_halves", il), n_q, 2 * h);
+        if (2 * h != r.n_tokens) ah = ggml_view_2d(ctx, ah, n_q, r.n_tokens, ah->nb[1], -r.half_shift * ah->nb[1]);
+        a = a == nullptr ? ah : ggml_concat(ctx, a, ah, 1);
+        continue;
+      }
       ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
       ggml_tensor* kr = nullptr;
       ggml_tensor* vr = nullptr;

@@ -120,6 +120,10 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   cpu_decode_attention_ =
       options_.cpu_attention && options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
   stable_shapes_ = options_.pad_decode_steps && options_.stable_decode_shapes.value_or(!device_.is_cpu());
+  bool all_cuda = device_.info().kind == "cuda";
+  for (const core::Device* d : options_.more_devices) all_cuda = all_cuda && d->info().kind == "cuda";
+  split_runs_ =
+      options_.flash_attention && !options_.batch_invariant && options_.split_prompt_attention.value_or(all_cuda);
 
   if (options_.batch_invariant) {
     // GPU kernels choose their algorithm (and so their summation order) by batch shape, and the
@@ -654,7 +658,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
     KvAttention attn(kv, seqs, positions,
-                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_});
+                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
@@ -716,7 +720,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     const Graph& g = graph_;
     ++timings_.graphs;
     timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
-    for (const AttentionRun& r : shape.attn.runs) timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
+    for (const AttentionRun& r : shape.attn.runs) {
+      timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
+      timings_.split_run_tokens += r.half_rows > 0 ? r.n_tokens : 0;
+    }
     timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
     if (real_streams > 0) timings_.placeholder_streams += static_cast<uint64_t>(shape.attn.n_streams - real_streams);
     lap(timings_.build_ms);

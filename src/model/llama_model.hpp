@@ -64,6 +64,10 @@ struct ModelOptions {
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
   // wider products with the same values.
   bool fused_projections = true;
+  // Prompt chunks of kSplitRunMinTokens or more attend as two halves of their rows
+  // (AttentionOptions::split_runs), for ggml's CUDA flash kernel to skip the key tiles their causal
+  // mask closes. Unset: on where every device is a CUDA one.
+  std::optional<bool> split_prompt_attention;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
@@ -130,6 +134,8 @@ struct ForwardTimings {
   // holds): the costly paths, which a serving run should rarely take.
   uint64_t gathered_tokens = 0;
   uint64_t span_tokens = 0;
+  // Tokens of prompt chunks that attended as two halves (ModelOptions::split_prompt_attention).
+  uint64_t split_run_tokens = 0;
   // Streams of padded decode steps without a token (regions up to a bucket of those in use).
   uint64_t placeholder_streams = 0;
 
@@ -145,6 +151,7 @@ struct ForwardTimings {
     d.download_ms -= earlier.download_ms;
     d.gathered_tokens -= earlier.gathered_tokens;
     d.span_tokens -= earlier.span_tokens;
+    d.split_run_tokens -= earlier.split_run_tokens;
     d.placeholder_streams -= earlier.placeholder_streams;
     return d;
   }
@@ -306,6 +313,7 @@ class LlamaModel {
   bool pipeline_ = false;
   bool cpu_decode_attention_ = false;  // ops::decode_attention_cpu for the streams' attention
   bool stable_shapes_ = false;         // AttentionOptions::stable_shapes (ModelOptions::stable_decode_shapes)
+  bool split_runs_ = false;            // AttentionOptions::split_runs (ModelOptions::split_prompt_attention)
   ModelOptions options_;
   int head_dim_ = 0;
   bool qk_interleaved_ = false;

@@ -114,6 +114,67 @@ TEST_F(KvAttentionTest, WithoutFlashAttentionEveryTokenAttendsOverTheWholeSpan) 
   }
 }
 
+// Split runs (AttentionOptions::split_runs) in a cache of 4 regions of 1024 cells: prompt chunks of
+// 301 (odd, a token after it), 300 and 301 tokens (odd, the pass's last), each from position 0.
+TEST(KvAttentionSplit, ChunksAttendAsTwoHalvesAndOddOnesBorrowANeighbouringRow) {
+  const core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 4096, GGML_TYPE_F16);
+  kv.set_regions(4);
+  std::vector<int32_t> seqs, pos;
+  for (int s = 0; s < 3; ++s) {
+    for (int i = 0; i < (s == 1 ? 300 : 301); ++i) {
+      seqs.push_back(s);
+      pos.push_back(i);
+    }
+  }
+  kv.place(seqs, pos);
+  const KvAttention whole(kv, seqs, pos, {});
+  for (const AttentionRun& r : whole.layout().runs) EXPECT_EQ(r.half_rows, 0);
+  const KvAttention attn(kv, seqs, pos, {.split_runs = true});
+  const AttentionLayout& l = attn.layout();
+  ASSERT_EQ(l.runs.size(), 3u);
+  // Each half's mask rows are padded to kRunMaskRows: 2 x 192 rows of a 512-cell window.
+  EXPECT_EQ(l.runs[0], (AttentionRun{0, 301, 0, 512, 0, false, 0, 151, 0}));
+  EXPECT_EQ(l.runs[1], (AttentionRun{301, 300, 1, 512, 384 * 512, false, 0, 150, 0}));
+  EXPECT_EQ(l.runs[2], (AttentionRun{601, 301, 2, 512, 2 * 384 * 512, false, 0, 151, -1}));
+  EXPECT_EQ(l.run_mask_values, 3 * 384 * 512);
+  std::vector<MaskValue> mask(static_cast<size_t>(l.run_mask_values), 0);
+  attn.fill_run_masks(mask.data());
+  const auto m = as_floats(mask);
+  // Open cells of row t of half s of run k (the row's token sees positions 0 up to its own).
+  auto open = [&](int k, int s, int t) {
+    const auto row = m.begin() + l.runs[k].mask_at + (s * 192 + t) * 512;
+    return std::count(row, row + 512, 0.0f);
+  };
+  for (int t = 0; t < 151; ++t) {
+    EXPECT_EQ(open(0, 0, t), t + 1) << t;
+    EXPECT_EQ(open(0, 1, t), std::min(151 + t, 300) + 1) << t;  // row 301 is borrowed: row 300's mask
+    EXPECT_EQ(open(2, 0, t), std::max(t - 1, 0) + 1) << t;      // row -1 is borrowed: row 0's mask
+    EXPECT_EQ(open(2, 1, t), 150 + t + 1) << t;
+  }
+  for (int t = 0; t < 150; ++t) EXPECT_EQ(open(1, 1, t), 150 + t + 1) << t;
+  for (int t = 151; t < 192; ++t) EXPECT_EQ(open(0, 0, t) + open(0, 1, t) + open(2, 1, t), 0) << t;  // padding
+}
+
+// Where halves do not pay or cannot be had, the run stays whole: a chunk under kSplitRunMinTokens,
+// an odd chunk alone in its pass, and a chunk whose first half reaches the window's last key tile.
+TEST(KvAttentionSplit, ShortLoneOddAndLateChunksStayWhole) {
+  const core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 4096, GGML_TYPE_F16);
+  kv.set_regions(4);
+  auto plan = [&](int32_t seq, int from, int n) {
+    std::vector<int32_t> seqs(static_cast<size_t>(n), seq), pos;
+    for (int i = 0; i < n; ++i) pos.push_back(from + i);
+    kv.place(seqs, pos);
+    const KvAttention attn(kv, seqs, pos, {.split_runs = true});
+    return attn.layout().runs.at(0).half_rows;
+  };
+  EXPECT_EQ(plan(0, 0, 127), 0);
+  EXPECT_EQ(plan(1, 0, 301), 0);
+  EXPECT_EQ(plan(2, 0, 700), 350);
+  EXPECT_EQ(plan(2, 700, 200), 0);  // positions 700-799 in the first half: the window is 1024 cells
+}
+
 }  // namespace
 }  // namespace rbees::model
 
