@@ -2,6 +2,7 @@
 // draining, API keys. Long jobs use --ignore-eos so that they cannot end early on their own.
 #include <atomic>
 #include <future>
+#include <regex>
 
 #include "app/daemon.hpp"
 
@@ -65,6 +66,41 @@ TEST(ServeLifecycle, EventsHandedOverOnTheEngineThreadServeTheSame) {
   Daemon d({"--model", kModelDir, "--event-thread", "off"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   expect_serves_normally(d, "engine-thread-events");
+}
+
+// The split_run_tokens count of the engine_totals line a stopped worker logs; -1 if absent.
+long split_run_tokens(Daemon& d) {
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(60)), std::optional<int>(0)) << d.log();
+  static const std::regex re(R"(engine_totals:.* split_run_tokens=(\d+))");
+  std::smatch m;
+  const std::string text = d.log();
+  return std::regex_search(text, m, re) ? std::stol(m[1]) : -1;
+}
+
+// Prompts attended as two halves of their rows (--split-prompt-attention on, the CUDA default)
+// give the tokens they give attended whole. Prompts of a few hundred tokens, each a step of its
+// own: the even ones are split (an odd one alone in its step has no row to borrow).
+TEST(ServeLifecycle, PromptsAttendedInHalvesGiveTheSameTokens) {
+  Daemon halves({"--model", kModelDir, "--split-prompt-attention", "on"});
+  Daemon whole({"--model", kModelDir, "--split-prompt-attention", "off"});
+  ASSERT_TRUE(halves.wait_healthy()) << halves.log();
+  ASSERT_TRUE(whole.wait_healthy()) << whole.log();
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "The prince went to the window and looked out at the snow in the garden. ";
+  int k = 0;
+  for (const std::string& opening : {"Well, ", "And so ", "Then "}) {
+    const std::string prompt = opening + text;
+    const std::string id = "halves-" + std::to_string(k++);
+    const auto a = execute(halves, greedy_body(id, prompt, 24));
+    const auto b = execute(whole, greedy_body(id, prompt, 24));
+    ASSERT_EQ(a.status, 200) << a.body;
+    ASSERT_EQ(b.status, 200) << b.body;
+    EXPECT_FALSE(a.text.empty());
+    EXPECT_EQ(a.text, b.text) << opening;
+  }
+  EXPECT_GT(split_run_tokens(halves), 0) << halves.log();
+  EXPECT_EQ(split_run_tokens(whole), 0) << whole.log();
 }
 
 // A worker warms up before it is healthy (--warm-up, on by default) and then serves as before, the
