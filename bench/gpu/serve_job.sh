@@ -7,8 +7,9 @@
 #   3. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then EXTRA, then
 #      prefill (step 5), then MORE256,
 #   4. ours at 64 clients with --profile-ops (one run, not a throughput figure: each op is waited for),
-#   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, 2048-token prompt),
-#      for each PREFILL_OPTS entry ("label:options;...", default "defaults:"),
+#   5. prefill speed by graph size (`rbees-workerd bench --max-graph-tokens G`, a prompt of each of
+#      PREFILL_TOKENS' lengths, default 2048, in one chunk), for each PREFILL_OPTS entry
+#      ("label:options;...", default "defaults:"),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
 #   7. ours at 256 clients with SEQS (160) slots.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
@@ -184,12 +185,16 @@ mkdir -p "$R/prefill"
 IFS=';' read -ra prefill_opts <<<"${PREFILL_OPTS:-defaults:}"
 for g in ${GRAPHS:-2048 4096}; do
   [ "$g" = none ] && break
-  for po in "${prefill_opts[@]}"; do
-    pl=${po%%:*}
-    # shellcheck disable=SC2086
-    $ours bench --model "$M" --device cuda:0 --prompt-tokens 2048 --gen-tokens 16 --streams 1 -r "$runs" --json \
-      --max-graph-tokens $g ${po#*:} >"$R/prefill/graph-$g-$pl.json" 2>"$R/prefill/graph-$g-$pl.log"
-    el "prefill graph $g $pl rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"], j["decode"]["median_ts"])' "$R/prefill/graph-$g-$pl.json" 2>&1 | cut -c1-300)"
+  for pt in ${PREFILL_TOKENS:-2048}; do
+    for po in "${prefill_opts[@]}"; do
+      pl=${po%%:*}
+      f="$R/prefill/graph-$g-$pl"
+      [ "$pt" = 2048 ] || f="$R/prefill/graph-$g-p$pt-$pl"
+      # shellcheck disable=SC2086
+      $ours bench --model "$M" --device cuda:0 --prompt-tokens "$pt" --prefill-chunk "$pt" --gen-tokens 16 --streams 1 \
+        -r "$runs" --json --max-graph-tokens $g ${po#*:} >"$f.json" 2>"$f.log"
+      el "prefill graph $g prompt $pt $pl rc=$? $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["prefill"], j["decode"]["median_ts"])' "$f.json" 2>&1 | cut -c1-300)"
+    done
   done
 done
 pack
