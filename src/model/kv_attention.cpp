@@ -173,7 +173,8 @@ void KvAttention::plan_runs(int from) {
 // tiles then stop early. The halves read the window twice through one view whose second copy has a
 // stride of 0, which ggml sizes as two windows: they must fit the storage from the region on.
 void KvAttention::split_run(AttentionRun& r, bool row_before, bool row_after) const {
-  if (r.n_tokens < kSplitRunMinTokens || r.window % kFlashKeyTile != 0 || r.window < 2 * kFlashKeyTile) return;
+  if (r.n_tokens < kSplitRunMinTokens || r.n_tokens >= kFlashSkipRows) return;
+  if (r.window % kFlashKeyTile != 0 || r.window < 2 * kFlashKeyTile) return;
   const int h = (r.n_tokens + 1) / 2;
   const bool odd = r.n_tokens % 2 != 0;
   if (odd && !row_before && !row_after) return;

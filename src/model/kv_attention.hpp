@@ -38,8 +38,10 @@ inline constexpr int kRunMaskRows = 64;
 // Keys per tile of ggml's CUDA flash kernel (FATTN_KQ_STRIDE): the unit in which it skips keys that
 // a tile of query rows cannot see.
 inline constexpr int kFlashKeyTile = 256;
-// A region run of at least this many tokens may attend as two halves (AttentionOptions::split_runs).
+// A region run of at least this many tokens may attend as two halves (AttentionOptions::split_runs);
+// from kFlashSkipRows on, ggml's CUDA kernel skips closed key tiles of a single sequence itself.
 inline constexpr int kSplitRunMinTokens = 128;
+inline constexpr int kFlashSkipRows = 1024;
 
 // A stream group starts at its lowest home rounded down to a multiple of this many regions, so that
 // decode steps whose lowest home moves a little keep one graph shape, at a few placeholders' cost.

@@ -64,7 +64,7 @@ struct ModelOptions {
   // where each group shares a type and a plain buffer (see WeightOptions::fuse_projections): fewer,
   // wider products with the same values.
   bool fused_projections = true;
-  // Prompt chunks of kSplitRunMinTokens or more attend as two halves of their rows
+  // Prompt chunks of kSplitRunMinTokens to kFlashSkipRows - 1 tokens attend as two halves of their rows
   // (AttentionOptions::split_runs), for ggml's CUDA flash kernel to skip the key tiles their causal
   // mask closes. Unset: on where every device is a CUDA one.
   std::optional<bool> split_prompt_attention;

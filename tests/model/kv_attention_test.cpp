@@ -157,7 +157,8 @@ TEST(KvAttentionSplit, ChunksAttendAsTwoHalvesAndOddOnesBorrowANeighbouringRow) 
 }
 
 // Where halves do not pay or cannot be had, the run stays whole: a chunk under kSplitRunMinTokens,
-// an odd chunk alone in its pass, and a chunk whose first half reaches the window's last key tile.
+// an odd chunk alone in its pass, a chunk whose first half reaches the window's last key tile, and
+// one of kFlashSkipRows tokens or more (ggml's kernel skips closed tiles of those itself).
 TEST(KvAttentionSplit, ShortLoneOddAndLateChunksStayWhole) {
   const core::Device cpu(core::find_device("cpu"), 1);
   KvCache kv(cpu, 1, 4, 4, 4096, GGML_TYPE_F16);
@@ -173,6 +174,10 @@ TEST(KvAttentionSplit, ShortLoneOddAndLateChunksStayWhole) {
   EXPECT_EQ(plan(1, 0, 301), 0);
   EXPECT_EQ(plan(2, 0, 700), 350);
   EXPECT_EQ(plan(2, 700, 200), 0);  // positions 700-799 in the first half: the window is 1024 cells
+  kv.seq_rm(1);
+  EXPECT_EQ(plan(1, 0, 1022), 511);
+  kv.seq_rm(1);
+  EXPECT_EQ(plan(1, 0, 1024), 0);
 }
 
 }  // namespace
