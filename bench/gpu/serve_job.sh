@@ -2,6 +2,7 @@
 # One GPU session's serving measurements, run on the GPU machine in the background (setsid) from a
 # checkout that carries .carry/ (scripts/gpu/prepare-carry.sh): builds ours and the anchor's
 # llama-server side by side, writes the random Llama-2-7B-shaped F16 file, then, most needed first:
+#   0. the attention op alone in serving shapes (rbees-attention-bench, into attention/; SKIP_ATTENTION=1 skips),
 #   1. constrained decoding (bench/gpu/constrained_job.sh, when present; ours only, short),
 #   2. the serving benchmark, ours with its defaults against llama-server, 64 and 16 clients, RUNS runs,
 #   3. ours with its defaults (KV cache and slots sized for the GPU) at 256 clients, then EXTRA, then
@@ -55,7 +56,7 @@ cmake -S "$here" -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DRBEES_CUDA=
   -DRBEES_HTTPLIB_SOURCE_DIR="$src/vendor/cpp-httplib" \
   -DCMAKE_PREFIX_PATH="$carry/deps/usr" -DCMAKE_INCLUDE_PATH="$carry/deps/usr/include" \
   -DCMAKE_LIBRARY_PATH="$carry/deps/usr/lib/x86_64-linux-gnu" >"$R/build.log" 2>&1
-targets="rbees-workerd rbees-make-random-gguf $([ -n "${GPU_TESTS:-}" ] && echo model_tests)"
+targets="rbees-workerd rbees-make-random-gguf rbees-attention-bench $([ -n "${GPU_TESTS:-}" ] && echo model_tests)"
 # shellcheck disable=SC2086
 cmake --build build-cuda -j16 --target $targets >>"$R/build.log" 2>&1 || {
   # Two CUDA builds side by side (ours and the anchor's) can run the machine out of memory in nvcc;
@@ -77,7 +78,7 @@ ours=build-cuda/rbees-workerd
 # What is done so far, for a poll to fetch.
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
-  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu prefill serve serve-extra trace serve-g* serve256 constrained profile \
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu attention prefill serve serve-extra trace serve-g* serve256 constrained profile \
     master.log build.log anchor-build.log gpu-tests.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
@@ -89,6 +90,15 @@ if [ -n "${GPU_TESTS:-}" ]; then
   RBEES_TEST_DEVICE=cuda:0 build-cuda/tests/model_tests --gtest_brief=1 --gtest_filter="$GPU_TESTS" >"$R/gpu-tests.log" 2>&1
   el "gpu tests rc=$?"
   grep -E '^\[  (PASSED|FAILED|SKIPPED)|Failure|actual' "$R/gpu-tests.log" | head -n 30
+fi
+if [ -z "${SKIP_ATTENTION:-}" ]; then
+  # The attention op alone in serving shapes: prompt chunks whole and in halves, decode steps padded
+  # with placeholder streams and not (bench/attention_bench.cpp). Seconds.
+  mkdir -p "$R/attention"
+  build-cuda/rbees-attention-bench --device cuda:0 --reps 50 >"$R/attention/attention.txt" 2>"$R/attention/attention.log"
+  el "attention bench rc=$?"
+  cat "$R/attention/attention.txt"
+  pack
 fi
 if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
   mkdir -p "$R/constrained"
