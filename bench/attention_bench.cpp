@@ -279,6 +279,32 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
                               " of " + std::to_string(home) + " cells";
     print(padded != 0 ? "padded" : "real", shape, st, flops, padded != 0 ? 0.0 : max_diff(results[0], results[1]));
   }
+  // Each real stream attended alone, over its own cells rounded up to a key tile (one query and one
+  // sequence per op: ggml's CUDA backend takes its vector kernel, which splits the cells over blocks).
+  const int window = round_up(cells, kKeyTile);
+  std::vector<MaskInput> masks(static_cast<size_t>(r));
+  Case apart(backend, [&](ggml_context* ctx) {
+    ggml_tensor* all = nullptr;
+    for (int j = 0; j < r; ++j) {
+      const size_t first = static_cast<size_t>(j) * static_cast<size_t>(stride);
+      ggml_tensor* q = ggml_view_3d(ctx, in.q, hd, d.heads, 1, in.q->nb[1], in.q->nb[2], first * in.q->nb[2]);
+      ggml_tensor* k = ggml_view_3d(ctx, in.k, hd, d.kv_heads, window, hd * k_es, in.k->nb[1],
+                                    first * static_cast<size_t>(home) * in.k->nb[1]);
+      ggml_tensor* v = ggml_view_3d(ctx, in.v, hd, d.kv_heads, window, hd * v_es, in.v->nb[1],
+                                    first * static_cast<size_t>(home) * in.v->nb[1]);
+      MaskInput& m = masks[static_cast<size_t>(j)];
+      m.t = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, window, 1);
+      ggml_set_input(m.t);
+      m.values = mask_rows(window, {cells});
+      ggml_tensor* out = ggml_reshape_2d(ctx, ops::attention(ctx, q, k, v, m.t, p), hd * d.heads, 1);
+      all = all == nullptr ? out : ggml_concat(ctx, all, out, 1);
+    }
+    return all;
+  });
+  for (const MaskInput& m : masks) m.upload();
+  const Stats sa = stats(apart.time(reps));
+  print("apart", std::to_string(r) + " streams one op each, " + std::to_string(window) + "-cell windows", sa, flops,
+        max_diff(apart.output(), results[0]));
 }
 
 template <typename T>
