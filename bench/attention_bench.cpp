@@ -6,7 +6,10 @@
 //     sequences over the window read twice (KvAttention::split_run);
 //   - decode streams (--streams S:R:CELLS,...): one query each for R real streams of CELLS cells
 //     among S streams of whole homes (--home cells), the rest placeholders with closed masks (a
-//     padded decode step late in a run), against the R real streams alone.
+//     padded decode step late in a run), against the R real streams alone and against each of them
+//     in an op of its own;
+//   - full decode steps (--spread S:LMIN:LMAX,...): S streams of lengths spread over LMIN-LMAX cells,
+//     over windows of whole homes (as stable decode shapes read them) and of the longest length.
 // Prints one line per case: median and range of the op's time over --reps runs, TFLOPS counting the
 // query-key pairs the masks open, and the largest output difference.
 //
@@ -109,15 +112,19 @@ struct Inputs {
     v = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, static_cast<int64_t>(d.kv_heads) * d.head_dim, cells);
     q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, d.head_dim, d.heads, rows);
     buf = ggml_backend_alloc_ctx_tensors(ctx, backend);
+    // A random block of a prime length, repeated: caches of gigabytes fill in a moment, and no two
+    // nearby rows are alike.
     std::mt19937 rng(7);
     std::normal_distribution<float> n(0.0f, 1.0f);
+    std::vector<float> block(1000003);
+    for (auto& x : block) x = n(rng);
     for (ggml_tensor* t : {k, v}) {
       std::vector<ggml_fp16_t> h(static_cast<size_t>(ggml_nelements(t)));
-      for (auto& x : h) x = ggml_fp32_to_fp16(n(rng));
+      for (size_t i = 0; i < h.size(); ++i) h[i] = ggml_fp32_to_fp16(block[(i + (t == v ? 7919 : 0)) % block.size()]);
       ggml_backend_tensor_set(t, h.data(), 0, ggml_nbytes(t));
     }
     std::vector<float> f(static_cast<size_t>(ggml_nelements(q)));
-    for (auto& x : f) x = n(rng);
+    for (size_t i = 0; i < f.size(); ++i) f[i] = block[(i + 104729) % block.size()];
     ggml_backend_tensor_set(q, f.data(), 0, ggml_nbytes(q));
   }
   ~Inputs() {
@@ -307,6 +314,44 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
         max_diff(apart.output(), results[0]));
 }
 
+// One query per stream for s streams of lengths spread evenly from lmin to lmax cells, over windows
+// of whole homes (a decode step's stable shape) and over the longest length rounded up to a key tile.
+void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lmax, int home, int reps) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  const ops::AttentionParams p{scale, true};
+  Inputs in(backend, d, s * home, s);
+  const size_t k_es = ggml_element_size(in.k);
+  const size_t v_es = ggml_element_size(in.v);
+  const int64_t hd = d.head_dim;
+  std::vector<int> len(static_cast<size_t>(s));
+  double cells = 0;
+  for (int j = 0; j < s; ++j) cells += len[static_cast<size_t>(j)] = lmin + (s > 1 ? (lmax - lmin) * j / (s - 1) : 0);
+  const double flops = 4.0 * hd * d.heads * cells;
+  std::vector<float> ref;
+  for (const int window : {home, round_up(lmax, kKeyTile)}) {
+    MaskInput mask;
+    Case c(backend, [&](ggml_context* ctx) {
+      const size_t k_home = in.k->nb[1] * static_cast<size_t>(home);
+      const size_t v_home = in.v->nb[1] * static_cast<size_t>(home);
+      ggml_tensor* q = ggml_view_4d(ctx, in.q, hd, d.heads, 1, s, in.q->nb[1], in.q->nb[2], in.q->nb[2], 0);
+      ggml_tensor* k = ggml_view_4d(ctx, in.k, hd, d.kv_heads, window, s, hd * k_es, in.k->nb[1], k_home, 0);
+      ggml_tensor* v = ggml_view_4d(ctx, in.v, hd, d.kv_heads, window, s, hd * v_es, in.v->nb[1], v_home, 0);
+      mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, window, 1, 1, s);
+      ggml_set_input(mask.t);
+      mask.values = mask_rows(window, len);
+      return ops::attention(ctx, q, k, v, mask.t, p);
+    });
+    mask.upload();
+    const Stats st = stats(c.time(reps));
+    const std::vector<float> out = c.output();
+    print(window == home ? "homes" : "longest",
+          std::to_string(s) + " streams, " + std::to_string(lmin) + "-" + std::to_string(lmax) + " cells, window " +
+              std::to_string(window),
+          st, flops, ref.empty() ? 0.0 : max_diff(out, ref));
+    if (ref.empty()) ref = out;
+  }
+}
+
 template <typename T>
 std::vector<std::vector<T>> parse_list(const std::string& text, const char* what) {
   std::vector<std::vector<T>> out;
@@ -344,6 +389,9 @@ int run(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (0: one per core)")->check(CLI::NonNegativeNumber);
   app.add_option("--chunks", chunks, "Prompt chunks, N:BASE,... (empty: none)");
   app.add_option("--streams", streams, "Decode steps, S:R:CELLS,... (empty: none)");
+  std::string spread = "64:100:1200,192:100:700";
+  app.add_option("--spread", spread,
+                 "Full decode steps, S:LMIN:LMAX,...: S streams of LMIN to LMAX cells (empty: none)");
   app.add_option("--home", home, "Cells per home region in the decode cases")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -366,6 +414,12 @@ int run(int argc, char** argv) {
         throw std::invalid_argument("--streams takes S:R:CELLS with 1 <= R <= S and 1 <= CELLS <= --home");
       }
       streams_case(backend, d, s[0], s[1], s[2], home, reps);
+    }
+    for (const auto& s : parse_list<int>(spread, "--spread")) {
+      if (s.size() != 3 || s[0] < 1 || s[1] < 1 || s[1] > s[2] || s[2] > home) {
+        throw std::invalid_argument("--spread takes S:LMIN:LMAX with 1 <= LMIN <= LMAX <= --home");
+      }
+      spread_case(backend, d, s[0], s[1], s[2], home, reps);
     }
     ggml_backend_free(backend);
   } catch (const std::exception& e) {
