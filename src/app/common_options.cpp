@@ -41,6 +41,12 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "so that steps of nearby sizes reuse one graph (a CUDA graph on a GPU): on, off, or auto (on a GPU)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
+  cmd.add_option("--stable-decode-shapes", opts.stable_decode_shapes,
+                 "With --decode-buckets: a padded decode step's graph keeps its shape as its sequences grow, finish "
+                 "and start (each stream reads its whole home; the step always reorders its streams), so that a GPU "
+                 "replays it: on, off, or auto (on a GPU)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
   cmd.add_option("--fused-projections", opts.fused_projections,
                  "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
                  "share a type: fewer, larger products with the same values. auto and on: stacked on every device; "
@@ -123,6 +129,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
   if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
   if (opts.split_prompt_attention != "auto") ro.split_prompt_attention = opts.split_prompt_attention == "on";
+  if (opts.stable_decode_shapes != "auto") ro.stable_decode_shapes = opts.stable_decode_shapes == "on";
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

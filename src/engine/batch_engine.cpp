@@ -69,6 +69,9 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"max_home_span", kv_.max_span()},
              {"span_admission", opts_.reserve_span_runs ? "reserve" : "wait"},
              {"greedy_on_device", runner_.greedy_on_device()},
+             {"decode_buckets", rt_.model().pads_decode_steps()},
+             {"stable_decode_shapes", rt_.model().stable_decode_shapes()},
+             {"split_prompt_attention", rt_.model().splits_prompt_attention()},
              {"sequence_limit", limit_}});
   if (!opts_.step_trace.empty()) {
     trace_ = std::make_unique<StepTrace>(opts_.step_trace,

@@ -47,6 +47,9 @@ struct RuntimeOptions {
   // Prompt chunks attend as two halves of their rows (model::ModelOptions::split_prompt_attention).
   // Unset: on CUDA devices.
   std::optional<bool> split_prompt_attention;
+  // Padded decode steps keep their graph's shape as sequences grow (model::ModelOptions::
+  // stable_decode_shapes). Unset: on a GPU.
+  std::optional<bool> stable_decode_shapes;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -190,6 +190,10 @@ class LlamaModel {
   bool batch_invariant() const { return options_.batch_invariant; }
   // Tokens one forward graph holds; a longer batch runs as several graphs.
   int max_graph_tokens() const { return options_.max_graph_tokens; }
+  // What the options resolved to on this model's devices.
+  bool pads_decode_steps() const { return options_.pad_decode_steps && !options_.batch_invariant; }
+  bool stable_decode_shapes() const { return stable_shapes_; }
+  bool splits_prompt_attention() const { return split_runs_; }
   // Which layers are on the device and which on the CPU (--gpu-layers).
   const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).

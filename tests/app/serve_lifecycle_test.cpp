@@ -68,6 +68,27 @@ TEST(ServeLifecycle, EventsHandedOverOnTheEngineThreadServeTheSame) {
   expect_serves_normally(d, "engine-thread-events");
 }
 
+// The engine's start line says how decode steps and prompt attention were set up: the CPU's
+// defaults, then the GPU's asked for (which serve the same tokens; the paths themselves are tested in
+// DecodeBuckets and SplitRuns).
+TEST(ServeLifecycle, TheStartLogSaysHowStepsAreShaped) {
+  {
+    Daemon d({"--model", kModelDir});
+    ASSERT_TRUE(d.wait_healthy()) << d.log();
+    const std::string log = d.log();
+    EXPECT_NE(log.find("decode_buckets=false stable_decode_shapes=false split_prompt_attention=false"),
+              std::string::npos)
+        << log;
+  }
+  Daemon d({"--model", kModelDir, "--decode-buckets", "on", "--stable-decode-shapes", "on", "--split-prompt-attention",
+            "on"});
+  ASSERT_TRUE(d.wait_healthy()) << d.log();
+  const std::string log = d.log();
+  EXPECT_NE(log.find("decode_buckets=true stable_decode_shapes=true split_prompt_attention=true"), std::string::npos)
+      << log;
+  expect_serves_normally(d, "gpu-shapes");
+}
+
 // The split_run_tokens count of the engine_totals line a stopped worker logs; -1 if absent.
 long split_run_tokens(Daemon& d) {
   d.signal(SIGTERM);
