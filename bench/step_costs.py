@@ -109,7 +109,8 @@ def report(header, steps):
     print(f"{len(steps)} steps over {span_s:.1f} s; decode tokens {sum(s['decode'] for s in steps)}, "
           f"prompt tokens {sum(s['prompt_tokens'] for s in steps)}, graphs built "
           f"{sum(s['built'] for s in steps)}, placeholder streams {sum(s['placeholder_streams'] for s in steps)}, "
-          f"gathered tokens {sum(s['gathered_tokens'] for s in steps)}, span tokens {sum(s['span_tokens'] for s in steps)}")
+          f"gathered tokens {sum(s['gathered_tokens'] for s in steps)}, span tokens {sum(s['span_tokens'] for s in steps)}"
+          f", split run tokens {sum(s.get('split_run_tokens', 0) for s in steps)}")
     print(f"engine thread: {tot['step_ms'] + tot['plan_ms']:.0f} ms, of which device compute {tot['compute_ms']:.0f} ms; "
           f"host {host:.0f} ms (graph builds {tot['build_ms']:.0f}, inputs {tot['upload_ms']:.0f}, "
           f"logits/picks back {tot['download_ms']:.0f}, planning {tot['plan_ms']:.0f}, "
