@@ -47,6 +47,12 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "replays it: on, off, or auto (on a GPU)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
+  cmd.add_option("--sparse-decode-runs", opts.sparse_decode_runs,
+                 "A decode step of at most this many tokens whose sequences' homes lie 4 or more regions apart per "
+                 "token attends a token at a time over its own home rather than as a batch of streams padded with "
+                 "placeholders (the end of a busy run); 0: never")
+      ->check(CLI::Range(0, 64))
+      ->default_val(0);
   cmd.add_option("--fused-projections", opts.fused_projections,
                  "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
                  "share a type: fewer, larger products with the same values. auto and on: stacked on every device; "
@@ -130,6 +136,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
   if (opts.split_prompt_attention != "auto") ro.split_prompt_attention = opts.split_prompt_attention == "on";
   if (opts.stable_decode_shapes != "auto") ro.stable_decode_shapes = opts.stable_decode_shapes == "on";
+  ro.sparse_decode_runs = opts.sparse_decode_runs;
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

@@ -23,6 +23,7 @@ struct CommonOptions {
   std::string fused_projections = "auto";
   std::string split_prompt_attention = "auto";
   std::string stable_decode_shapes = "auto";
+  int sparse_decode_runs = 0;
   std::string chat_template;  // a template file in place of the model's; empty: the model's
   // Several devices (add_split_options): remote ones, the split mode and shares, and how long a
   // pass may wait on a remote device.

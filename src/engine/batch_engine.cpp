@@ -72,6 +72,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
              {"decode_buckets", rt_.model().pads_decode_steps()},
              {"stable_decode_shapes", rt_.model().stable_decode_shapes()},
              {"split_prompt_attention", rt_.model().splits_prompt_attention()},
+             {"sparse_decode_runs", rt_.model().sparse_decode_runs()},
              {"sequence_limit", limit_}});
   if (!opts_.step_trace.empty()) {
     trace_ = std::make_unique<StepTrace>(opts_.step_trace,

@@ -111,6 +111,7 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     mo.fused_projections = options.fused_projections.value_or(true);
     mo.split_prompt_attention = options.split_prompt_attention;
     mo.stable_decode_shapes = options.stable_decode_shapes;
+    mo.sparse_decode_runs = options.sparse_decode_runs;
     bool flash = true;
     for (const auto& d : rt->devices_) flash = flash && has_flash_attention(*d, source.config);
     mo.flash_attention = options.flash_attention.value_or(options.batch_invariant || flash);

@@ -50,6 +50,9 @@ struct RuntimeOptions {
   // Padded decode steps keep their graph's shape as sequences grow (model::ModelOptions::
   // stable_decode_shapes). Unset: on a GPU.
   std::optional<bool> stable_decode_shapes;
+  // Sparse decode steps of at most this many tokens attend a token per run
+  // (model::ModelOptions::sparse_decode_runs); 0: never.
+  int sparse_decode_runs = 0;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

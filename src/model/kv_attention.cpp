@@ -13,7 +13,7 @@ KvAttention::KvAttention(const KvCache& kv, std::span<const int32_t> seqs, std::
   // The per-region batch needs the flash kernel: the CPU's plain product runs a 4-D batch one
   // (head, stream) pair at a time, with a thread barrier each, which at 64 streams costs more than
   // scanning the whole span once.
-  if (options_.flash) plan_streams(options_.invariant);
+  if (options_.flash && !sparse_decode()) plan_streams(options_.invariant);
   if (options_.flash && !options_.invariant) plan_gathered();
   plan_runs(layout_.n_stream_tokens + layout_.n_gathered);
   layout_.n_kv = layout_.n_general > 0 ? kv_.attention_span() : 0;
@@ -128,6 +128,19 @@ void KvAttention::plan_gathered() {
     layout_.gathered_window = std::max(layout_.gathered_window, kv_.gather_window(seqs_[i], true));
     ++layout_.n_gathered;
   }
+}
+
+bool KvAttention::sparse_decode() const {
+  const int n = static_cast<int>(seqs_.size());
+  if (options_.sparse_decode_max <= 0 || options_.invariant || n > options_.sparse_decode_max) return false;
+  int lowest = kv_.n_regions();
+  int highest = -1;
+  for (int32_t s : seqs_) {
+    if (!single(s) || kv_.home_extent(s) < 0) return false;
+    lowest = std::min(lowest, static_cast<int>(s));
+    highest = std::max(highest, static_cast<int>(s) + std::max(1, kv_.home_span(s)) - 1);
+  }
+  return highest - lowest + 1 >= kSparseStreamsRatio * n;
 }
 
 // The other tokens, sequence by sequence: over the home region where the sequence's every cell is

@@ -117,7 +117,16 @@ struct AttentionOptions {
   // tile of query rows' last open key tile and stops there, so the causal mask's closed upper part
   // is skipped, which it does for a single sequence only from 1024 query rows on.
   bool split_runs = false;
+  // A pass of at most this many decode tokens (0: never) whose homes lie sparsely over the regions
+  // (kSparseStreamsRatio or more regions per token between the lowest and the highest) attends a
+  // token per run over its own home's window rather than as streams: a batch of streams over those
+  // regions would be mostly placeholders, which ggml's CUDA kernel counts as work when it shares the
+  // work out over its blocks, so the few real streams fall to a few blocks (a run's single query
+  // takes its vector kernel, which splits the cells over blocks).
+  int sparse_decode_max = 0;
 };
+
+inline constexpr int kSparseStreamsRatio = 4;
 
 class KvAttention {
  public:
@@ -150,6 +159,8 @@ class KvAttention {
 
  private:
   void plan_streams(bool in_order);
+  // Whether the pass is a sparse decode step (AttentionOptions::sparse_decode_max).
+  bool sparse_decode() const;
   // Lays the groups' streams out one after another (stream_rows_, stream_seq_, stream_pos_,
   // token_streams_) and sizes their windows, from token_group_ and token_stream_.
   void lay_out_streams();

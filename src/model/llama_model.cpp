@@ -658,7 +658,8 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
   try {
     KvAttention attn(kv, seqs, positions,
-                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_});
+                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_,
+                      options_.sparse_decode_runs});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);

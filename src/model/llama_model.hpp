@@ -68,6 +68,9 @@ struct ModelOptions {
   // (AttentionOptions::split_runs), for ggml's CUDA flash kernel to skip the key tiles their causal
   // mask closes. Unset: on where every device is a CUDA one.
   std::optional<bool> split_prompt_attention;
+  // AttentionOptions::sparse_decode_max: decode steps of at most this many tokens over sparse homes
+  // attend a token per run (0: never).
+  int sparse_decode_runs = 0;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares
@@ -194,6 +197,7 @@ class LlamaModel {
   bool pads_decode_steps() const { return options_.pad_decode_steps && !options_.batch_invariant; }
   bool stable_decode_shapes() const { return stable_shapes_; }
   bool splits_prompt_attention() const { return split_runs_; }
+  int sparse_decode_runs() const { return options_.flash_attention ? options_.sparse_decode_runs : 0; }
   // Which layers are on the device and which on the CPU (--gpu-layers).
   const LayerPlacement& placement() const { return weights_->placement(); }
   // Ops of the last reserved graph that the scheduler placed on the CPU fallback (GPU devices only).

@@ -81,10 +81,11 @@ TEST(ServeLifecycle, TheStartLogSaysHowStepsAreShaped) {
         << log;
   }
   Daemon d({"--model", kModelDir, "--decode-buckets", "on", "--stable-decode-shapes", "on", "--split-prompt-attention",
-            "on"});
+            "on", "--sparse-decode-runs", "8"});
   ASSERT_TRUE(d.wait_healthy()) << d.log();
   const std::string log = d.log();
-  EXPECT_NE(log.find("decode_buckets=true stable_decode_shapes=true split_prompt_attention=true"), std::string::npos)
+  EXPECT_NE(log.find("decode_buckets=true stable_decode_shapes=true split_prompt_attention=true sparse_decode_runs=8"),
+            std::string::npos)
       << log;
   expect_serves_normally(d, "gpu-shapes");
 }

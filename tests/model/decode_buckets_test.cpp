@@ -314,5 +314,47 @@ TEST(DecodeBuckets, TheDecodeLaneIsReservedAtTheFirstPass) {
   EXPECT_EQ(bucketed.model->compute_buffer_bytes(true), reserved);
 }
 
+// A decode step of a few sequences far apart (the end of a busy run) with sparse_decode_runs: a token
+// per run over its own home, no placeholder streams, the logits of the padded streams; a step of
+// sequences close together still attends as streams.
+TEST(DecodeBuckets, ASparseDecodeStepAttendsATokenPerRunWithTheLogitsOfStreams) {
+  static LoadedModel bucketed(kHfDir, bucketed_options());
+  static LoadedModel sparse(kHfDir, [] {
+    ModelOptions o = bucketed_options();
+    o.sparse_decode_runs = 8;
+    return o;
+  }());
+  LlamaModel& a = *bucketed.model;
+  LlamaModel& b = *sparse.model;
+  const int V = a.n_vocab();
+  KvCache kv_a = a.create_kv_cache(1024, GGML_TYPE_F32);
+  KvCache kv_b = b.create_kv_cache(1024, GGML_TYPE_F32);
+  for (KvCache* kv : {&kv_a, &kv_b}) kv->set_regions(16);  // 64 cells each
+  std::vector<int32_t> next_pos(16, 0);
+  auto pass = [&](const std::vector<int32_t>& live, int n) {
+    Batch batch;
+    for (int32_t s : live) {
+      for (int i = 0; i < n; ++i) batch.add(40 + s + i, next_pos[s]++, s, true);
+    }
+    const ForwardTimings before = b.timings();
+    const std::vector<float> la = a.forward(batch, kv_a);
+    const std::vector<float> lb = b.forward(batch, kv_b);
+    EXPECT_LT(rel_l2(lb, la), device_tolerance(1e-5));
+    for (size_t r = 0; r < la.size() / static_cast<size_t>(V); ++r) {
+      EXPECT_EQ(argmax(lb.data() + r * V, V), argmax(la.data() + r * V, V)) << "row " << r;
+    }
+    return b.timings().since(before);
+  };
+  for (int32_t s : {0, 1, 2, 13}) pass({s}, 10);  // prompts
+  // Regions 0 and 13 for 2 tokens: 14 regions apart, sparse. Run by run: no placeholder, a graph
+  // built once and reused as the sequences grow.
+  const ForwardTimings first = pass({0, 13}, 1);
+  EXPECT_EQ(first.placeholder_streams, 0u);
+  for (int step = 0; step < 3; ++step) EXPECT_EQ(pass({0, 13}, 1).graphs_built, 0u) << "step " << step;
+  // Regions 0-2 for 3 tokens: close together, streams (padded to 8, 5 placeholders).
+  EXPECT_EQ(pass({0, 1, 2}, 1).placeholder_streams, 5u);
+  for (int32_t s : {0, 1, 2, 13}) EXPECT_EQ(kv_b.seq_cells(s), kv_a.seq_cells(s)) << "sequence " << s;
+}
+
 }  // namespace
 }  // namespace rbees::model::testing

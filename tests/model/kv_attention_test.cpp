@@ -180,6 +180,31 @@ TEST(KvAttentionSplit, ShortLoneOddAndLateChunksStayWhole) {
   EXPECT_EQ(plan(1, 0, 1024), 0);
 }
 
+// A decode step of sequences whose homes lie far apart (AttentionOptions::sparse_decode_max): a
+// token per run over its own home; close together, or past the limit, streams as before.
+TEST(KvAttentionSparse, DecodeStepsOfFarApartHomesAttendATokenPerRun) {
+  const core::Device cpu(core::find_device("cpu"), 1);
+  KvCache kv(cpu, 1, 4, 4, 1024, GGML_TYPE_F16);
+  kv.set_regions(16);
+  for (int32_t s : {0, 1, 3, 12}) kv.place(std::vector<int32_t>(10, s), {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  auto plan = [&](std::vector<int32_t> seqs, int max) {
+    const std::vector<int32_t> pos(seqs.size(), 10);
+    kv.place(seqs, pos);
+    const KvAttention attn(kv, seqs, pos, {.sparse_decode_max = max});
+    for (int32_t s : seqs) kv.seq_rm(s, 10);
+    return attn.layout();
+  };
+  const AttentionLayout far = plan({0, 12}, 8);  // 13 regions for 2 tokens
+  EXPECT_EQ(far.n_stream_tokens, 0);
+  ASSERT_EQ(far.runs.size(), 2u);
+  EXPECT_EQ(far.runs[0], (AttentionRun{0, 1, 0, 256, 0}));
+  EXPECT_EQ(far.runs[1], (AttentionRun{1, 1, 12, 256, 256}));
+  EXPECT_EQ(plan({0, 12}, 0).n_stream_tokens, 2);     // off
+  EXPECT_EQ(plan({0, 12}, 1).n_stream_tokens, 2);     // over the limit
+  EXPECT_EQ(plan({0, 1, 3}, 8).n_stream_tokens, 3);   // 4 regions for 3 tokens
+  EXPECT_EQ(plan({0, 1, 12}, 8).n_stream_tokens, 0);  // 13 regions for 3 tokens
+}
+
 }  // namespace
 }  // namespace rbees::model
 
