@@ -62,7 +62,7 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--split-prompt-attention", opts.split_prompt_attention,
                  "A prompt chunk of 128 to 1023 tokens attends as two halves of its rows in one flash attention, "
                  "which lets ggml's CUDA kernel skip the keys its causal mask closes: on, off, or auto (on when every "
-                 "device is a CUDA one)")
+                 "device is a CUDA one and --gpu-layers leaves no layer on the CPU)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->default_val("auto");
   cmd.add_option("--chat-template", opts.chat_template,

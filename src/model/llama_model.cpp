@@ -120,7 +120,9 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   cpu_decode_attention_ =
       options_.cpu_attention && options_.flash_attention && !options_.batch_invariant && device_.is_cpu() && !split;
   stable_shapes_ = options_.pad_decode_steps && options_.stable_decode_shapes.value_or(!device_.is_cpu());
-  bool all_cuda = device_.info().kind == "cuda";
+  // Every repeating layer's attention on a CUDA device: layers left on the CPU by --gpu-layers would
+  // run the halves through ggml's CPU kernel, which skips closed tiles itself and is slower with them.
+  bool all_cuda = device_.info().kind == "cuda" && (!options_.gpu_layers || *options_.gpu_layers >= c.n_layer);
   for (const core::Device* d : options_.more_devices) all_cuda = all_cuda && d->info().kind == "cuda";
   split_runs_ =
       options_.flash_attention && !options_.batch_invariant && options_.split_prompt_attention.value_or(all_cuda);

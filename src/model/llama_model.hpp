@@ -66,7 +66,7 @@ struct ModelOptions {
   bool fused_projections = true;
   // Prompt chunks of kSplitRunMinTokens to kFlashSkipRows - 1 tokens attend as two halves of their rows
   // (AttentionOptions::split_runs), for ggml's CUDA flash kernel to skip the key tiles their causal
-  // mask closes. Unset: on where every device is a CUDA one.
+  // mask closes. Unset: on where every device is a CUDA one and holds every repeating layer.
   std::optional<bool> split_prompt_attention;
   // AttentionOptions::sparse_decode_max: decode steps of at most this many tokens over sparse homes
   // attend a token per run (0: never).

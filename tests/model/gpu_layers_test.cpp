@@ -3,8 +3,10 @@
 // computes what the fully offloaded one does while reporting both devices.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "model/reference.hpp"
@@ -212,6 +214,22 @@ Logits run_prompt_and_decode(LlamaModel& m, const std::vector<int32_t>& ids) {
     out.steps.push_back(m.forward(step, kv));
   }
   return out;
+}
+
+// Prompt attention is split in halves by default only where every repeating layer is on the CUDA
+// device: ggml's CPU kernel, which runs the layers left on the CPU, is slower with halves.
+TEST(GpuLayersOnGpu, PromptAttentionIsSplitOnlyWhereEveryLayerIsOnTheGpu) {
+  if (!testing_on_gpu()) GTEST_SKIP() << "needs a GPU: set RBEES_TEST_DEVICE=cuda:0 (scripts/gpu/check.sh does)";
+  const bool cuda = std::string(std::getenv("RBEES_TEST_DEVICE")).rfind("cuda", 0) == 0;
+  LoadedModel full(kHfDir, exact_options(true));
+  const int n_layer = full.model->config().n_layer;
+  EXPECT_EQ(full.model->splits_prompt_attention(), cuda);
+  for (const int n : {0, n_layer - 1, n_layer}) {
+    ModelOptions o = exact_options(true);
+    o.gpu_layers = n;
+    LoadedModel part(kHfDir, std::move(o));
+    EXPECT_EQ(part.model->splits_prompt_attention(), cuda && n == n_layer) << "gpu_layers " << n;
+  }
 }
 
 TEST(GpuLayersOnGpu, PartialOffloadComputesWhatFullOffloadDoesAndReportsBothDevices) {
