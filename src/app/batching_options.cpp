@@ -1,18 +1,16 @@
 #include "app/batching_options.hpp"
 
+#include "app/common_options.hpp"
+
 #include <optional>
 #include <string>
 
 namespace rbees::app {
 
 void add_greedy_on_device_option(CLI::App& cmd, std::optional<bool>& on) {
-  cmd.add_option_function<std::string>(
-         "--greedy-on-device",
-         [&on](const std::string& v) { on = v == "auto" ? std::nullopt : std::optional<bool>(v == "on"); },
-         "Steps whose every row is greedy (under a grammar's mask or not) let the model's graph pick the tokens, "
-         "so only their ids leave the device: auto (on off the CPU), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_str("auto");
+  add_auto_switch(cmd, "--greedy-on-device", on,
+                  "Steps whose every row is greedy (under a grammar's mask or not) let the model's graph pick the "
+                  "tokens, so only their ids leave the device: auto (on off the CPU), on, off");
 }
 
 void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::KvSizingRequest& sizing) {

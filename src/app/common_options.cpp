@@ -5,10 +5,19 @@
 #include "core/rpc.hpp"
 
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace rbees::app {
+
+void add_auto_switch(CLI::App& cmd, const std::string& name, std::optional<bool>& on, const std::string& help) {
+  cmd.add_option_function<std::string>(
+         name, [&on](const std::string& v) { on = v == "auto" ? std::nullopt : std::optional<bool>(v == "on"); }, help)
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_str("auto");
+}
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--device", opts.device,
@@ -18,11 +27,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--threads", opts.threads, "CPU threads for computation (0: one per core)")
       ->check(CLI::NonNegativeNumber)
       ->default_val(0);
-  cmd.add_option("--flash-attn", opts.flash_attn,
-                 "Flash attention: on, off, or auto (on for the CPU and for a GPU whose backend has a kernel for the "
-                 "model's head size)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
+  add_auto_switch(cmd, "--flash-attn", opts.flash_attn,
+                  "Flash attention: on, off, or auto (on for the CPU and for a GPU whose backend has a kernel for the "
+                  "model's head size)");
   cmd.add_option("--gpu-layers", opts.gpu_layers,
                  "Layers on the GPU, counted from the last as llama.cpp's -ngl (the output layer is one more, so "
                  "999 is all); the rest and the token embedding stay on the CPU. -1: all. No effect on a CPU device")
@@ -36,35 +43,27 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                  "0: 2048 on a GPU, 512 on the CPU")
       ->check(CLI::Range(0, 65536))
       ->default_val(0);
-  cmd.add_option("--decode-buckets", opts.decode_buckets,
-                 "Decode steps padded to bucketed sizes (multiples of 8 tokens up to 64, 16 up to 128, then 32) "
-                 "so that steps of nearby sizes reuse one graph (a CUDA graph on a GPU): on, off, or auto (on a GPU)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
-  cmd.add_option("--stable-decode-shapes", opts.stable_decode_shapes,
-                 "With --decode-buckets: a padded decode step's graph keeps its shape as its sequences grow, finish "
-                 "and start (each stream reads its whole home; the step always reorders its streams), so that a GPU "
-                 "replays it: on, off, or auto (on a GPU)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
+  add_auto_switch(cmd, "--decode-buckets", opts.decode_buckets,
+                  "Decode steps padded to bucketed sizes (multiples of 8 tokens up to 64, 16 up to 128, then 32) "
+                  "so that steps of nearby sizes reuse one graph (a CUDA graph on a GPU): on, off, or auto (on a GPU)");
+  add_auto_switch(cmd, "--stable-decode-shapes", opts.stable_decode_shapes,
+                  "With --decode-buckets: a padded decode step's graph keeps its shape as its sequences grow, finish "
+                  "and start (each stream reads its whole home; the step always reorders its streams), so that a GPU "
+                  "replays it: on, off, or auto (on a GPU)");
   cmd.add_option("--sparse-decode-runs", opts.sparse_decode_runs,
                  "A decode step of at most this many tokens whose sequences' homes lie 4 or more regions apart per "
                  "token attends a token at a time over its own home rather than as a batch of streams padded with "
                  "placeholders (the end of a busy run); 0: never")
       ->check(CLI::Range(0, 64))
       ->default_val(0);
-  cmd.add_option("--fused-projections", opts.fused_projections,
-                 "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
-                 "share a type: fewer, larger products with the same values. auto and on: stacked on every device; "
-                 "off: one product per matrix")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
-  cmd.add_option("--split-prompt-attention", opts.split_prompt_attention,
-                 "A prompt chunk of 128 to 1023 tokens attends as two halves of its rows in one flash attention, "
-                 "which lets ggml's CUDA kernel skip the keys its causal mask closes: on, off, or auto (on when every "
-                 "device is a CUDA one and --gpu-layers leaves no layer on the CPU)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->default_val("auto");
+  add_auto_switch(cmd, "--fused-projections", opts.fused_projections,
+                  "Q, K and V (and the feed-forward gate and up) multiplied as one stacked matrix each where they "
+                  "share a type: fewer, larger products with the same values. auto and on: stacked on every device; "
+                  "off: one product per matrix");
+  add_auto_switch(cmd, "--split-prompt-attention", opts.split_prompt_attention,
+                  "A prompt chunk of 128 to 1023 tokens attends as two halves of its rows in one flash attention, "
+                  "which lets ggml's CUDA kernel skip the keys its causal mask closes: on, off, or auto (on when every "
+                  "device is a CUDA one and --gpu-layers leaves no layer on the CPU)");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -128,14 +127,14 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.model_path = model.empty() ? default_model_path().string() : model;
   ro.device = opts.device;
   ro.threads = opts.threads;
-  if (opts.flash_attn != "auto") ro.flash_attention = opts.flash_attn == "on";
+  ro.flash_attention = opts.flash_attn;
   if (opts.gpu_layers >= 0) ro.gpu_layers = opts.gpu_layers;
   ro.batch_invariant = opts.batch_invariant;
   if (opts.max_graph_tokens > 0) ro.max_graph_tokens = opts.max_graph_tokens;
-  if (opts.decode_buckets != "auto") ro.decode_buckets = opts.decode_buckets == "on";
-  if (opts.fused_projections != "auto") ro.fused_projections = opts.fused_projections == "on";
-  if (opts.split_prompt_attention != "auto") ro.split_prompt_attention = opts.split_prompt_attention == "on";
-  if (opts.stable_decode_shapes != "auto") ro.stable_decode_shapes = opts.stable_decode_shapes == "on";
+  ro.decode_buckets = opts.decode_buckets;
+  ro.fused_projections = opts.fused_projections;
+  ro.split_prompt_attention = opts.split_prompt_attention;
+  ro.stable_decode_shapes = opts.stable_decode_shapes;
   ro.sparse_decode_runs = opts.sparse_decode_runs;
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());

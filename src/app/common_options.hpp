@@ -15,14 +15,14 @@ struct CommonOptions {
   std::string log_format = "text";
   std::string device = "auto";
   int threads = 0;
-  std::string flash_attn = "auto";
-  int gpu_layers = -1;  // -1: every layer on the device
+  std::optional<bool> flash_attn;  // auto: unset
+  int gpu_layers = -1;             // -1: every layer on the device
   bool batch_invariant = false;
-  int max_graph_tokens = 0;  // 0: the device's default
-  std::string decode_buckets = "auto";
-  std::string fused_projections = "auto";
-  std::string split_prompt_attention = "auto";
-  std::string stable_decode_shapes = "auto";
+  int max_graph_tokens = 0;                    // 0: the device's default
+  std::optional<bool> decode_buckets;          // auto: unset
+  std::optional<bool> fused_projections;       // auto: unset
+  std::optional<bool> split_prompt_attention;  // auto: unset
+  std::optional<bool> stable_decode_shapes;    // auto: unset
   int sparse_decode_runs = 0;
   std::string chat_template;  // a template file in place of the model's; empty: the model's
   // Several devices (add_split_options): remote ones, the split mode and shares, and how long a
@@ -36,6 +36,9 @@ struct CommonOptions {
 // The runtime options of a model-loading subcommand: the model (empty: the embedded default model),
 // device, threads, --flash-attn (auto becomes unset) and --gpu-layers (-1 becomes unset).
 engine::RuntimeOptions runtime_options(const std::string& model, const CommonOptions& opts);
+
+// NAME auto|on|off into `on` (auto: unset, the option's default for the device).
+void add_auto_switch(CLI::App& cmd, const std::string& name, std::optional<bool>& on, const std::string& help);
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
 // --rpc, --split-mode, --tensor-split and --rpc-timeout, for the commands that run a model.
