@@ -106,7 +106,8 @@ struct Inputs {
   ggml_tensor* k = nullptr;  // F16 [kv_heads * head_dim, cells]
   ggml_tensor* v = nullptr;
   ggml_tensor* q = nullptr;  // F32 [head_dim, heads, rows]
-  Inputs(ggml_backend_t backend, const Dims& d, int cells, int rows) {
+  Dims dims;
+  Inputs(ggml_backend_t backend, const Dims& d, int cells, int rows) : dims(d) {
     ctx = ggml_init({ggml_tensor_overhead() * 4, nullptr, true});
     k = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, static_cast<int64_t>(d.kv_heads) * d.head_dim, cells);
     v = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, static_cast<int64_t>(d.kv_heads) * d.head_dim, cells);
@@ -127,6 +128,19 @@ struct Inputs {
     for (size_t i = 0; i < f.size(); ++i) f[i] = block[(i + 104729) % block.size()];
     ggml_backend_tensor_set(q, f.data(), 0, ggml_nbytes(q));
   }
+  // Cells of `t` (k or v) as ggml's attention reads a cache: [head_dim, kv_heads, window, streams],
+  // stream j from cell first + j * stride (a stride of 0 reads one window again).
+  ggml_tensor* cells(ggml_context* c, ggml_tensor* t, int window, int streams, size_t stride, size_t first) const {
+    const size_t es = ggml_element_size(t);
+    return ggml_view_4d(c, t, dims.head_dim, dims.kv_heads, window, streams, dims.head_dim * es, t->nb[1],
+                        stride * t->nb[1], first * t->nb[1]);
+  }
+  // The queries' rows as [head_dim, heads, rows, streams], stream j from row first + j * stride.
+  ggml_tensor* queries(ggml_context* c, int rows, int streams, size_t stride, size_t first) const {
+    return ggml_view_4d(c, q, dims.head_dim, dims.heads, rows, streams, q->nb[1], q->nb[2], stride * q->nb[2],
+                        first * q->nb[2]);
+  }
+  ops::AttentionParams params() const { return {1.0f / std::sqrt(static_cast<float>(dims.head_dim)), true}; }
   ~Inputs() {
     ggml_backend_buffer_free(buf);
     ggml_free(ctx);
@@ -173,11 +187,8 @@ void print(const char* what, const std::string& shape, const Stats& s, double fl
 // A prompt chunk of n tokens after base cached ones, whole and in halves.
 void chunk_case(ggml_backend_t backend, const Dims& d, int n, int base, int reps) {
   const int window = round_up(base + n, kKeyTile);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
-  const ops::AttentionParams p{scale, true};
   Inputs in(backend, d, 2 * window, n + 1);  // one spare query row: an odd chunk's halves borrow one
-  const size_t k_es = ggml_element_size(in.k);
-  const size_t v_es = ggml_element_size(in.v);
+  const ops::AttentionParams p = in.params();
   const int64_t hd = d.head_dim;
   std::vector<int> open(static_cast<size_t>(n));
   double pairs = 0;
@@ -186,9 +197,9 @@ void chunk_case(ggml_backend_t backend, const Dims& d, int n, int base, int reps
 
   MaskInput whole_mask;
   Case whole(backend, [&](ggml_context* ctx) {
-    ggml_tensor* q = ggml_view_3d(ctx, in.q, hd, d.heads, n, in.q->nb[1], in.q->nb[2], 0);
-    ggml_tensor* k = ggml_view_3d(ctx, in.k, hd, d.kv_heads, window, hd * k_es, in.k->nb[1], 0);
-    ggml_tensor* v = ggml_view_3d(ctx, in.v, hd, d.kv_heads, window, hd * v_es, in.v->nb[1], 0);
+    ggml_tensor* q = in.queries(ctx, n, 1, 0, 0);
+    ggml_tensor* k = in.cells(ctx, in.k, window, 1, 0, 0);
+    ggml_tensor* v = in.cells(ctx, in.v, window, 1, 0, 0);
     const int rows = round_up(n, kMaskRows);
     whole_mask.t = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, window, rows);
     ggml_set_input(whole_mask.t);
@@ -208,9 +219,9 @@ void chunk_case(ggml_backend_t backend, const Dims& d, int n, int base, int reps
   const int rows = round_up(h, kMaskRows);
   MaskInput halves_mask;
   Case halves(backend, [&](ggml_context* ctx) {
-    ggml_tensor* q = ggml_view_4d(ctx, in.q, hd, d.heads, h, 2, in.q->nb[1], in.q->nb[2], h * in.q->nb[2], 0);
-    ggml_tensor* k = ggml_view_4d(ctx, in.k, hd, d.kv_heads, window, 2, hd * k_es, in.k->nb[1], 0, 0);
-    ggml_tensor* v = ggml_view_4d(ctx, in.v, hd, d.kv_heads, window, 2, hd * v_es, in.v->nb[1], 0, 0);
+    ggml_tensor* q = in.queries(ctx, h, 2, h, 0);
+    ggml_tensor* k = in.cells(ctx, in.k, window, 2, 0, 0);
+    ggml_tensor* v = in.cells(ctx, in.v, window, 2, 0, 0);
     halves_mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, window, rows, 1, 2);
     ggml_set_input(halves_mask.t);
     std::vector<int> o(static_cast<size_t>(2 * rows), 0);
@@ -234,11 +245,8 @@ void chunk_case(ggml_backend_t backend, const Dims& d, int n, int base, int reps
 
 // One query per stream: r real streams of `cells` cells among s streams of `home` cells each.
 void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells, int home, int reps) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
-  const ops::AttentionParams p{scale, true};
   Inputs in(backend, d, s * home, s);
-  const size_t k_es = ggml_element_size(in.k);
-  const size_t v_es = ggml_element_size(in.v);
+  const ops::AttentionParams p = in.params();
   const int64_t hd = d.head_dim;
   const double flops = 4.0 * hd * d.heads * static_cast<double>(r) * cells;
   // Real stream j of the padded case sits at stream j * (s / r): spread as a drain leaves them.
@@ -249,12 +257,10 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
     MaskInput mask;
     Case c(backend, [&](ggml_context* ctx) {
       // The unpadded case reads the real streams' homes through a stride of `stride` homes.
-      const size_t k_home = in.k->nb[1] * static_cast<size_t>(home) * (padded != 0 ? 1 : stride);
-      const size_t v_home = in.v->nb[1] * static_cast<size_t>(home) * (padded != 0 ? 1 : stride);
-      ggml_tensor* q = ggml_view_4d(ctx, in.q, hd, d.heads, 1, n, in.q->nb[1], in.q->nb[2],
-                                    in.q->nb[2] * (padded != 0 ? 1 : stride), 0);
-      ggml_tensor* k = ggml_view_4d(ctx, in.k, hd, d.kv_heads, home, n, hd * k_es, in.k->nb[1], k_home, 0);
-      ggml_tensor* v = ggml_view_4d(ctx, in.v, hd, d.kv_heads, home, n, hd * v_es, in.v->nb[1], v_home, 0);
+      const size_t step = padded != 0 ? 1 : static_cast<size_t>(stride);
+      ggml_tensor* q = in.queries(ctx, 1, n, step, 0);
+      ggml_tensor* k = in.cells(ctx, in.k, home, n, step * static_cast<size_t>(home), 0);
+      ggml_tensor* v = in.cells(ctx, in.v, home, n, step * static_cast<size_t>(home), 0);
       mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, home, 1, 1, n);
       ggml_set_input(mask.t);
       std::vector<int> o(static_cast<size_t>(n), 0);
@@ -294,11 +300,9 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
     ggml_tensor* all = nullptr;
     for (int j = 0; j < r; ++j) {
       const size_t first = static_cast<size_t>(j) * static_cast<size_t>(stride);
-      ggml_tensor* q = ggml_view_3d(ctx, in.q, hd, d.heads, 1, in.q->nb[1], in.q->nb[2], first * in.q->nb[2]);
-      ggml_tensor* k = ggml_view_3d(ctx, in.k, hd, d.kv_heads, window, hd * k_es, in.k->nb[1],
-                                    first * static_cast<size_t>(home) * in.k->nb[1]);
-      ggml_tensor* v = ggml_view_3d(ctx, in.v, hd, d.kv_heads, window, hd * v_es, in.v->nb[1],
-                                    first * static_cast<size_t>(home) * in.v->nb[1]);
+      ggml_tensor* q = in.queries(ctx, 1, 1, 0, first);
+      ggml_tensor* k = in.cells(ctx, in.k, window, 1, 0, first * static_cast<size_t>(home));
+      ggml_tensor* v = in.cells(ctx, in.v, window, 1, 0, first * static_cast<size_t>(home));
       MaskInput& m = masks[static_cast<size_t>(j)];
       m.t = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, window, 1);
       ggml_set_input(m.t);
@@ -317,11 +321,8 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
 // One query per stream for s streams of lengths spread evenly from lmin to lmax cells, over windows
 // of whole homes (a decode step's stable shape) and over the longest length rounded up to a key tile.
 void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lmax, int home, int reps) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
-  const ops::AttentionParams p{scale, true};
   Inputs in(backend, d, s * home, s);
-  const size_t k_es = ggml_element_size(in.k);
-  const size_t v_es = ggml_element_size(in.v);
+  const ops::AttentionParams p = in.params();
   const int64_t hd = d.head_dim;
   std::vector<int> len(static_cast<size_t>(s));
   double cells = 0;
@@ -331,11 +332,9 @@ void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lma
   for (const int window : {home, round_up(lmax, kKeyTile)}) {
     MaskInput mask;
     Case c(backend, [&](ggml_context* ctx) {
-      const size_t k_home = in.k->nb[1] * static_cast<size_t>(home);
-      const size_t v_home = in.v->nb[1] * static_cast<size_t>(home);
-      ggml_tensor* q = ggml_view_4d(ctx, in.q, hd, d.heads, 1, s, in.q->nb[1], in.q->nb[2], in.q->nb[2], 0);
-      ggml_tensor* k = ggml_view_4d(ctx, in.k, hd, d.kv_heads, window, s, hd * k_es, in.k->nb[1], k_home, 0);
-      ggml_tensor* v = ggml_view_4d(ctx, in.v, hd, d.kv_heads, window, s, hd * v_es, in.v->nb[1], v_home, 0);
+      ggml_tensor* q = in.queries(ctx, 1, s, 1, 0);
+      ggml_tensor* k = in.cells(ctx, in.k, window, s, static_cast<size_t>(home), 0);
+      ggml_tensor* v = in.cells(ctx, in.v, window, s, static_cast<size_t>(home), 0);
       mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, window, 1, 1, s);
       ggml_set_input(mask.t);
       mask.values = mask_rows(window, len);
