@@ -661,7 +661,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
   try {
     KvAttention attn(kv, seqs, positions,
                      {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_,
-                      options_.sparse_decode_runs});
+                      sparse_decode_runs()});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
     const bool none = out_ids.empty();
     if (none) out_ids.push_back(n_tokens - 1);
@@ -671,7 +671,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     int n_pass = n_tokens;
     int real_streams = 0;  // of a padded pass: its streams with a token
     int lane = kGeneralLane;
-    if (options_.pad_decode_steps && !options_.batch_invariant && options.capture.empty() && n_tokens > 1 && !none &&
+    if (pads_decode_steps() && options.capture.empty() && n_tokens > 1 && !none &&
         out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
       lane = pipeline_ ? kGeneralLane : kDecodeLane;
       n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
