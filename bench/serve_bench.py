@@ -386,7 +386,8 @@ def main():
     prompts = load_prompts(workload)
 
     if args.request_rate is not None:
-        mode = {"kind": "open", "request_rate": args.request_rate, "max_concurrency": args.max_concurrency}
+        mode = {"kind": "open", "request_rate": args.request_rate, "max_concurrency": args.max_concurrency,
+                "arrival_seed": args.seed + 1}
         runner = run_open
     else:
         mode = {"kind": "closed", "concurrency": args.concurrency}

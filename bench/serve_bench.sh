@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serving benchmark: `rbees-workerd serve` against llama-server (llama.cpp's own, the anchor) on the same
 # GGUF, slots, per-slot context and threads, one after the other in one run, at each client count, with
-# the same request list (bench/serve_bench.py: distinct corpus prompts, streaming, ignore_eos, closed loop).
+# the same request list (bench/serve_bench.py: distinct corpus prompts, streaming, ignore_eos), closed loop
+# at each client count and, with --rates, open loop at each Poisson request rate.
 # Raw outputs (workload, one JSON per server, client count and run with every request, server logs,
 # meta.json) go to bench/results/<YYYY-MM-DD>-<machine>-<shortcommit>/serve/, and bench/serve_report.py
 # then prints the markdown table (also serve.md there) and writes the plot (serve.svg).
@@ -14,7 +15,10 @@
 #     --ours build-cuda/rbees-workerd --clients 16,64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 256
 # Options (default):
 #   --model FILE (../shared/models/wp-llama-5m-f16.gguf)  --device cpu|cuda:N (cpu)  --threads N (2)
-#   --clients LIST (1,4,8,16)  --slots N|auto (auto: slots = clients, servers restarted per count)
+#   --clients LIST (1,4,8,16; '' for none)  --slots N|auto (auto: slots = clients, servers restarted per count)
+#   --rates LIST (none) open-loop points: requests arrive at these rates (per second, Poisson, 'inf': all at
+#       once) whatever is still running, on a server with --slots slots (auto: the largest client count) that
+#       queues every request; files <server>-q<rate>-r<run>.json.gz
 #   --ctx-per-slot N (1024)  --prompt-tokens A:B (100:700)  --max-tokens A:B (64:256)  --num-requests N (64)
 #   --runs N (2)  --seed N (1)  --servers LIST (ours,llama-server)  --ours BIN (build/rbees-workerd)
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
@@ -26,19 +30,19 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
-device=cpu threads=2 clients=1,4,8,16 slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
+device=cpu threads=2 clients=1,4,8,16 rates='' slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
 out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0
 while [ $# -gt 0 ]; do
   case "$1" in
-  --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;;
+  --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;; --rates) rates=$2 ;;
   --slots) slots=$2 ;; --ctx-per-slot) ctx=$2 ;; --prompt-tokens) ptok=$2 ;; --max-tokens) otok=$2 ;;
   --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --ours) ours=$2 ;;
   --servers) servers=$2 servers_given=1 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
   --ours-args) ours_args=$2 ;;
   --ours-baseline) ours_base=$2 ;;
-  -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
@@ -68,10 +72,19 @@ fi
 [[ ",$servers," != *,ours,* ]] || [ -x "$ours" ] || { echo "no rbees-workerd at $ours" >&2; exit 1; }
 [[ ",$servers," != *,ours-baseline,* ]] || [ -x "$ours_base" ] || { echo "no baseline at '$ours_base'" >&2; exit 1; }
 IFS=, read -ra levels <<<"$clients"
+IFS=, read -ra rate_list <<<"$rates"
 IFS=, read -ra names <<<"$servers"
-maxc=$(printf '%s\n' "${levels[@]}" | sort -n | tail -n 1)
+[ ${#levels[@]} -gt 0 ] || [ "$slots" != auto ] || { echo "--clients '' needs --slots N" >&2; exit 2; }
+[ ${#levels[@]} -gt 0 ] || [ ${#rate_list[@]} -gt 0 ] || { echo "neither --clients nor --rates" >&2; exit 2; }
+for q in "${rate_list[@]}"; do
+  [[ $q =~ ^(inf|[0-9]+(\.[0-9]+)?)$ ]] || { echo "--rates: '$q' is not a rate (N, N.N or inf)" >&2; exit 2; }
+done
+maxc=$( (printf '%s\n' "${levels[@]}"; echo 1) | sort -n | tail -n 1)
 [ "$slots" = auto ] || maxc=$slots
+# Open loop, every request of a point may be waiting at once: ours queues them all, as llama-server does,
+# so that both sides serve the same requests (ours would otherwise answer 503 past its queue).
 queue=$((maxc > 64 ? maxc : 64))
+[ ${#rate_list[@]} = 0 ] || queue=$((queue > nreq ? queue : nreq))
 
 server_cmd() { # name slots -> the command line, in the array cmd
   case "$1" in
@@ -116,7 +129,8 @@ stop_server
 # What was run where, for the report's header (values through the environment: no quoting to get wrong).
 version() { "$@" --version 2>&1 | grep -v '^$' | head -n 3 | tr '\n' ' '; }
 export M_DATE=$(date +%F) M_TIME_UTC=$(date -u +%T) M_MACHINE=$machine M_COMMIT=$commit M_MODEL=$model \
-  M_CORPUS=$corpus M_DEVICE=$device M_THREADS=$threads M_CLIENTS=$clients M_SLOTS=$slots M_CTX_PER_SLOT=$ctx \
+  M_CORPUS=$corpus M_DEVICE=$device M_THREADS=$threads M_CLIENTS=$clients M_RATES=$rates M_SLOTS=$slots \
+  M_RATE_SLOTS=$maxc M_CTX_PER_SLOT=$ctx \
   M_NUM_REQUESTS=$nreq M_RUNS=$runs M_PROMPT_TOKENS=$ptok M_MAX_TOKENS=$otok M_SEED=$seed M_SERVERS=$servers \
   M_OURS_ARGS=$ours_args M_OURS_BASELINE=$ours_base
 export M_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') M_CORES=$(nproc)
@@ -129,9 +143,10 @@ export M_TREE_MODIFIED=$([ -n "${RBEES_COMMIT:-}" ] || git -C "$here" status --p
 python3 - "$out/meta.json" <<'EOF'
 import json, os, sys
 m = {k[2:].lower(): v for k, v in os.environ.items() if k.startswith("M_")}
-for k in ("threads", "ctx_per_slot", "num_requests", "runs", "seed", "cores"):
+for k in ("threads", "ctx_per_slot", "num_requests", "runs", "seed", "cores", "rate_slots"):
     m[k] = int(m[k])
-m["clients"] = [int(c) for c in m["clients"].split(",")]
+m["clients"] = [int(c) for c in m["clients"].split(",") if c]
+m["rates"] = [r for r in m["rates"].split(",") if r]
 m["servers"] = m["servers"].split(",")
 m["tree_modified"] = None if os.environ.get("RBEES_COMMIT") else [f for f in m["tree_modified"].split(",") if f]
 m["model_bytes"] = os.path.getsize(m["model"])
@@ -143,6 +158,11 @@ EOF
 bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
     --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2-r$3.json.gz" | tee -a "$out/$1-console.txt"
+}
+rate_point() { # name rate run
+  python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
+    --num-requests "$nreq" --request-rate "$2" --seed "$((seed + $3))" --out "$out/$1-q$2-r$3.json.gz" |
+    tee -a "$out/$1-console.txt"
 }
 # The servers alternate, per client count when slots = clients (they restart per count anyway), so the
 # drift of a shared machine falls on both alike.
@@ -163,6 +183,12 @@ for r in $(seq 1 "$runs"); do
       stop_server
     done
   fi
+  [ ${#rate_list[@]} -gt 0 ] || continue
+  for name in "${names[@]}"; do
+    start_server "$name" "$maxc" "$out/$name-rates-r$r.log" || continue
+    for q in "${rate_list[@]}"; do rate_point "$name" "$q" "$r"; done
+    stop_server
+  done
 done
 python3 "$here/bench/serve_report.py" "$out" --out "$out/serve.md" --svg "$out/serve.svg"
 echo "raw outputs: $out"

@@ -2,9 +2,10 @@
 """Markdown table and SVG plot of a serving benchmark run, from its raw files only.
 
   serve_report.py DIR [--out FILE.md] [--svg FILE.svg]
-DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<run>.json(.gz) per run
-(bench/serve_bench.py's output, whose summary is recomputed here from the per-request records).
-Prints the table (and writes it to --out); with several runs a cell is the median of the runs with
+DIR is what bench/serve_bench.sh wrote: meta.json and one <server>-c<clients>-r<run>.json(.gz) per closed-loop
+run, one <server>-q<rate>-r<run>.json(.gz) per open-loop run (bench/serve_bench.py's output, whose summary is
+recomputed here from the per-request records).
+Prints the tables (and writes them to --out); with several runs a cell is the median of the runs with
 their min-max, and ratios are of the medians. --svg: throughput and TTFT p99 against clients, two
 panels drawn by bench/plot_svg.py. A run of ours against another build of ours (serve_bench.sh
 --ours-baseline) compares with that build where the others compare with llama-server.
@@ -42,14 +43,16 @@ MEASURES = [  # label, how to read it from a summary, seconds (else a rate with 
 
 
 def load_runs(folder):
-    """{(server, clients): [(summary, raw) per run]}"""
+    """{(server, clients): [(summary, raw) per run]} for closed loop; open loop keyed (server, "q<rate>")."""
     runs = {}
-    paths = glob.glob(os.path.join(folder, "*-c*.json")) + glob.glob(os.path.join(folder, "*-c*.json.gz"))
+    paths = glob.glob(os.path.join(folder, "*-[cq]*.json")) + glob.glob(os.path.join(folder, "*-[cq]*.json.gz"))
     for path in sorted(paths):
-        m = re.fullmatch(r"(.+)-c(\d+)(?:-r(\d+))?\.json(?:\.gz)?", os.path.basename(path))
+        m = re.fullmatch(r"(.+)-(?:c(\d+)|(q(?:inf|\d+(?:\.\d+)?)))(?:-r(\d+))?\.json(?:\.gz)?",
+                         os.path.basename(path))
         if m:
             raw = json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path))
-            runs.setdefault((m.group(1), int(m.group(2))), []).append((summarize(raw["records"]), raw))
+            point = int(m.group(2)) if m.group(2) else m.group(3)
+            runs.setdefault((m.group(1), point), []).append((summarize(raw["records"]), raw))
     return runs
 
 
@@ -99,17 +102,31 @@ def header(meta, raw):
         f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
         f"{os.path.basename(w['corpus'])}; prompts {w['prompt_tokens']} tokens "
         f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "
-        f"{raw['mode']['temperature']}, seed {w['seed']}; closed loop, streaming /v1/completions; {stat}. "
+        f"{raw['mode']['temperature']}, seed {w['seed']}; {loops(meta)}, streaming /v1/completions; {stat}. "
         "TPOT = (latency - TTFT) / (output tokens - 1); ITL: every gap between streamed tokens. "
         f"{ratio} (above 1 is better for rates, worse for times).",
     ])
 
 
-def table(meta, runs):
+def loops(meta):
+    """The modes the run measured, for the header."""
+    if not meta.get("rates"):
+        return "closed loop"
+    modes = ["closed loop (each client sends its next request when its last one ends)"] if meta["clients"] else []
+    if meta.get("rates"):
+        modes.append(f"open loop on {meta['rate_slots']} slots (requests arrive at the rate, Poisson, whatever is "
+                     "still running; arrivals seeded by the run, the same for both servers)")
+    return " and ".join(modes)
+
+
+def table(meta, runs, open_loop=False):
     other = other_side(meta)
-    rows = [f"| clients | measure | rbees-workerd | {NAMES[other]} | ratio |", "|---:|---|---:|---:|---:|"]
-    for c in meta["clients"]:
-        o, a = ([s for s, _ in runs.get((n, c), [])] for n in (OURS, other))
+    first = "requests/s offered" if open_loop else "clients"
+    points = [f"q{r}" for r in meta.get("rates", [])] if open_loop else meta["clients"]
+    rows = [f"| {first} | measure | rbees-workerd | {NAMES[other]} | ratio |", "|---:|---|---:|---:|---:|"]
+    for point in points:
+        c = point[1:] if open_loop else point
+        o, a = ([s for s, _ in runs.get((n, point), [])] for n in (OURS, other))
         if not o and not a:
             continue
         for label, get, digits in MEASURES:
@@ -126,17 +143,20 @@ def table(meta, runs):
 def notes(runs):
     """Requests counted differently by a server, and errors: what a reader should know of the figures."""
     out = []
-    for (name, c), rs in sorted(runs.items()):
+    for (name, c), rs in sorted(runs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        c = f"{c} clients" if isinstance(c, int) else f"{c[1:]} requests/s"
         for i, (s, _) in enumerate(rs, 1):
             odd = {k: s[k] for k in ("output_not_max_tokens", "chunks_not_tokens", "prompt_count_off") if s[k]}
             if odd or s["errors"]:
-                out.append(f"- {NAMES.get(name, name)}, {c} clients, run {i}: {s['errors']} errors"
+                out.append(f"- {NAMES.get(name, name)}, {c}, run {i}: {s['errors']} errors"
                            + "".join(f", {k} {v}" for k, v in odd.items())
                            + (f" (first: {s['first_errors'][0]})" if s["first_errors"] else ""))
     return "\n".join(out)
 
 
 def plot(meta, runs, svg_path):
+    if not meta["clients"]:
+        return
     here = os.path.dirname(os.path.abspath(__file__))
     panels = []
     for title, y_label, get in (("Output throughput", "output tokens/s", lambda s: s["output_tok_s"]),
@@ -172,7 +192,13 @@ def main():
     runs = load_runs(a.dir)
     if not runs:
         sys.exit(f"no <server>-c<clients>-r<run>.json in {a.dir}")
-    md = header(meta, next(iter(runs.values()))[0][1]) + "\n\n" + table(meta, runs) + "\n"
+    md = header(meta, next(iter(runs.values()))[0][1]) + "\n"
+    if not meta.get("rates"):
+        md += "\n" + table(meta, runs) + "\n"
+    else:
+        if meta["clients"]:
+            md += "\nClosed loop:\n\n" + table(meta, runs) + "\n"
+        md += "\nOpen loop:\n\n" + table(meta, runs, open_loop=True) + "\n"
     n = notes(runs)
     if n:
         md += "\nCounted differently or failed:\n" + n + "\n"
