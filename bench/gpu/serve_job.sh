@@ -25,6 +25,7 @@
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
 # llama-batched-bench with the anchor), TRACE64=1 (after step 3's defaults: one 64-client run of ours with --step-trace, into trace/),
+# RATES="4,8" (after step 2: open-loop points at these request rates on 64 slots, into serve-open/),
 # OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
 # fall back from a default that failed the GPU tests).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
@@ -117,6 +118,18 @@ servers=ours,llama-server
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
+
+if [ -n "${RATES:-}" ]; then
+  # Open loop: requests arriving at each rate (Poisson) on 64 slots, whatever is still running.
+  mkdir -p "$R/serve-open"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
+    --clients '' --slots 64 --rates "$RATES" --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 \
+    --runs "$runs" --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 \
+    --out "$R/serve-open" >"$R/serve-open-bench.log" 2>&1
+  el "open-loop bench rc=$?"
+  tail -n 30 "$R/serve-open-bench.log"
+  pack
+fi
 
 if [ -n "${IDENTICAL:-}" ]; then
   # The identical-prompt figures (single stream against llama-bench, aggregate decode against
