@@ -12,6 +12,9 @@ the server's own prompt count is one more where it adds BOS), the slice grown or
 until it is within 1% of the target; with --tokenizer words (or a server without /tokenize) it is
 estimated as words x --tokens-per-word and the workload says so.
 
+--shared-prefix-tokens N opens every prompt with the same slice of about N tokens (a system prompt or
+a shared document, then a blank line, then the request's own slice): what a server's prefix cache is for.
+
 Modes: closed loop, --concurrency N clients, each sending its next request when its previous one
 ends, for --num-requests requests (and at most --duration seconds of new requests); open loop,
 --request-rate R requests/s with Poisson arrivals (exponential gaps from the seed; 'inf' sends all
@@ -59,6 +62,9 @@ DEFAULT_CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", 
                               "war-and-peace.txt")
 
 
+PREFIX_JOIN = "\n\n"  # between the shared prefix and a request's own text
+
+
 def parse_range(spec):
     """'A:B' (uniform integers, both ends included) or 'N' (fixed)."""
     parts = [int(p) for p in str(spec).split(":")]
@@ -103,7 +109,7 @@ class Tokenizer:
         return len(http_json(self.url, "/tokenize", {"content": text, "add_special": False})["tokens"])
 
 
-def build_workload(corpus_path, n, prompt_range, output_range, seed, tok):
+def build_workload(corpus_path, n, prompt_range, output_range, seed, tok, shared_prefix=0):
     text = open(corpus_path, encoding="utf-8", errors="replace").read()
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     rng = random.Random(seed)
@@ -112,6 +118,14 @@ def build_workload(corpus_path, n, prompt_range, output_range, seed, tok):
     if tok.url:  # tokens per word of this corpus for this tokenizer, from one sample
         s0 = len(words) // 3
         tok.tokens_per_word = tok.count(text[words[s0][0]:words[s0 + 4000][1]]) / 4001
+    prefix = None
+    if shared_prefix:
+        # The same opening for every prompt (a system prompt, a shared document), drawn after the
+        # requests so that their own parts are those of the list without it.
+        n_words = max(1, round(shared_prefix / tok.tokens_per_word))
+        first = int(rng.random() * (len(words) - n_words - 1))
+        span = (words[first][0], words[first + n_words - 1][1])
+        prefix = {"char_start": span[0], "char_end": span[1], "tokens": tok.count(text[span[0]:span[1]])}
     requests = []
     for i, (target, max_tokens, u) in enumerate(draws):
         n_words = max(1, round(target / tok.tokens_per_word))
@@ -126,20 +140,25 @@ def build_workload(corpus_path, n, prompt_range, output_range, seed, tok):
                 break
             n_words += round((target - got) / max(tok.tokens_per_word, 0.1)) or (1 if got < target else -1)
         n_words, got = best
+        if prefix:  # the whole prompt as sent, counted as one text
+            got = tok.count(text[prefix["char_start"]:prefix["char_end"]] + PREFIX_JOIN
+                            + text[words[first][0]:words[first + n_words - 1][1]])
         requests.append({"id": i, "char_start": words[first][0], "char_end": words[first + n_words - 1][1],
                          "target_prompt_tokens": target, "prompt_tokens": got, "max_tokens": max_tokens})
     return {"corpus": os.path.abspath(corpus_path),
             "corpus_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "seed": seed, "prompt_tokens": "%d:%d uniform" % tuple(prompt_range),
             "max_tokens": "%d:%d uniform" % tuple(output_range), "tokenizer": tok.describe(),
-            "tokens_per_word": round(tok.tokens_per_word, 4), "requests": requests}
+            "tokens_per_word": round(tok.tokens_per_word, 4), "shared_prefix": prefix, "requests": requests}
 
 
 def load_prompts(workload):
     text = open(workload["corpus"], encoding="utf-8", errors="replace").read()
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != workload["corpus_sha256"]:
         sys.exit(f"corpus {workload['corpus']} differs from the one the workload was made from")
-    return [text[r["char_start"]:r["char_end"]] for r in workload["requests"]]
+    p = workload.get("shared_prefix")
+    head = text[p["char_start"]:p["char_end"]] + PREFIX_JOIN if p else ""
+    return [head + text[r["char_start"]:r["char_end"]] for r in workload["requests"]]
 
 
 def send(url, body, t_origin, rec):
@@ -348,6 +367,9 @@ def main():
     ap.add_argument("--num-requests", type=int, default=40)
     ap.add_argument("--prompt-tokens", type=parse_range, default=[100, 700], help="N or A:B uniform (default 100:700)")
     ap.add_argument("--max-tokens", type=parse_range, default=[64, 256], help="N or A:B uniform (default 64:256)")
+    ap.add_argument("--shared-prefix-tokens", type=int, default=0,
+                    help="every prompt opens with the same slice of about this many tokens (a system prompt), "
+                         "its own part drawn from --prompt-tokens as without it (default 0: none)")
     ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--tokenizer", choices=["server", "words"], default="server",
                     help="measure prompt lengths with --tokenizer-url's /tokenize (default) or estimate from words")
@@ -378,7 +400,8 @@ def main():
         except Exception as e:
             print(f"no /tokenize at {tok_url} ({e}); prompt lengths estimated from words", file=sys.stderr)
             tok = Tokenizer(None, args.tokens_per_word)
-        workload = build_workload(args.corpus, args.num_requests, args.prompt_tokens, args.max_tokens, args.seed, tok)
+        workload = build_workload(args.corpus, args.num_requests, args.prompt_tokens, args.max_tokens, args.seed, tok,
+                                  args.shared_prefix_tokens)
     if args.write_workload:
         json.dump(workload, open(args.write_workload, "w"), indent=1)
         if not args.url:

@@ -23,6 +23,7 @@
 #   --runs N (2)  --seed N (1)  --servers LIST (ours,llama-server)  --ours BIN (build/rbees-workerd)
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
 #   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
+#   --shared-prefix N (0) every prompt opens with the same slice of about N tokens (a system prompt)
 #   --ours-args "ARGS" (none: ours with its defaults) extra options for rbees-workerd serve, recorded in meta.json
 #   --ours-baseline BIN  another build of ours, run as server `ours-baseline` with the same options (the
 #       servers then default to ours,ours-baseline: this build against that one, no llama-server)
@@ -32,7 +33,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
 device=cpu threads=2 clients=1,4,8,16 rates='' slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
-out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0
+out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0 prefix=0
 while [ $# -gt 0 ]; do
   case "$1" in
   --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;; --rates) rates=$2 ;;
@@ -40,9 +41,9 @@ while [ $# -gt 0 ]; do
   --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --ours) ours=$2 ;;
   --servers) servers=$2 servers_given=1 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
-  --ours-args) ours_args=$2 ;;
+  --ours-args) ours_args=$2 ;; --shared-prefix) prefix=$2 ;;
   --ours-baseline) ours_base=$2 ;;
-  -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
@@ -121,7 +122,8 @@ tok_server=${names[0]}
 echo "(measures the prompts only)" >>"$out/commands.txt"
 start_server "$tok_server" 1 "$out/tokenizer-server.log" || exit 1
 python3 "$here/bench/serve_bench.py" --tokenizer-url "http://127.0.0.1:$port" --num-requests "$nreq" \
-  --prompt-tokens "$ptok" --max-tokens "$otok" --seed "$seed" --corpus "$corpus" --write-workload "$out/workload.json"
+  --prompt-tokens "$ptok" --max-tokens "$otok" --seed "$seed" --corpus "$corpus" --shared-prefix-tokens "$prefix" \
+  --write-workload "$out/workload.json"
 rc=$?
 stop_server
 [ $rc = 0 ] || exit 1
@@ -176,7 +178,7 @@ for r in $(seq 1 "$runs"); do
         stop_server
       done
     done
-  else
+  elif [ ${#levels[@]} -gt 0 ]; then
     for name in "${names[@]}"; do
       start_server "$name" "$slots" "$out/$name-r$r.log" || continue
       for c in "${levels[@]}"; do bench_point "$name" "$c" "$r"; done

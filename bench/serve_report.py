@@ -100,12 +100,19 @@ def header(meta, raw):
         f"Model `{os.path.basename(meta['model'])}`, {meta['threads']} threads, {slots}, "
         f"{meta['ctx_per_slot']} tokens of context per slot ({sides}). "
         f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
-        f"{os.path.basename(w['corpus'])}; prompts {w['prompt_tokens']} tokens "
+        f"{os.path.basename(w['corpus'])}{opening(w)}; prompts {w['prompt_tokens']} tokens "
         f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "
         f"{raw['mode']['temperature']}, seed {w['seed']}; {loops(meta)}, streaming /v1/completions; {stat}. "
         "TPOT = (latency - TTFT) / (output tokens - 1); ITL: every gap between streamed tokens. "
         f"{ratio} (above 1 is better for rates, worse for times).",
     ])
+
+
+def opening(w):
+    """The shared opening of every prompt, where the workload has one."""
+    p = w.get("shared_prefix")
+    return (f", after the same opening slice of {p['tokens']} tokens (a blank line between; the own part's "
+            "length below excludes it)") if p else ""
 
 
 def loops(meta):
