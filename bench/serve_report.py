@@ -141,6 +141,11 @@ def table(meta, runs, open_loop=False):
             mo, ma = median(vo), median(va)
             r = f"{mo / ma:.2f}" if mo is not None and ma else "-"
             rows.append(f"| {c} | {label} | {cell(vo, digits)} | {cell(va, digits)} | {r} |")
+        if any(raw["workload"].get("shared_prefix") for n in (OURS, other) for _, raw in runs.get((n, point), [])):
+            # A shared opening's reuse, as each server reports it (usage.prompt_tokens_details).
+            share = lambda side: [100.0 * s["cached_tokens"] / s["prompt_tokens"] for s in side if s["prompt_tokens"]]
+            co, ca = share(o), share(a)
+            rows.append(f"| {c} | prompt tokens from cache, % | {cell(co, 1)} | {cell(ca, 1)} | |")
         errs = [sum(s["errors"] for s in side) for side in (o, a)]
         if any(errs):
             rows.append(f"| {c} | errors (all runs) | {errs[0]} | {errs[1]} | |")
