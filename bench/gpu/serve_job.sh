@@ -26,6 +26,7 @@
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
 # llama-batched-bench with the anchor), TRACE64=1 (after step 3's defaults: one 64-client run of ours with --step-trace, into trace/),
 # RATES="4,8" (after step 2: open-loop points at these request rates on 64 slots, into serve-open/),
+# PREFIX=N (then: 64 clients, every prompt opening with the same ~N tokens, into serve-shared-prefix/),
 # OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
 # fall back from a default that failed the GPU tests).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
@@ -128,6 +129,18 @@ if [ -n "${RATES:-}" ]; then
     --out "$R/serve-open" >"$R/serve-open-bench.log" 2>&1
   el "open-loop bench rc=$?"
   tail -n 30 "$R/serve-open-bench.log"
+  pack
+fi
+
+if [ -n "${PREFIX:-}" ]; then
+  # Every prompt opens with the same slice of about PREFIX tokens (a system prompt), 64 clients.
+  mkdir -p "$R/serve-shared-prefix"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
+    --clients 64 --shared-prefix "$PREFIX" --prompt-tokens 100:500 --ctx-per-slot 1536 --num-requests 160 \
+    --runs "$runs" --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 \
+    --out "$R/serve-shared-prefix" >"$R/serve-prefix-bench.log" 2>&1
+  el "shared-prefix bench rc=$?"
+  tail -n 30 "$R/serve-prefix-bench.log"
   pack
 fi
 
