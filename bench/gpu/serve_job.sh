@@ -80,7 +80,7 @@ ours=build-cuda/rbees-workerd
 # What is done so far, for a poll to fetch.
 pack() {
   cp "$0" "$R/serve_job.sh" 2>/dev/null
-  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu attention prefill serve serve-extra trace serve-g* serve256 constrained profile \
+  (cd "$R" && tar czf results.tgz.part --ignore-failed-read $(ls -d gpu attention prefill serve serve-* trace serve256 constrained profile \
     master.log build.log anchor-build.log gpu-tests.log serve_job.sh 2>/dev/null) && mv results.tgz.part results.tgz)
 }
 
@@ -109,24 +109,29 @@ if [ -f bench/gpu/constrained_job.sh ] && [ -z "${SKIP_CONSTRAINED:-}" ]; then
   tail -n 12 "$R/constrained/console.txt"
   pack
 fi
-mkdir -p "$R/serve"
+# bench/serve_bench.sh on this machine's model, builds and corpus: FOLDER (under $R) and LOG (under $R),
+# then the benchmark's own options. The 64-client points share the serving benchmark's workload.
+gpu_serve() {
+  local dir=$1 log=$2
+  shift 2
+  mkdir -p "$R/$dir"
+  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours "$ours" \
+    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/$dir" "$@" >"$R/$log" 2>&1
+}
+w64=(--prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160)
 [ -n "${SKIP_SERVE:-}" ] && CLIENTS=none
 servers=ours,llama-server
 [ -z "${SKIP_ANCHOR:-}" ] || servers=ours
-[ "${CLIENTS:-}" = none ] || bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
-  --clients ${CLIENTS:-64,16} --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" \
-  --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve" >"$R/serve-bench.log" 2>&1
+[ "${CLIENTS:-}" = none ] || gpu_serve serve serve-bench.log --servers $servers --clients "${CLIENTS:-64,16}" "${w64[@]}" \
+  --runs "$runs" --ours-args "${OURS_ARGS:-}"
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
 
 if [ -n "${RATES:-}" ]; then
   # Open loop: requests arriving at each rate (Poisson) on 64 slots, whatever is still running.
-  mkdir -p "$R/serve-open"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
-    --clients '' --slots 64 --rates "$RATES" --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 \
-    --runs "$runs" --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 \
-    --out "$R/serve-open" >"$R/serve-open-bench.log" 2>&1
+  gpu_serve serve-open serve-open-bench.log --servers $servers --clients '' --slots 64 --rates "$RATES" "${w64[@]}" \
+    --runs "$runs" --ours-args "${OURS_ARGS:-}"
   el "open-loop bench rc=$?"
   tail -n 30 "$R/serve-open-bench.log"
   pack
@@ -134,11 +139,8 @@ fi
 
 if [ -n "${PREFIX:-}" ]; then
   # Every prompt opens with the same slice of about PREFIX tokens (a system prompt), 64 clients.
-  mkdir -p "$R/serve-shared-prefix"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers $servers \
-    --clients 64 --shared-prefix "$PREFIX" --prompt-tokens 100:500 --ctx-per-slot 1536 --num-requests 160 \
-    --runs "$runs" --ours-args "${OURS_ARGS:-}" --corpus .carry/war-and-peace.txt --machine nvidia-h200 \
-    --out "$R/serve-shared-prefix" >"$R/serve-prefix-bench.log" 2>&1
+  gpu_serve serve-shared-prefix serve-prefix-bench.log --servers $servers --clients 64 --shared-prefix "$PREFIX" \
+    --prompt-tokens 100:500 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "${OURS_ARGS:-}"
   el "shared-prefix bench rc=$?"
   tail -n 30 "$R/serve-prefix-bench.log"
   pack
@@ -207,10 +209,7 @@ pack
 if [ -n "${EXTRA:-}" ]; then
   # Ours alone at 64 clients with other options (EXTRA, e.g. "--decode-buckets off"): an A/B against
   # step 2's defaults on the same machine.
-  mkdir -p "$R/serve-extra"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
-    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "$EXTRA" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-extra" >"$R/serve-extra.log" 2>&1
+  gpu_serve serve-extra serve-extra.log --servers ours --clients 64 "${w64[@]}" --runs "$runs" --ours-args "$EXTRA"
   el "extra ($EXTRA) rc=$?"
   tail -n 12 "$R/serve-extra.log"
   pack
@@ -246,10 +245,7 @@ done
 if [ -z "${SKIP_PROFILE:-}" ]; then
   # Where the steps' device time goes, op by op. Each op is waited for alone: the throughput of this
   # run is not a figure.
-  mkdir -p "$R/profile"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
-    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 --ours-args "--profile-ops" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/profile" >"$R/profile/console.txt" 2>&1
+  gpu_serve profile profile/console.txt --servers ours --clients 64 "${w64[@]}" --runs 1 --ours-args "--profile-ops"
   el "profile rc=$?"
   grep -h "engine_op_profile\|engine_totals" "$R"/profile/*.log | cut -c1-2000
   pack
@@ -259,11 +255,8 @@ fi
 for v in ${VARIANTS:-"4096:0"}; do
   [ "$v" = none ] && break
   g=${v%%:*} c=${v##*:}
-  mkdir -p "$R/serve-g$g-c$c"
-  bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours $ours --servers ours \
-    --clients 64 --prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160 --runs 1 \
-    --ours-args "--max-graph-tokens $g --prefill-chunk $c" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/serve-g$g-c$c" >"$R/serve-g$g-c$c.log" 2>&1
+  gpu_serve "serve-g$g-c$c" "serve-g$g-c$c.log" --servers ours --clients 64 "${w64[@]}" --runs 1 \
+    --ours-args "--max-graph-tokens $g --prefill-chunk $c"
   el "variant graph $g chunk $c rc=$?"
   tail -n 12 "$R/serve-g$g-c$c.log"
 done
