@@ -240,6 +240,9 @@ class LlamaModel {
   const ForwardTimings& timings() const { return timings_; }
   // The first node of the last graph built: where ggml's CUDA backend keys that graph's CUDA graph.
   const ggml_tensor* graph_first_node() const;
+  // The last graph built on the current lane, for reading its nodes' order (which ggml's GPU
+  // backends fuse by: only neighbouring nodes); null before the first pass.
+  const ggml_cgraph* last_graph() const { return graph_.gf; }
   // Bytes of compute buffers over every backend: the general lane's, or padded decode steps' own
   // (their lane, see use_lane); 0 for a lane not created.
   size_t compute_buffer_bytes(bool decode_lane = false) const;
