@@ -12,7 +12,8 @@
 #      PREFILL_TOKENS' lengths, default 2048, in one chunk), for each PREFILL_OPTS entry
 #      ("label:options;...", default "defaults:"),
 #   6. ours alone at 64 clients with other graph and chunk sizes (VARIANTS),
-#   7. ours at 256 clients with SEQS (160) slots.
+#   7. ours at 256 clients with SEQS (160) slots,
+#   8. other traffic against llama-server: open loop at RATES, a shared opening of PREFIX tokens.
 # Shorter sessions: GRAPHS, CLIENTS, VARIANTS (graph:chunk pairs), SKIP_160=1, SKIP_PROFILE=1,
 # SKIP_ANCHOR=1 (ours alone in step 2, no anchor build: for a session that compares ours with itself),
 # EXTRA="OPTIONS" (after step 3's defaults: ours alone at 64 clients with those serve options, an A/B),
@@ -25,8 +26,8 @@
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
 # llama-batched-bench with the anchor), TRACE64=1 (after step 3's defaults: one 64-client run of ours with --step-trace, into trace/),
-# RATES="4,8" (after step 2: open-loop points at these request rates on 64 slots, into serve-open/),
-# PREFIX=N (then: 64 clients, every prompt opening with the same ~N tokens, into serve-shared-prefix/),
+# RATES="4,8" (step 8: open-loop points at these request rates on 64 slots, into serve-open/),
+# PREFIX=N (step 8: 64 clients, every prompt opening with the same ~N tokens, into serve-shared-prefix/),
 # OURS_ARGS="OPTIONS" (ours' serve options in steps 2 and 3, e.g. to
 # fall back from a default that failed the GPU tests).
 # Progress: /tmp/gpu/master.log; /tmp/gpu/results.tgz holds what is done so far after each step and
@@ -127,24 +128,6 @@ servers=ours,llama-server
 el "serve bench rc=$?"
 tail -n 30 "$R/serve-bench.log"
 pack
-
-if [ -n "${RATES:-}" ]; then
-  # Open loop: requests arriving at each rate (Poisson) on 64 slots, whatever is still running.
-  gpu_serve serve-open serve-open-bench.log --servers $servers --clients '' --slots 64 --rates "$RATES" "${w64[@]}" \
-    --runs "$runs" --ours-args "${OURS_ARGS:-}"
-  el "open-loop bench rc=$?"
-  tail -n 30 "$R/serve-open-bench.log"
-  pack
-fi
-
-if [ -n "${PREFIX:-}" ]; then
-  # Every prompt opens with the same slice of about PREFIX tokens (a system prompt), 64 clients.
-  gpu_serve serve-shared-prefix serve-prefix-bench.log --servers $servers --clients 64 --shared-prefix "$PREFIX" \
-    --prompt-tokens 100:500 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "${OURS_ARGS:-}"
-  el "shared-prefix bench rc=$?"
-  tail -n 30 "$R/serve-prefix-bench.log"
-  pack
-fi
 
 if [ -n "${IDENTICAL:-}" ]; then
   # The identical-prompt figures (single stream against llama-bench, aggregate decode against
@@ -266,5 +249,24 @@ pack
 [ -n "${SKIP_160:-}" ] || serve256 "ours-${SEQS:-160}seqs" --max-seqs "${SEQS:-160}"
 grep -h engine_totals "$R"/serve/*.log "$R"/serve-extra/*.log "$R"/serve-g*/*.log "$R"/serve256/ours-*.log | cut -c1-600
 pack
+
+# Last, for what time is left: other kinds of traffic against llama-server.
+if [ -n "${RATES:-}" ]; then
+  # Open loop: requests arriving at each rate (Poisson) on 64 slots, whatever is still running.
+  gpu_serve serve-open serve-open-bench.log --servers $servers --clients '' --slots 64 --rates "$RATES" "${w64[@]}" \
+    --runs "$runs" --ours-args "${OURS_ARGS:-}"
+  el "open-loop bench rc=$?"
+  tail -n 30 "$R/serve-open-bench.log"
+  pack
+fi
+
+if [ -n "${PREFIX:-}" ]; then
+  # Every prompt opens with the same slice of about PREFIX tokens (a system prompt), 64 clients.
+  gpu_serve serve-shared-prefix serve-prefix-bench.log --servers $servers --clients 64 --shared-prefix "$PREFIX" \
+    --prompt-tokens 100:500 --ctx-per-slot 1536 --num-requests 160 --runs "$runs" --ours-args "${OURS_ARGS:-}"
+  el "shared-prefix bench rc=$?"
+  tail -n 30 "$R/serve-prefix-bench.log"
+  pack
+fi
 el "done"
 touch "$R/ALLDONE"
