@@ -37,6 +37,7 @@
 
 #include "core/device.hpp"
 #include "ops/attention.hpp"
+#include "ops/decode_attention.hpp"
 
 namespace {
 
@@ -320,6 +321,8 @@ void streams_case(ggml_backend_t backend, const Dims& d, int s, int r, int cells
 
 // One query per stream for s streams of lengths spread evenly from lmin to lmax cells, over windows
 // of whole homes (a decode step's stable shape) and over the longest length rounded up to a key tile.
+// On a CPU, also through ops::decode_attention_cpu over whole homes, the op a CPU's decode steps
+// take (`cpu-op`).
 void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lmax, int home, int reps) {
   Inputs in(backend, d, s * home, s);
   const ops::AttentionParams p = in.params();
@@ -329,7 +332,10 @@ void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lma
   for (int j = 0; j < s; ++j) cells += len[static_cast<size_t>(j)] = lmin + (s > 1 ? (lmax - lmin) * j / (s - 1) : 0);
   const double flops = 4.0 * hd * d.heads * cells;
   std::vector<float> ref;
-  for (const int window : {home, round_up(lmax, kKeyTile)}) {
+  const bool cpu = ggml_backend_is_cpu(backend);
+  for (const int variant : {0, 1, 2}) {
+    if (variant == 2 && !cpu) break;
+    const int window = variant == 1 ? round_up(lmax, kKeyTile) : home;
     MaskInput mask;
     Case c(backend, [&](ggml_context* ctx) {
       ggml_tensor* q = in.queries(ctx, 1, s, 1, 0);
@@ -338,12 +344,15 @@ void spread_case(ggml_backend_t backend, const Dims& d, int s, int lmin, int lma
       mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, window, 1, 1, s);
       ggml_set_input(mask.t);
       mask.values = mask_rows(window, len);
+      if (variant == 2) return ops::decode_attention_cpu(ctx, ggml_scale(ctx, q, p.scale), k, v, mask.t);
       return ops::attention(ctx, q, k, v, mask.t, p);
     });
     mask.upload();
     const Stats st = stats(c.time(reps));
     const std::vector<float> out = c.output();
-    print(window == home ? "homes" : "longest",
+    print(variant == 0   ? "homes"
+          : variant == 1 ? "longest"
+                         : "cpu-op",
           std::to_string(s) + " streams, " + std::to_string(lmin) + "-" + std::to_string(lmax) + " cells, window " +
               std::to_string(window),
           st, flops, ref.empty() ? 0.0 : max_diff(out, ref));

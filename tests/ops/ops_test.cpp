@@ -24,7 +24,7 @@ namespace {
 // Builds a one-output graph in its own context, uploads the inputs, computes on the CPU.
 class GraphRunner {
  public:
-  GraphRunner() : cpu_(core::find_device("cpu"), 1) {
+  explicit GraphRunner(int threads = 1) : cpu_(core::find_device("cpu"), threads) {
     ctx_ = ggml_init({ggml_tensor_overhead() * 64 + ggml_graph_overhead(), nullptr, true});
   }
   ~GraphRunner() {
@@ -254,18 +254,20 @@ TEST(Attention, FlashPathMatchesDefinition) {
 // pieces), against the definition: a head size that is no multiple of 16, grouped heads, holes in the
 // masks, two queries per stream with their own masks, and a placeholder stream whose queries see one
 // cell; keys and values in F16 and in F32.
-void check_decode_attention(ggml_type kv_type) {
-  constexpr int hd = 48, n_head = 4, n_head_kv = 2, window = 37, nq = 2, n_streams = 3;
+// `sharp` scales the queries: at 40 a row's scores span more than the 87 below its greatest where e^x
+// underflows. `threads` computes the op on that many threads.
+void check_decode_attention(ggml_type kv_type, int hd = 48, int window = 37, int threads = 1, float sharp = 1.0f) {
+  constexpr int n_head = 4, n_head_kv = 2, nq = 2, n_streams = 3;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::vector<float> q(hd * n_head * nq * n_streams), k(hd * n_head_kv * window * n_streams), v(k.size());
-  for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.37 * i) * scale;
+  for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.37 * i) * scale * sharp;
   for (size_t i = 0; i < k.size(); ++i) k[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(std::sin(0.11 * i + 1)));
   for (size_t i = 0; i < v.size(); ++i) v[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(std::cos(0.07 * i) - 0.2f));
   // Row (s, t) of the mask: stream 0 has holes, stream 1 sees everything (query 1: the first ten
   // cells), stream 2 sees cell 0 only.
   std::vector<ggml_fp16_t> mask(window * nq * n_streams, ggml_fp32_to_fp16(-INFINITY));
   auto open = [&](int s, int t, int c) { mask[(s * nq + t) * window + c] = ggml_fp32_to_fp16(0.0f); };
-  for (int c = 0; c < 30; ++c) {
+  for (int c = 0; c < window - 7; ++c) {
     if (c % 7 != 3) open(0, 0, c);
     if (c % 5 != 1) open(0, 1, c);
   }
@@ -278,7 +280,7 @@ void check_decode_attention(ggml_type kv_type) {
   for (size_t i = 0; i < v.size(); ++i) v16[i] = ggml_fp32_to_fp16(v[i]);
   const bool f16 = kv_type == GGML_TYPE_F16;
 
-  GraphRunner g;
+  GraphRunner g(threads);
   ggml_tensor* qt = g.input(GGML_TYPE_F32, {hd, n_head, nq, n_streams});
   ggml_tensor* kt = g.input(kv_type, {hd, n_head_kv, window, n_streams});
   ggml_tensor* vt = g.input(kv_type, {hd, n_head_kv, window, n_streams});
@@ -326,14 +328,24 @@ TEST(DecodeAttention, MatchesDefinitionWithF16Cells) {
 TEST(DecodeAttention, MatchesDefinitionWithF32Cells) {
   check_decode_attention(GGML_TYPE_F32);
 }
+// A head size with a part under sixteen elements, rows of several blocks of cells and of sixteen-lane
+// sums with a remainder, scores spread past e^x's underflow, and the units shared out over two and
+// three threads.
+TEST(DecodeAttention, MatchesDefinitionOverLongRowsOddHeadSizesAndThreads) {
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    check_decode_attention(GGML_TYPE_F16, 40, 150, threads, 1.0f);
+    check_decode_attention(GGML_TYPE_F16, 64, 101, threads, 40.0f);
+  }
+}
 
 // A query's result is the same floats whatever else the op computes beside it: the stream's place
-// among others and the window's length (cells past the mask) change nothing. The engine relies on
+// among others, the window's length (cells past the mask) and the threads change nothing. The engine relies on
 // this for a token to attend alike alone and in a batch.
 TEST(DecodeAttention, AQuerysResultDoesNotDependOnTheOtherStreamsOrTheWindow) {
   constexpr int hd = 48, nh = 6;
   // Stream `which` of `ns` holds the same query and cells in every call; the others differ.
-  auto run = [&](int ns, int which, int window) {
+  auto run = [&](int ns, int which, int window, int threads = 1) {
     std::vector<float> q(hd * nh * ns);
     std::vector<ggml_fp16_t> k(hd * nh * window * ns), v(k.size()), m(window * ns, ggml_fp32_to_fp16(-INFINITY));
     for (int s = 0; s < ns; ++s) {
@@ -347,7 +359,7 @@ TEST(DecodeAttention, AQuerysResultDoesNotDependOnTheOtherStreamsOrTheWindow) {
       }
       for (int c = 0; c < 45; ++c) m[s * window + c] = ggml_fp32_to_fp16(0.0f);
     }
-    GraphRunner g;
+    GraphRunner g(threads);
     ggml_tensor* qt = g.input(GGML_TYPE_F32, {hd, nh, 1, ns});
     ggml_tensor* kt = g.input(GGML_TYPE_F16, {hd, nh, window, ns});
     ggml_tensor* vt = g.input(GGML_TYPE_F16, {hd, nh, window, ns});
@@ -358,6 +370,9 @@ TEST(DecodeAttention, AQuerysResultDoesNotDependOnTheOtherStreamsOrTheWindow) {
   const auto alone = run(1, 0, 256);
   EXPECT_EQ(run(5, 3, 256), alone);
   EXPECT_EQ(run(3, 1, 512), alone);
+  // Nor the threads the units are shared out over, nor how many heads a unit holds.
+  EXPECT_EQ(run(5, 3, 256, 2), alone);
+  EXPECT_EQ(run(2, 1, 256, 3), alone);
 }
 
 }  // namespace
