@@ -154,12 +154,12 @@ void compute(ggml_tensor* dst, int ith, int nth, void* /*userdata*/) {
   const int64_t window = k->ne[2];
   const int64_t group = n_head / n_head_kv;
   // A unit of work is one query's cells for a range of key/value heads: each cell's row of those heads
-  // is read once, in cache order, for all their query heads. Queries are split by heads only when
-  // there are fewer of them than threads. The units go to the threads in runs of about equal cost
+  // is read once, in cache order, for all their query heads. Queries are split by heads when there
+  // are fewer than four of them a thread. The units go to the threads in runs of about equal cost
   // (open cells): a step's streams differ in length by up to the whole window, and units dealt
   // round-robin left one thread with most of the work.
   const int64_t rows = n_queries * n_streams;
-  const int64_t head_parts = std::min<int64_t>(n_head_kv, std::max<int64_t>(1, (4 * nth + rows - 1) / rows));
+  const int64_t head_parts = std::min<int64_t>(n_head_kv, std::max<int64_t>(1, (int64_t{4} * nth + rows - 1) / rows));
   const int64_t n_units = rows * head_parts;
   auto mask_row = [&](int64_t r) {
     return reinterpret_cast<const uint16_t*>(static_cast<const char*>(mask->data) + r % n_queries * mask->nb[1] +
