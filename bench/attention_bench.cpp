@@ -216,6 +216,25 @@ void chunk_case(ggml_backend_t backend, const Dims& d, int n, int base, int reps
   print("whole", "chunk " + std::to_string(n) + " after " + std::to_string(base) + ", window " + std::to_string(window),
         sw, flops, 0.0);
 
+  if (ggml_backend_is_cpu(backend)) {
+    // The CPU's own op, which takes prompt pieces under ops::kCpuTiledAttentionQueries tokens.
+    MaskInput op_mask;
+    Case op(backend, [&](ggml_context* ctx) {
+      ggml_tensor* q = ggml_cont(ctx, in.queries(ctx, n, 1, 0, 0));
+      ggml_tensor* k = in.cells(ctx, in.k, window, 1, 0, 0);
+      ggml_tensor* v = in.cells(ctx, in.v, window, 1, 0, 0);
+      op_mask.t = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, window, n, 1, 1);
+      ggml_set_input(op_mask.t);
+      op_mask.values = mask_rows(window, open);
+      return ops::decode_attention_cpu(ctx, ggml_scale(ctx, q, p.scale), k, v, op_mask.t);
+    });
+    op_mask.upload();
+    const Stats so = stats(op.time(reps));
+    print("cpu-op",
+          "chunk " + std::to_string(n) + " after " + std::to_string(base) + ", window " + std::to_string(window), so,
+          flops, max_diff(op.output(), ref));
+  }
+
   const int h = (n + 1) / 2;
   const int rows = round_up(h, kMaskRows);
   MaskInput halves_mask;
