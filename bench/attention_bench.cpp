@@ -43,8 +43,9 @@ namespace {
 
 namespace ops = rbees::ops;
 
-constexpr int kKeyTile = 256;  // ggml's FATTN_KQ_STRIDE: windows are multiples of it
-constexpr int kMaskRows = 64;  // a run's mask rows are padded to this (model/kv_attention.hpp)
+constexpr int kKeyTile = 256;          // ggml's FATTN_KQ_STRIDE: windows are multiples of it
+constexpr int kMaskRows = 64;          // a run's mask rows are padded to this (model/kv_attention.hpp)
+constexpr size_t kCaseTensors = 2048;  // GGML_DEFAULT_GRAPH_SIZE: a case's graph holds no more
 
 int round_up(int n, int to) {
   return (n + to - 1) / to * to;
@@ -61,7 +62,9 @@ struct Dims {
 class Case {
  public:
   Case(ggml_backend_t backend, const std::function<ggml_tensor*(ggml_context*)>& build) : backend_(backend) {
-    ctx_ = ggml_init({ggml_tensor_overhead() * 64 + ggml_graph_overhead(), nullptr, true});
+    // Metadata only (no_alloc): room for the largest case, a few nodes per stream for 64 streams
+    // attended one op each, in one default-sized graph.
+    ctx_ = ggml_init({ggml_tensor_overhead() * kCaseTensors + ggml_graph_overhead(), nullptr, true});
     out_ = build(ctx_);
     gf_ = ggml_new_graph(ctx_);
     ggml_build_forward_expand(gf_, out_);
@@ -180,7 +183,10 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() ? d : std::numeric_limits<double>::infinity();
 }
 
+double worst_diff = 0;  // over every case printed: what --max-diff checks
+
 void print(const char* what, const std::string& shape, const Stats& s, double flops, double diff) {
+  worst_diff = std::max(worst_diff, diff);
   std::printf("%-8s %-34s %9.1f us (%.1f-%.1f)  %7.1f TFLOPS  max diff %.2e\n", what, shape.c_str(), s.median * 1e3,
               s.lo * 1e3, s.hi * 1e3, flops / (s.median * 1e-3) / 1e12, diff);
 }
@@ -420,6 +426,10 @@ int run(int argc, char** argv) {
   app.add_option("--spread", spread,
                  "Full decode steps, S:LMIN:LMAX,...: S streams of LMIN to LMAX cells (empty: none)");
   app.add_option("--home", home, "Cells per home region in the decode cases")->check(CLI::PositiveNumber);
+  double tolerance = -1;
+  app.add_option("--max-diff", tolerance,
+                 "Exit with status 2 when a variant's output differs from its case's first by more than this")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     if (d.heads % d.kv_heads != 0) throw std::invalid_argument("--heads must be a multiple of --kv-heads");
@@ -449,6 +459,11 @@ int run(int argc, char** argv) {
       spread_case(backend, d, s[0], s[1], s[2], home, reps);
     }
     ggml_backend_free(backend);
+    if (tolerance >= 0 && !(worst_diff <= tolerance)) {
+      std::fprintf(stderr, "rbees-attention-bench: outputs differ by %.3e, more than --max-diff %.3e\n", worst_diff,
+                   tolerance);
+      return 2;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rbees-attention-bench: %s\n", e.what());
     return 1;
