@@ -1,5 +1,6 @@
 // The forward graph, in the order of the math.
 #include <cmath>
+#include <vector>
 
 #include "model/llama_model.hpp"
 #include "ops/attention.hpp"
@@ -22,6 +23,28 @@ ggml_tensor* named(ggml_tensor* t, const char* what, int il) {
 ggml_tensor* named(ggml_tensor* t, const char* what) {
   ggml_set_name(t, what);
   return t;
+}
+
+// The attention's parts (stream groups, gathered tokens, runs), each [n_q, rows], as one tensor of
+// their rows in order. Each part is written into its rows once: a chain of concats would copy all
+// the rows before it again at every part, which for a prompt step of several chunks is most of the
+// step's copying. ggml keeps a set's offset under 1 GiB: past that, concats.
+ggml_tensor* join_rows(ggml_context* ctx, const std::vector<ggml_tensor*>& parts) {
+  if (parts.size() == 1) return parts.front();
+  int64_t rows = 0;
+  for (ggml_tensor* p : parts) rows += p->ne[1];
+  ggml_tensor* a = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, parts.front()->ne[0], rows);
+  if (ggml_nbytes(a) >= (size_t{1} << 30)) {
+    a = parts.front();
+    for (size_t i = 1; i < parts.size(); ++i) a = ggml_concat(ctx, a, parts[i], 1);
+    return a;
+  }
+  size_t at = 0;
+  for (ggml_tensor* p : parts) {
+    a = ggml_set_2d_inplace(ctx, a, p, a->nb[1], at);
+    at += ggml_nbytes(p);
+  }
+  return a;
 }
 
 }  // namespace
@@ -176,7 +199,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     const size_t k_es = ggml_element_size(k_all);
     const size_t v_es = ggml_element_size(v_all);
 
-    ggml_tensor* a_s = nullptr;
+    std::vector<ggml_tensor*> parts;  // the attention's rows, part by part in batch order
     if (n_s > 0) {
       // Homes as batches of streams, one per home size: [head_dim, n_head_kv, window, n_streams], one
       // query each, stream j over the home from region first + j * span.
@@ -206,13 +229,15 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         }
         ggml_tensor* ag =
             ggml_reshape_2d(ctx, named(attend(qs, ks, vs, ms, 1), "attend_streams", il), n_q, grp.n_streams);
-        a_s = a_s == nullptr ? ag : ggml_concat(ctx, a_s, ag, 1);
+        parts.push_back(ag);
         first += grp.n_streams;
         mask_first += static_cast<int64_t>(grp.window) * grp.n_streams;
       }
-      if (!shape.attn.streams_in_order) a_s = ggml_get_rows(ctx, a_s, g.token_streams);
+      if (!shape.attn.streams_in_order) {
+        ggml_tensor* a_s = ggml_get_rows(ctx, join_rows(ctx, parts), g.token_streams);
+        parts.assign(1, a_s);
+      }
     }
-    ggml_tensor* a = a_s;
     if (shape.attn.n_gathered > 0) {
       // Sequences that outgrew their regions, batched: each one's cells gathered in position order
       // (padded with its first cell, masked out) as a stream of its own, one query each.
@@ -224,7 +249,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_tensor* vg = ggml_reshape_4d(ctx, ops::gather_rows(ctx, v_all, gathered_cells), hd, c.n_head_kv, w, n_gs);
       ggml_tensor* ag =
           ggml_reshape_2d(ctx, named(attend(qg, kg, vg, g.gathered_mask, 1), "attend_gathered", il), n_q, n_gs);
-      a = a == nullptr ? ag : ggml_concat(ctx, a, ag, 1);
+      parts.push_back(ag);
     }
     for (const AttentionRun& r : shape.attn.runs) {
       if (r.half_rows > 0) {
@@ -246,7 +271,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
         ggml_tensor* ah = ggml_reshape_2d(
             ctx, named(attend(qh, kh, vh, mh, static_cast<int>(h)), "attend_run_halves", il), n_q, 2 * h);
         if (2 * h != r.n_tokens) ah = ggml_view_2d(ctx, ah, n_q, r.n_tokens, ah->nb[1], -r.half_shift * ah->nb[1]);
-        a = a == nullptr ? ah : ggml_concat(ctx, a, ah, 1);
+        parts.push_back(ah);
         continue;
       }
       ggml_tensor* qr = ggml_view_3d(ctx, q, hd, c.n_head, r.n_tokens, q->nb[1], q->nb[2], r.begin * q->nb[2]);
@@ -279,9 +304,10 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
                                                               : "attend_run_span",
                                               il),
                                         n_q, r.n_tokens);
-      a = a == nullptr ? ar : ggml_concat(ctx, a, ar, 1);
+      parts.push_back(ar);
     }
-    a = named(ggml_reshape_3d(ctx, a, hd, c.n_head, n_tokens), "attn_out_before_o", il);
+    ggml_tensor* a =
+        named(ggml_reshape_3d(ctx, join_rows(ctx, parts), hd, c.n_head, n_tokens), "attn_out_before_o", il);
     a = ggml_reshape_2d(ctx, a, n_q, n_tokens);
     a = named(ops::linear(ctx, L.wo, a, L.bo, lin), "attn_block_out", il);
 
