@@ -67,8 +67,9 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
   o.warm_up = true;  // a worker warms up unless told not to
   cmd.add_option_function<std::string>(
          "--warm-up", [&o](const std::string& v) { o.warm_up = v == "on"; },
-         "Before serving, run two prompts of as many tokens together as a step computes and two decode steps, so that "
-         "a device's one-time set-up (on a GPU: the cuBLAS handle, kernels loaded at first use, memory pools) "
+         "Before serving, run two prompts of as many tokens together as a step computes and two decode steps (and on a "
+         "GPU prompts of 100, 300 and 700 tokens alone), so that a device's one-time set-up (on a GPU: the cuBLAS "
+         "handle, kernels loaded at first use, memory pools) "
          "is not paid by the first requests: on, off")
       ->check(CLI::IsMember({"on", "off"}))
       ->default_str("on");

@@ -26,7 +26,7 @@ BatchEngineOptions resolved(BatchEngineOptions o, ModelRuntime& rt) {
 }
 }  // namespace
 
-BatchEngine::BatchEngine(ModelRuntime& runtime, BatchEngineOptions options)
+BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& options)
     : rt_(runtime),
       grammars_(runtime.tokenizer()),
       opts_(resolved(options, runtime)),
@@ -208,6 +208,10 @@ SubmitResult BatchEngine::submit(Request request, std::shared_ptr<Sink> sink) {
   return res;
 }
 
+namespace {
+constexpr int kWarmUpNewTokens = 3;  // a warm-up prompt's token, then two decode steps
+}  // namespace
+
 std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab, int k) {
   std::vector<int32_t> ids(static_cast<size_t>(std::max(n, 0)));
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -220,24 +224,50 @@ std::vector<int32_t> warm_up_prompt(int n, int64_t n_vocab, int k) {
 // with a job that has no sink.
 void BatchEngine::warm_up() {
   const auto start = Clock::now();
-  constexpr int kNewTokens = 3;  // the prompt's token, then two decode steps
   // Two sequences where there are two slots: their decode steps then take the path of several
   // streams, as steps under load do, and their prompts, one step's worth together, attend as runs of
   // the lengths prompt chunks have. Each within one home: a longer prompt would attend over
   // gathered cells, not the path steps take.
   const int n_seqs = std::min(2, opts_.max_seqs);
   const int home = kv_.n_regions() > 1 ? kv_.region_size() * kv_.max_span() : kv_.size();
-  const int n =
-      std::min({std::min(opts_.prefill_chunk, rt_.model().max_graph_tokens()) / n_seqs, home, limit_}) - kNewTokens;
+  const int n = std::min({std::min(opts_.prefill_chunk, rt_.model().max_graph_tokens()) / n_seqs, home, limit_}) -
+                kWarmUpNewTokens;
   if (n < 1) return;
+  int steps = run_warm_up(std::vector<int>(static_cast<size_t>(n_seqs), n), 0);
+  const bool gpu = !rt_.devices().front()->is_cpu();
+  const std::vector<int> alone =
+      opts_.warm_up_alone.value_or(gpu ? std::vector<int>{100, 300, 700} : std::vector<int>{});
+  int k = n_seqs;
+  for (int length : alone) {
+    if (length < 1 || length + kWarmUpNewTokens > std::min(home, limit_)) continue;  // no room: not a step's shape
+    steps += run_warm_up({length}, k++);
+  }
+  blocks_.drop_unused_cached();
+  steps_ = 0;
+  totals_ = {};
+  prompt_tokens_total_ = 0;
+  preemptions_total_ = 0;
+  output_.reset_totals();
+  log::info("warm_up", "prompts and their first tokens ran before serving",
+            {{"sequences", n_seqs},
+             {"prompt_tokens_each", n},
+             {"prompts_alone", k - n_seqs},
+             {"steps", steps},
+             {"ms", ms_between(start, Clock::now())}});
+}
+
+// The warm-up's jobs, prompts of these lengths together (the k-th from first_k), run through the
+// scheduler's own steps until they end; returns the steps taken. Their jobs have no sink.
+int BatchEngine::run_warm_up(const std::vector<int>& lengths, int first_k) {
   sampling::SamplingParams greedy;
   greedy.temperature = 0.0f;
-  for (int k = 0; k < n_seqs; ++k) {
+  int k = first_k;
+  for (int n : lengths) {
     auto job = std::make_unique<Job>();
     job->submitted = Clock::now();
-    // Prompts that differ from their first token: one does not wait for the other's prefix.
-    job->seq = std::make_unique<Sequence>(warm_up_prompt(n, rt_.model().n_vocab(), k), greedy, rt_.tokenizer(),
-                                          continuation_limits(n, kNewTokens, limit_, true, {}));
+    // Prompts that differ from their first token: one does not wait for another's prefix.
+    job->seq = std::make_unique<Sequence>(warm_up_prompt(n, rt_.model().n_vocab(), k++), greedy, rt_.tokenizer(),
+                                          continuation_limits(n, kWarmUpNewTokens, limit_, true, {}));
     job->max_new_tokens = job->seq->max_new_tokens();
     ++n_queued_;
     waiting_.push_back(std::move(job));
@@ -253,15 +283,7 @@ void BatchEngine::warm_up() {
   for (auto& j : running_) finish(*j, FinishReason::cancelled);
   waiting_.clear();
   running_.clear();
-  blocks_.drop_unused_cached();
-  steps_ = 0;
-  totals_ = {};
-  prompt_tokens_total_ = 0;
-  preemptions_total_ = 0;
-  output_.reset_totals();
-  log::info(
-      "warm_up", "prompts and their first tokens ran before serving",
-      {{"sequences", n_seqs}, {"prompt_tokens_each", n}, {"steps", steps}, {"ms", ms_between(start, Clock::now())}});
+  return steps;
 }
 
 void BatchEngine::abandon(const Failure& failure, const std::string& reason) {
