@@ -61,13 +61,8 @@ TEST(AttentionParts, EachPromptRunIsWrittenOnceIntoOneTensor) {
   KvCache kv = m.create_kv_cache(1024, GGML_TYPE_F16);
   kv.set_regions(4);
   // Three prompts in one pass: three runs a layer.
-  Batch p;
-  std::vector<int32_t> next_pos(3);
-  for (int32_t s = 0; s < 3; ++s) {
-    const int32_t len = 40 + 30 * s;
-    for (int32_t i = 0; i < len; ++i) p.add((7 * i + 11 * s + 1) % m.n_vocab(), i, s, i + 1 == len);
-    next_pos[static_cast<size_t>(s)] = len;
-  }
+  std::vector<int32_t> next_pos;
+  const Batch p = staggered_prompts(3, m.n_vocab(), next_pos);
   m.forward(p, kv);
   ASSERT_NE(m.last_graph(), nullptr);
   Parts got = count(m.last_graph());

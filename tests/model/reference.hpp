@@ -141,6 +141,19 @@ inline Batch prompt_batch(const std::vector<int32_t>& ids, int32_t seq = 0, int3
 }
 
 // The device the model tests run on: the CPU unless RBEES_TEST_DEVICE names another ("cuda:0").
+// Prompts of 40, 70, 100, ... tokens for sequences 0 to n_seqs - 1 in one batch, each wanting the
+// logits of its last token: several runs in one pass. next_pos gets each sequence's next position.
+inline Batch staggered_prompts(int n_seqs, int64_t n_vocab, std::vector<int32_t>& next_pos) {
+  Batch b;
+  next_pos.assign(static_cast<size_t>(n_seqs), 0);
+  for (int32_t s = 0; s < n_seqs; ++s) {
+    const int32_t len = 40 + 30 * s;
+    for (int32_t i = 0; i < len; ++i) b.add(static_cast<int32_t>((7 * i + 11 * s + 1) % n_vocab), i, s, i + 1 == len);
+    next_pos[static_cast<size_t>(s)] = len;
+  }
+  return b;
+}
+
 inline core::Device test_device() {
   const char* want = std::getenv("RBEES_TEST_DEVICE");
   return core::Device(core::find_device(want != nullptr ? want : "cpu"), 1);
