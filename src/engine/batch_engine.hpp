@@ -88,8 +88,9 @@ struct BatchEngineOptions {
   bool warm_up = false;
   // Then prompts of these lengths, each alone with its decode steps: a GPU loads a kernel at its
   // first launch, and the products and attention of a short step launch other kernels than a full
-  // one's (a worker's first lone short prompt took 50 ms on an H200 where 10 were due). Unset: 100,
-  // 300 and 700 tokens on a GPU, none on a CPU, whose kernels are all loaded with the program.
+  // one's (a worker's first lone short prompt took 50 ms on an H200, about 10 at its prompt rate).
+  // Unset: 100, 300 and 700 tokens on a GPU, none on a CPU, whose kernels are all loaded with the
+  // program.
   std::optional<std::vector<int>> warm_up_alone;
 };
 

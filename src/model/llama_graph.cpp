@@ -31,14 +31,15 @@ ggml_tensor* named(ggml_tensor* t, const char* what) {
 // step's copying. ggml keeps a set's offset under 1 GiB: past that, concats.
 ggml_tensor* join_rows(ggml_context* ctx, const std::vector<ggml_tensor*>& parts) {
   if (parts.size() == 1) return parts.front();
-  int64_t rows = 0;
-  for (ggml_tensor* p : parts) rows += p->ne[1];
-  ggml_tensor* a = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, parts.front()->ne[0], rows);
-  if (ggml_nbytes(a) >= (size_t{1} << 30)) {
-    a = parts.front();
+  size_t bytes = 0;
+  for (ggml_tensor* p : parts) bytes += ggml_nbytes(p);
+  if (bytes >= (size_t{1} << 30)) {
+    ggml_tensor* a = parts.front();
     for (size_t i = 1; i < parts.size(); ++i) a = ggml_concat(ctx, a, parts[i], 1);
     return a;
   }
+  const int64_t width = parts.front()->ne[0];
+  ggml_tensor* a = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, width, static_cast<int64_t>(bytes / sizeof(float)) / width);
   size_t at = 0;
   for (ggml_tensor* p : parts) {
     a = ggml_set_2d_inplace(ctx, a, p, a->nb[1], at);

@@ -64,7 +64,19 @@ void accumulate16(const float* p, const float* v, int64_t stride, int64_t nb, fl
   out += acc;
   std::memcpy(o, &out, sizeof out);
 }
-#else
+#endif
+
+// o[0..w) += sum over b < nb of p[b] * v[b * stride + 0..w), w <= 16, in the same order as
+// accumulate16: a head size's last part under 16, and accumulate16 itself without vector types.
+void accumulate_part(const float* p, const float* v, int64_t stride, int64_t nb, int64_t w, float* o) {
+  float acc[16] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t l = 0; l < w; ++l) acc[l] += p[b] * v[b * stride + l];
+  }
+  for (int64_t l = 0; l < w; ++l) o[l] += acc[l];
+}
+
+#if !defined(__GNUC__)
 float dot(const float* a, const float* b, int64_t n) {
   float acc[16] = {};
   int64_t i = 0;
@@ -79,11 +91,7 @@ float dot(const float* a, const float* b, int64_t n) {
 }
 
 void accumulate16(const float* p, const float* v, int64_t stride, int64_t nb, float* o) {
-  float acc[16] = {};
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int l = 0; l < 16; ++l) acc[l] += p[b] * v[b * stride + l];
-  }
-  for (int l = 0; l < 16; ++l) o[l] += acc[l];
+  accumulate_part(p, v, stride, nb, 16, o);
 }
 #endif
 
@@ -233,13 +241,9 @@ void compute(ggml_tensor* dst, int ith, int nth, void* /*userdata*/) {
           const int64_t w = std::min<int64_t>(16, hd - i0);
           if (w == 16) {
             accumulate16(p, vh + i0, row, nb, o + i0);
-            continue;
+          } else {
+            accumulate_part(p, vh + i0, row, nb, w, o + i0);
           }
-          float acc[16] = {};
-          for (int64_t b = 0; b < nb; ++b) {
-            for (int64_t l = 0; l < w; ++l) acc[l] += p[b] * vh[b * row + i0 + l];
-          }
-          for (int64_t l = 0; l < w; ++l) o[i0 + l] += acc[l];
         }
       }
     }
