@@ -125,11 +125,13 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
 
   const ops::LinearOptions lin{options_.batch_invariant};
   const ops::AttentionParams attn{1.0f / std::sqrt(static_cast<float>(hd)), options_.flash_attention};
-  // Inputs live in host memory, and the scheduler gives each split a copy of every input tensor it
-  // reads. The layers read their own views of these, so off the CPU one device-side copy is made
-  // here and viewed instead: else each layer's view is copied from the host (a whole-span mask of
-  // 2048 tokens over 229k cells, 0.9 GB, 32 times over for a 7B model).
-  auto on_device = [&](ggml_tensor* t) { return t != nullptr && !device_.is_cpu() ? ggml_cont(ctx, t) : t; };
+  // Inputs in host memory (inputs_on_device_ unset): the scheduler gives each split a copy of every
+  // input tensor it reads. The layers read their own views of these, so off the CPU one device-side
+  // copy is made here and viewed instead: else each layer's view is copied from the host (a
+  // whole-span mask of 2048 tokens over 229k cells, 0.9 GB, 32 times over for a 7B model).
+  auto on_device = [&](ggml_tensor* t) {
+    return t != nullptr && !device_.is_cpu() && !inputs_on_device_ ? ggml_cont(ctx, t) : t;
+  };
   ggml_tensor* mask = on_device(g.mask);
   ggml_tensor* region_mask = groups.size() > 1 ? on_device(g.region_mask) : g.region_mask;
   ggml_tensor* stream_rows = groups.size() > 1 ? on_device(g.stream_rows) : g.stream_rows;
@@ -358,6 +360,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
     ggml_build_forward_expand(g.gf, g.argmax);
   }
   if (pin) pin_nodes(g.gf, pinned, output_backend_);
+  if (inputs_on_device_) place_inputs(g);
   return g;
 }
 

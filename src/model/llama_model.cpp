@@ -199,6 +199,14 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     pipeline_ = pipeline_ && props.caps.async && props.caps.events;
   }
   if (options_.pipeline) pipeline_ = *options_.pipeline && split && !options_.row_split;
+  // The scheduler would keep inputs in host memory and copy each to the device when the graph
+  // runs, waiting for the device before each copy and for the copy itself (pageable memory); on
+  // one local GPU they are allocated there instead and uploaded ahead on its stream.
+  if (devices_.size() == 1 && !device_.is_cpu() && !device_.info().is_remote) {
+    ggml_backend_dev_props props;
+    ggml_backend_dev_get_props(device_.info().dev, &props);
+    inputs_on_device_ = props.caps.async;
+  }
   // Each layer: ~64 nodes (the batched attentions included), and ~20 more per attention run (views, permutes, gathers,
   // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
   graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);
@@ -551,15 +559,31 @@ std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache&
   return {greedy_ids_.data(), n_rows};
 }
 
+void LlamaModel::place_inputs(const Graph& g) {
+  for (ggml_tensor* t :
+       {g.tokens, g.positions, g.cells, g.mask, g.run_mask, g.gather, g.region_mask, g.stream_rows, g.token_streams,
+        g.gathered_cells, g.gathered_mask, g.out_ids, g.logit_mask_bytes, g.logit_mask_table}) {
+    if (t != nullptr) ggml_backend_sched_set_tensor_backend(sched_, t, device_.backend());
+  }
+}
+
+void LlamaModel::set_input(ggml_tensor* t, const void* data, size_t bytes) {
+  if (inputs_on_device_) {
+    ggml_backend_tensor_set_async(device_.backend(), t, data, 0, bytes);
+  } else {
+    ggml_backend_tensor_set(t, data, 0, bytes);
+  }
+}
+
 void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows) {
   const auto& table = ops::logit_mask_table();
-  ggml_backend_tensor_set(g.logit_mask_table, table.data(), 0, sizeof(table));
+  set_input(g.logit_mask_table, table.data(), sizeof(table));
   const auto n_bytes = static_cast<size_t>(ggml_nelements(g.logit_mask_bytes));
   int32_t* bytes = mask_bytes_->reserve_as<int32_t>(n_bytes);
   ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_rows, bytes);
   const size_t per_row = n_bytes / static_cast<size_t>(g.shape.n_out);
   std::fill(bytes + n_rows * per_row, bytes + n_bytes, 255);
-  ggml_backend_tensor_set(g.logit_mask_bytes, bytes, 0, ggml_nbytes(g.logit_mask_bytes));
+  set_input(g.logit_mask_bytes, bytes, ggml_nbytes(g.logit_mask_bytes));
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
@@ -733,9 +757,9 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
 
     std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
     std::copy(cells.begin(), cells.end(), cells64.begin());
-    ggml_backend_tensor_set(g.tokens, tokens.data(), 0, ggml_nbytes(g.tokens));
-    ggml_backend_tensor_set(g.positions, pass_positions.data(), 0, ggml_nbytes(g.positions));
-    ggml_backend_tensor_set(g.cells, cells64.data(), 0, ggml_nbytes(g.cells));
+    set_input(g.tokens, tokens.data(), ggml_nbytes(g.tokens));
+    set_input(g.positions, pass_positions.data(), ggml_nbytes(g.positions));
+    set_input(g.cells, cells64.data(), ggml_nbytes(g.cells));
     const AttentionLayout& al = shape.attn;
     // What the host spends computing the attention inputs, apart from handing them over.
     auto fill = [this](auto&& f) {
@@ -746,36 +770,36 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     if (g.mask != nullptr) {
       MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
       fill([&] { attn.fill_general_mask(mask); });
-      ggml_backend_tensor_set(g.mask, mask, 0, ggml_nbytes(g.mask));
+      set_input(g.mask, mask, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
       MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
       fill([&] { attn.fill_run_masks(run_mask); });
-      ggml_backend_tensor_set(g.run_mask, run_mask, 0, ggml_nbytes(g.run_mask));
+      set_input(g.run_mask, run_mask, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
       MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
       fill([&] { attn.fill_region_mask(region_mask); });
-      ggml_backend_tensor_set(g.region_mask, region_mask, 0, ggml_nbytes(g.region_mask));
+      set_input(g.region_mask, region_mask, ggml_nbytes(g.region_mask));
     }
     if (g.gather != nullptr) {
       gather_.resize(static_cast<size_t>(al.gather_ints));
       fill([&] { attn.fill_run_gathers(gather_.data()); });
-      ggml_backend_tensor_set(g.gather, gather_.data(), 0, ggml_nbytes(g.gather));
+      set_input(g.gather, gather_.data(), ggml_nbytes(g.gather));
     }
     if (g.gathered_cells != nullptr) {
       const size_t n = static_cast<size_t>(al.gathered_window) * al.n_gathered;
       gathered_cells_.resize(n);
       MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(n);
       fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
-      ggml_backend_tensor_set(g.gathered_cells, gathered_cells_.data(), 0, ggml_nbytes(g.gathered_cells));
-      ggml_backend_tensor_set(g.gathered_mask, gathered_mask, 0, ggml_nbytes(g.gathered_mask));
+      set_input(g.gathered_cells, gathered_cells_.data(), ggml_nbytes(g.gathered_cells));
+      set_input(g.gathered_mask, gathered_mask, ggml_nbytes(g.gathered_mask));
     }
     if (g.stream_rows != nullptr) {
-      ggml_backend_tensor_set(g.stream_rows, attn.stream_rows().data(), 0, ggml_nbytes(g.stream_rows));
-      ggml_backend_tensor_set(g.token_streams, attn.token_streams().data(), 0, ggml_nbytes(g.token_streams));
+      set_input(g.stream_rows, attn.stream_rows().data(), ggml_nbytes(g.stream_rows));
+      set_input(g.token_streams, attn.token_streams().data(), ggml_nbytes(g.token_streams));
     }
-    if (g.out_ids != nullptr) ggml_backend_tensor_set(g.out_ids, out_ids.data(), 0, ggml_nbytes(g.out_ids));
+    if (g.out_ids != nullptr) set_input(g.out_ids, out_ids.data(), ggml_nbytes(g.out_ids));
     if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, out_ids.size());
     lap(timings_.upload_ms);
 

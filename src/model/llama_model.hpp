@@ -292,6 +292,12 @@ class LlamaModel {
   void reserve_general_lane(KvCache& kv);
   void reserve_decode_lane(KvCache& kv);
   void report_cpu_fallback(ggml_cgraph* gf);
+  // With inputs_on_device_: places every input of `g` on the device (before the graph's allocation).
+  void place_inputs(const Graph& g);
+  // Hands `bytes` of `data` to the input `t`: queued on the device's stream where the inputs live
+  // there (pageable data is staged before the call returns; pinned data must stay until the pass
+  // ends), else copied at once.
+  void set_input(ggml_tensor* t, const void* data, size_t bytes);
   // Where a pass puts its results: logits rows, or (ids != null) each row's greatest logit's id.
   struct Destination {
     float* logits = nullptr;
@@ -322,6 +328,9 @@ class LlamaModel {
   std::vector<ggml_backend_t> layer_backends_;
   ggml_backend_t output_backend_ = nullptr;
   bool pipeline_ = false;
+  // One local GPU computes every op: the graph's inputs live in its memory and are uploaded on its
+  // stream, ahead of the graph, without the host waiting (see set_input).
+  bool inputs_on_device_ = false;
   bool cpu_decode_attention_ = false;  // ops::decode_attention_cpu for the streams' attention
   bool stable_shapes_ = false;         // AttentionOptions::stable_shapes (ModelOptions::stable_decode_shapes)
   bool split_runs_ = false;            // AttentionOptions::split_runs (ModelOptions::split_prompt_attention)
