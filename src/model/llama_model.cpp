@@ -201,8 +201,10 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   if (options_.pipeline) pipeline_ = *options_.pipeline && split && !options_.row_split;
   // The scheduler would keep inputs in host memory and copy each to the device when the graph
   // runs, waiting for the device before each copy and for the copy itself (pageable memory); on
-  // one local GPU they are allocated there instead and uploaded ahead on its stream.
-  if (devices_.size() == 1 && !device_.is_cpu() && !device_.info().is_remote) {
+  // one device other than the CPU they are allocated there instead and queued ahead of the graph
+  // (ggml-cuda stages pageable data before its asynchronous copy returns; ggml-rpc sends a copy of
+  // the data).
+  if (devices_.size() == 1 && !device_.is_cpu()) {
     ggml_backend_dev_props props;
     ggml_backend_dev_get_props(device_.info().dev, &props);
     inputs_on_device_ = props.caps.async;

@@ -187,6 +187,10 @@ class LlamaModel {
   std::vector<DeviceShare> device_shares(const KvCache* kv = nullptr) const;
   // Whether the scheduler keeps several copies of the compute buffers (ModelOptions::pipeline).
   bool pipeline_parallel() const { return pipeline_; }
+  // Whether the graphs' inputs live in the device's memory, uploaded on its stream (one device, not
+  // the CPU, with asynchronous copies: a local GPU, or a remote device whose copies are sent as
+  // they are made).
+  bool inputs_on_device() const { return inputs_on_device_; }
   // Whether a batch's one-token-per-sequence part attends per home region (KvCache::set_regions);
   // without it, regions would only spread the sequences over the span every token scans.
   bool attends_by_region() const { return options_.flash_attention; }
@@ -328,9 +332,7 @@ class LlamaModel {
   std::vector<ggml_backend_t> layer_backends_;
   ggml_backend_t output_backend_ = nullptr;
   bool pipeline_ = false;
-  // One local GPU computes every op: the graph's inputs live in its memory and are uploaded on its
-  // stream, ahead of the graph, without the host waiting (see set_input).
-  bool inputs_on_device_ = false;
+  bool inputs_on_device_ = false;      // see inputs_on_device()
   bool cpu_decode_attention_ = false;  // ops::decode_attention_cpu for the streams' attention
   bool stable_shapes_ = false;         // AttentionOptions::stable_shapes (ModelOptions::stable_decode_shapes)
   bool split_runs_ = false;            // AttentionOptions::split_runs (ModelOptions::split_prompt_attention)

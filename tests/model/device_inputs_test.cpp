@@ -1,0 +1,78 @@
+// A model wholly on one device other than the CPU keeps its graphs' inputs in the device's memory
+// and queues their uploads ahead of the graph (LlamaModel::inputs_on_device). Checked here on a
+// device every machine has: an rpc-server process serving the CPU over loopback, whose logits must
+// equal the local CPU's through every kind of input (prompt runs over regions, decode streams padded
+// to a bucket and reordered, a whole-span mask).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/rpc.hpp"
+#include "core/rpc_server_process.hpp"
+#include "model/reference.hpp"
+
+namespace rbees::model::testing {
+namespace {
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+class RemoteDeviceInputs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.wait_ready()) << "rpc-server did not start";
+    auto remote = core::rpc_devices(core::parse_rpc_endpoint(server_.endpoint()), std::chrono::seconds(5));
+    ASSERT_EQ(remote.size(), 1u);
+    remote_ = remote[0];
+  }
+  rbees::testing::RpcServerProcess server_;
+  core::DeviceInfo remote_;
+};
+
+// The same passes on both models, logits compared pass by pass.
+TEST_F(RemoteDeviceInputs, LiveOnTheDeviceAndGiveTheCpusLogitsForPromptsStreamsAndSpans) {
+  ModelOptions o = exact_options(true);
+  o.cpu_attention = false;  // the CPU model attends with ggml's flash kernel too, as the remote one
+  LoadedModel remote(kHfDir, o, remote_);
+  LoadedModel local(kHfDir, o, core::cpu_device());
+  ASSERT_TRUE(remote.model->inputs_on_device());
+  ASSERT_FALSE(local.model->inputs_on_device());
+
+  KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
+  KvCache kv_l = local.model->create_kv_cache(1024, GGML_TYPE_F32);
+  kv_r.set_regions(4);
+  kv_l.set_regions(4);
+  std::vector<int32_t> next_pos;
+  const Batch prompts = staggered_prompts(3, remote.model->n_vocab(), next_pos);
+  std::vector<Batch> passes = {prompts};
+  // Decode steps of the three sequences (streams, padded and reordered: sequence 2 first), then one
+  // whose second sequence also carries a chunk of four tokens (a run beside the streams).
+  for (int step = 0; step < 3; ++step) {
+    Batch d;
+    for (int32_t s : {2, 0, 1}) d.add(5 + s + step, next_pos[static_cast<size_t>(s)]++, s, true);
+    passes.push_back(d);
+  }
+  Batch mixed;
+  mixed.add(9, next_pos[0]++, 0, true);
+  for (int i = 0; i < 4; ++i) mixed.add(20 + i, next_pos[1]++, 1, i == 3);
+  passes.push_back(mixed);
+
+  double worst = 0;
+  for (size_t i = 0; i < passes.size(); ++i) {
+    const std::vector<float> a = remote.model->forward(passes[i], kv_r);
+    const std::vector<float> b = local.model->forward(passes[i], kv_l);
+    ASSERT_EQ(a.size(), b.size()) << "pass " << i;
+    const double d = max_abs_diff(a, b);
+    EXPECT_LE(d, 1e-4) << "pass " << i;
+    worst = std::max(worst, d);
+  }
+  std::printf("one remote device, inputs on it: logits max |diff| vs the CPU %.3e\n", worst);
+}
+
+}  // namespace
+}  // namespace rbees::model::testing
