@@ -64,6 +64,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                   "A prompt chunk of 128 to 1023 tokens attends as two halves of its rows in one flash attention, "
                   "which lets ggml's CUDA kernel skip the keys its causal mask closes: on, off, or auto (on when every "
                   "device is a CUDA one and --gpu-layers leaves no layer on the CPU)");
+  add_auto_switch(cmd, "--inputs-on-device", opts.inputs_on_device,
+                  "A graph's inputs (tokens, positions, masks) live in the device's memory and are uploaded on its "
+                  "stream ahead of the graph, rather than kept on the host and copied when the graph runs: on, off, or "
+                  "auto (on where the model is on one device other than the CPU, whose copies can be queued)");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);
@@ -136,6 +140,7 @@ engine::RuntimeOptions runtime_options(const std::string& model, const CommonOpt
   ro.split_prompt_attention = opts.split_prompt_attention;
   ro.stable_decode_shapes = opts.stable_decode_shapes;
   ro.sparse_decode_runs = opts.sparse_decode_runs;
+  ro.inputs_on_device = opts.inputs_on_device;
   ro.chat_template_path = opts.chat_template;
   for (const auto& ep : core::parse_rpc_endpoints(opts.rpc)) ro.rpc.push_back(ep.str());
   ro.split_mode = opts.split_mode;

@@ -24,7 +24,8 @@ struct CommonOptions {
   std::optional<bool> split_prompt_attention;  // auto: unset
   std::optional<bool> stable_decode_shapes;    // auto: unset
   int sparse_decode_runs = 0;
-  std::string chat_template;  // a template file in place of the model's; empty: the model's
+  std::optional<bool> inputs_on_device;  // auto: unset
+  std::string chat_template;             // a template file in place of the model's; empty: the model's
   // Several devices (add_split_options): remote ones, the split mode and shares, and how long a
   // pass may wait on a remote device.
   std::string rpc;

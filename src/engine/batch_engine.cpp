@@ -73,6 +73,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
              {"stable_decode_shapes", rt_.model().stable_decode_shapes()},
              {"split_prompt_attention", rt_.model().splits_prompt_attention()},
              {"sparse_decode_runs", rt_.model().sparse_decode_runs()},
+             {"inputs_on_device", rt_.model().inputs_on_device()},
              {"sequence_limit", limit_}});
   if (!opts_.step_trace.empty()) {
     trace_ = std::make_unique<StepTrace>(opts_.step_trace,

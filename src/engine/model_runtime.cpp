@@ -112,6 +112,7 @@ std::unique_ptr<ModelRuntime> ModelRuntime::load(const RuntimeOptions& options) 
     mo.split_prompt_attention = options.split_prompt_attention;
     mo.stable_decode_shapes = options.stable_decode_shapes;
     mo.sparse_decode_runs = options.sparse_decode_runs;
+    mo.inputs_on_device = options.inputs_on_device;
     bool flash = true;
     for (const auto& d : rt->devices_) flash = flash && has_flash_attention(*d, source.config);
     mo.flash_attention = options.flash_attention.value_or(options.batch_invariant || flash);

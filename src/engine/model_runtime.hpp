@@ -53,6 +53,9 @@ struct RuntimeOptions {
   // Sparse decode steps of at most this many tokens attend a token per run
   // (model::ModelOptions::sparse_decode_runs); 0: never.
   int sparse_decode_runs = 0;
+  // The graphs' inputs in the device's memory (model::ModelOptions::inputs_on_device). Unset: where
+  // the model is on one device other than the CPU.
+  std::optional<bool> inputs_on_device;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;
   // Remote devices (ggml-rpc servers, "HOST:PORT"), added after the --device ones.

@@ -65,10 +65,13 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
     // A view of part of each row (Q, K or V of the fused product): row by row.
     const std::size_t row = static_cast<std::size_t>(t->ne[0]) * sizeof(float);
     float* out = cap.data.data();
-    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3)
-      for (int64_t i2 = 0; i2 < t->ne[2]; ++i2)
-        for (int64_t i1 = 0; i1 < t->ne[1]; ++i1, out += t->ne[0])
+    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3) {
+      for (int64_t i2 = 0; i2 < t->ne[2]; ++i2) {
+        for (int64_t i1 = 0; i1 < t->ne[1]; ++i1, out += t->ne[0]) {
           ggml_backend_tensor_get(t, out, i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3], row);
+        }
+      }
+    }
   }
   (*state->out)[name] = std::move(cap);
   return true;
@@ -204,11 +207,17 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
   // one device other than the CPU they are allocated there instead and queued ahead of the graph
   // (ggml-cuda stages pageable data before its asynchronous copy returns; ggml-rpc sends a copy of
   // the data).
-  if (devices_.size() == 1 && !device_.is_cpu()) {
+  bool inputs_can_be_on_device = devices_.size() == 1 && !device_.is_cpu();
+  if (inputs_can_be_on_device) {
     ggml_backend_dev_props props;
     ggml_backend_dev_get_props(device_.info().dev, &props);
-    inputs_on_device_ = props.caps.async;
+    inputs_can_be_on_device = props.caps.async;
   }
+  if (options_.inputs_on_device.value_or(false) && !inputs_can_be_on_device) {
+    throw std::invalid_argument(
+        "--inputs-on-device on needs the model on one device other than the CPU, with asynchronous copies");
+  }
+  inputs_on_device_ = options_.inputs_on_device.value_or(inputs_can_be_on_device);
   // Each layer: ~64 nodes (the batched attentions included), and ~20 more per attention run (views, permutes, gathers,
   // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
   graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);

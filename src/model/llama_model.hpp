@@ -71,6 +71,10 @@ struct ModelOptions {
   // AttentionOptions::sparse_decode_max: decode steps of at most this many tokens over sparse homes
   // attend a token per run (0: never).
   int sparse_decode_runs = 0;
+  // The graphs' inputs live in the device's memory, their uploads queued on its stream (see
+  // LlamaModel::inputs_on_device). Unset: on where the model is on one device other than the CPU
+  // whose backend copies asynchronously; on is refused elsewhere.
+  std::optional<bool> inputs_on_device;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).
   // Each repeating layer's weights and KV cache go to one device, in the --tensor-split shares

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/rpc.hpp"
@@ -34,14 +36,17 @@ class RemoteDeviceInputs : public ::testing::Test {
   core::DeviceInfo remote_;
 };
 
-// The same passes on both models, logits compared pass by pass.
-TEST_F(RemoteDeviceInputs, LiveOnTheDeviceAndGiveTheCpusLogitsForPromptsStreamsAndSpans) {
+// The same passes on the remote model (inputs on the device, or on the host) and the CPU's, logits
+// compared pass by pass; returns the largest difference.
+double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<bool> inputs_on_device) {
   ModelOptions o = exact_options(true);
   o.cpu_attention = false;  // the CPU model attends with ggml's flash kernel too, as the remote one
-  LoadedModel remote(kHfDir, o, remote_);
+  o.inputs_on_device = inputs_on_device;
+  LoadedModel remote(kHfDir, o, remote_device);
+  o.inputs_on_device.reset();
   LoadedModel local(kHfDir, o, core::cpu_device());
-  ASSERT_TRUE(remote.model->inputs_on_device());
-  ASSERT_FALSE(local.model->inputs_on_device());
+  EXPECT_EQ(remote.model->inputs_on_device(), inputs_on_device.value_or(true));
+  EXPECT_FALSE(local.model->inputs_on_device());
 
   KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
   KvCache kv_l = local.model->create_kv_cache(1024, GGML_TYPE_F32);
@@ -66,12 +71,33 @@ TEST_F(RemoteDeviceInputs, LiveOnTheDeviceAndGiveTheCpusLogitsForPromptsStreamsA
   for (size_t i = 0; i < passes.size(); ++i) {
     const std::vector<float> a = remote.model->forward(passes[i], kv_r);
     const std::vector<float> b = local.model->forward(passes[i], kv_l);
-    ASSERT_EQ(a.size(), b.size()) << "pass " << i;
+    EXPECT_EQ(a.size(), b.size()) << "pass " << i;
     const double d = max_abs_diff(a, b);
     EXPECT_LE(d, 1e-4) << "pass " << i;
     worst = std::max(worst, d);
   }
+  return worst;
+}
+
+TEST_F(RemoteDeviceInputs, LiveOnTheDeviceByDefaultAndGiveTheCpusLogitsForPromptsStreamsAndSpans) {
+  const double worst = remote_against_cpu(remote_, std::nullopt);
   std::printf("one remote device, inputs on it: logits max |diff| vs the CPU %.3e\n", worst);
+}
+
+TEST_F(RemoteDeviceInputs, OffKeepsThemOnTheHostWithTheSameLogits) {
+  const double worst = remote_against_cpu(remote_, false);
+  std::printf("one remote device, inputs on the host: logits max |diff| vs the CPU %.3e\n", worst);
+}
+
+TEST(DeviceInputs, OnIsRefusedForTheCpu) {
+  ModelOptions o;
+  o.inputs_on_device = true;
+  try {
+    LoadedModel m(kHfDir, o, core::cpu_device());
+    FAIL() << "inputs on the device accepted for the CPU";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--inputs-on-device"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
