@@ -261,6 +261,9 @@ class LlamaModel {
  private:
   // Attention runs one graph may hold (its node budget is sized for them).
   static constexpr int kMaxRuns = 64;
+  // A decode step's size rounded up to its bucket: a multiple of 8 up to 64, of 16 up to 128, then
+  // of 32 (tokens, and the regions its streams reach).
+  static int decode_bucket(int n);
   // What a graph's shape depends on: its tokens, its attention (KvAttention) and its output.
   struct Shape {
     int n_tokens = 0;

@@ -1,0 +1,392 @@
+// Running forward passes: a batch split into graphs, each placed in the cache, built (or the last
+// one reused), given its inputs, computed, and its logits or picks read back.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "core/device_fault.hpp"
+#include "model/llama_model.hpp"
+#include "ops/logit_mask.hpp"
+
+namespace rbees::model {
+namespace {
+
+struct CaptureState {
+  const std::vector<std::string>* names;
+  std::map<std::string, Captured>* out;
+  std::string error;
+};
+
+bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
+  auto* state = static_cast<CaptureState*>(user_data);
+  const std::string name = ggml_get_name(t);
+  const bool wanted = std::find(state->names->begin(), state->names->end(), name) != state->names->end();
+  if (ask) return wanted;
+  if (!wanted) return true;
+  if (t->type != GGML_TYPE_F32 || t->nb[0] != sizeof(float)) {
+    state->error = "intermediate '" + name + "' is not an F32 tensor of contiguous rows";
+    return true;
+  }
+  Captured cap;
+  for (int i = 0; i < 4; ++i) cap.ne[i] = t->ne[i];
+  cap.data.resize(ggml_nelements(t));
+  if (ggml_is_contiguous(t)) {
+    ggml_backend_tensor_get(t, cap.data.data(), 0, ggml_nbytes(t));
+  } else {
+    // A view of part of each row (Q, K or V of the fused product): row by row.
+    const std::size_t row = static_cast<std::size_t>(t->ne[0]) * sizeof(float);
+    float* out = cap.data.data();
+    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3) {
+      for (int64_t i2 = 0; i2 < t->ne[2]; ++i2) {
+        for (int64_t i1 = 0; i1 < t->ne[1]; ++i1, out += t->ne[0]) {
+          ggml_backend_tensor_get(t, out, i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3], row);
+        }
+      }
+    }
+  }
+  (*state->out)[name] = std::move(cap);
+  return true;
+}
+
+}  // namespace
+
+int LlamaModel::decode_bucket(int n) {
+  const int granule = n <= 64 ? 8 : n <= 128 ? 16 : 32;
+  return (n + granule - 1) / granule * granule;
+}
+
+std::vector<float> LlamaModel::forward(const Batch& batch, KvCache& kv) {
+  const std::span<const float> rows = forward_view(batch, kv);
+  return {rows.begin(), rows.end()};
+}
+
+std::span<const float> LlamaModel::forward_view(const Batch& batch, KvCache& kv,
+                                                const std::function<void()>& while_computing) {
+  Output out;
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, false, while_computing);
+  return {host_logits(n_rows), n_rows * static_cast<size_t>(config_.n_vocab)};
+}
+
+std::span<uint64_t> LlamaModel::greedy_masks(size_t n_rows) {
+  greedy_masks_.resize(std::max<size_t>(1, n_rows) * greedy_mask_words());
+  return greedy_masks_;
+}
+
+std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache& kv,
+                                                    std::span<const uint64_t> row_masks) {
+  if (!row_masks.empty()) {
+    size_t n_rows = 0;
+    for (size_t i = 0; i < batch.size(); ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
+    if (row_masks.size() < n_rows * greedy_mask_words()) {
+      throw std::invalid_argument("fewer logit masks than rows");
+    }
+  }
+  Output out;
+  const size_t n_rows = run(batch, kv, ForwardOptions{}, out, true, {}, row_masks.empty() ? nullptr : row_masks.data());
+  for (size_t i = 0; i < n_rows; ++i) {
+    // The device's argmax finds nothing in a row of NaN or -inf only.
+    if (greedy_ids_[i] < 0 || greedy_ids_[i] >= config_.n_vocab) {
+      throw std::runtime_error("the logits of batch row " + std::to_string(out.rows[i]) +
+                               " have no greatest value (non-finite logits)");
+    }
+  }
+  return {greedy_ids_.data(), n_rows};
+}
+
+void LlamaModel::place_inputs(const Graph& g) {
+  for (ggml_tensor* t :
+       {g.tokens, g.positions, g.cells, g.mask, g.run_mask, g.gather, g.region_mask, g.stream_rows, g.token_streams,
+        g.gathered_cells, g.gathered_mask, g.out_ids, g.logit_mask_bytes, g.logit_mask_table}) {
+    if (t != nullptr) ggml_backend_sched_set_tensor_backend(sched_, t, device_.backend());
+  }
+}
+
+void LlamaModel::set_input(ggml_tensor* t, const void* data, size_t bytes) {
+  if (inputs_on_device_) {
+    ggml_backend_tensor_set_async(device_.backend(), t, data, 0, bytes);
+  } else {
+    ggml_backend_tensor_set(t, data, 0, bytes);
+  }
+}
+
+void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows) {
+  const auto& table = ops::logit_mask_table();
+  set_input(g.logit_mask_table, table.data(), sizeof(table));
+  const auto n_bytes = static_cast<size_t>(ggml_nelements(g.logit_mask_bytes));
+  int32_t* bytes = mask_bytes_->reserve_as<int32_t>(n_bytes);
+  ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_rows, bytes);
+  const size_t per_row = n_bytes / static_cast<size_t>(g.shape.n_out);
+  std::fill(bytes + n_rows * per_row, bytes + n_bytes, 255);
+  set_input(g.logit_mask_bytes, bytes, ggml_nbytes(g.logit_mask_bytes));
+}
+
+Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
+  Output out;
+  const size_t n_rows = run(batch, kv, options, out, false);
+  const float* rows = host_logits(n_rows);
+  out.logits.assign(rows, rows + n_rows * static_cast<size_t>(config_.n_vocab));
+  return out;
+}
+
+// Host memory for n_rows logits rows, grown as needed: pinned on a GPU, so the device copies into
+// it without staging.
+float* LlamaModel::host_logits(size_t n_rows) {
+  return host_logits_->reserve_as<float>(std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab));
+}
+
+size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
+                       const std::function<void()>& while_computing, const uint64_t* row_masks) {
+  const size_t n = batch.size();
+  if (batch.positions.size() != n || batch.seq_ids.size() != n ||
+      (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
+    throw std::invalid_argument("batch fields differ in length");
+  }
+  for (int32_t t : batch.tokens) {
+    if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
+  }
+  const size_t step = static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
+  if (!options.capture.empty() && n > step) throw std::invalid_argument("capture needs a batch that fits one graph");
+  kv.check_placeable(batch.seq_ids, batch.positions);  // before any graph touches the cache
+  reserve(kv);
+  size_t n_rows = 0;
+  for (size_t i = 0; i < n; ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
+  float* logits = nullptr;
+  if (greedy) {
+    greedy_ids_.resize(std::max<size_t>(1, n_rows));
+  } else {
+    logits = host_logits(n_rows);
+  }
+  const size_t n_vocab = static_cast<size_t>(config_.n_vocab);
+  size_t done = 0;
+  for (size_t begin = 0, end = 0; begin < n; begin = end) {
+    end = std::min(n, begin + step);
+    if (options_.batch_invariant) {
+      // Every sequence attends on its own there (no shared whole-span pass): at most kMaxRuns
+      // sequences per graph, counted conservatively (decode streams included).
+      int segments = 1;
+      for (size_t i = begin + 1; i < end; ++i) {
+        if (batch.seq_ids[i] != batch.seq_ids[i - 1] && ++segments > kMaxRuns) {
+          end = i;
+          break;
+        }
+      }
+    }
+    Destination dst;
+    if (greedy) {
+      dst.ids = greedy_ids_.data() + done;
+      if (row_masks != nullptr) dst.masks = row_masks + done * greedy_mask_words();
+    } else {
+      dst.logits = logits + done * n_vocab;
+    }
+    static const std::function<void()> kNothing;
+    done += forward_chunk(batch, begin, end, kv, options, out, dst, end == n ? while_computing : kNothing);
+  }
+  if (pipeline_) {
+    const core::PassMark pass;
+    ggml_backend_sched_synchronize(sched_);
+  }
+  return done;
+}
+
+const ggml_tensor* LlamaModel::graph_first_node() const {
+  return graph_.gf == nullptr ? nullptr : ggml_graph_node(graph_.gf, 0);
+}
+
+bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
+  return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.shape == shape;
+}
+
+size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
+                                 const ForwardOptions& options, Output& out, Destination dst,
+                                 const std::function<void()>& while_computing) {
+  using Clock = std::chrono::steady_clock;
+  auto lap = [t = Clock::now()](double& acc) mutable {
+    const auto now = Clock::now();
+    acc += std::chrono::duration<double, std::milli>(now - t).count();
+    t = now;
+  };
+  const int n_tokens = static_cast<int>(end - begin);
+  std::vector<int32_t> tokens(batch.tokens.begin() + begin, batch.tokens.begin() + end);
+  std::vector<int32_t> positions(batch.positions.begin() + begin, batch.positions.begin() + end);
+  std::vector<int32_t> seqs(batch.seq_ids.begin() + begin, batch.seq_ids.begin() + end);
+  std::vector<int32_t> out_ids;
+  for (size_t i = begin; i < end; ++i) {
+    if (batch.wants_logits(i)) out_ids.push_back(static_cast<int32_t>(i - begin));
+  }
+
+  const std::vector<int32_t> cells = kv.place(seqs, positions);
+  const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
+  try {
+    KvAttention attn(kv, seqs, positions,
+                     {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_,
+                      sparse_decode_runs()});
+    // A graph with no logits still runs the layers (the cache needs them); it computes one row.
+    const bool none = out_ids.empty();
+    if (none) out_ids.push_back(n_tokens - 1);
+    // A decode step padded to a bucketed size (ModelOptions::pad_decode_steps): the padding tokens
+    // write their keys and values into the cache's first spare row, which no cell is placed in and
+    // every window masks out, and their logits rows are not read back.
+    int n_pass = n_tokens;
+    int real_streams = 0;  // of a padded pass: its streams with a token
+    int lane = kGeneralLane;
+    if (pads_decode_steps() && options.capture.empty() && n_tokens > 1 && !none &&
+        out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
+      lane = pipeline_ ? kGeneralLane : kDecodeLane;
+      n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
+      n_pass = std::max(n_pass, n_tokens);
+      // Each group's streams are padded as far as a bucket of the regions it covers, not over
+      // every region: a placeholder stream reads no cells, but still launches a kernel block per
+      // head and layer.
+      real_streams = attn.layout().n_stream_tokens;
+      attn.pad_streams(n_pass, decode_bucket);
+      tokens.resize(static_cast<size_t>(n_pass), tokens.front());
+    }
+    // The padding's positions go to the graph in a copy: attn reads `positions`, the pass's own.
+    std::vector<int32_t> padded_positions;
+    if (n_pass > n_tokens) {
+      padded_positions = positions;
+      padded_positions.resize(static_cast<size_t>(n_pass), 0);
+    }
+    const std::vector<int32_t>& pass_positions = n_pass > n_tokens ? padded_positions : positions;
+    Shape shape;
+    shape.n_tokens = n_pass;
+    shape.n_out = n_pass == n_tokens ? static_cast<int>(out_ids.size()) : n_pass;
+    shape.attn = attn.layout();
+    shape.argmax = dst.ids != nullptr;
+    shape.argmax_masked = dst.masks != nullptr && !none;
+
+    // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
+    // allocator reuses their memory afterwards.
+    CaptureState capture{&options.capture, &out.captured, {}};
+    const bool capturing = !options.capture.empty();
+    use_lane(lane);
+    // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
+    // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
+    if (capturing || !can_reuse_graph(shape, kv)) {
+      graph_kv_id_ = 0;
+      ggml_backend_sched_reset(sched_);
+      graph_ = build_graph(shape, kv);
+      for (const auto& name : options.capture) {
+        if (ggml_graph_get_tensor(graph_.gf, name.c_str()) == nullptr) {
+          throw std::invalid_argument("no intermediate named '" + name + "' in the graph");
+        }
+      }
+      if (!ggml_backend_sched_alloc_graph(sched_, graph_.gf)) throw std::runtime_error("could not allocate the graph");
+      ++timings_.graphs_built;
+      if (!capturing) graph_kv_id_ = kv.storage_id();
+    } else if (pipeline_) {
+      // The last pass of this graph may still run on the devices: its inputs are about to change.
+      ggml_backend_sched_synchronize(sched_);
+    }
+    const Graph& g = graph_;
+    ++timings_.graphs;
+    timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
+    for (const AttentionRun& r : shape.attn.runs) {
+      timings_.gathered_tokens += r.gathered ? r.n_tokens : 0;
+      timings_.split_run_tokens += r.half_rows > 0 ? r.n_tokens : 0;
+    }
+    timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
+    if (real_streams > 0) timings_.placeholder_streams += static_cast<uint64_t>(shape.attn.n_streams - real_streams);
+    lap(timings_.build_ms);
+
+    std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
+    std::copy(cells.begin(), cells.end(), cells64.begin());
+    set_input(g.tokens, tokens.data(), ggml_nbytes(g.tokens));
+    set_input(g.positions, pass_positions.data(), ggml_nbytes(g.positions));
+    set_input(g.cells, cells64.data(), ggml_nbytes(g.cells));
+    const AttentionLayout& al = shape.attn;
+    // What the host spends computing the attention inputs, apart from handing them over.
+    auto fill = [this](auto&& f) {
+      const auto t0 = Clock::now();
+      f();
+      timings_.fill_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    };
+    if (g.mask != nullptr) {
+      MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
+      fill([&] { attn.fill_general_mask(mask); });
+      set_input(g.mask, mask, ggml_nbytes(g.mask));
+    }
+    if (g.run_mask != nullptr) {
+      MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
+      fill([&] { attn.fill_run_masks(run_mask); });
+      set_input(g.run_mask, run_mask, ggml_nbytes(g.run_mask));
+    }
+    if (g.region_mask != nullptr) {
+      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
+      fill([&] { attn.fill_region_mask(region_mask); });
+      set_input(g.region_mask, region_mask, ggml_nbytes(g.region_mask));
+    }
+    if (g.gather != nullptr) {
+      gather_.resize(static_cast<size_t>(al.gather_ints));
+      fill([&] { attn.fill_run_gathers(gather_.data()); });
+      set_input(g.gather, gather_.data(), ggml_nbytes(g.gather));
+    }
+    if (g.gathered_cells != nullptr) {
+      const size_t n = static_cast<size_t>(al.gathered_window) * al.n_gathered;
+      gathered_cells_.resize(n);
+      MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(n);
+      fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
+      set_input(g.gathered_cells, gathered_cells_.data(), ggml_nbytes(g.gathered_cells));
+      set_input(g.gathered_mask, gathered_mask, ggml_nbytes(g.gathered_mask));
+    }
+    if (g.stream_rows != nullptr) {
+      set_input(g.stream_rows, attn.stream_rows().data(), ggml_nbytes(g.stream_rows));
+      set_input(g.token_streams, attn.token_streams().data(), ggml_nbytes(g.token_streams));
+    }
+    if (g.out_ids != nullptr) set_input(g.out_ids, out_ids.data(), ggml_nbytes(g.out_ids));
+    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, out_ids.size());
+    lap(timings_.upload_ms);
+
+    if (capturing) {
+      ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
+    } else if (op_profile_ != nullptr) {
+      ggml_backend_sched_set_eval_callback(sched_, OpProfile::callback, op_profile_);
+      ++op_profile_->passes;
+    }
+    // With pipeline parallelism the devices go on with this graph while the next one is prepared;
+    // run() waits for them before the results are read.
+    const bool async = pipeline_ && !capturing;
+    // Host work given to overlap the graph needs it launched without the wait.
+    const bool overlap = static_cast<bool>(while_computing) && !capturing;
+    const ggml_status status = async || overlap ? ggml_backend_sched_graph_compute_async(sched_, g.gf)
+                                                : ggml_backend_sched_graph_compute(sched_, g.gf);
+    ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
+    if (status != GGML_STATUS_SUCCESS) {
+      if (overlap && !async) ggml_backend_sched_synchronize(sched_);
+      graph_kv_id_ = 0;
+      throw std::runtime_error("graph computation failed");
+    }
+    if (overlap) {
+      try {
+        while_computing();
+      } catch (...) {
+        ggml_backend_sched_synchronize(sched_);  // the graph still writes into the cells released below
+        throw;
+      }
+      if (!async) ggml_backend_sched_synchronize(sched_);
+    }
+    if (!capture.error.empty()) throw std::invalid_argument(capture.error);
+    lap(timings_.compute_ms);
+
+    if (none) return 0;
+    ggml_tensor* result = dst.ids != nullptr ? g.argmax : g.logits;
+    void* into = dst.ids != nullptr ? static_cast<void*>(dst.ids) : static_cast<void*>(dst.logits);
+    // The rows of the pass's own tokens, which come first: not the padding's.
+    const size_t bytes = ggml_nbytes(result) / static_cast<size_t>(shape.n_out) * out_ids.size();
+    if (async) {
+      ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0, bytes);
+    } else {
+      ggml_backend_tensor_get(result, into, 0, bytes);
+    }
+    for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
+    lap(timings_.download_ms);
+    return out_ids.size();
+  } catch (...) {
+    kv.release(cells, seqs);
+    throw;
+  }
+}
+
+}  // namespace rbees::model
