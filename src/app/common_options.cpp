@@ -67,7 +67,7 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   add_auto_switch(cmd, "--inputs-on-device", opts.inputs_on_device,
                   "A graph's inputs (tokens, positions, masks) live in the device's memory and are uploaded on its "
                   "stream ahead of the graph, rather than kept on the host and copied when the graph runs: on, off, or "
-                  "auto (on where the model is on one device other than the CPU, whose copies can be queued)");
+                  "auto (on where the whole model is on one device other than the CPU, whose copies can be queued)");
   cmd.add_option("--chat-template", opts.chat_template,
                  "A Jinja chat template file used instead of the model's own (it also decides the tool-call syntax)")
       ->check(CLI::ExistingFile);

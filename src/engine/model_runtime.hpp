@@ -54,7 +54,7 @@ struct RuntimeOptions {
   // (model::ModelOptions::sparse_decode_runs); 0: never.
   int sparse_decode_runs = 0;
   // The graphs' inputs in the device's memory (model::ModelOptions::inputs_on_device). Unset: where
-  // the model is on one device other than the CPU.
+  // the whole model is on one device other than the CPU.
   std::optional<bool> inputs_on_device;
   // A Jinja chat template file used instead of the model's own; empty: the model's.
   std::string chat_template_path;

@@ -337,6 +337,10 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     }
     if (g.out_ids != nullptr) set_input(g.out_ids, out_ids.data(), ggml_nbytes(g.out_ids));
     if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, out_ids.size());
+    // ggml's scheduler copies an input to another backend's split at once, expecting it set
+    // already: with some ops on the CPU (layers left there, an op the device lacks), the queued
+    // uploads must have landed first.
+    if (inputs_on_device_ && ggml_backend_sched_get_n_splits(sched_) > 1) ggml_backend_synchronize(device_.backend());
     lap(timings_.upload_ms);
 
     if (capturing) {

@@ -170,7 +170,9 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     throw std::invalid_argument(
         "--inputs-on-device on needs the model on one device other than the CPU, with asynchronous copies");
   }
-  inputs_on_device_ = options_.inputs_on_device.value_or(inputs_can_be_on_device);
+  // By default only where every weight is on the device too: with layers left on the CPU by
+  // --gpu-layers (the token embedding among them) the inputs would travel there and back.
+  inputs_on_device_ = options_.inputs_on_device.value_or(inputs_can_be_on_device && placed.everything_on_device());
   // Each layer: ~64 nodes (the batched attentions included), and ~20 more per attention run (views, permutes, gathers,
   // the kernel, the concatenation); forward_chunk keeps a graph within kMaxRuns runs.
   graph_size_ = std::max(2048, c.n_layer * (64 + 20 * kMaxRuns) + 64);

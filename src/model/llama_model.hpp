@@ -72,8 +72,9 @@ struct ModelOptions {
   // attend a token per run (0: never).
   int sparse_decode_runs = 0;
   // The graphs' inputs live in the device's memory, their uploads queued on its stream (see
-  // LlamaModel::inputs_on_device). Unset: on where the model is on one device other than the CPU
-  // whose backend copies asynchronously; on is refused elsewhere.
+  // LlamaModel::inputs_on_device). Unset: on where the whole model (--gpu-layers leaving no layer on
+  // the CPU) is on one device other than the CPU whose backend copies asynchronously; on is refused
+  // where there is no such device.
   std::optional<bool> inputs_on_device;
   ProgressFn progress;
   // Further devices the model is split across, after the constructor's (--device lists, --rpc).

@@ -38,14 +38,17 @@ class RemoteDeviceInputs : public ::testing::Test {
 
 // The same passes on the remote model (inputs on the device, or on the host) and the CPU's, logits
 // compared pass by pass; returns the largest difference.
-double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<bool> inputs_on_device) {
+double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<bool> inputs_on_device,
+                          bool expect_on_device, std::optional<int> gpu_layers = std::nullopt) {
   ModelOptions o = exact_options(true);
   o.cpu_attention = false;  // the CPU model attends with ggml's flash kernel too, as the remote one
   o.inputs_on_device = inputs_on_device;
+  o.gpu_layers = gpu_layers;
   LoadedModel remote(kHfDir, o, remote_device);
   o.inputs_on_device.reset();
+  o.gpu_layers.reset();
   LoadedModel local(kHfDir, o, core::cpu_device());
-  EXPECT_EQ(remote.model->inputs_on_device(), inputs_on_device.value_or(true));
+  EXPECT_EQ(remote.model->inputs_on_device(), expect_on_device);
   EXPECT_FALSE(local.model->inputs_on_device());
 
   KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
@@ -80,13 +83,25 @@ double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<b
 }
 
 TEST_F(RemoteDeviceInputs, LiveOnTheDeviceByDefaultAndGiveTheCpusLogitsForPromptsStreamsAndSpans) {
-  const double worst = remote_against_cpu(remote_, std::nullopt);
+  const double worst = remote_against_cpu(remote_, std::nullopt, true);
   std::printf("one remote device, inputs on it: logits max |diff| vs the CPU %.3e\n", worst);
 }
 
 TEST_F(RemoteDeviceInputs, OffKeepsThemOnTheHostWithTheSameLogits) {
-  const double worst = remote_against_cpu(remote_, false);
+  const double worst = remote_against_cpu(remote_, false, false);
   std::printf("one remote device, inputs on the host: logits max |diff| vs the CPU %.3e\n", worst);
+}
+
+// Layers left on the CPU by --gpu-layers (the token embedding among them) read the inputs there: by
+// default they stay on the host; asked for, they live on the device and reach the CPU's layers once
+// their uploads have landed.
+TEST_F(RemoteDeviceInputs, WithLayersOnTheCpuStayOnTheHostUnlessAskedForAndGiveTheSameLogits) {
+  const double by_default = remote_against_cpu(remote_, std::nullopt, false, 3);
+  const double asked = remote_against_cpu(remote_, true, true, 3);
+  std::printf(
+      "three of six layers on a remote device: logits max |diff| vs the CPU %.3e (inputs on the host), "
+      "%.3e (on the device)\n",
+      by_default, asked);
 }
 
 TEST(DeviceInputs, OnIsRefusedForTheCpu) {
