@@ -54,6 +54,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
         [this](std::span<const int32_t> src, std::span<const int32_t> dst) { rt_.model().copy_cells(kv_, src, dst); });
   }
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
+  overlap_ = runner_.greedy_on_device() && opts_.overlap_steps.value_or(rt_.model().inputs_on_device());
   running_.reserve(opts_.max_seqs);
   slices_.reserve(opts_.max_seqs);
   slice_jobs_.reserve(opts_.max_seqs);
@@ -74,6 +75,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
              {"split_prompt_attention", rt_.model().splits_prompt_attention()},
              {"sparse_decode_runs", rt_.model().sparse_decode_runs()},
              {"inputs_on_device", rt_.model().inputs_on_device()},
+             {"overlap_steps", overlap_},
              {"sequence_limit", limit_}});
   if (!opts_.step_trace.empty()) {
     trace_ = std::make_unique<StepTrace>(opts_.step_trace,
@@ -274,12 +276,19 @@ int BatchEngine::run_warm_up(const std::vector<int>& lengths, int first_k) {
     waiting_.push_back(std::move(job));
   }
   int steps = 0;
-  while (!waiting_.empty() || !running_.empty()) {
+  while (!waiting_.empty() || !running_.empty() || in_flight_) {
     admit();
-    if (!plan_step()) break;  // not admitted (no room): nothing to warm with
-    evaluate();
+    if (plan_step()) {
+      evaluate();
+    } else if (in_flight_) {
+      finish_in_flight();
+      retired_.clear();
+    } else {
+      break;  // not admitted (no room): nothing to warm with
+    }
     ++steps;
   }
+  retired_.clear();
   for (auto& j : waiting_) finish(*j, FinishReason::cancelled);
   for (auto& j : running_) finish(*j, FinishReason::cancelled);
   waiting_.clear();
@@ -335,7 +344,8 @@ bool BatchEngine::take_incoming(std::unique_lock<std::mutex>& lk) {
   // Waiting jobs count as work: one left unadmitted while the last running job finished must be
   // admitted now, not when the next request happens to arrive.
   cv_.wait(lk, [&] {
-    return stopping_ || !incoming_.empty() || !cancel_requests_.empty() || !running_.empty() || !waiting_.empty();
+    return stopping_ || !incoming_.empty() || !cancel_requests_.empty() || !running_.empty() || !waiting_.empty() ||
+           in_flight_.has_value();
   });
   while (!incoming_.empty()) {
     waiting_.push_back(std::move(incoming_.front()));
@@ -360,7 +370,16 @@ void BatchEngine::run() {
     const auto t0 = Clock::now();
     apply_cancels();
     admit();
-    if (plan_step()) {
+    if (!plan_step() && in_flight_) {
+      // Nothing new to launch: the step in flight is collected.
+      try {
+        finish_in_flight();
+        retired_.clear();
+      } catch (const std::exception& e) {
+        log::error("inference_failed", e.what(), {{"running", static_cast<int>(running_.size())}});
+        fail_all(e.what());
+      }
+    } else if (!slices_.empty()) {
       const auto t1 = Clock::now();
       StepContents contents;
       model::ForwardTimings before;
@@ -388,6 +407,10 @@ void BatchEngine::run() {
     if (live_ids_.empty()) idle_cv_.notify_all();
   }
   lk.unlock();
+  if (in_flight_) {
+    runner_.abandon_ahead();
+    in_flight_.reset();
+  }
   log_totals();
   // Stopping: every job still here ends as cancelled.
   for (auto& j : waiting_) finish(*j, FinishReason::cancelled);
@@ -410,7 +433,9 @@ void BatchEngine::run() {
 // Tells the sink how the job ended and frees everything the job holds; the caller drops the job.
 void BatchEngine::finish(Job& job, FinishReason reason) {
   Sequence& seq = *job.seq;
-  const bool was_admitted = seq.state() != SequenceState::waiting;
+  // Holding a slot (a preempted sequence, which may end in the queue on a token it had in flight,
+  // holds none and counts as queued).
+  const bool was_admitted = seq.id() >= 0;
   FinalResult end;
   end.trailing_text = seq.finish(reason);
   end.reason = seq.finish_reason();
@@ -444,6 +469,7 @@ void BatchEngine::apply_cancels() {
     for (auto it = list.begin(); it != list.end();) {
       if ((*it)->cancelled) {
         finish(**it, FinishReason::cancelled);
+        retired_.push_back(std::move(*it));  // a step in flight may name it
         it = list.erase(it);
       } else {
         ++it;
@@ -507,10 +533,17 @@ bool BatchEngine::plan_step() {
   slices_.clear();
   slice_jobs_.clear();
   running_seqs_.clear();
-  for (auto& j : running_) running_seqs_.push_back(j->seq.get());
+  std::vector<Job*>& jobs = planned_jobs_;
+  jobs.clear();
+  for (auto& j : running_) {
+    // Its token in flight ends it: nothing follows.
+    if (j->seq->pending_is_last()) continue;
+    running_seqs_.push_back(j->seq.get());
+    jobs.push_back(j.get());
+  }
   const Scheduler::Plan plan = sched_.plan(running_seqs_, blocks_);
   for (const StepSlice& p : plan.slices) {
-    Job* j = running_[p.index].get();
+    Job* j = jobs[p.index];
     RunSlice sl;
     sl.seq = j->seq.get();
     sl.n_tokens = p.n_tokens;
@@ -519,7 +552,17 @@ bool BatchEngine::plan_step() {
     slices_.push_back(sl);
     slice_jobs_.push_back(j);
   }
-  if (!plan.preempted.empty()) requeue(plan.preempted);
+  if (!plan.preempted.empty()) {
+    // Indices into the jobs planned, which are running_'s less those ending in flight.
+    std::vector<size_t> preempted;
+    for (size_t i : plan.preempted) {
+      preempted.push_back(static_cast<size_t>(
+          std::find_if(running_.begin(), running_.end(), [&](const auto& r) { return r.get() == jobs[i]; }) -
+          running_.begin()));
+    }
+    std::sort(preempted.begin(), preempted.end());
+    requeue(preempted);
+  }
   return !slices_.empty();
 }
 
@@ -538,24 +581,6 @@ void BatchEngine::requeue(const std::vector<size_t>& preempted) {
   n_queued_ += static_cast<int>(preempted.size());
 }
 
-void BatchEngine::evaluate() {
-  const StepRows rows = runner_.run(slices_);
-  ++steps_;
-  totals_.batch_tokens += runner_.batch_tokens();
-  totals_.sampled_rows += static_cast<uint64_t>(runner_.n_rows());
-  output_.deliver(rows, slices_, slice_jobs_);
-  // Retire finished (and disconnected) sequences at once.
-  for (auto it = running_.begin(); it != running_.end();) {
-    Job& job = **it;
-    if (job.seq->state() == SequenceState::finished || job.cancelled) {
-      finish(job, job.cancelled ? FinishReason::cancelled : job.seq->finish_reason());
-      it = running_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
 // Where the engine thread's time went, once, when it stops: for benchmarks (a step's time split
 // into planning, the model's phases and the host's output work). No request content.
 void BatchEngine::log_totals() const {
@@ -566,6 +591,7 @@ void BatchEngine::log_totals() const {
             {{"steps", static_cast<unsigned long long>(steps_)},
              {"batch_tokens", static_cast<unsigned long long>(totals_.batch_tokens)},
              {"sampled_rows", static_cast<unsigned long long>(totals_.sampled_rows)},
+             {"steps_ahead", static_cast<unsigned long long>(totals_.steps_ahead)},
              {"plan_ms", totals_.plan_ms},
              {"step_ms", totals_.step_ms},
              {"mask_ms", runner_.mask_ms()},
@@ -600,6 +626,22 @@ void BatchEngine::log_totals() const {
 }
 
 void BatchEngine::fail_all(const std::string& message) {
+  if (in_flight_) {
+    runner_.abandon_ahead();
+    in_flight_.reset();
+  }
+  // A sequence preempted with a token in flight never gets it: it fails with the running ones.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if ((*it)->seq->has_pending()) {
+      running_.push_back(std::move(*it));
+      it = waiting_.erase(it);
+      std::lock_guard lk(mu_);
+      --n_queued_;
+      ++n_running_;
+    } else {
+      ++it;
+    }
+  }
   for (auto& j : running_) {
     Sequence& s = *j->seq;
     s.finish(FinishReason::cancelled);
@@ -608,8 +650,10 @@ void BatchEngine::fail_all(const std::string& message) {
     end.failure = Failure{FailureKind::inference_failed, message, true};
     end.prompt_tokens = s.n_prompt();
     end.tokens_out = s.n_generated();
-    blocks_.release(s.id());
-    sched_.release(s.id());
+    if (s.id() >= 0) {  // not one preempted meanwhile, which holds nothing
+      blocks_.release(s.id());
+      sched_.release(s.id());
+    }
     // As in finish(): the slot and the id are free before the client hears, so a retry is admitted.
     {
       std::lock_guard lk(mu_);
@@ -632,6 +676,7 @@ void BatchEngine::publish_stats() {
   stats_.prompt_tokens = prompt_tokens_total_;
   stats_.generated_tokens = output_.totals().generated_tokens;
   stats_.steps = steps_;
+  stats_.steps_ahead = totals_.steps_ahead;
   stats_.mask_ms = runner_.mask_ms();
   stats_.sample_ms = output_.totals().sample_ms;
   stats_.device_picks = output_.totals().device_picks;

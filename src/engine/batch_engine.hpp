@@ -75,6 +75,13 @@ struct BatchEngineOptions {
   // (LlamaModel::forward_view's while_computing) rather than when their tokens are sampled; the
   // tokens are the same either way. Off only as a measurement's baseline.
   bool masks_while_computing = true;
+  // Whether a greedy step picked on the device is launched before the step ahead of it has been
+  // turned into tokens and events: the next step is planned, built and given its inputs while the
+  // device computes this one, and this one's output stage runs while the device computes the next
+  // (a token known only from the step in flight reaches the next step's input once it is picked).
+  // Unset: where the model's inputs live on its device (one GPU), whose idle time between steps
+  // it removes; a CPU computes a step on the engine's thread, so there it only reorders work.
+  std::optional<bool> overlap_steps;
   // Appends a line per step to this file (StepTrace): the step's contents and times. Empty: none.
   std::string step_trace;
   // Whether events reach the sinks from a thread of their own (EventOutbox), overlapping the next
@@ -104,6 +111,7 @@ struct BatchEngineStats {
   uint64_t prompt_tokens = 0;
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
+  uint64_t steps_ahead = 0;          // of them, prepared and launched while the one before computed
   double mask_ms = 0;                // engine thread time computing grammar masks ahead (BatchEngine::Totals)
   double sample_ms = 0;              // engine thread time choosing tokens from logits rows
   uint64_t device_picks = 0;         // tokens the model's graph picked (greedy on the device)
@@ -167,6 +175,16 @@ class BatchEngine : public Engine {
   bool plan_step();
   // Runs the step and turns its rows into tokens and events: the output stage.
   void evaluate();
+  void count_step();  // the step just launched, in the totals
+  // Overlapped steps: the step in flight is waited for, its picks filled in as its sequences'
+  // pending tokens, and (deliver_in_flight) turned into tokens and events.
+  StepRows wait_in_flight();
+  void deliver_in_flight(const StepRows& rows);
+  void finish_in_flight();
+  // Moves the sequences of a launched step past it (RunSlice::advanced); it is then in flight.
+  void advance(std::vector<RunSlice>& slices, std::vector<Job*>& jobs);
+  // Moves finished and cancelled jobs out of running_ (finish()), into retired_.
+  void retire();
   void finish(Job& job, FinishReason reason);
   void fail_all(const std::string& message);
   void publish_stats();
@@ -208,6 +226,16 @@ class BatchEngine : public Engine {
   std::vector<RunSlice> slices_;
   std::vector<Job*> slice_jobs_;  // the job of each slice
   std::vector<Sequence*> running_seqs_;
+  std::vector<Job*> planned_jobs_;  // the jobs of running_seqs_
+  bool overlap_ = false;
+  // The step launched and not yet waited for (overlapped steps), and its jobs.
+  struct InFlight {
+    std::vector<RunSlice> slices;
+    std::vector<Job*> jobs;
+  };
+  std::optional<InFlight> in_flight_;
+  // Jobs that ended, kept while a step in flight may still name them.
+  std::vector<std::unique_ptr<Job>> retired_;
   uint64_t prompt_tokens_total_ = 0;
   uint64_t steps_ = 0;
   uint64_t preemptions_total_ = 0;
@@ -216,6 +244,7 @@ class BatchEngine : public Engine {
     double step_ms = 0;  // the model pass, sampling and events
     uint64_t batch_tokens = 0;
     uint64_t sampled_rows = 0;
+    uint64_t steps_ahead = 0;  // launched while the step before was in flight (overlap_steps)
   } totals_;
   model::ForwardTimings timings_at_start_;
   model::OpProfile op_profile_;

@@ -101,4 +101,47 @@ StepRows ModelRunner::run(std::span<RunSlice> slices) {
   return out;
 }
 
+bool ModelRunner::prepare_ahead(std::span<RunSlice> slices) {
+  if (!greedy_on_device_) return false;
+  build_batch(slices);
+  const bool plain = std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
+    return sl.first_row < 0 && (sl.logits_row < 0 || (sl.seq->plain_greedy() && !sl.logprobs));
+  });
+  if (!plain || !model_.can_run_ahead(batch_, kv_)) return false;
+  pending_rows_.clear();
+  size_t row = 0;
+  for (const RunSlice& sl : slices) {
+    const Sequence& s = *sl.seq;
+    const size_t from = static_cast<size_t>(s.n_computed());
+    for (int i = 0; i < sl.n_tokens; ++i, ++row) {
+      const size_t index = from + static_cast<size_t>(i);
+      if (s.has_pending() && index + 1 == s.tokens().size()) pending_rows_.push_back({row, &s, index});
+    }
+  }
+  model_.prepare_ahead(batch_, kv_);
+  return true;
+}
+
+void ModelRunner::launch_ahead() {
+  ahead_tokens_ = batch_.tokens;
+  for (const PendingRow& p : pending_rows_) {
+    // A sequence that ended meanwhile dropped its placeholder: its row computes nothing anyone reads.
+    const auto& tokens = p.seq->tokens();
+    ahead_tokens_[p.row] = p.index < tokens.size() && p.seq->state() != SequenceState::finished ? tokens[p.index] : 0;
+  }
+  model_.launch_ahead(ahead_tokens_);
+}
+
+StepRows ModelRunner::wait_ahead() {
+  StepRows out;
+  out.picked_on_device = true;
+  out.picks = model_.wait_ahead();
+  return out;
+}
+
+void ModelRunner::abandon_ahead() {
+  model_.abandon_ahead();
+  pending_rows_.clear();
+}
+
 }  // namespace rbees::engine

@@ -25,6 +25,9 @@ struct RunSlice {
   bool logprobs = false;  // that token's log-probabilities are wanted: its logits row must come back
   int logits_row = -1;    // the row the token is chosen from, or -1
   int first_row = -1;     // a prompt's log-probabilities: the row of the slice's first token, or -1
+  // Overlapped steps: the sequence was moved past this slice when its step was launched (its
+  // tokens counted computed, a pending token in place of the one it samples).
+  bool advanced = false;
 };
 
 // What a step's pass gives back: per row either the device's pick or the logits.
@@ -44,6 +47,18 @@ class ModelRunner {
   // Builds the step's batch from the slices (setting their rows) and runs the model over it.
   StepRows run(std::span<RunSlice> slices);
 
+  // Overlapped steps (BatchEngine): a step whose every sampled row is plain greedy, picked on the
+  // device, with no log-probabilities, and whose batch fits one graph, may be prepared while the
+  // step before it computes, some of its tokens still pending there (Sequence::push_pending).
+  // prepare_ahead() builds the batch and returns false (nothing done) where the step cannot;
+  // launch_ahead() reads the pending tokens, filled in by then (Sequence::fill_pending), and
+  // launches it; wait_ahead() waits for the launched step's picks.
+  bool prepare_ahead(std::span<RunSlice> slices);
+  void launch_ahead();
+  StepRows wait_ahead();
+  // After a failure: the model's passes run ahead are forgotten.
+  void abandon_ahead();
+
   size_t batch_tokens() const { return batch_.size(); }
   int n_rows() const { return n_rows_; }
   // Engine-thread time spent on grammar masks (for the pick or ahead of host sampling), in total.
@@ -61,6 +76,14 @@ class ModelRunner {
   bool masks_while_computing_;
   model::Batch batch_;
   int n_rows_ = 0;
+  // Of the batch prepared ahead: the rows whose token was pending, and whose it is.
+  struct PendingRow {
+    size_t row;
+    const Sequence* seq;
+    size_t index;  // in the sequence's tokens
+  };
+  std::vector<PendingRow> pending_rows_;
+  std::vector<int32_t> ahead_tokens_;
   double mask_ms_ = 0;
 };
 

@@ -22,8 +22,12 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
     const RunSlice& sl = slices[i];
     Job& job = *jobs[i];
     Sequence& s = *job.seq;
-    s.computed(sl.n_tokens);
-    blocks_.computed(s.id(), s.tokens(), s.n_computed());
+    // Ended after an overlapped step was launched with it: nobody reads its row.
+    if (s.state() == SequenceState::finished) continue;
+    if (!sl.advanced) {
+      s.computed(sl.n_tokens);
+      blocks_.computed(s.id(), s.tokens(), s.n_computed());
+    }
     if (sl.first_row >= 0) gather_prompt_logprobs(job, sl, logits);
     if (sl.logits_row < 0) continue;
     sampling::SampledToken lp;
@@ -31,7 +35,7 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
     if (greedy) {
       ++totals_.device_picks;
       if (s.masked_greedy()) ++totals_.masked_device_picks;
-      r = s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
+      r = sl.advanced ? s.resolve_pending() : s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
     } else {
       const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
       r = s.on_logits(row, job.request.logprobs, &lp);

@@ -101,7 +101,39 @@ TokenResult Sequence::push(int32_t id) {
   return r;
 }
 
+void Sequence::push_pending() {
+  if (pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has a pending token already");
+  check_sampling();
+  if (!sampler_.plain_greedy()) throw std::logic_error("only a plain greedy sequence takes a pending token");
+  tokens_.push_back(0);
+  pending_ = true;
+  if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
+}
+
+void Sequence::fill_pending(int32_t id) {
+  if (!pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has no pending token");
+  tokens_.back() = id;
+}
+
+TokenResult Sequence::resolve_pending() {
+  if (!pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has no pending token");
+  pending_ = false;
+  // Preempted meanwhile, it waits with the token for its turn, as push() leaves one.
+  const int32_t id = tokens_.back();
+  sampler_.accept(id);
+  TokenResult r = continuation_.push(id);
+  if (r.finish != FinishReason::none) {
+    finish_reason_ = r.finish;
+    transition(SequenceState::finished);
+  }
+  return r;
+}
+
 std::string Sequence::finish(FinishReason reason) {
+  if (pending_) {
+    tokens_.pop_back();
+    pending_ = false;
+  }
   if (state_ == SequenceState::finished) return {};
   finish_reason_ = reason;
   transition(SequenceState::finished);

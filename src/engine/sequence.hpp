@@ -87,6 +87,18 @@ class Sequence {
   // As on_logits(), with the argmax already picked. Only for a plain_greedy() or masked_greedy()
   // sequence.
   TokenResult on_greedy_token(int32_t id);
+  // Overlapped steps (BatchEngine): the step that computes this sequence's next token is launched,
+  // and the next step is planned before the token is known. push_pending() appends a placeholder
+  // for it (prefilling -> decoding on the first), fill_pending() puts the device's pick in its place
+  // (the next step reads it), and resolve_pending() goes on with it as on_greedy_token(). A
+  // placeholder left when the sequence ends is dropped.
+  void push_pending();
+  void fill_pending(int32_t id);
+  TokenResult resolve_pending();
+  bool has_pending() const { return pending_; }
+  // Whether the pending token is the last the token budget allows (max_tokens or the context), so
+  // that no step may be planned after it.
+  bool pending_is_last() const { return pending_ && continuation_.n_generated() + 1 >= max_new_tokens(); }
   // Ends the sequence from outside (cancel, error); returns the text still held back.
   std::string finish(FinishReason reason);
 
@@ -117,6 +129,7 @@ class Sequence {
   Continuation continuation_;
   FinishReason finish_reason_ = FinishReason::none;
   bool whole_prompt_ = false;
+  bool pending_ = false;  // tokens_.back() is a placeholder (push_pending)
 };
 
 }  // namespace rbees::engine

@@ -13,6 +13,8 @@
 namespace rbees::model {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct CaptureState {
   const std::vector<std::string>* names;
   std::map<std::string, Captured>* out;
@@ -111,11 +113,11 @@ void LlamaModel::set_input(ggml_tensor* t, const void* data, size_t bytes) {
   }
 }
 
-void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows) {
+void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows, InputBuffers& in) {
   const auto& table = ops::logit_mask_table();
   set_input(g.logit_mask_table, table.data(), sizeof(table));
   const auto n_bytes = static_cast<size_t>(ggml_nelements(g.logit_mask_bytes));
-  int32_t* bytes = mask_bytes_->reserve_as<int32_t>(n_bytes);
+  int32_t* bytes = in.mask_bytes->reserve_as<int32_t>(n_bytes);
   ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_rows, bytes);
   const size_t per_row = n_bytes / static_cast<size_t>(g.shape.n_out);
   std::fill(bytes + n_rows * per_row, bytes + n_bytes, 255);
@@ -136,8 +138,7 @@ float* LlamaModel::host_logits(size_t n_rows) {
   return host_logits_->reserve_as<float>(std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab));
 }
 
-size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
-                       const std::function<void()>& while_computing, const uint64_t* row_masks) {
+void LlamaModel::check_batch(const Batch& batch) const {
   const size_t n = batch.size();
   if (batch.positions.size() != n || batch.seq_ids.size() != n ||
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
@@ -146,6 +147,12 @@ size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& op
   for (int32_t t : batch.tokens) {
     if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
   }
+}
+
+size_t LlamaModel::run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
+                       const std::function<void()>& while_computing, const uint64_t* row_masks) {
+  check_batch(batch);
+  const size_t n = batch.size();
   const size_t step = static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
   if (!options.capture.empty() && n > step) throw std::invalid_argument("capture needs a batch that fits one graph");
   kv.check_placeable(batch.seq_ids, batch.positions);  // before any graph touches the cache
@@ -198,41 +205,41 @@ bool LlamaModel::can_reuse_graph(const Shape& shape, const KvCache& kv) const {
   return graph_kv_id_ != 0 && graph_kv_id_ == kv.storage_id() && graph_.shape == shape;
 }
 
-size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
-                                 const ForwardOptions& options, Output& out, Destination dst,
-                                 const std::function<void()>& while_computing) {
-  using Clock = std::chrono::steady_clock;
-  auto lap = [t = Clock::now()](double& acc) mutable {
-    const auto now = Clock::now();
-    acc += std::chrono::duration<double, std::milli>(now - t).count();
-    t = now;
-  };
-  const int n_tokens = static_cast<int>(end - begin);
-  std::vector<int32_t> tokens(batch.tokens.begin() + begin, batch.tokens.begin() + end);
+void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
+                               Destination dst, ChunkPass& p) {
+  const auto t0 = Clock::now();
+  // The inputs of this pass and of the one before alternate between two sets of host buffers: a
+  // pass prepared while the last one computes leaves the memory that one's uploads read alone.
+  p.inputs = &inputs_[next_inputs_];
+  next_inputs_ ^= 1;
+  p.begin = begin;
+  p.dst = dst;
+  p.n_tokens = static_cast<int>(end - begin);
+  const int n_tokens = p.n_tokens;
+  p.tokens.assign(batch.tokens.begin() + begin, batch.tokens.begin() + end);
   std::vector<int32_t> positions(batch.positions.begin() + begin, batch.positions.begin() + end);
-  std::vector<int32_t> seqs(batch.seq_ids.begin() + begin, batch.seq_ids.begin() + end);
-  std::vector<int32_t> out_ids;
+  p.seqs.assign(batch.seq_ids.begin() + begin, batch.seq_ids.begin() + end);
+  p.out_ids.clear();
   for (size_t i = begin; i < end; ++i) {
-    if (batch.wants_logits(i)) out_ids.push_back(static_cast<int32_t>(i - begin));
+    if (batch.wants_logits(i)) p.out_ids.push_back(static_cast<int32_t>(i - begin));
   }
 
-  const std::vector<int32_t> cells = kv.place(seqs, positions);
-  const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
+  p.cells = kv.place(p.seqs, positions);
   try {
-    KvAttention attn(kv, seqs, positions,
+    KvAttention attn(kv, p.seqs, positions,
                      {options_.flash_attention, options_.batch_invariant, kMaxRuns, stable_shapes_, split_runs_,
                       sparse_decode_runs()});
     // A graph with no logits still runs the layers (the cache needs them); it computes one row.
-    const bool none = out_ids.empty();
-    if (none) out_ids.push_back(n_tokens - 1);
+    p.none = p.out_ids.empty();
+    if (p.none) p.out_ids.push_back(n_tokens - 1);
     // A decode step padded to a bucketed size (ModelOptions::pad_decode_steps): the padding tokens
     // write their keys and values into the cache's first spare row, which no cell is placed in and
     // every window masks out, and their logits rows are not read back.
     int n_pass = n_tokens;
     int real_streams = 0;  // of a padded pass: its streams with a token
     int lane = kGeneralLane;
-    if (pads_decode_steps() && options.capture.empty() && n_tokens > 1 && !none &&
-        out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
+    if (pads_decode_steps() && options.capture.empty() && n_tokens > 1 && !p.none &&
+        p.out_ids.size() == static_cast<size_t>(n_tokens) && attn.all_streams()) {
       lane = pipeline_ ? kGeneralLane : kDecodeLane;
       n_pass = std::min(decode_bucket(n_tokens), std::min(options_.max_graph_tokens, kv.size()));
       n_pass = std::max(n_pass, n_tokens);
@@ -241,7 +248,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       // head and layer.
       real_streams = attn.layout().n_stream_tokens;
       attn.pad_streams(n_pass, decode_bucket);
-      tokens.resize(static_cast<size_t>(n_pass), tokens.front());
+      p.tokens.resize(static_cast<size_t>(n_pass), p.tokens.front());
     }
     // The padding's positions go to the graph in a copy: attn reads `positions`, the pass's own.
     std::vector<int32_t> padded_positions;
@@ -252,19 +259,16 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     const std::vector<int32_t>& pass_positions = n_pass > n_tokens ? padded_positions : positions;
     Shape shape;
     shape.n_tokens = n_pass;
-    shape.n_out = n_pass == n_tokens ? static_cast<int>(out_ids.size()) : n_pass;
+    shape.n_out = n_pass == n_tokens ? static_cast<int>(p.out_ids.size()) : n_pass;
     shape.attn = attn.layout();
     shape.argmax = dst.ids != nullptr;
-    shape.argmax_masked = dst.masks != nullptr && !none;
+    shape.argmax_masked = dst.masks != nullptr && !p.none;
 
-    // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
-    // allocator reuses their memory afterwards.
-    CaptureState capture{&options.capture, &out.captured, {}};
-    const bool capturing = !options.capture.empty();
+    p.capturing = !options.capture.empty();
     use_lane(lane);
     // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
     // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
-    if (capturing || !can_reuse_graph(shape, kv)) {
+    if (p.capturing || !can_reuse_graph(shape, kv)) {
       graph_kv_id_ = 0;
       ggml_backend_sched_reset(sched_);
       graph_ = build_graph(shape, kv);
@@ -275,12 +279,13 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       }
       if (!ggml_backend_sched_alloc_graph(sched_, graph_.gf)) throw std::runtime_error("could not allocate the graph");
       ++timings_.graphs_built;
-      if (!capturing) graph_kv_id_ = kv.storage_id();
+      if (!p.capturing) graph_kv_id_ = kv.storage_id();
     } else if (pipeline_) {
       // The last pass of this graph may still run on the devices: its inputs are about to change.
       ggml_backend_sched_synchronize(sched_);
     }
-    const Graph& g = graph_;
+    p.graph = graph_;
+    const Graph& g = p.graph;
     ++timings_.graphs;
     timings_.gathered_tokens += static_cast<uint64_t>(shape.attn.n_gathered);
     for (const AttentionRun& r : shape.attn.runs) {
@@ -289,32 +294,33 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     }
     timings_.span_tokens += static_cast<uint64_t>(shape.attn.n_general);
     if (real_streams > 0) timings_.placeholder_streams += static_cast<uint64_t>(shape.attn.n_streams - real_streams);
-    lap(timings_.build_ms);
+    const auto t1 = Clock::now();
+    timings_.build_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
 
+    InputBuffers& in = *p.inputs;
     std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
-    std::copy(cells.begin(), cells.end(), cells64.begin());
-    set_input(g.tokens, tokens.data(), ggml_nbytes(g.tokens));
+    std::copy(p.cells.begin(), p.cells.end(), cells64.begin());
     set_input(g.positions, pass_positions.data(), ggml_nbytes(g.positions));
     set_input(g.cells, cells64.data(), ggml_nbytes(g.cells));
     const AttentionLayout& al = shape.attn;
     // What the host spends computing the attention inputs, apart from handing them over.
     auto fill = [this](auto&& f) {
-      const auto t0 = Clock::now();
+      const auto f0 = Clock::now();
       f();
-      timings_.fill_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      timings_.fill_ms += std::chrono::duration<double, std::milli>(Clock::now() - f0).count();
     };
     if (g.mask != nullptr) {
-      MaskValue* mask = mask_->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
+      MaskValue* mask = in.mask->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
       fill([&] { attn.fill_general_mask(mask); });
       set_input(g.mask, mask, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
-      MaskValue* run_mask = run_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
+      MaskValue* run_mask = in.run_mask->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
       fill([&] { attn.fill_run_masks(run_mask); });
       set_input(g.run_mask, run_mask, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
-      MaskValue* region_mask = region_mask_->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
+      MaskValue* region_mask = in.region_mask->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
       fill([&] { attn.fill_region_mask(region_mask); });
       set_input(g.region_mask, region_mask, ggml_nbytes(g.region_mask));
     }
@@ -326,7 +332,7 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
     if (g.gathered_cells != nullptr) {
       const size_t n = static_cast<size_t>(al.gathered_window) * al.n_gathered;
       gathered_cells_.resize(n);
-      MaskValue* gathered_mask = gathered_mask_->reserve_as<MaskValue>(n);
+      MaskValue* gathered_mask = in.gathered_mask->reserve_as<MaskValue>(n);
       fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
       set_input(g.gathered_cells, gathered_cells_.data(), ggml_nbytes(g.gathered_cells));
       set_input(g.gathered_mask, gathered_mask, ggml_nbytes(g.gathered_mask));
@@ -335,34 +341,80 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
       set_input(g.stream_rows, attn.stream_rows().data(), ggml_nbytes(g.stream_rows));
       set_input(g.token_streams, attn.token_streams().data(), ggml_nbytes(g.token_streams));
     }
-    if (g.out_ids != nullptr) set_input(g.out_ids, out_ids.data(), ggml_nbytes(g.out_ids));
-    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, out_ids.size());
-    // ggml's scheduler copies an input to another backend's split at once, expecting it set
-    // already: with some ops on the CPU (layers left there, an op the device lacks), the queued
-    // uploads must have landed first.
-    if (inputs_on_device_ && ggml_backend_sched_get_n_splits(sched_) > 1) ggml_backend_synchronize(device_.backend());
-    lap(timings_.upload_ms);
+    if (g.out_ids != nullptr) set_input(g.out_ids, p.out_ids.data(), ggml_nbytes(g.out_ids));
+    if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, p.out_ids.size(), in);
+    timings_.upload_ms += std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  } catch (...) {
+    kv.release(p.cells, p.seqs);
+    throw;
+  }
+}
 
-    if (capturing) {
-      ggml_backend_sched_set_eval_callback(sched_, capture_callback, &capture);
-    } else if (op_profile_ != nullptr) {
-      ggml_backend_sched_set_eval_callback(sched_, OpProfile::callback, op_profile_);
-      ++op_profile_->passes;
-    }
+void LlamaModel::launch_chunk(ChunkPass& p, void* capture, bool async) {
+  const auto t0 = Clock::now();
+  const Graph& g = p.graph;
+  set_input(g.tokens, p.tokens.data(), ggml_nbytes(g.tokens));
+  // ggml's scheduler copies an input to another backend's split at once, expecting it set
+  // already: with some ops on the CPU (layers left there, an op the device lacks), the queued
+  // uploads must have landed first.
+  if (inputs_on_device_ && ggml_backend_sched_get_n_splits(sched_) > 1) ggml_backend_synchronize(device_.backend());
+  const auto t1 = Clock::now();
+  timings_.upload_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+
+  if (p.capturing) {
+    ggml_backend_sched_set_eval_callback(sched_, capture_callback, capture);
+  } else if (op_profile_ != nullptr) {
+    ggml_backend_sched_set_eval_callback(sched_, OpProfile::callback, op_profile_);
+    ++op_profile_->passes;
+  }
+  const ggml_status status =
+      async ? ggml_backend_sched_graph_compute_async(sched_, g.gf) : ggml_backend_sched_graph_compute(sched_, g.gf);
+  ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
+  if (status != GGML_STATUS_SUCCESS) {
+    if (async && !pipeline_) ggml_backend_sched_synchronize(sched_);
+    graph_kv_id_ = 0;
+    throw std::runtime_error("graph computation failed");
+  }
+  timings_.compute_ms += std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+}
+
+// The rows of the pass's own tokens, which come first (not the padding's), to `p.dst`; with
+// `async`, queued on the device's stream behind the graph.
+size_t LlamaModel::read_chunk(const ChunkPass& p, Output& out, bool async) {
+  if (p.none) return 0;
+  const auto t0 = Clock::now();
+  const Graph& g = p.graph;
+  ggml_tensor* result = p.dst.ids != nullptr ? g.argmax : g.logits;
+  void* into = p.dst.ids != nullptr ? static_cast<void*>(p.dst.ids) : static_cast<void*>(p.dst.logits);
+  const size_t bytes = ggml_nbytes(result) / static_cast<size_t>(g.shape.n_out) * p.out_ids.size();
+  if (async) {
+    ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0, bytes);
+  } else {
+    ggml_backend_tensor_get(result, into, 0, bytes);
+  }
+  for (int32_t id : p.out_ids) out.rows.push_back(static_cast<int32_t>(p.begin) + id);
+  timings_.download_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return p.out_ids.size();
+}
+
+size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,
+                                 const ForwardOptions& options, Output& out, Destination dst,
+                                 const std::function<void()>& while_computing) {
+  const core::PassMark pass;  // a remote device that stops answering is noticed (core/device_fault)
+  ChunkPass p;
+  prepare_chunk(batch, begin, end, kv, options, dst, p);
+  try {
+    // Intermediates are read while the graph runs, through the scheduler's evaluation callback: the
+    // allocator reuses their memory afterwards.
+    CaptureState capture{&options.capture, &out.captured, {}};
     // With pipeline parallelism the devices go on with this graph while the next one is prepared;
     // run() waits for them before the results are read.
-    const bool async = pipeline_ && !capturing;
+    const bool async = pipeline_ && !p.capturing;
     // Host work given to overlap the graph needs it launched without the wait.
-    const bool overlap = static_cast<bool>(while_computing) && !capturing;
-    const ggml_status status = async || overlap ? ggml_backend_sched_graph_compute_async(sched_, g.gf)
-                                                : ggml_backend_sched_graph_compute(sched_, g.gf);
-    ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
-    if (status != GGML_STATUS_SUCCESS) {
-      if (overlap && !async) ggml_backend_sched_synchronize(sched_);
-      graph_kv_id_ = 0;
-      throw std::runtime_error("graph computation failed");
-    }
+    const bool overlap = static_cast<bool>(while_computing) && !p.capturing;
+    launch_chunk(p, &capture, async || overlap);
     if (overlap) {
+      const auto t0 = Clock::now();
       try {
         while_computing();
       } catch (...) {
@@ -370,27 +422,88 @@ size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, K
         throw;
       }
       if (!async) ggml_backend_sched_synchronize(sched_);
+      timings_.compute_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     }
     if (!capture.error.empty()) throw std::invalid_argument(capture.error);
-    lap(timings_.compute_ms);
-
-    if (none) return 0;
-    ggml_tensor* result = dst.ids != nullptr ? g.argmax : g.logits;
-    void* into = dst.ids != nullptr ? static_cast<void*>(dst.ids) : static_cast<void*>(dst.logits);
-    // The rows of the pass's own tokens, which come first: not the padding's.
-    const size_t bytes = ggml_nbytes(result) / static_cast<size_t>(shape.n_out) * out_ids.size();
-    if (async) {
-      ggml_backend_tensor_get_async(ggml_backend_sched_get_tensor_backend(sched_, result), result, into, 0, bytes);
-    } else {
-      ggml_backend_tensor_get(result, into, 0, bytes);
-    }
-    for (int32_t id : out_ids) out.rows.push_back(static_cast<int32_t>(begin) + id);
-    lap(timings_.download_ms);
-    return out_ids.size();
+    return read_chunk(p, out, async);
   } catch (...) {
-    kv.release(cells, seqs);
+    kv.release(p.cells, p.seqs);
     throw;
   }
+}
+
+bool LlamaModel::can_run_ahead(const Batch& batch, const KvCache& kv) const {
+  return !pipeline_ && op_profile_ == nullptr && batch.size() > 0 &&
+         batch.size() <= static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
+}
+
+void LlamaModel::prepare_ahead(const Batch& batch, KvCache& kv) {
+  if (prepared_.active) throw std::logic_error("a pass is prepared already");
+  if (!can_run_ahead(batch, kv)) throw std::invalid_argument("this batch cannot run ahead");
+  check_batch(batch);
+  kv.check_placeable(batch.seq_ids, batch.positions);
+  reserve(kv);
+  size_t n_rows = 0;
+  for (size_t i = 0; i < batch.size(); ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
+  const core::PassMark pass;
+  Destination dst;
+  // The set of buffers prepare_chunk() takes: its picks land there, apart from the last pass's.
+  dst.ids = inputs_[next_inputs_].ids->reserve_as<int32_t>(std::max<size_t>(1, n_rows));
+  prepare_chunk(batch, 0, batch.size(), kv, ForwardOptions{}, dst, prepared_);
+  prepared_.kv = &kv;
+  prepared_.n_rows = n_rows;
+  prepared_.active = true;
+}
+
+void LlamaModel::launch_ahead(std::span<const int32_t> tokens) {
+  if (!prepared_.active) throw std::logic_error("no pass is prepared");
+  if (launched_.active) throw std::logic_error("the launched pass was not waited for");
+  ChunkPass& p = prepared_;
+  if (tokens.size() != static_cast<size_t>(p.n_tokens)) throw std::invalid_argument("tokens differ from the batch");
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
+  }
+  std::copy(tokens.begin(), tokens.end(), p.tokens.begin());
+  std::fill(p.tokens.begin() + static_cast<std::ptrdiff_t>(tokens.size()), p.tokens.end(), tokens.front());
+  const core::PassMark pass;
+  try {
+    launch_chunk(p, nullptr, true);
+    // Queued behind the graph, before any later pass can reuse its memory.
+    Output out;
+    read_chunk(p, out, true);
+  } catch (...) {
+    p.kv->release(p.cells, p.seqs);
+    p = ChunkPass{};
+    throw;
+  }
+  launched_ = std::move(p);
+  p = ChunkPass{};
+}
+
+std::span<const int32_t> LlamaModel::wait_ahead() {
+  if (!launched_.active) return {};
+  ChunkPass p = std::move(launched_);
+  launched_ = ChunkPass{};
+  const auto t0 = Clock::now();
+  {
+    const core::PassMark pass;
+    ggml_backend_sched_synchronize(sched_);
+  }
+  timings_.compute_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  ahead_ids_.assign(p.dst.ids, p.dst.ids + p.n_rows);
+  for (size_t i = 0; i < ahead_ids_.size(); ++i) {
+    if (ahead_ids_[i] < 0 || ahead_ids_[i] >= config_.n_vocab) {
+      throw std::runtime_error("the logits of batch row " + std::to_string(p.out_ids[i]) +
+                               " have no greatest value (non-finite logits)");
+    }
+  }
+  return ahead_ids_;
+}
+
+void LlamaModel::abandon_ahead() {
+  if (launched_.active) ggml_backend_sched_synchronize(sched_);
+  launched_ = ChunkPass{};
+  prepared_ = ChunkPass{};
 }
 
 }  // namespace rbees::model

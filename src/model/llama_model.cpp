@@ -43,12 +43,12 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
     : config_(source.config),
       device_(device),
       options_(std::move(options)),
-      host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      mask_bytes_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      region_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      run_mask_(std::make_unique<core::HostBuffer>(device.info().dev)),
-      gathered_mask_(std::make_unique<core::HostBuffer>(device.info().dev)) {
+      host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)) {
+  for (InputBuffers& in : inputs_) {
+    for (auto* b : {&in.mask, &in.region_mask, &in.run_mask, &in.gathered_mask, &in.mask_bytes, &in.ids}) {
+      *b = std::make_unique<core::HostBuffer>(device.info().dev);
+    }
+  }
   const auto& c = config_;
   if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "mistral") {
     throw std::invalid_argument("unsupported architecture '" + c.architecture + "'");

@@ -237,6 +237,22 @@ class LlamaModel {
   // tokens, applied on the device. The device expands the bits itself (a byte of the bitset selects
   // one of 256 rows of 8 mask values), so a step uploads n_vocab / 2 bytes per row, not 2 n_vocab.
   std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv, std::span<const uint64_t> row_masks = {});
+  // Greedy passes run one ahead (the engine's overlapped steps): a batch is prepared (its cells
+  // placed, its graph built or reused, every input but the tokens handed over) while the pass
+  // launched before it still computes; it is launched once its tokens are known (some of them the
+  // previous pass's picks), and its picks are waited for later. In order: prepare_ahead(),
+  // wait_ahead() for the pass before, if any, launch_ahead(), ... Only for a batch that
+  // can_run_ahead(): one graph, no masks, no capture, no pipeline parallelism.
+  bool can_run_ahead(const Batch& batch, const KvCache& kv) const;
+  void prepare_ahead(const Batch& batch, KvCache& kv);
+  // `tokens`: the prepared batch's tokens, with the ones that were not known at preparation.
+  void launch_ahead(std::span<const int32_t> tokens);
+  // Waits for the launched pass; its picks (rows in batch order), empty when none is launched.
+  // Throws std::runtime_error when a row has no greatest logit (as forward_greedy()).
+  std::span<const int32_t> wait_ahead();
+  bool has_launched() const { return launched_.active; }
+  // After a failure: waits for the device and forgets both passes.
+  void abandon_ahead();
   // Host memory for forward_greedy()'s row masks, n_rows rows of greedy_mask_words() words, valid
   // until the next call.
   std::span<uint64_t> greedy_masks(size_t n_rows);
@@ -297,6 +313,42 @@ class LlamaModel {
     ggml_tensor* logit_mask_bytes = nullptr;
     ggml_tensor* logit_mask_table = nullptr;
   };
+  // Where a pass puts its results: logits rows, or (ids != null) each row's greatest logit's id.
+  struct Destination {
+    float* logits = nullptr;
+    int32_t* ids = nullptr;
+    const uint64_t* masks = nullptr;  // with ids: the rows' allowed-token bitsets, or null
+  };
+  // Host memory the device copies a pass's inputs from (pinned on a GPU), in two sets that passes
+  // take in turn: a pass prepared while the last one computes leaves that one's memory alone.
+  struct InputBuffers {
+    std::unique_ptr<core::HostBuffer> mask, region_mask, run_mask, gathered_mask;
+    std::unique_ptr<core::HostBuffer> mask_bytes;  // the logit masks' bytes as get_rows indices
+    std::unique_ptr<core::HostBuffer> ids;         // a pass run ahead: its picks
+  };
+  // One graph's pass from its preparation to its results.
+  struct ChunkPass {
+    bool active = false;
+    size_t begin = 0;  // its first batch index
+    int n_tokens = 0;  // the batch's tokens in it (the graph may pad them)
+    std::vector<int32_t> tokens, cells, seqs;
+    std::vector<int32_t> out_ids;  // the graph rows read back
+    bool none = false;             // no row wants logits (the graph computes one anyway)
+    bool capturing = false;
+    Graph graph;
+    Destination dst;
+    InputBuffers* inputs = nullptr;
+    KvCache* kv = nullptr;
+    size_t n_rows = 0;
+  };
+  // Places the batch's tokens [begin, end) in the cache and builds (or reuses) their graph and
+  // sets every input but the tokens; releases the cells if it fails.
+  void prepare_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv, const ForwardOptions& options,
+                     Destination dst, ChunkPass& p);
+  // Sets the tokens and computes the graph (`capture`: a CaptureState for the evaluation callback).
+  void launch_chunk(ChunkPass& p, void* capture, bool async);
+  size_t read_chunk(const ChunkPass& p, Output& out, bool async);
+  void check_batch(const Batch& batch) const;
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
   bool can_reuse_graph(const Shape& shape, const KvCache& kv) const;
@@ -310,12 +362,6 @@ class LlamaModel {
   // there (pageable data is staged before the call returns; pinned data must stay until the pass
   // ends), else copied at once.
   void set_input(ggml_tensor* t, const void* data, size_t bytes);
-  // Where a pass puts its results: logits rows, or (ids != null) each row's greatest logit's id.
-  struct Destination {
-    float* logits = nullptr;
-    int32_t* ids = nullptr;
-    const uint64_t* masks = nullptr;  // with ids: the rows' allowed-token bitsets, or null
-  };
   // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
   // `out.rows`.
   size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
@@ -325,7 +371,7 @@ class LlamaModel {
   float* host_logits(size_t n_rows);
   // Sets a masked-argmax graph's mask inputs from the rows' bitsets.
   // (n_rows: the rows with bitsets; the graph's rows past them, padding, allow every token.)
-  void upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows);
+  void upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows, InputBuffers& in);
 
   // Places every node added to `gf` since `from` on `backend` (a split's layer on its device).
   void pin_nodes(ggml_cgraph* gf, int from, ggml_backend_t backend);
@@ -386,12 +432,11 @@ class LlamaModel {
   std::unique_ptr<core::HostBuffer> host_logits_;  // the logits rows of the last pass
   std::vector<int32_t> greedy_ids_;                // the ids of the last forward_greedy()
   std::vector<uint64_t> greedy_masks_;             // forward_greedy()'s row bitsets
-  std::unique_ptr<core::HostBuffer> mask_bytes_;   // their bytes as get_rows indices, for the upload
-  // The attention masks of the current pass, in host memory the device copies from directly.
-  std::unique_ptr<core::HostBuffer> mask_;
-  std::unique_ptr<core::HostBuffer> region_mask_;
-  std::unique_ptr<core::HostBuffer> run_mask_;
-  std::unique_ptr<core::HostBuffer> gathered_mask_;
+  InputBuffers inputs_[2];
+  int next_inputs_ = 0;             // the set the next pass takes
+  ChunkPass prepared_;              // run ahead: prepared, not launched
+  ChunkPass launched_;              // run ahead: launched, not waited for
+  std::vector<int32_t> ahead_ids_;  // the picks of the last pass waited for
   std::vector<int32_t> gather_;
   std::vector<int32_t> gathered_cells_;
   int cpu_fallback_ops_ = 0;

@@ -104,6 +104,76 @@ TEST_F(RemoteDeviceInputs, WithLayersOnTheCpuStayOnTheHostUnlessAskedForAndGiveT
       by_default, asked);
 }
 
+// Passes run ahead (the engine's overlapped steps) on the remote device, whose graphs are computed
+// asynchronously: each decode step is prepared while the one before still computes, its tokens
+// unknown (0) until that one's picks are waited for, then launched with them. The picks must be the
+// CPU's, which runs the same steps one after another with the real tokens.
+TEST_F(RemoteDeviceInputs, PassesRunAheadGiveTheCpusPicks) {
+  ModelOptions o = exact_options(true);
+  o.cpu_attention = false;
+  LoadedModel remote(kHfDir, o, remote_);
+  LoadedModel local(kHfDir, o, core::cpu_device());
+  ASSERT_TRUE(remote.model->inputs_on_device());
+  KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
+  KvCache kv_l = local.model->create_kv_cache(1024, GGML_TYPE_F32);
+  kv_r.set_regions(4);
+  kv_l.set_regions(4);
+  std::vector<int32_t> next_pos;
+  const Batch prompts = staggered_prompts(3, remote.model->n_vocab(), next_pos);
+  ASSERT_TRUE(remote.model->can_run_ahead(prompts, kv_r));
+  const std::vector<int32_t> order = {2, 0, 1};  // the decode steps' rows: sequence 2 first
+  auto by_seq = [&](std::span<const int32_t> rows, bool decode) {
+    std::vector<int32_t> out(3);
+    for (size_t i = 0; i < 3; ++i) out[static_cast<size_t>(decode ? order[i] : static_cast<int32_t>(i))] = rows[i];
+    return out;
+  };
+  constexpr int kSteps = 4;
+  // The CPU: one pass after another, each decode step with the tokens the last one picked.
+  std::vector<std::vector<int32_t>> want;
+  {
+    std::vector<int32_t> pos = next_pos;
+    want.push_back(by_seq(local.model->forward_greedy(prompts, kv_l), false));
+    for (int step = 0; step < kSteps; ++step) {
+      Batch d;
+      for (int32_t s : order) d.add(want.back()[static_cast<size_t>(s)], pos[static_cast<size_t>(s)]++, s, true);
+      want.push_back(by_seq(local.model->forward_greedy(d, kv_l), true));
+    }
+  }
+  // The remote device: each step prepared before the last one's picks are known.
+  std::vector<std::vector<int32_t>> got;
+  {
+    std::vector<int32_t> pos = next_pos;
+    EXPECT_TRUE(remote.model->wait_ahead().empty());  // nothing launched yet
+    remote.model->prepare_ahead(prompts, kv_r);
+    remote.model->launch_ahead(prompts.tokens);
+    for (int step = 0; step <= kSteps; ++step) {
+      if (step < kSteps) {
+        Batch d;
+        for (int32_t s : order) d.add(0, pos[static_cast<size_t>(s)]++, s, true);
+        remote.model->prepare_ahead(d, kv_r);
+      }
+      ASSERT_TRUE(remote.model->has_launched());
+      got.push_back(by_seq(remote.model->wait_ahead(), step > 0));
+      if (step < kSteps) {
+        std::vector<int32_t> tokens;
+        for (int32_t s : order) tokens.push_back(got.back()[static_cast<size_t>(s)]);
+        remote.model->launch_ahead(tokens);
+      }
+    }
+  }
+  EXPECT_EQ(got, want);
+  // Out of order is refused: two prepared, tokens not the batch's, a launch with none prepared.
+  Batch d;
+  for (int32_t s : order) d.add(1, next_pos[static_cast<size_t>(s)] + kSteps, s, true);
+  remote.model->prepare_ahead(d, kv_r);
+  EXPECT_THROW(remote.model->prepare_ahead(d, kv_r), std::logic_error);
+  EXPECT_THROW(remote.model->launch_ahead(std::vector<int32_t>{1}), std::invalid_argument);
+  remote.model->launch_ahead(std::vector<int32_t>{1, 2, 3});
+  EXPECT_THROW(remote.model->launch_ahead(std::vector<int32_t>{1, 2, 3}), std::logic_error);
+  remote.model->abandon_ahead();
+  EXPECT_FALSE(remote.model->has_launched());
+}
+
 TEST(DeviceInputs, OnIsRefusedForTheCpu) {
   ModelOptions o;
   o.inputs_on_device = true;
