@@ -25,9 +25,15 @@ Completion complete(const Daemon& d, const std::string& prompt, int max_tokens) 
   return c;
 }
 
-TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
-  Daemon d({"--model", kModelDir, "--batch-invariant", "--max-seqs", "8", "--prefill-chunk", "32"});
+// Every job alone, then `rounds` rounds of all of them at once; each completion must be its own.
+void check_rounds(const std::vector<std::string>& extra, int rounds,
+                  const std::string& logged = "overlap_steps=false") {
+  std::vector<std::string> args = {"--model",         kModelDir, "--batch-invariant", "--max-seqs", "8",
+                                   "--prefill-chunk", "32"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Daemon d(args);
   ASSERT_TRUE(d.wait_healthy()) << d.log();
+  EXPECT_NE(d.log().find(logged), std::string::npos) << d.log();
   struct Job {
     std::string prompt;
     int max_tokens;
@@ -58,9 +64,8 @@ TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
     alone.push_back(r.text);
   }
 
-  constexpr int kRounds = 12;
   int compared = 0;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     std::vector<std::future<Completion>> futures;
     for (size_t i = 0; i < jobs.size(); ++i) {
       // Staggered arrivals: each round admits the jobs in another order and at other steps.
@@ -78,7 +83,17 @@ TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
       ++compared;
     }
   }
-  EXPECT_EQ(compared, kRounds * 15);
+  EXPECT_EQ(compared, rounds * 15);
+}
+
+TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
+  check_rounds({}, 12);
+}
+
+// Overlapped steps (a step launched before the one ahead of it is turned into tokens) change no
+// completion either, whatever ends and starts around them.
+TEST(ServeInvariance, OverlappedStepsChangeNoCompletion) {
+  check_rounds({"--greedy-on-device", "on", "--overlap-steps", "on"}, 6, "overlap_steps=true");
 }
 
 }  // namespace
