@@ -54,16 +54,8 @@ struct Ending {
 };
 
 std::vector<Request> workload() {
-  const std::vector<std::string> prompts = {"Pierre",
-                                            "The Emperor Napoleon rode along the line of the army",
-                                            "Natasha ran into the drawing room, and the old countess",
-                                            "Prince Vasili",
-                                            "The battle of Borodino",
-                                            "Kutuzov",
-                                            "She said that",
-                                            "It was a cold winter morning in Moscow",
-                                            "Andrew looked at the sky",
-                                            "Moscow"};
+  std::vector<std::string> prompts = test_support::book_prompts();
+  prompts.insert(prompts.end(), {"Andrew looked at the sky", "Moscow"});
   std::vector<Request> reqs;
   for (size_t i = 0; i < prompts.size(); ++i) {
     Request r;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/model_runtime.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -24,6 +25,18 @@ inline std::unique_ptr<ModelRuntime> load_test_runtime(bool batch_invariant = fa
   o.device = test_device();
   o.threads = 1;  // the test machine's cores are shared
   return ModelRuntime::load(o);
+}
+
+// Openings of passages of the book the embedded model learnt, of mixed lengths.
+inline std::vector<std::string> book_prompts() {
+  return {"Pierre",
+          "The Emperor Napoleon rode along the line of the army",
+          "Natasha ran into the drawing room, and the old countess",
+          "Prince Vasili",
+          "The battle of Borodino",
+          "Kutuzov",
+          "She said that",
+          "It was a cold winter morning in Moscow"};
 }
 
 // The embedded model's tokenizer alone, loaded once (for tests with no model).

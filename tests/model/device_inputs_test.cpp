@@ -36,6 +36,25 @@ class RemoteDeviceInputs : public ::testing::Test {
   core::DeviceInfo remote_;
 };
 
+// The model on the remote device and on the CPU, each with a cache of four regions.
+struct RemoteAndLocal {
+  LoadedModel remote, local;
+  KvCache kv_r, kv_l;
+  RemoteAndLocal(const core::DeviceInfo& remote_device, ModelOptions o)
+      : remote(kHfDir, o, remote_device),
+        local(kHfDir, without_placement(o), core::cpu_device()),
+        kv_r(remote.model->create_kv_cache(1024, GGML_TYPE_F32)),
+        kv_l(local.model->create_kv_cache(1024, GGML_TYPE_F32)) {
+    kv_r.set_regions(4);
+    kv_l.set_regions(4);
+  }
+  static ModelOptions without_placement(ModelOptions o) {
+    o.inputs_on_device.reset();
+    o.gpu_layers.reset();
+    return o;
+  }
+};
+
 // The same passes on the remote model (inputs on the device, or on the host) and the CPU's, logits
 // compared pass by pass; returns the largest difference.
 double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<bool> inputs_on_device,
@@ -44,17 +63,13 @@ double remote_against_cpu(const core::DeviceInfo& remote_device, std::optional<b
   o.cpu_attention = false;  // the CPU model attends with ggml's flash kernel too, as the remote one
   o.inputs_on_device = inputs_on_device;
   o.gpu_layers = gpu_layers;
-  LoadedModel remote(kHfDir, o, remote_device);
-  o.inputs_on_device.reset();
-  o.gpu_layers.reset();
-  LoadedModel local(kHfDir, o, core::cpu_device());
+  RemoteAndLocal m(remote_device, o);
+  LoadedModel& remote = m.remote;
+  LoadedModel& local = m.local;
+  KvCache& kv_r = m.kv_r;
+  KvCache& kv_l = m.kv_l;
   EXPECT_EQ(remote.model->inputs_on_device(), expect_on_device);
   EXPECT_FALSE(local.model->inputs_on_device());
-
-  KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
-  KvCache kv_l = local.model->create_kv_cache(1024, GGML_TYPE_F32);
-  kv_r.set_regions(4);
-  kv_l.set_regions(4);
   std::vector<int32_t> next_pos;
   const Batch prompts = staggered_prompts(3, remote.model->n_vocab(), next_pos);
   std::vector<Batch> passes = {prompts};
@@ -111,13 +126,12 @@ TEST_F(RemoteDeviceInputs, WithLayersOnTheCpuStayOnTheHostUnlessAskedForAndGiveT
 TEST_F(RemoteDeviceInputs, PassesRunAheadGiveTheCpusPicks) {
   ModelOptions o = exact_options(true);
   o.cpu_attention = false;
-  LoadedModel remote(kHfDir, o, remote_);
-  LoadedModel local(kHfDir, o, core::cpu_device());
+  RemoteAndLocal m(remote_, o);
+  LoadedModel& remote = m.remote;
+  LoadedModel& local = m.local;
+  KvCache& kv_r = m.kv_r;
+  KvCache& kv_l = m.kv_l;
   ASSERT_TRUE(remote.model->inputs_on_device());
-  KvCache kv_r = remote.model->create_kv_cache(1024, GGML_TYPE_F32);
-  KvCache kv_l = local.model->create_kv_cache(1024, GGML_TYPE_F32);
-  kv_r.set_regions(4);
-  kv_l.set_regions(4);
   std::vector<int32_t> next_pos;
   const Batch prompts = staggered_prompts(3, remote.model->n_vocab(), next_pos);
   ASSERT_TRUE(remote.model->can_run_ahead(prompts, kv_r));
