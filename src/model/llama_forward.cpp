@@ -2,6 +2,7 @@
 // one reused), given its inputs, computed, and its logits or picks read back.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -106,11 +107,44 @@ void LlamaModel::place_inputs(const Graph& g) {
 }
 
 void LlamaModel::set_input(ggml_tensor* t, const void* data, size_t bytes) {
+  if (!inputs_on_device_) {
+    ggml_backend_tensor_set(t, data, 0, bytes);
+    return;
+  }
+  if (staging_ != nullptr) {
+    // From pageable memory CUDA may wait for the stream before staging a copy, which would hold a
+    // pass prepared while the last one computes until that one ends: copied to pinned memory first.
+    InputBuffers& in = *staging_;
+    if (in.staged + bytes > in.staging_bytes) throw std::logic_error("input staging overflow");
+    auto* at = static_cast<uint8_t*>(in.staging->reserve(in.staging_bytes)) + in.staged;
+    std::memcpy(at, data, bytes);
+    in.staged += (bytes + 63) / 64 * 64;
+    data = at;
+  }
+  ggml_backend_tensor_set_async(device_.backend(), t, data, 0, bytes);
+}
+
+void LlamaModel::set_pinned_input(ggml_tensor* t, const void* data, size_t bytes) {
   if (inputs_on_device_) {
     ggml_backend_tensor_set_async(device_.backend(), t, data, 0, bytes);
   } else {
     ggml_backend_tensor_set(t, data, 0, bytes);
   }
+}
+
+// Room in `in` for the inputs of `g` that come from pageable memory (set_input), every one aligned.
+void LlamaModel::begin_staging(const Graph& g, InputBuffers& in) {
+  staging_ = nullptr;
+  if (!inputs_on_device_) return;
+  size_t bytes = 0;
+  for (const ggml_tensor* t : {g.tokens, g.positions, g.cells, g.gather, g.gathered_cells, g.stream_rows,
+                               g.token_streams, g.out_ids, g.logit_mask_table}) {
+    if (t != nullptr) bytes += (ggml_nbytes(t) + 63) / 64 * 64;
+  }
+  in.staging->reserve(bytes);  // the last pass of this set has ended: its copies are done
+  in.staging_bytes = bytes;
+  in.staged = 0;
+  staging_ = &in;
 }
 
 void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_t n_rows, InputBuffers& in) {
@@ -121,7 +155,7 @@ void LlamaModel::upload_logit_masks(const Graph& g, const uint64_t* masks, size_
   ops::logit_mask_bytes(masks, greedy_mask_words(), config_.n_vocab, n_rows, bytes);
   const size_t per_row = n_bytes / static_cast<size_t>(g.shape.n_out);
   std::fill(bytes + n_rows * per_row, bytes + n_bytes, 255);
-  set_input(g.logit_mask_bytes, bytes, ggml_nbytes(g.logit_mask_bytes));
+  set_pinned_input(g.logit_mask_bytes, bytes, ggml_nbytes(g.logit_mask_bytes));
 }
 
 Output LlamaModel::forward(const Batch& batch, KvCache& kv, const ForwardOptions& options) {
@@ -265,6 +299,7 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
     shape.argmax_masked = dst.masks != nullptr && !p.none;
 
     p.capturing = !options.capture.empty();
+    p.lane = lane;
     use_lane(lane);
     // A pass of the same shape as the last one (decode steps, mostly) runs the same graph with new
     // inputs: no rebuild, no new split or allocation, and the device sees an identical graph.
@@ -298,6 +333,7 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
     timings_.build_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
 
     InputBuffers& in = *p.inputs;
+    begin_staging(g, in);
     std::vector<int64_t> cells64(static_cast<size_t>(n_pass), kv.size());
     std::copy(p.cells.begin(), p.cells.end(), cells64.begin());
     set_input(g.positions, pass_positions.data(), ggml_nbytes(g.positions));
@@ -312,17 +348,17 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
     if (g.mask != nullptr) {
       MaskValue* mask = in.mask->reserve_as<MaskValue>(static_cast<size_t>(al.n_kv) * al.n_general);
       fill([&] { attn.fill_general_mask(mask); });
-      set_input(g.mask, mask, ggml_nbytes(g.mask));
+      set_pinned_input(g.mask, mask, ggml_nbytes(g.mask));
     }
     if (g.run_mask != nullptr) {
       MaskValue* run_mask = in.run_mask->reserve_as<MaskValue>(static_cast<size_t>(al.run_mask_values));
       fill([&] { attn.fill_run_masks(run_mask); });
-      set_input(g.run_mask, run_mask, ggml_nbytes(g.run_mask));
+      set_pinned_input(g.run_mask, run_mask, ggml_nbytes(g.run_mask));
     }
     if (g.region_mask != nullptr) {
       MaskValue* region_mask = in.region_mask->reserve_as<MaskValue>(static_cast<size_t>(al.region_mask_values));
       fill([&] { attn.fill_region_mask(region_mask); });
-      set_input(g.region_mask, region_mask, ggml_nbytes(g.region_mask));
+      set_pinned_input(g.region_mask, region_mask, ggml_nbytes(g.region_mask));
     }
     if (g.gather != nullptr) {
       gather_.resize(static_cast<size_t>(al.gather_ints));
@@ -335,7 +371,7 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
       MaskValue* gathered_mask = in.gathered_mask->reserve_as<MaskValue>(n);
       fill([&] { attn.fill_gathered(gathered_cells_.data(), gathered_mask); });
       set_input(g.gathered_cells, gathered_cells_.data(), ggml_nbytes(g.gathered_cells));
-      set_input(g.gathered_mask, gathered_mask, ggml_nbytes(g.gathered_mask));
+      set_pinned_input(g.gathered_mask, gathered_mask, ggml_nbytes(g.gathered_mask));
     }
     if (g.stream_rows != nullptr) {
       set_input(g.stream_rows, attn.stream_rows().data(), ggml_nbytes(g.stream_rows));
@@ -343,8 +379,10 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
     }
     if (g.out_ids != nullptr) set_input(g.out_ids, p.out_ids.data(), ggml_nbytes(g.out_ids));
     if (g.logit_mask_bytes != nullptr) upload_logit_masks(g, dst.masks, p.out_ids.size(), in);
+    staging_ = nullptr;
     timings_.upload_ms += std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
   } catch (...) {
+    staging_ = nullptr;
     kv.release(p.cells, p.seqs);
     throw;
   }
@@ -353,7 +391,9 @@ void LlamaModel::prepare_chunk(const Batch& batch, size_t begin, size_t end, KvC
 void LlamaModel::launch_chunk(ChunkPass& p, void* capture, bool async) {
   const auto t0 = Clock::now();
   const Graph& g = p.graph;
+  staging_ = p.inputs;  // the pass's room for its tokens was kept by begin_staging()
   set_input(g.tokens, p.tokens.data(), ggml_nbytes(g.tokens));
+  staging_ = nullptr;
   // ggml's scheduler copies an input to another backend's split at once, expecting it set
   // already: with some ops on the CPU (layers left there, an op the device lacks), the queued
   // uploads must have landed first.
@@ -466,6 +506,7 @@ void LlamaModel::launch_ahead(std::span<const int32_t> tokens) {
   std::copy(tokens.begin(), tokens.end(), p.tokens.begin());
   std::fill(p.tokens.begin() + static_cast<std::ptrdiff_t>(tokens.size()), p.tokens.end(), tokens.front());
   const core::PassMark pass;
+  use_lane(p.lane);
   try {
     launch_chunk(p, nullptr, true);
     // Queued behind the graph, before any later pass can reuse its memory.

@@ -325,6 +325,8 @@ class LlamaModel {
     std::unique_ptr<core::HostBuffer> mask, region_mask, run_mask, gathered_mask;
     std::unique_ptr<core::HostBuffer> mask_bytes;  // the logit masks' bytes as get_rows indices
     std::unique_ptr<core::HostBuffer> ids;         // a pass run ahead: its picks
+    std::unique_ptr<core::HostBuffer> staging;     // the other inputs, copied from pageable memory
+    size_t staging_bytes = 0, staged = 0;
   };
   // One graph's pass from its preparation to its results.
   struct ChunkPass {
@@ -340,6 +342,7 @@ class LlamaModel {
     InputBuffers* inputs = nullptr;
     KvCache* kv = nullptr;
     size_t n_rows = 0;
+    int lane = 0;  // whose scheduler allocated its graph (use_lane)
   };
   // Places the batch's tokens [begin, end) in the cache and builds (or reuses) their graph and
   // sets every input but the tokens; releases the cells if it fails.
@@ -349,6 +352,8 @@ class LlamaModel {
   void launch_chunk(ChunkPass& p, void* capture, bool async);
   size_t read_chunk(const ChunkPass& p, Output& out, bool async);
   void check_batch(const Batch& batch) const;
+  void begin_staging(const Graph& g, InputBuffers& in);
+  InputBuffers* staging_ = nullptr;  // where set_input() stages pageable data, while a pass is prepared
   Graph build_graph(const Shape& shape, KvCache& kv);
   // The graph of the last pass, built and allocated, for a pass of the same shape to run again.
   bool can_reuse_graph(const Shape& shape, const KvCache& kv) const;
@@ -362,6 +367,8 @@ class LlamaModel {
   // there (pageable data is staged before the call returns; pinned data must stay until the pass
   // ends), else copied at once.
   void set_input(ggml_tensor* t, const void* data, size_t bytes);
+  // As set_input(), for data in the device's host memory (pinned), which needs no staging.
+  void set_pinned_input(ggml_tensor* t, const void* data, size_t bytes);
   // Runs the whole batch; returns the number of rows written to `dst`, their batch indices go to
   // `out.rows`.
   size_t run(const Batch& batch, KvCache& kv, const ForwardOptions& options, Output& out, bool greedy,
