@@ -367,6 +367,7 @@ void BatchEngine::run() {
     };
     for (auto& j : waiting_) cancel_if(*j);
     for (auto& j : running_) cancel_if(*j);
+    if (!in_flight_) retired_.clear();  // no step names them any more (their sinks go too)
     const auto t0 = Clock::now();
     apply_cancels();
     admit();
