@@ -132,50 +132,11 @@ TEST_F(RemoteDeviceInputs, PassesRunAheadGiveTheCpusPicks) {
   KvCache& kv_r = m.kv_r;
   KvCache& kv_l = m.kv_l;
   ASSERT_TRUE(remote.model->inputs_on_device());
-  std::vector<int32_t> next_pos;
-  const Batch prompts = staggered_prompts(3, remote.model->n_vocab(), next_pos);
-  ASSERT_TRUE(remote.model->can_run_ahead(prompts, kv_r));
-  const std::vector<int32_t> order = {2, 0, 1};  // the decode steps' rows: sequence 2 first
-  auto by_seq = [&](std::span<const int32_t> rows, bool decode) {
-    std::vector<int32_t> out(3);
-    for (size_t i = 0; i < 3; ++i) out[static_cast<size_t>(decode ? order[i] : static_cast<int32_t>(i))] = rows[i];
-    return out;
-  };
   constexpr int kSteps = 4;
-  // The CPU: one pass after another, each decode step with the tokens the last one picked.
-  std::vector<std::vector<int32_t>> want;
-  {
-    std::vector<int32_t> pos = next_pos;
-    want.push_back(by_seq(local.model->forward_greedy(prompts, kv_l), false));
-    for (int step = 0; step < kSteps; ++step) {
-      Batch d;
-      for (int32_t s : order) d.add(want.back()[static_cast<size_t>(s)], pos[static_cast<size_t>(s)]++, s, true);
-      want.push_back(by_seq(local.model->forward_greedy(d, kv_l), true));
-    }
-  }
-  // The remote device: each step prepared before the last one's picks are known.
-  std::vector<std::vector<int32_t>> got;
-  {
-    std::vector<int32_t> pos = next_pos;
-    EXPECT_TRUE(remote.model->wait_ahead().empty());  // nothing launched yet
-    remote.model->prepare_ahead(prompts, kv_r);
-    remote.model->launch_ahead(prompts.tokens);
-    for (int step = 0; step <= kSteps; ++step) {
-      if (step < kSteps) {
-        Batch d;
-        for (int32_t s : order) d.add(0, pos[static_cast<size_t>(s)]++, s, true);
-        remote.model->prepare_ahead(d, kv_r);
-      }
-      ASSERT_TRUE(remote.model->has_launched());
-      got.push_back(by_seq(remote.model->wait_ahead(), step > 0));
-      if (step < kSteps) {
-        std::vector<int32_t> tokens;
-        for (int32_t s : order) tokens.push_back(got.back()[static_cast<size_t>(s)]);
-        remote.model->launch_ahead(tokens);
-      }
-    }
-  }
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(greedy_steps(*remote.model, kv_r, kSteps, true), greedy_steps(*local.model, kv_l, kSteps, false));
+  std::vector<int32_t> next_pos;
+  staggered_prompts(3, remote.model->n_vocab(), next_pos);
+  const std::vector<int32_t> order = {2, 0, 1};
   // Out of order is refused: two prepared, tokens not the batch's, a launch with none prepared.
   Batch d;
   for (int32_t s : order) d.add(1, next_pos[static_cast<size_t>(s)] + kSteps, s, true);

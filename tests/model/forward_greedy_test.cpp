@@ -43,6 +43,24 @@ TEST(ForwardGreedy, PicksEachRowsGreatestLogitAndFillsTheCacheAsForwardDoes) {
   EXPECT_EQ(by_picks.seq_cells(1), by_logits.seq_cells(1));
 }
 
+// Passes run ahead (the engine's overlapped steps): on a GPU each graph computes asynchronously on
+// the device's stream while the next is prepared, its inputs staged in pinned memory that alternates
+// between passes; the picks must be those of the same passes one after another on the same device.
+TEST(ForwardGreedy, PassesRunAheadPickWhatPassesOneAfterAnotherPick) {
+  static LoadedModel lm(kHfDir, exact_options(true));
+  LlamaModel& m = *lm.model;
+  KvCache in_turn = m.create_kv_cache(1024, GGML_TYPE_F32);
+  KvCache ahead = m.create_kv_cache(1024, GGML_TYPE_F32);
+  in_turn.set_regions(4);
+  ahead.set_regions(4);
+  constexpr int kSteps = 16;
+  const auto want = greedy_steps(m, in_turn, kSteps, false);
+  const auto got = greedy_steps(m, ahead, kSteps, true);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSteps + 1));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ahead.used(), in_turn.used());
+}
+
 // A row's mask closes tokens before the device's pick: the pick is the greatest allowed logit. Row 0
 // allows every third token (its unmasked pick closed), row 1 is all open.
 TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {

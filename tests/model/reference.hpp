@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -152,6 +153,49 @@ inline Batch staggered_prompts(int n_seqs, int64_t n_vocab, std::vector<int32_t>
     next_pos[static_cast<size_t>(s)] = len;
   }
   return b;
+}
+
+// Three staggered prompts, then `steps` decode steps (rows in the order 2, 0, 1) fed by the picks;
+// returns each pass's picks by sequence. One pass after another with the real tokens, or (ahead)
+// each decode step prepared while the one before computes, its tokens 0 until that one's picks are
+// waited for, then launched with them (LlamaModel::prepare_ahead, the engine's overlapped steps).
+inline std::vector<std::vector<int32_t>> greedy_steps(LlamaModel& m, KvCache& kv, int steps, bool ahead) {
+  std::vector<int32_t> pos;
+  const Batch prompts = staggered_prompts(3, m.n_vocab(), pos);
+  const std::vector<int32_t> order = {2, 0, 1};
+  auto by_seq = [&](std::span<const int32_t> rows, bool decode) {
+    std::vector<int32_t> out(3);
+    for (size_t i = 0; i < 3 && i < rows.size(); ++i) {
+      out[static_cast<size_t>(decode ? order[i] : static_cast<int32_t>(i))] = rows[i];
+    }
+    return out;
+  };
+  auto decode_step = [&](const std::vector<int32_t>& tokens) {
+    Batch d;
+    for (int32_t s : order) d.add(tokens[static_cast<size_t>(s)], pos[static_cast<size_t>(s)]++, s, true);
+    return d;
+  };
+  std::vector<std::vector<int32_t>> picks;
+  if (!ahead) {
+    picks.push_back(by_seq(m.forward_greedy(prompts, kv), false));
+    for (int step = 0; step < steps; ++step)
+      picks.push_back(by_seq(m.forward_greedy(decode_step(picks.back()), kv), true));
+    return picks;
+  }
+  EXPECT_TRUE(m.can_run_ahead(prompts, kv));
+  m.prepare_ahead(prompts, kv);
+  m.launch_ahead(prompts.tokens);
+  for (int step = 0; step <= steps; ++step) {
+    if (step < steps) m.prepare_ahead(decode_step({0, 0, 0}), kv);
+    EXPECT_TRUE(m.has_launched());
+    picks.push_back(by_seq(m.wait_ahead(), step > 0));
+    if (step < steps) {
+      std::vector<int32_t> tokens;
+      for (int32_t s : order) tokens.push_back(picks.back()[static_cast<size_t>(s)]);
+      m.launch_ahead(tokens);
+    }
+  }
+  return picks;
 }
 
 inline core::Device test_device() {
