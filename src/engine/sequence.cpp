@@ -93,6 +93,10 @@ TokenResult Sequence::on_greedy_token(int32_t id) {
 TokenResult Sequence::push(int32_t id) {
   tokens_.push_back(id);
   if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
+  return continue_with(id);
+}
+
+TokenResult Sequence::continue_with(int32_t id) {
   TokenResult r = continuation_.push(id);
   if (r.finish != FinishReason::none) {
     finish_reason_ = r.finish;
@@ -121,12 +125,7 @@ TokenResult Sequence::resolve_pending() {
   // Preempted meanwhile, it waits with the token for its turn, as push() leaves one.
   const int32_t id = tokens_.back();
   sampler_.accept(id);
-  TokenResult r = continuation_.push(id);
-  if (r.finish != FinishReason::none) {
-    finish_reason_ = r.finish;
-    transition(SequenceState::finished);
-  }
-  return r;
+  return continue_with(id);
 }
 
 std::string Sequence::finish(FinishReason reason) {

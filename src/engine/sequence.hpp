@@ -117,6 +117,8 @@ class Sequence {
   void check_sampling() const;
   // Appends the chosen token and advances the continuation (stop conditions, text).
   TokenResult push(int32_t id);
+  // The continuation's part of push(): stop conditions and text for a token already in tokens_.
+  TokenResult continue_with(int32_t id);
 
   int32_t id_ = -1;
   SequenceState state_ = SequenceState::waiting;

@@ -88,13 +88,7 @@ std::span<const int32_t> LlamaModel::forward_greedy(const Batch& batch, KvCache&
   }
   Output out;
   const size_t n_rows = run(batch, kv, ForwardOptions{}, out, true, {}, row_masks.empty() ? nullptr : row_masks.data());
-  for (size_t i = 0; i < n_rows; ++i) {
-    // The device's argmax finds nothing in a row of NaN or -inf only.
-    if (greedy_ids_[i] < 0 || greedy_ids_[i] >= config_.n_vocab) {
-      throw std::runtime_error("the logits of batch row " + std::to_string(out.rows[i]) +
-                               " have no greatest value (non-finite logits)");
-    }
-  }
+  check_picks({greedy_ids_.data(), n_rows}, out.rows);
   return {greedy_ids_.data(), n_rows};
 }
 
@@ -178,8 +172,22 @@ void LlamaModel::check_batch(const Batch& batch) const {
       (!batch.want_logits.empty() && batch.want_logits.size() != n)) {
     throw std::invalid_argument("batch fields differ in length");
   }
-  for (int32_t t : batch.tokens) {
+  check_tokens(batch.tokens);
+}
+
+void LlamaModel::check_tokens(std::span<const int32_t> tokens) const {
+  for (int32_t t : tokens) {
     if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
+  }
+}
+
+// The device's argmax finds nothing in a row of NaN or -inf only.
+void LlamaModel::check_picks(std::span<const int32_t> ids, const std::vector<int32_t>& rows) const {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.n_vocab) {
+      throw std::runtime_error("the logits of batch row " + std::to_string(rows[i]) +
+                               " have no greatest value (non-finite logits)");
+    }
   }
 }
 
@@ -500,9 +508,7 @@ void LlamaModel::launch_ahead(std::span<const int32_t> tokens) {
   if (launched_.active) throw std::logic_error("the launched pass was not waited for");
   ChunkPass& p = prepared_;
   if (tokens.size() != static_cast<size_t>(p.n_tokens)) throw std::invalid_argument("tokens differ from the batch");
-  for (int32_t t : tokens) {
-    if (t < 0 || t >= config_.n_vocab) throw std::invalid_argument("token id " + std::to_string(t) + " out of range");
-  }
+  check_tokens(tokens);
   std::copy(tokens.begin(), tokens.end(), p.tokens.begin());
   std::fill(p.tokens.begin() + static_cast<std::ptrdiff_t>(tokens.size()), p.tokens.end(), tokens.front());
   const core::PassMark pass;
@@ -532,12 +538,7 @@ std::span<const int32_t> LlamaModel::wait_ahead() {
   }
   timings_.compute_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   ahead_ids_.assign(p.dst.ids, p.dst.ids + p.n_rows);
-  for (size_t i = 0; i < ahead_ids_.size(); ++i) {
-    if (ahead_ids_[i] < 0 || ahead_ids_[i] >= config_.n_vocab) {
-      throw std::runtime_error("the logits of batch row " + std::to_string(p.out_ids[i]) +
-                               " have no greatest value (non-finite logits)");
-    }
-  }
+  check_picks(ahead_ids_, p.out_ids);  // the pass's rows are the batch's: it begins at 0
   return ahead_ids_;
 }
 

@@ -352,6 +352,9 @@ class LlamaModel {
   void launch_chunk(ChunkPass& p, void* capture, bool async);
   size_t read_chunk(const ChunkPass& p, Output& out, bool async);
   void check_batch(const Batch& batch) const;
+  void check_tokens(std::span<const int32_t> tokens) const;
+  // Throws where a row's pick is out of the vocabulary; `rows`: the picks' batch indices.
+  void check_picks(std::span<const int32_t> ids, const std::vector<int32_t>& rows) const;
   void begin_staging(const Graph& g, InputBuffers& in);
   InputBuffers* staging_ = nullptr;  // where set_input() stages pageable data, while a pass is prepared
   Graph build_graph(const Shape& shape, KvCache& kv);
