@@ -59,11 +59,11 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
       ->default_str("wait");
   add_greedy_on_device_option(cmd, o.greedy_on_device);
   add_auto_switch(cmd, "--overlap-steps", o.overlap_steps,
-                  "A greedy step picked on the device is launched before the one ahead of it is turned into tokens "
-                  "and events: the next step is planned and prepared while the device computes, and the device "
-                  "starts it as soon as the step ahead ends (a step's row for a request that stops on that step's "
-                  "token is computed and dropped): auto (on where the model's inputs live on its device, one GPU), "
-                  "on, off");
+                  "A step is launched before the one ahead of it is turned into events: the next step is planned "
+                  "and prepared while the device computes, and the device starts it as soon as the step ahead's "
+                  "tokens are taken (picked on the device, or drawn from its logits rows; a step with a "
+                  "grammar-constrained row waits; a step's row for a request that stops on that step's token is "
+                  "computed and dropped): auto (on where the model's inputs live on its device, one GPU), on, off");
   cmd.add_option_function<std::string>(
          "--event-thread", [&o](const std::string& v) { o.events_thread = v == "on"; },
          "Where a step's events (tokens, ends) are handed to the requests: on, a thread of their own while the "

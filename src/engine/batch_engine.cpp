@@ -54,7 +54,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
         [this](std::span<const int32_t> src, std::span<const int32_t> dst) { rt_.model().copy_cells(kv_, src, dst); });
   }
   limit_ = std::min(rt_.context_length(), blocks_.capacity_tokens());
-  overlap_ = runner_.greedy_on_device() && opts_.overlap_steps.value_or(rt_.model().inputs_on_device());
+  overlap_ = opts_.overlap_steps.value_or(rt_.model().inputs_on_device());
   running_.reserve(opts_.max_seqs);
   slices_.reserve(opts_.max_seqs);
   slice_jobs_.reserve(opts_.max_seqs);

@@ -1,6 +1,7 @@
 // Running a planned step (BatchEngine::evaluate): the model pass, the output stage and the
-// retirement of ended jobs; with overlapped steps, a greedy step launched while the step ahead of it
-// still computes, whose output stage then runs while the device computes this one.
+// retirement of ended jobs; with overlapped steps, a step launched as soon as the tokens of the step
+// ahead of it are taken (picked on the device or drawn from its logits rows), whose output stage
+// then runs while the device computes this one.
 #include <utility>
 
 #include "engine/batch_engine.hpp"
@@ -56,11 +57,7 @@ void BatchEngine::count_step() {
 
 StepRows BatchEngine::wait_in_flight() {
   const StepRows rows = runner_.wait_ahead();
-  for (const RunSlice& sl : in_flight_->slices) {
-    if (sl.advanced && sl.logits_row >= 0 && sl.seq->has_pending()) {
-      sl.seq->fill_pending(rows.picks[static_cast<size_t>(sl.logits_row)]);
-    }
-  }
+  output_.take_pending(rows, in_flight_->slices, in_flight_->jobs);
   return rows;
 }
 

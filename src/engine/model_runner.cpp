@@ -102,12 +102,15 @@ StepRows ModelRunner::run(std::span<RunSlice> slices) {
 }
 
 bool ModelRunner::prepare_ahead(std::span<RunSlice> slices) {
-  if (!greedy_on_device_) return false;
   build_batch(slices);
-  const bool plain = std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
-    return sl.first_row < 0 && (sl.logits_row < 0 || (sl.seq->plain_greedy() && !sl.logprobs));
+  // A constrained row's mask (for the device's pick or the host's draw) needs the token before it.
+  const bool can = std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
+    return sl.first_row < 0 && (sl.logits_row < 0 || !sl.seq->constrained());
   });
-  if (!plain || !model_.can_run_ahead(batch_, kv_)) return false;
+  if (!can || !model_.can_run_ahead(batch_, kv_)) return false;
+  prepared_picks_ = greedy_on_device_ && std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
+                      return sl.logits_row < 0 || (sl.seq->plain_greedy() && !sl.logprobs);
+                    });
   pending_rows_.clear();
   size_t row = 0;
   for (const RunSlice& sl : slices) {
@@ -118,7 +121,7 @@ bool ModelRunner::prepare_ahead(std::span<RunSlice> slices) {
       if (s.has_pending() && index + 1 == s.tokens().size()) pending_rows_.push_back({row, &s, index});
     }
   }
-  model_.prepare_ahead(batch_, kv_);
+  model_.prepare_ahead(batch_, kv_, prepared_picks_);
   return true;
 }
 
@@ -130,12 +133,15 @@ void ModelRunner::launch_ahead() {
     ahead_tokens_[p.row] = p.index < tokens.size() && p.seq->state() != SequenceState::finished ? tokens[p.index] : 0;
   }
   model_.launch_ahead(ahead_tokens_);
+  launched_picks_ = prepared_picks_;
 }
 
 StepRows ModelRunner::wait_ahead() {
+  const model::LlamaModel::AheadRows rows = model_.wait_ahead();
   StepRows out;
-  out.picked_on_device = true;
-  out.picks = model_.wait_ahead();
+  out.picked_on_device = launched_picks_;
+  out.picks = rows.picks;
+  out.logits = rows.logits;
   return out;
 }
 

@@ -47,12 +47,14 @@ class ModelRunner {
   // Builds the step's batch from the slices (setting their rows) and runs the model over it.
   StepRows run(std::span<RunSlice> slices);
 
-  // Overlapped steps (BatchEngine): a step whose every sampled row is plain greedy, picked on the
-  // device, with no log-probabilities, and whose batch fits one graph, may be prepared while the
-  // step before it computes, some of its tokens still pending there (Sequence::push_pending).
-  // prepare_ahead() builds the batch and returns false (nothing done) where the step cannot;
-  // launch_ahead() reads the pending tokens, filled in by then (Sequence::fill_pending), and
-  // launches it; wait_ahead() waits for the launched step's picks.
+  // Overlapped steps (BatchEngine): a step with no constrained row and no prompt's every-row
+  // logits, whose batch fits one graph, may be prepared while the step before it computes, some of
+  // its tokens still pending there (Sequence::push_pending). prepare_ahead() builds the batch and
+  // returns false (nothing done) where the step cannot; launch_ahead() reads the pending tokens,
+  // filled in by then (Sequence::fill_pending or sample_pending), and launches it; wait_ahead() waits
+  // for the launched step's rows: the device's picks where every sampling row is plain greedy with no
+  // log-probabilities (and greedy_on_device), else logits rows, which stay valid until the step
+  // after the next one is launched.
   bool prepare_ahead(std::span<RunSlice> slices);
   void launch_ahead();
   StepRows wait_ahead();
@@ -84,6 +86,8 @@ class ModelRunner {
   };
   std::vector<PendingRow> pending_rows_;
   std::vector<int32_t> ahead_tokens_;
+  bool prepared_picks_ = false;  // the step prepared ahead is picked on the device
+  bool launched_picks_ = false;  // ... the step launched
   double mask_ms_ = 0;
 };
 

@@ -36,6 +36,8 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
       ++totals_.device_picks;
       if (s.masked_greedy()) ++totals_.masked_device_picks;
       r = sl.advanced ? s.resolve_pending() : s.on_greedy_token(rows.picks[static_cast<size_t>(sl.logits_row)]);
+    } else if (sl.advanced) {
+      r = s.resolve_pending(&lp);  // drawn by take_pending()
     } else {
       const std::span<const float> row(logits.data() + static_cast<size_t>(sl.logits_row) * n_vocab, n_vocab);
       r = s.on_logits(row, job.request.logprobs, &lp);
@@ -62,6 +64,23 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
     }
   }
   totals_.sample_ms += ms_between(sampling_start, Clock::now()) - event_ms;
+}
+
+void OutputStage::take_pending(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs) {
+  const auto start = Clock::now();
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const RunSlice& sl = slices[i];
+    Sequence& s = *sl.seq;
+    // A sequence that ended meanwhile dropped its placeholder.
+    if (!sl.advanced || sl.logits_row < 0 || !s.has_pending()) continue;
+    const auto row = static_cast<size_t>(sl.logits_row);
+    if (rows.picked_on_device) {
+      s.fill_pending(rows.picks[row]);
+    } else {
+      s.sample_pending(rows.logits.subspan(row * n_vocab_, n_vocab_), jobs[i]->request.logprobs);
+    }
+  }
+  totals_.sample_ms += ms_between(start, Clock::now());
 }
 
 void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span<const float> logits) {

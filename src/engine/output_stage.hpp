@@ -23,6 +23,9 @@ class OutputStage {
 
   // slices[i] belongs to jobs[i]; rows is what ModelRunner::run gave for them.
   void deliver(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs);
+  // Overlapped steps: the tokens of the step in flight, taken before the next step is launched with
+  // them (Sequence::fill_pending or sample_pending); deliver() then goes on with them.
+  void take_pending(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs);
 
   struct Totals {
     double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, posting events left out

@@ -108,23 +108,46 @@ TokenResult Sequence::continue_with(int32_t id) {
 void Sequence::push_pending() {
   if (pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has a pending token already");
   check_sampling();
-  if (!sampler_.plain_greedy()) throw std::logic_error("only a plain greedy sequence takes a pending token");
+  if (sampler_.constrained()) throw std::logic_error("a constrained sequence takes no pending token");
   tokens_.push_back(0);
   pending_ = true;
+  pending_sampled_ = false;
   if (state_ == SequenceState::prefilling) transition(SequenceState::decoding);
 }
 
 void Sequence::fill_pending(int32_t id) {
   if (!pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has no pending token");
+  if (!sampler_.plain_greedy()) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " is not greedy: it must sample its logits");
+  }
   tokens_.back() = id;
 }
 
-TokenResult Sequence::resolve_pending() {
+void Sequence::sample_pending(std::span<const float> row, std::optional<int32_t> n_top) {
+  if (!pending_ || pending_sampled_) {
+    throw std::logic_error("sequence " + std::to_string(id_) + " has no pending token to sample");
+  }
+  if (n_top) {
+    pending_logprobs_ = sampler_.sample_with_logprobs(row, *n_top);
+    tokens_.back() = pending_logprobs_.id;
+  } else {
+    tokens_.back() = sampler_.sample(row);
+  }
+  pending_sampled_ = true;
+}
+
+TokenResult Sequence::resolve_pending(sampling::SampledToken* logprobs) {
   if (!pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has no pending token");
   pending_ = false;
   // Preempted meanwhile, it waits with the token for its turn, as push() leaves one.
   const int32_t id = tokens_.back();
-  sampler_.accept(id);
+  if (pending_sampled_) {
+    if (logprobs != nullptr) *logprobs = std::move(pending_logprobs_);
+  } else {
+    sampler_.accept(id);
+  }
+  pending_sampled_ = false;
+  pending_logprobs_ = {};
   return continue_with(id);
 }
 
@@ -132,6 +155,7 @@ std::string Sequence::finish(FinishReason reason) {
   if (pending_) {
     tokens_.pop_back();
     pending_ = false;
+    pending_sampled_ = false;
   }
   if (state_ == SequenceState::finished) return {};
   finish_reason_ = reason;

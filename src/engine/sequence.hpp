@@ -89,12 +89,17 @@ class Sequence {
   TokenResult on_greedy_token(int32_t id);
   // Overlapped steps (BatchEngine): the step that computes this sequence's next token is launched,
   // and the next step is planned before the token is known. push_pending() appends a placeholder
-  // for it (prefilling -> decoding on the first), fill_pending() puts the device's pick in its place
-  // (the next step reads it), and resolve_pending() goes on with it as on_greedy_token(). A
-  // placeholder left when the sequence ends is dropped.
+  // for it (prefilling -> decoding on the first; not for a constrained sequence, whose next mask
+  // needs the token). The token is then put in its place before the next step is launched: the
+  // device's pick (fill_pending(), plain greedy only) or one drawn from the step's logits row by the
+  // sequence's own sampler (sample_pending(), with n_top the log-probabilities are kept). Once the
+  // next step is launched, resolve_pending() goes on with it as on_greedy_token() or on_logits()
+  // (moving the log-probabilities kept into `logprobs`). A placeholder left when the sequence ends
+  // is dropped.
   void push_pending();
   void fill_pending(int32_t id);
-  TokenResult resolve_pending();
+  void sample_pending(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt);
+  TokenResult resolve_pending(sampling::SampledToken* logprobs = nullptr);
   bool has_pending() const { return pending_; }
   // Whether the pending token is the last the token budget allows (max_tokens or the context), so
   // that no step may be planned after it.
@@ -131,7 +136,9 @@ class Sequence {
   Continuation continuation_;
   FinishReason finish_reason_ = FinishReason::none;
   bool whole_prompt_ = false;
-  bool pending_ = false;  // tokens_.back() is a placeholder (push_pending)
+  bool pending_ = false;          // tokens_.back() is a placeholder (push_pending)
+  bool pending_sampled_ = false;  // ... filled by sample_pending(): the sampler has taken it already
+  sampling::SampledToken pending_logprobs_;
 };
 
 }  // namespace rbees::engine

@@ -485,7 +485,7 @@ bool LlamaModel::can_run_ahead(const Batch& batch, const KvCache& kv) const {
          batch.size() <= static_cast<size_t>(std::min(options_.max_graph_tokens, kv.size()));
 }
 
-void LlamaModel::prepare_ahead(const Batch& batch, KvCache& kv) {
+void LlamaModel::prepare_ahead(const Batch& batch, KvCache& kv, bool picks) {
   if (prepared_.active) throw std::logic_error("a pass is prepared already");
   if (!can_run_ahead(batch, kv)) throw std::invalid_argument("this batch cannot run ahead");
   check_batch(batch);
@@ -495,8 +495,14 @@ void LlamaModel::prepare_ahead(const Batch& batch, KvCache& kv) {
   for (size_t i = 0; i < batch.size(); ++i) n_rows += batch.wants_logits(i) ? 1 : 0;
   const core::PassMark pass;
   Destination dst;
-  // The set of buffers prepare_chunk() takes: its picks land there, apart from the last pass's.
-  dst.ids = inputs_[next_inputs_].ids->reserve_as<int32_t>(std::max<size_t>(1, n_rows));
+  // The set of buffers prepare_chunk() takes: its rows land there, apart from the last pass's
+  // (which the engine still reads while this one computes).
+  InputBuffers& in = inputs_[next_inputs_];
+  if (picks) {
+    dst.ids = in.ids->reserve_as<int32_t>(std::max<size_t>(1, n_rows));
+  } else {
+    dst.logits = in.logits->reserve_as<float>(std::max<size_t>(1, n_rows) * static_cast<size_t>(config_.n_vocab));
+  }
   prepare_chunk(batch, 0, batch.size(), kv, ForwardOptions{}, dst, prepared_);
   prepared_.kv = &kv;
   prepared_.n_rows = n_rows;
@@ -527,7 +533,7 @@ void LlamaModel::launch_ahead(std::span<const int32_t> tokens) {
   p = ChunkPass{};
 }
 
-std::span<const int32_t> LlamaModel::wait_ahead() {
+LlamaModel::AheadRows LlamaModel::wait_ahead() {
   if (!launched_.active) return {};
   ChunkPass p = std::move(launched_);
   launched_ = ChunkPass{};
@@ -537,9 +543,10 @@ std::span<const int32_t> LlamaModel::wait_ahead() {
     ggml_backend_sched_synchronize(sched_);
   }
   timings_.compute_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (p.dst.logits != nullptr) return {{}, {p.dst.logits, p.n_rows * static_cast<size_t>(config_.n_vocab)}};
   ahead_ids_.assign(p.dst.ids, p.dst.ids + p.n_rows);
   check_picks(ahead_ids_, p.out_ids);  // the pass's rows are the batch's: it begins at 0
-  return ahead_ids_;
+  return {ahead_ids_, {}};
 }
 
 void LlamaModel::abandon_ahead() {

@@ -45,7 +45,8 @@ LlamaModel::LlamaModel(const loader::ModelSource& source, core::Device& device, 
       options_(std::move(options)),
       host_logits_(std::make_unique<core::HostBuffer>(device.info().dev)) {
   for (InputBuffers& in : inputs_) {
-    for (auto* b : {&in.mask, &in.region_mask, &in.run_mask, &in.gathered_mask, &in.mask_bytes, &in.ids, &in.staging}) {
+    for (auto* b : {&in.mask, &in.region_mask, &in.run_mask, &in.gathered_mask, &in.mask_bytes, &in.ids, &in.logits,
+                    &in.staging}) {
       *b = std::make_unique<core::HostBuffer>(device.info().dev);
     }
   }

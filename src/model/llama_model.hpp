@@ -237,19 +237,27 @@ class LlamaModel {
   // tokens, applied on the device. The device expands the bits itself (a byte of the bitset selects
   // one of 256 rows of 8 mask values), so a step uploads n_vocab / 2 bytes per row, not 2 n_vocab.
   std::span<const int32_t> forward_greedy(const Batch& batch, KvCache& kv, std::span<const uint64_t> row_masks = {});
-  // Greedy passes run one ahead (the engine's overlapped steps): a batch is prepared (its cells
-  // placed, its graph built or reused, every input but the tokens handed over) while the pass
-  // launched before it still computes; it is launched once its tokens are known (some of them the
-  // previous pass's picks), and its picks are waited for later. In order: prepare_ahead(),
+  // Passes run one ahead (the engine's overlapped steps): a batch is prepared (its cells placed,
+  // its graph built or reused, every input but the tokens handed over) while the pass launched
+  // before it still computes; it is launched once its tokens are known (some of them chosen from
+  // the previous pass's rows), and its rows are waited for later. In order: prepare_ahead(),
   // wait_ahead() for the pass before, if any, launch_ahead(), ... Only for a batch that
   // can_run_ahead(): one graph, no masks, no capture, no pipeline parallelism.
   bool can_run_ahead(const Batch& batch, const KvCache& kv) const;
-  void prepare_ahead(const Batch& batch, KvCache& kv);
+  // `picks`: the graph picks each row's greatest logit (as forward_greedy()); else the logits rows
+  // come back (as forward_view()).
+  void prepare_ahead(const Batch& batch, KvCache& kv, bool picks = true);
   // `tokens`: the prepared batch's tokens, with the ones that were not known at preparation.
   void launch_ahead(std::span<const int32_t> tokens);
-  // Waits for the launched pass; its picks (rows in batch order), empty when none is launched.
+  // A pass's rows in batch order: its picks, or its logits rows (n_vocab floats each), in host
+  // memory of the pass's own, valid until the pass after the next one is launched.
+  struct AheadRows {
+    std::span<const int32_t> picks;
+    std::span<const float> logits;
+  };
+  // Waits for the launched pass; its rows, both empty when none is launched.
   // Throws std::runtime_error when a row has no greatest logit (as forward_greedy()).
-  std::span<const int32_t> wait_ahead();
+  AheadRows wait_ahead();
   bool has_launched() const { return launched_.active; }
   // After a failure: waits for the device and forgets both passes.
   void abandon_ahead();
@@ -325,6 +333,7 @@ class LlamaModel {
     std::unique_ptr<core::HostBuffer> mask, region_mask, run_mask, gathered_mask;
     std::unique_ptr<core::HostBuffer> mask_bytes;  // the logit masks' bytes as get_rows indices
     std::unique_ptr<core::HostBuffer> ids;         // a pass run ahead: its picks
+    std::unique_ptr<core::HostBuffer> logits;      // ... or its logits rows
     std::unique_ptr<core::HostBuffer> staging;     // the other inputs, copied from pageable memory
     size_t staging_bytes = 0, staged = 0;
   };

@@ -4,6 +4,7 @@
 // Without the option the same workload gives other completions for some jobs in most rounds (the
 // CPU's tinyBLAS takes products of two or more columns only).
 #include <future>
+#include <optional>
 
 #include "app/daemon.hpp"
 
@@ -16,8 +17,10 @@ struct Completion {
   std::string body;
 };
 
-Completion complete(const Daemon& d, const std::string& prompt, int max_tokens) {
-  const json body = {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
+// Greedy, or with a seed sampled at temperature 0.8 (the request's own random stream).
+Completion complete(const Daemon& d, const std::string& prompt, int max_tokens, std::optional<int> seed = {}) {
+  json body = {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", seed ? 0.8 : 0.0}};
+  if (seed) body["seed"] = *seed;
   auto res = d.client().Post("/v1/completions", body.dump(), "application/json");
   if (!res) return {};
   Completion c{res->status, "", res->body};
@@ -26,8 +29,9 @@ Completion complete(const Daemon& d, const std::string& prompt, int max_tokens) 
 }
 
 // Every job alone, then `rounds` rounds of all of them at once; each completion must be its own.
-void check_rounds(const std::vector<std::string>& extra, int rounds,
-                  const std::string& logged = "overlap_steps=false") {
+// With `sampled`, every third job samples with a seed of its own.
+void check_rounds(const std::vector<std::string>& extra, int rounds, const std::string& logged = "overlap_steps=false",
+                  bool sampled = false) {
   std::vector<std::string> args = {"--model",         kModelDir, "--batch-invariant", "--max-seqs", "8",
                                    "--prefill-chunk", "32"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -37,6 +41,7 @@ void check_rounds(const std::vector<std::string>& extra, int rounds,
   struct Job {
     std::string prompt;
     int max_tokens;
+    std::optional<int> seed;
   };
   // Prompts the model is unsure about (it has memorised the book, so passages from it would leave
   // no near-ties to flip), of mixed lengths.
@@ -56,10 +61,13 @@ void check_rounds(const std::vector<std::string>& extra, int rounds,
                                             "In the morning",
                                             "What is it"};
   std::vector<Job> jobs;
-  for (size_t i = 0; i < prompts.size(); ++i) jobs.push_back({prompts[i], 24 + static_cast<int>(i % 3) * 20});
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    jobs.push_back({prompts[i], 24 + static_cast<int>(i % 3) * 20,
+                    sampled && i % 3 == 1 ? std::optional<int>(1000 + static_cast<int>(i)) : std::nullopt});
+  }
   std::vector<std::string> alone;
   for (const auto& j : jobs) {
-    const auto r = complete(d, j.prompt, j.max_tokens);
+    const auto r = complete(d, j.prompt, j.max_tokens, j.seed);
     ASSERT_EQ(r.status, 200) << r.body;
     alone.push_back(r.text);
   }
@@ -72,7 +80,7 @@ void check_rounds(const std::vector<std::string>& extra, int rounds,
       const auto delay = std::chrono::milliseconds((i * 7 + round * 5) % 23);
       futures.push_back(std::async(std::launch::async, [&d, &jobs, i, delay] {
         std::this_thread::sleep_for(delay);
-        return complete(d, jobs[i].prompt, jobs[i].max_tokens);
+        return complete(d, jobs[i].prompt, jobs[i].max_tokens, jobs[i].seed);
       }));
     }
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -91,9 +99,10 @@ TEST(ServeInvariance, ConcurrentGreedyCompletionsEqualEachAloneOverManyRounds) {
 }
 
 // Overlapped steps (a step launched before the one ahead of it is turned into tokens) change no
-// completion either, whatever ends and starts around them.
+// completion either, whatever ends and starts around them, greedy or sampled with a seed (steps
+// with a sampled row run ahead with their logits rows).
 TEST(ServeInvariance, OverlappedStepsChangeNoCompletion) {
-  check_rounds({"--greedy-on-device", "on", "--overlap-steps", "on"}, 6, "overlap_steps=true");
+  check_rounds({"--greedy-on-device", "on", "--overlap-steps", "on"}, 6, "overlap_steps=true", true);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Overlapped steps (BatchEngineOptions::overlap_steps): a greedy step picked on the device is
-// launched before the step ahead of it has been turned into tokens, its pending tokens filled in
-// from that step's picks. Every request must end exactly as with the steps one after another:
-// the same tokens, text, finish reasons and counts, through stop strings, end-of-sequence tokens,
-// token budgets, sampled and log-probability requests in the same batches, preemptions and cancels.
+// Overlapped steps (BatchEngineOptions::overlap_steps): a step is launched before the step ahead of
+// it has been turned into tokens and events, its pending tokens filled in from that step's device
+// picks or drawn from its logits rows. Every request must end exactly as with the steps one after
+// another: the same tokens, log-probabilities, text, finish reasons and counts, through stop
+// strings, end-of-sequence tokens, token budgets, sampled and log-probability requests in the same
+// batches, preemptions and cancels.
 // The comparisons run in --batch-invariant mode, where a row's result does not depend on the batch
 // (an overlapped run computes a dropped row for a request that stopped on the step before).
 #include <gtest/gtest.h>
@@ -25,11 +26,14 @@ struct Recorder : Sink {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<int32_t> ids;
+  std::vector<float> logprobs;  // the chosen token's, then its alternatives', per token
   std::string text;
   std::optional<FinalResult> end;
   void on_token(const TokenEvent& ev) override {
     std::lock_guard lk(mu);
     ids.push_back(ev.id);
+    logprobs.push_back(ev.logprob);
+    for (const auto& t : ev.top_logprobs) logprobs.push_back(t.logprob);
     text += ev.text;
   }
   void on_finish(const FinalResult& r) override {
@@ -46,6 +50,7 @@ struct Recorder : Sink {
 
 struct Ending {
   std::vector<int32_t> ids;
+  std::vector<float> logprobs;
   std::string text;
   FinishReason reason = FinishReason::none;
   std::optional<std::string> stop;
@@ -66,14 +71,18 @@ std::vector<Request> workload() {
     r.ignore_eos = i % 3 != 0;  // some may end on the model's end-of-sequence token
     reqs.push_back(r);
   }
-  reqs[3].sampling.temperature = 0.9f;  // sampled: its steps take the logits path, not overlapped
+  reqs[3].sampling.temperature = 0.9f;  // sampled: its steps' rows come back as logits
   reqs[3].sampling.seed = 31;
   reqs[5].logprobs = 2;  // greedy, but its log-probabilities need the logits
   return reqs;
 }
 
+struct StepCount {
+  uint64_t ahead = 0, all = 0;
+};
+
 std::vector<Ending> run(ModelRuntime& rt, const std::vector<Request>& reqs, bool overlap, int ctx_size, int max_seqs,
-                        uint64_t* preemptions = nullptr) {
+                        uint64_t* preemptions = nullptr, StepCount* steps = nullptr) {
   SCOPED_TRACE(overlap ? "overlapped" : "one after another");
   BatchEngineOptions o;
   o.ctx_size = ctx_size;
@@ -94,12 +103,13 @@ std::vector<Ending> run(ModelRuntime& rt, const std::vector<Request>& reqs, bool
   std::vector<Ending> out;
   for (auto& s : sinks) {
     s->wait();
-    out.push_back({s->ids, s->text + s->end->trailing_text, s->end->reason, s->end->stop_sequence, s->end->tokens_out});
+    out.push_back({s->ids, s->logprobs, s->text + s->end->trailing_text, s->end->reason, s->end->stop_sequence,
+                   s->end->tokens_out});
   }
   engine.wait_idle();
   const BatchEngineStats st = engine.detailed_stats();
   if (preemptions != nullptr) *preemptions = st.preemptions;
-  // Steps ran ahead (not those with a sampled or log-probability row).
+  if (steps != nullptr) *steps = {st.steps_ahead, st.steps};
   if (overlap) {
     EXPECT_GT(st.steps_ahead, 0u);
   } else {
@@ -108,11 +118,13 @@ std::vector<Ending> run(ModelRuntime& rt, const std::vector<Request>& reqs, bool
   return out;
 }
 
-// Stop strings taken from each greedy request's own continuation, so that they match mid-way.
-std::vector<Request> with_stops(std::vector<Request> reqs, const std::vector<Ending>& plain) {
+// Stop strings taken from each greedy (or, with `sampled`, seeded) request's own continuation, so
+// that they match mid-way.
+std::vector<Request> with_stops(std::vector<Request> reqs, const std::vector<Ending>& plain, bool sampled = false) {
   for (size_t i = 0; i < reqs.size(); i += 2) {
     const std::string& t = plain[i].text;
-    if (reqs[i].sampling.temperature == 0.0f && t.size() > 12) reqs[i].stop = {t.substr(t.size() / 2, 3)};
+    const bool same_again = reqs[i].sampling.temperature == 0.0f || (sampled && reqs[i].sampling.seed);
+    if (same_again && t.size() > 12) reqs[i].stop = {t.substr(t.size() / 2, 3)};
   }
   return reqs;
 }
@@ -129,6 +141,51 @@ TEST(OverlappedSteps, EndEveryRequestAsStepsOneAfterAnother) {
   }
   // The same with stop strings that end requests in the middle of their budgets.
   const auto stopping = with_stops(reqs, plain);
+  const auto plain_stops = run(*rt, stopping, false, 2048, 6);
+  const auto overlapped_stops = run(*rt, stopping, true, 2048, 6);
+  int stopped = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(overlapped_stops[i], plain_stops[i]) << stopping[i].job_id;
+    stopped += plain_stops[i].reason == FinishReason::stop_sequence ? 1 : 0;
+  }
+  EXPECT_GE(stopped, 3);
+}
+
+// Sampled requests (temperatures, top-k/top-p/min-p, penalties, log-probabilities, logit bias)
+// run ahead too: each row's token is drawn from the logits of the step in flight by the request's
+// own sampler before the next step is launched. Seeded, they draw what they draw one step after
+// another, whichever path a step takes (device picks, logits rows, or not ahead).
+TEST(OverlappedSteps, SampledRequestsRunAheadAndDrawTheSameTokens) {
+  auto rt = test_support::load_test_runtime(true);
+  std::vector<Request> reqs = workload();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Request& r = reqs[i];
+    r.max_tokens = 24 + static_cast<int>(i) * 3;
+    r.ignore_eos = i % 4 != 0;
+    r.logprobs.reset();
+    if (i % 5 == 4) continue;  // a few greedy ones among them
+    r.sampling.temperature = 0.6f + 0.1f * static_cast<float>(i % 4);
+    r.sampling.seed = 100 + i;
+    if (i % 3 == 0) r.sampling.top_p = 0.9f;
+    if (i % 3 == 1) r.sampling.top_k = 20;
+    if (i % 3 == 2) r.sampling.min_p = 0.05f;
+    if (i == 1) r.sampling.repetition_penalty = 1.3f;
+    if (i == 2) r.sampling.frequency_penalty = 0.5f;
+    if (i == 6) r.sampling.logit_bias = {{13, 2.0f}};
+    if (i % 4 == 1) r.logprobs = 3;
+  }
+  StepCount counted;
+  const auto plain = run(*rt, reqs, false, 2048, 6);
+  const auto overlapped = run(*rt, reqs, true, 2048, 6, nullptr, &counted);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(overlapped[i], plain[i]) << reqs[i].job_id;
+    EXPECT_GT(plain[i].tokens_out, 0) << reqs[i].job_id;
+    if (reqs[i].logprobs) EXPECT_EQ(plain[i].logprobs.size(), plain[i].ids.size() * 4) << reqs[i].job_id;
+  }
+  // No step has a constrained row or a prompt's every-row logits: almost all ran ahead.
+  EXPECT_GT(counted.ahead * 10, counted.all * 8) << counted.ahead << " of " << counted.all;
+  // Stop strings from the sampled continuations end them part-way, on tokens drawn ahead.
+  const auto stopping = with_stops(reqs, plain, true);
   const auto plain_stops = run(*rt, stopping, false, 2048, 6);
   const auto overlapped_stops = run(*rt, stopping, true, 2048, 6);
   int stopped = 0;

@@ -61,6 +61,30 @@ TEST(ForwardGreedy, PassesRunAheadPickWhatPassesOneAfterAnotherPick) {
   EXPECT_EQ(ahead.used(), in_turn.used());
 }
 
+// Passes run ahead with their logits rows brought back (the engine's overlapped steps with sampled
+// rows, drawn on the host): the rows are those of the same passes one after another, each in the
+// memory of its own pass while the next computes.
+TEST(ForwardGreedy, PassesRunAheadBringBackTheLogitsOfPassesOneAfterAnother) {
+  static LoadedModel lm(kHfDir, exact_options(true));
+  LlamaModel& m = *lm.model;
+  KvCache in_turn = m.create_kv_cache(1024, GGML_TYPE_F32);
+  KvCache ahead = m.create_kv_cache(1024, GGML_TYPE_F32);
+  in_turn.set_regions(4);
+  ahead.set_regions(4);
+  constexpr int kSteps = 8;
+  std::vector<float> want_rows, got_rows;
+  const auto want = greedy_steps(m, in_turn, kSteps, false, &want_rows);
+  const auto got = greedy_steps(m, ahead, kSteps, true, &got_rows);
+  EXPECT_EQ(got, want);
+  ASSERT_EQ(got_rows.size(), static_cast<size_t>(3 * (kSteps + 1) * m.n_vocab()));
+  ASSERT_EQ(got_rows.size(), want_rows.size());
+  // The same graphs on the same device: the same values.
+  size_t differ = 0;
+  for (size_t i = 0; i < got_rows.size(); ++i) differ += got_rows[i] == want_rows[i] ? 0 : 1;
+  EXPECT_EQ(differ, 0u);
+  EXPECT_EQ(ahead.used(), in_turn.used());
+}
+
 // A row's mask closes tokens before the device's pick: the pick is the greatest allowed logit. Row 0
 // allows every third token (its unmasked pick closed), row 1 is all open.
 TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {

@@ -159,7 +159,10 @@ inline Batch staggered_prompts(int n_seqs, int64_t n_vocab, std::vector<int32_t>
 // returns each pass's picks by sequence. One pass after another with the real tokens, or (ahead)
 // each decode step prepared while the one before computes, its tokens 0 until that one's picks are
 // waited for, then launched with them (LlamaModel::prepare_ahead, the engine's overlapped steps).
-inline std::vector<std::vector<int32_t>> greedy_steps(LlamaModel& m, KvCache& kv, int steps, bool ahead) {
+// With `logits`, the passes bring their logits rows back (appended to `*logits`, batch order) and
+// the picks are their greatest values, taken on the host.
+inline std::vector<std::vector<int32_t>> greedy_steps(LlamaModel& m, KvCache& kv, int steps, bool ahead,
+                                                      std::vector<float>* logits = nullptr) {
   std::vector<int32_t> pos;
   const Batch prompts = staggered_prompts(3, m.n_vocab(), pos);
   const std::vector<int32_t> order = {2, 0, 1};
@@ -175,25 +178,48 @@ inline std::vector<std::vector<int32_t>> greedy_steps(LlamaModel& m, KvCache& kv
     for (int32_t s : order) d.add(tokens[static_cast<size_t>(s)], pos[static_cast<size_t>(s)]++, s, true);
     return d;
   };
+  const size_t n_vocab = static_cast<size_t>(m.n_vocab());
+  // Each row's greatest value's index.
+  auto argmax = [&](std::span<const float> rows) {
+    std::vector<int32_t> ids;
+    for (size_t r = 0; r * n_vocab < rows.size(); ++r) {
+      const auto row = rows.subspan(r * n_vocab, n_vocab);
+      ids.push_back(static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin()));
+    }
+    return ids;
+  };
+  auto pass = [&](const Batch& b) {
+    if (logits) {
+      const std::span<const float> rows = m.forward_view(b, kv);
+      logits->insert(logits->end(), rows.begin(), rows.end());
+      return argmax(rows);
+    }
+    const std::span<const int32_t> ids = m.forward_greedy(b, kv);
+    return std::vector<int32_t>(ids.begin(), ids.end());
+  };
   std::vector<std::vector<int32_t>> picks;
   if (!ahead) {
-    picks.push_back(by_seq(m.forward_greedy(prompts, kv), false));
-    for (int step = 0; step < steps; ++step)
-      picks.push_back(by_seq(m.forward_greedy(decode_step(picks.back()), kv), true));
+    picks.push_back(by_seq(pass(prompts), false));
+    for (int step = 0; step < steps; ++step) picks.push_back(by_seq(pass(decode_step(picks.back())), true));
     return picks;
   }
   EXPECT_TRUE(m.can_run_ahead(prompts, kv));
-  m.prepare_ahead(prompts, kv);
+  m.prepare_ahead(prompts, kv, logits == nullptr);
   m.launch_ahead(prompts.tokens);
   for (int step = 0; step <= steps; ++step) {
-    if (step < steps) m.prepare_ahead(decode_step({0, 0, 0}), kv);
+    if (step < steps) m.prepare_ahead(decode_step({0, 0, 0}), kv, logits == nullptr);
     EXPECT_TRUE(m.has_launched());
-    picks.push_back(by_seq(m.wait_ahead(), step > 0));
+    const LlamaModel::AheadRows rows = m.wait_ahead();
+    EXPECT_EQ(rows.picks.empty(), logits != nullptr);
+    picks.push_back(
+        by_seq(logits ? argmax(rows.logits) : std::vector<int32_t>(rows.picks.begin(), rows.picks.end()), step > 0));
     if (step < steps) {
       std::vector<int32_t> tokens;
       for (int32_t s : order) tokens.push_back(picks.back()[static_cast<size_t>(s)]);
       m.launch_ahead(tokens);
     }
+    // Read once the next pass is launched: its rows land elsewhere.
+    if (logits) logits->insert(logits->end(), rows.logits.begin(), rows.logits.end());
   }
   return picks;
 }
