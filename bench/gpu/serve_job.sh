@@ -22,6 +22,7 @@
 # requests, e.g. 1024, for the steady state), SKIP_SERVE=1 (no step 2),
 # SKIP_PREFILL=1, SKIP_VARIANTS=1, T256 (the 256-client runs' client timeout, 150 s),
 # MORE256="label:options;label:options" (after step 3: ours at 256 clients with those options),
+# SAMPLED256="label:options;..." (after MORE256: the same, the clients sampling at temperature 0.8),
 # GPU_TESTS="gtest filter" (model_tests built with ours and run on cuda:0 first; War and Peace from
 # .carry for the tests that read it), IDENTICAL=1 (after step 2: the identical-prompt figures of
 # bench/gpu/measure.sh on F16, `engine` and `batched`, into gpu/; builds llama-bench and
@@ -158,7 +159,7 @@ serve256() {
   timeout ${T256:-150} python3 bench/serve_bench.py --url http://127.0.0.1:18290 --label "$label" \
     --tokenizer-url http://127.0.0.1:18290 --corpus .carry/war-and-peace.txt --prompt-tokens 100:1000 \
     --max-tokens 64:256 --seed 2 --num-requests ${n256:-${N256:-384}} --concurrency 256 --out "$R/serve256/$label-c256.json.gz" \
-    >"$R/serve256/console-$label.txt" 2>&1
+    ${bench256:-} >"$R/serve256/console-$label.txt" 2>&1
   el "256 clients, $label rc=$?"
   tail -n 8 "$R/serve256/console-$label.txt"
   kill $pid
@@ -221,6 +222,13 @@ IFS=';' read -ra more256 <<<"${MORE256:-}"
 for m in "${more256[@]}"; do
   # shellcheck disable=SC2086
   serve256 "ours-${m%%:*}" ${m#*:}
+  pack
+done
+# The same clients sampling (temperature 0.8, a seed per request): SAMPLED256="label:options;...".
+IFS=';' read -ra sampled256 <<<"${SAMPLED256:-}"
+for m in "${sampled256[@]}"; do
+  # shellcheck disable=SC2086
+  bench256="--temperature 0.8" serve256 "ours-sampled-${m%%:*}" ${m#*:}
   pack
 done
 
