@@ -5,11 +5,13 @@
 #include <functional>
 #include <span>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <variant>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/worker_pool.hpp"
 #include "engine/generator.hpp"
 #include "engine/kv_sizing.hpp"
 #include "engine/prompt.hpp"
@@ -37,7 +39,12 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
       runner_(runtime.model(), kv_, options.greedy_on_device.value_or(!runtime.device().is_cpu()),
               options.masks_while_computing),
       outbox_(options.events_thread),
-      output_(blocks_, outbox_, runtime.model().n_vocab()),
+      // Only overlapped steps draw on the helpers.
+      output_(
+          blocks_, outbox_, runtime.model().n_vocab(),
+          options.overlap_steps.value_or(runtime.model().inputs_on_device())
+              ? options.sampling_helpers.value_or(core::WorkerPool::helpers_for(std::thread::hardware_concurrency()))
+              : 0),
       sched_(opts_.max_seqs, opts_.prefill_chunk, runtime.model().max_graph_tokens(), opts_.reserve_span_runs) {
   if (opts_.max_seqs <= 0) throw std::invalid_argument("max_seqs must be positive");
   if (opts_.max_queue < 0) throw std::invalid_argument("max_queue must not be negative");
@@ -76,6 +83,7 @@ BatchEngine::BatchEngine(ModelRuntime& runtime, const BatchEngineOptions& option
              {"sparse_decode_runs", rt_.model().sparse_decode_runs()},
              {"inputs_on_device", rt_.model().inputs_on_device()},
              {"overlap_steps", overlap_},
+             {"sampling_helpers", output_.sampling_helpers()},
              {"sequence_limit", limit_}});
   if (!opts_.step_trace.empty()) {
     trace_ = std::make_unique<StepTrace>(opts_.step_trace,

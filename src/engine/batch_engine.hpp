@@ -75,13 +75,17 @@ struct BatchEngineOptions {
   // (LlamaModel::forward_view's while_computing) rather than when their tokens are sampled; the
   // tokens are the same either way. Off only as a measurement's baseline.
   bool masks_while_computing = true;
-  // Whether a greedy step picked on the device is launched before the step ahead of it has been
-  // turned into tokens and events: the next step is planned, built and given its inputs while the
-  // device computes this one, and this one's output stage runs while the device computes the next
-  // (a token known only from the step in flight reaches the next step's input once it is picked).
-  // Unset: where the model's inputs live on its device (one GPU), whose idle time between steps
-  // it removes; a CPU computes a step on the engine's thread, so there it only reorders work.
+  // Whether a step is launched before the step ahead of it has been turned into tokens and events:
+  // the next step is planned, built and given its inputs while the device computes this one, and
+  // this one's output stage runs while the device computes the next (a token known only from the
+  // step in flight reaches the next step's input once it is picked on the device or drawn from its
+  // logits row). Unset: where the model's inputs live on its device (one GPU), whose idle time
+  // between steps it removes; a CPU computes a step on the engine's thread, so there it only
+  // reorders work.
   std::optional<bool> overlap_steps;
+  // Threads beside the engine's that draw the tokens of a step in flight from its logits rows, the
+  // device idle meanwhile (overlapped steps). Unset: core::WorkerPool::helpers_for the host's cores.
+  std::optional<int> sampling_helpers;
   // Appends a line per step to this file (StepTrace): the step's contents and times. Empty: none.
   std::string step_trace;
   // Whether events reach the sinks from a thread of their own (EventOutbox), overlapping the next

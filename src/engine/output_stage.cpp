@@ -68,18 +68,24 @@ void OutputStage::deliver(const StepRows& rows, std::span<const RunSlice> slices
 
 void OutputStage::take_pending(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs) {
   const auto start = Clock::now();
+  drawn_.clear();
   for (size_t i = 0; i < slices.size(); ++i) {
     const RunSlice& sl = slices[i];
     Sequence& s = *sl.seq;
     // A sequence that ended meanwhile dropped its placeholder.
     if (!sl.advanced || sl.logits_row < 0 || !s.has_pending()) continue;
-    const auto row = static_cast<size_t>(sl.logits_row);
     if (rows.picked_on_device) {
-      s.fill_pending(rows.picks[row]);
+      s.fill_pending(rows.picks[static_cast<size_t>(sl.logits_row)]);
     } else {
-      s.sample_pending(rows.logits.subspan(row * n_vocab_, n_vocab_), jobs[i]->request.logprobs);
+      drawn_.push_back(i);
     }
   }
+  // Each draw touches its own sequence alone (its sampler, random stream and tokens).
+  pool_.for_each(drawn_.size(), [&](size_t k) {
+    const size_t i = drawn_[k];
+    const auto row = static_cast<size_t>(slices[i].logits_row);
+    slices[i].seq->sample_pending(rows.logits.subspan(row * n_vocab_, n_vocab_), jobs[i]->request.logprobs);
+  });
   totals_.sample_ms += ms_between(start, Clock::now());
 }
 

@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
+
+#include "core/worker_pool.hpp"
 
 #include "engine/event_outbox.hpp"
 #include "engine/job.hpp"
@@ -18,14 +21,17 @@ namespace rbees::engine {
 
 class OutputStage {
  public:
-  OutputStage(KvBlocks& blocks, EventOutbox& outbox, int n_vocab)
-      : blocks_(blocks), outbox_(outbox), n_vocab_(static_cast<size_t>(n_vocab)) {}
+  // sampling_helpers: threads beside the caller's that share take_pending()'s draws.
+  OutputStage(KvBlocks& blocks, EventOutbox& outbox, int n_vocab, int sampling_helpers = 0)
+      : blocks_(blocks), outbox_(outbox), n_vocab_(static_cast<size_t>(n_vocab)), pool_(sampling_helpers) {}
 
   // slices[i] belongs to jobs[i]; rows is what ModelRunner::run gave for them.
   void deliver(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs);
   // Overlapped steps: the tokens of the step in flight, taken before the next step is launched with
-  // them (Sequence::fill_pending or sample_pending); deliver() then goes on with them.
+  // them (Sequence::fill_pending or sample_pending); deliver() then goes on with them. The draws
+  // from logits rows, each by its own sequence's sampler, run on the helpers too: the device waits.
   void take_pending(const StepRows& rows, std::span<const RunSlice> slices, std::span<Job* const> jobs);
+  int sampling_helpers() const { return pool_.n_helpers(); }
 
   struct Totals {
     double sample_ms = 0;  // choosing the tokens and the rows' bookkeeping, posting events left out
@@ -44,6 +50,8 @@ class OutputStage {
   EventOutbox& outbox_;
   size_t n_vocab_;
   Totals totals_;
+  core::WorkerPool pool_;
+  std::vector<size_t> drawn_;  // take_pending(): the slices whose tokens are drawn
 };
 
 }  // namespace rbees::engine

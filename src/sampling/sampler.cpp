@@ -15,6 +15,19 @@ uint64_t fresh_seed() {
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
+// A draw's working memory, kept per thread: a row's copies (hundreds of KiB for a large vocabulary)
+// would otherwise be mapped, faulted in and unmapped again for every token of every sequence.
+struct Scratch {
+  std::vector<float> adjusted;
+  std::vector<Candidate> candidates;
+  std::vector<double> weights;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
 }  // namespace
 
 Sampler::Sampler(SamplingParams params, std::span<const int32_t> prompt)
@@ -81,12 +94,17 @@ void Sampler::accept(int32_t id) {
 }
 
 std::vector<float> Sampler::adjusted_logits(std::span<const float> logits) const {
-  std::vector<float> out(logits.begin(), logits.end());
+  std::vector<float> out;
+  adjust_into(logits, out);
+  return out;
+}
+
+void Sampler::adjust_into(std::span<const float> logits, std::vector<float>& out) const {
+  out.assign(logits.begin(), logits.end());
   if (constraint_) apply_constraint_mask(out, constraint_->allowed());
   apply_logit_bias(out, params_.logit_bias);
   apply_repetition_penalty(out, seen_, params_.repetition_penalty);
   apply_presence_frequency_penalty(out, generated_, params_.presence_penalty, params_.frequency_penalty);
-  return out;
 }
 
 // 53 random bits -> [0, 1), the same on every standard library (unlike std::uniform_real_distribution).
@@ -100,8 +118,8 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
     return static_cast<int32_t>(std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
   }
 
-  std::vector<Candidate> candidates;
-  candidates.reserve(adjusted.size());
+  std::vector<Candidate>& candidates = scratch().candidates;
+  candidates.clear();
   for (size_t i = 0; i < adjusted.size(); ++i) {
     // Banned tokens (-inf, e.g. from a logit bias) can never be drawn.
     if (!(std::isinf(adjusted[i]) && adjusted[i] < 0)) candidates.push_back({static_cast<int32_t>(i), adjusted[i]});
@@ -117,7 +135,8 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
 
   double max_logit = -std::numeric_limits<double>::infinity();
   for (const auto& c : candidates) max_logit = std::max<double>(max_logit, c.logit);
-  std::vector<double> weights(candidates.size());
+  std::vector<double>& weights = scratch().weights;
+  weights.resize(candidates.size());
   double total = 0.0;
   for (size_t i = 0; i < candidates.size(); ++i) {
     weights[i] = std::exp(static_cast<double>(candidates[i].logit) - max_logit);
@@ -159,14 +178,16 @@ int32_t Sampler::sample(std::span<const float> logits) {
     accept(id);
     return id;
   }
-  const std::vector<float> adjusted = adjusted_logits(logits);
+  std::vector<float>& adjusted = scratch().adjusted;
+  adjust_into(logits, adjusted);
   const int32_t id = choose(adjusted);
   accept(id);
   return id;
 }
 
 SampledToken Sampler::sample_with_logprobs(std::span<const float> logits, int32_t n_top) {
-  const std::vector<float> adjusted = adjusted_logits(logits);
+  std::vector<float>& adjusted = scratch().adjusted;
+  adjust_into(logits, adjusted);
   SampledToken out;
   out.id = choose(adjusted);
   out.logprob = token_logprob(adjusted, out.id);

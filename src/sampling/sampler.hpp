@@ -66,6 +66,7 @@ class Sampler {
   std::vector<float> adjusted_logits(std::span<const float> logits) const;
 
  private:
+  void adjust_into(std::span<const float> logits, std::vector<float>& out) const;
   int32_t choose(std::span<const float> adjusted);
   bool adjusts_logits() const;  // a bias or a penalty
   double uniform01();

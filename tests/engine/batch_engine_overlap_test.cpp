@@ -94,6 +94,7 @@ std::vector<Ending> run(ModelRuntime& rt, const std::vector<Request>& reqs, bool
   o.prefill_chunk = 16;
   o.greedy_on_device = true;
   o.overlap_steps = overlap;
+  o.sampling_helpers = 3;  // the draws from a step's logits rows are shared with three threads
   BatchEngine engine(rt, o);
   std::vector<std::shared_ptr<Recorder>> sinks;
   for (const auto& r : reqs) {
