@@ -24,6 +24,8 @@
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
 #   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
 #   --shared-prefix N (0) every prompt opens with the same slice of about N tokens (a system prompt)
+#   --temperature T (0: greedy) the requests' temperature, nothing else of sampling set (each server's
+#       defaults for the rest: llama-server's top-k 40, top-p 0.95, min-p 0.05; ours' none)
 #   --ours-args "ARGS" (none: ours with its defaults) extra options for rbees-workerd serve, recorded in meta.json
 #   --ours-baseline BIN  another build of ours, run as server `ours-baseline` with the same options (the
 #       servers then default to ours,ours-baseline: this build against that one, no llama-server)
@@ -31,7 +33,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
-device=cpu threads=2 clients=1,4,8,16 rates='' slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1
+device=cpu threads=2 clients=1,4,8,16 rates='' slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1 temperature=0
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
 out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0 prefix=0
 while [ $# -gt 0 ]; do
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
   --num-requests) nreq=$2 ;; --runs) runs=$2 ;; --seed) seed=$2 ;; --ours) ours=$2 ;;
   --servers) servers=$2 servers_given=1 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
-  --ours-args) ours_args=$2 ;; --shared-prefix) prefix=$2 ;;
+  --ours-args) ours_args=$2 ;; --shared-prefix) prefix=$2 ;; --temperature) temperature=$2 ;;
   --ours-baseline) ours_base=$2 ;;
   -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -159,11 +161,13 @@ EOF
 
 bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --concurrency "$2" --out "$out/$1-c$2-r$3.json.gz" | tee -a "$out/$1-console.txt"
+    --num-requests "$nreq" --concurrency "$2" --temperature "$temperature" --out "$out/$1-c$2-r$3.json.gz" |
+    tee -a "$out/$1-console.txt"
 }
 rate_point() { # name rate run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --request-rate "$2" --seed "$((seed + $3))" --out "$out/$1-q$2-r$3.json.gz" |
+    --num-requests "$nreq" --request-rate "$2" --seed "$((seed + $3))" --temperature "$temperature" \
+    --out "$out/$1-q$2-r$3.json.gz" |
     tee -a "$out/$1-console.txt"
 }
 # The servers alternate, per client count when slots = clients (they restart per count anyway), so the
