@@ -130,6 +130,18 @@ std::vector<Request> with_stops(std::vector<Request> reqs, const std::vector<End
   return reqs;
 }
 
+// The requests with their stop strings end the same either way, at least 3 of them on a stop string.
+void expect_same_stops(ModelRuntime& rt, const std::vector<Request>& stopping) {
+  const auto plain_stops = run(rt, stopping, false, 2048, 6);
+  const auto overlapped_stops = run(rt, stopping, true, 2048, 6);
+  int stopped = 0;
+  for (size_t i = 0; i < stopping.size(); ++i) {
+    EXPECT_EQ(overlapped_stops[i], plain_stops[i]) << stopping[i].job_id;
+    stopped += plain_stops[i].reason == FinishReason::stop_sequence ? 1 : 0;
+  }
+  EXPECT_GE(stopped, 3);
+}
+
 TEST(OverlappedSteps, EndEveryRequestAsStepsOneAfterAnother) {
   auto rt = test_support::load_test_runtime(true);
   const auto reqs = workload();
@@ -141,15 +153,7 @@ TEST(OverlappedSteps, EndEveryRequestAsStepsOneAfterAnother) {
     EXPECT_GT(plain[i].tokens_out, 0) << reqs[i].job_id;
   }
   // The same with stop strings that end requests in the middle of their budgets.
-  const auto stopping = with_stops(reqs, plain);
-  const auto plain_stops = run(*rt, stopping, false, 2048, 6);
-  const auto overlapped_stops = run(*rt, stopping, true, 2048, 6);
-  int stopped = 0;
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    EXPECT_EQ(overlapped_stops[i], plain_stops[i]) << stopping[i].job_id;
-    stopped += plain_stops[i].reason == FinishReason::stop_sequence ? 1 : 0;
-  }
-  EXPECT_GE(stopped, 3);
+  expect_same_stops(*rt, with_stops(reqs, plain));
 }
 
 // Sampled requests (temperatures, top-k/top-p/min-p, penalties, log-probabilities, logit bias)
@@ -186,15 +190,7 @@ TEST(OverlappedSteps, SampledRequestsRunAheadAndDrawTheSameTokens) {
   // No step has a constrained row or a prompt's every-row logits: almost all ran ahead.
   EXPECT_GT(counted.ahead * 10, counted.all * 8) << counted.ahead << " of " << counted.all;
   // Stop strings from the sampled continuations end them part-way, on tokens drawn ahead.
-  const auto stopping = with_stops(reqs, plain, true);
-  const auto plain_stops = run(*rt, stopping, false, 2048, 6);
-  const auto overlapped_stops = run(*rt, stopping, true, 2048, 6);
-  int stopped = 0;
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    EXPECT_EQ(overlapped_stops[i], plain_stops[i]) << stopping[i].job_id;
-    stopped += plain_stops[i].reason == FinishReason::stop_sequence ? 1 : 0;
-  }
-  EXPECT_GE(stopped, 3);
+  expect_same_stops(*rt, with_stops(reqs, plain, true));
 }
 
 TEST(OverlappedSteps, SurvivePreemptionsForKvSpace) {

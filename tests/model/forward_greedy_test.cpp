@@ -46,13 +46,26 @@ TEST(ForwardGreedy, PicksEachRowsGreatestLogitAndFillsTheCacheAsForwardDoes) {
 // Passes run ahead (the engine's overlapped steps): on a GPU each graph computes asynchronously on
 // the device's stream while the next is prepared, its inputs staged in pinned memory that alternates
 // between passes; the picks must be those of the same passes one after another on the same device.
+// Two caches of the same model: the passes one after another fill one, the passes run ahead the other.
+struct AheadAndInTurn {
+  static LlamaModel& model() {
+    static LoadedModel lm(kHfDir, exact_options(true));
+    return *lm.model;
+  }
+  LlamaModel& m = model();
+  KvCache in_turn = regions(m.create_kv_cache(1024, GGML_TYPE_F32));
+  KvCache ahead = regions(m.create_kv_cache(1024, GGML_TYPE_F32));
+  static KvCache regions(KvCache kv) {
+    kv.set_regions(4);
+    return kv;
+  }
+};
+
 TEST(ForwardGreedy, PassesRunAheadPickWhatPassesOneAfterAnotherPick) {
-  static LoadedModel lm(kHfDir, exact_options(true));
-  LlamaModel& m = *lm.model;
-  KvCache in_turn = m.create_kv_cache(1024, GGML_TYPE_F32);
-  KvCache ahead = m.create_kv_cache(1024, GGML_TYPE_F32);
-  in_turn.set_regions(4);
-  ahead.set_regions(4);
+  AheadAndInTurn c;
+  LlamaModel& m = c.m;
+  KvCache& in_turn = c.in_turn;
+  KvCache& ahead = c.ahead;
   constexpr int kSteps = 16;
   const auto want = greedy_steps(m, in_turn, kSteps, false);
   const auto got = greedy_steps(m, ahead, kSteps, true);
@@ -65,12 +78,10 @@ TEST(ForwardGreedy, PassesRunAheadPickWhatPassesOneAfterAnotherPick) {
 // rows, drawn on the host): the rows are those of the same passes one after another, each in the
 // memory of its own pass while the next computes.
 TEST(ForwardGreedy, PassesRunAheadBringBackTheLogitsOfPassesOneAfterAnother) {
-  static LoadedModel lm(kHfDir, exact_options(true));
-  LlamaModel& m = *lm.model;
-  KvCache in_turn = m.create_kv_cache(1024, GGML_TYPE_F32);
-  KvCache ahead = m.create_kv_cache(1024, GGML_TYPE_F32);
-  in_turn.set_regions(4);
-  ahead.set_regions(4);
+  AheadAndInTurn c;
+  LlamaModel& m = c.m;
+  KvCache& in_turn = c.in_turn;
+  KvCache& ahead = c.ahead;
   constexpr int kSteps = 8;
   std::vector<float> want_rows, got_rows;
   const auto want = greedy_steps(m, in_turn, kSteps, false, &want_rows);
