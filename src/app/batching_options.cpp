@@ -61,9 +61,9 @@ void add_batching_options(CLI::App& cmd, engine::BatchEngineOptions& o, engine::
   add_auto_switch(cmd, "--overlap-steps", o.overlap_steps,
                   "A step is launched before the one ahead of it is turned into events: the next step is planned "
                   "and prepared while the device computes, and the device starts it as soon as the step ahead's "
-                  "tokens are taken (picked on the device, or drawn from its logits rows; a step with a "
-                  "grammar-constrained row waits; a step's row for a request that stops on that step's token is "
-                  "computed and dropped): auto (on where the model's inputs live on its device, one GPU), on, off");
+                  "tokens are taken (picked on the device, or drawn from its logits rows, under a grammar's mask "
+                  "where one applies; a step's row for a request that stops on that step's token is computed and "
+                  "dropped): auto (on where the model's inputs live on its device, one GPU), on, off");
   cmd.add_option_function<std::string>(
          "--event-thread", [&o](const std::string& v) { o.events_thread = v == "on"; },
          "Where a step's events (tokens, ends) are handed to the requests: on, a thread of their own while the "

@@ -84,6 +84,7 @@ void BatchEngine::advance(std::vector<RunSlice>& slices, std::vector<Job*>& jobs
     if (sl.logits_row >= 0) s.push_pending();
     sl.advanced = true;
   }
+  runner_.prepare_pending_masks(slices);
   in_flight_ = InFlight{slices, jobs};
 }
 

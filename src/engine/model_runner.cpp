@@ -103,10 +103,9 @@ StepRows ModelRunner::run(std::span<RunSlice> slices) {
 
 bool ModelRunner::prepare_ahead(std::span<RunSlice> slices) {
   build_batch(slices);
-  // A constrained row's mask (for the device's pick or the host's draw) needs the token before it.
-  const bool can = std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
-    return sl.first_row < 0 && (sl.logits_row < 0 || !sl.seq->constrained());
-  });
+  // A prompt's every-row logits come back with the pass that computes them, not run ahead. A
+  // constrained row is drawn on the host from its logits row, under its grammar's mask.
+  const bool can = std::none_of(slices.begin(), slices.end(), [](const RunSlice& sl) { return sl.first_row >= 0; });
   if (!can || !model_.can_run_ahead(batch_, kv_)) return false;
   prepared_picks_ = greedy_on_device_ && std::all_of(slices.begin(), slices.end(), [](const RunSlice& sl) {
                       return sl.logits_row < 0 || (sl.seq->plain_greedy() && !sl.logprobs);
@@ -143,6 +142,16 @@ StepRows ModelRunner::wait_ahead() {
   out.picks = rows.picks;
   out.logits = rows.logits;
   return out;
+}
+
+void ModelRunner::prepare_pending_masks(std::span<const RunSlice> slices) {
+  const auto t = Clock::now();
+  for (const RunSlice& sl : slices) {
+    if (sl.advanced && sl.logits_row >= 0 && sl.seq->has_pending() && sl.seq->constrained()) {
+      sl.seq->prepare_sampling();
+    }
+  }
+  mask_ms_ += ms_since(t);
 }
 
 void ModelRunner::abandon_ahead() {

@@ -47,9 +47,9 @@ class ModelRunner {
   // Builds the step's batch from the slices (setting their rows) and runs the model over it.
   StepRows run(std::span<RunSlice> slices);
 
-  // Overlapped steps (BatchEngine): a step with no constrained row and no prompt's every-row
-  // logits, whose batch fits one graph, may be prepared while the step before it computes, some of
-  // its tokens still pending there (Sequence::push_pending). prepare_ahead() builds the batch and
+  // Overlapped steps (BatchEngine): a step with no prompt's every-row logits, whose batch fits one
+  // graph, may be prepared while the step before it computes, some of its tokens still pending there
+  // (Sequence::push_pending). prepare_ahead() builds the batch and
   // returns false (nothing done) where the step cannot; launch_ahead() reads the pending tokens,
   // filled in by then (Sequence::fill_pending or sample_pending), and launches it; wait_ahead() waits
   // for the launched step's rows: the device's picks where every sampling row is plain greedy with no
@@ -60,6 +60,9 @@ class ModelRunner {
   StepRows wait_ahead();
   // After a failure: the model's passes run ahead are forgotten.
   void abandon_ahead();
+  // The grammar masks of the launched step's pending tokens, computed while the device computes it
+  // (each grammar has taken the token before by then), so that the draws after the wait find them.
+  void prepare_pending_masks(std::span<const RunSlice> slices);
 
   size_t batch_tokens() const { return batch_.size(); }
   int n_rows() const { return n_rows_; }

@@ -108,7 +108,6 @@ TokenResult Sequence::continue_with(int32_t id) {
 void Sequence::push_pending() {
   if (pending_) throw std::logic_error("sequence " + std::to_string(id_) + " has a pending token already");
   check_sampling();
-  if (sampler_.constrained()) throw std::logic_error("a constrained sequence takes no pending token");
   tokens_.push_back(0);
   pending_ = true;
   pending_sampled_ = false;

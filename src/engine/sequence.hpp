@@ -89,13 +89,13 @@ class Sequence {
   TokenResult on_greedy_token(int32_t id);
   // Overlapped steps (BatchEngine): the step that computes this sequence's next token is launched,
   // and the next step is planned before the token is known. push_pending() appends a placeholder
-  // for it (prefilling -> decoding on the first; not for a constrained sequence, whose next mask
-  // needs the token). The token is then put in its place before the next step is launched: the
-  // device's pick (fill_pending(), plain greedy only) or one drawn from the step's logits row by the
-  // sequence's own sampler (sample_pending(), with n_top the log-probabilities are kept). Once the
-  // next step is launched, resolve_pending() goes on with it as on_greedy_token() or on_logits()
-  // (moving the log-probabilities kept into `logprobs`). A placeholder left when the sequence ends
-  // is dropped.
+  // for it (prefilling -> decoding on the first). The token is then put in its place before the
+  // next step is launched: the device's pick (fill_pending(), plain greedy only) or one drawn from
+  // the step's logits row by the sequence's own sampler (sample_pending(): a grammar's mask applies,
+  // prepared meanwhile by prepare_sampling(), and the grammar takes the token at once; with n_top
+  // the log-probabilities are kept). Once the next step is launched, resolve_pending() goes on with
+  // it as on_greedy_token() or on_logits() (moving the log-probabilities kept into `logprobs`). A
+  // placeholder left when the sequence ends is dropped.
   void push_pending();
   void fill_pending(int32_t id);
   void sample_pending(std::span<const float> row, std::optional<int32_t> n_top = std::nullopt);
