@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -138,6 +139,78 @@ TEST_F(OutputStageTest, APromptsLogprobsAreGatheredFromItsRowsAndSentOnce) {
   ASSERT_EQ(sink(0).tokens.size(), 1u);
   EXPECT_NEAR(sink(0).tokens[0].logprob, -std::log(static_cast<float>(V)), 1e-4);
   EXPECT_FALSE(a->seq->computes_whole_prompt());
+}
+
+// Overlapped steps: the tokens of a step in flight drawn from its logits rows by take_pending(),
+// shared with helper threads, then resolved, are the tokens (and log-probabilities) each sequence
+// draws from the same rows one step after another; the sampler takes each token once.
+TEST_F(OutputStageTest, PendingTokensDrawnOnHelpersAreEachSequencesOwnDraws) {
+  const int V = static_cast<int>(tok().vocab_size());
+  OutputStage out(blocks_, outbox_, V, 3);
+  ASSERT_EQ(out.sampling_helpers(), 3);
+  constexpr int kSeqs = 24, kSteps = 6;
+  auto params = [](int i) {
+    sampling::SamplingParams p;
+    p.temperature = 0.5f + 0.1f * static_cast<float>(i % 5);
+    p.seed = 900 + i;
+    if (i % 4 == 1) p.top_p = 0.8f;
+    if (i % 4 == 2) p.top_k = 30;
+    if (i % 4 == 3) p.frequency_penalty = 2.0f;  // a token taken twice would show
+    if (i % 6 == 0) p.temperature = 0.0f;
+    return p;
+  };
+  ContinuationLimits limits;
+  limits.max_new_tokens = kSteps;
+  limits.ignore_eos = true;
+  std::vector<std::unique_ptr<Job>> ahead, in_turn;
+  for (auto* set : {&ahead, &in_turn}) {
+    for (int i = 0; i < kSeqs; ++i) {
+      auto j = std::make_unique<Job>();
+      if (i % 3 == 0) j->request.logprobs = 2;
+      j->seq = std::make_unique<Sequence>(std::vector<int32_t>{1, 2, 3}, params(i), tok(), limits);
+      j->seq->admit(i, 0);
+      set->push_back(std::move(j));
+    }
+  }
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(static_cast<size_t>(kSeqs * V));
+  for (int step = 0; step < kSteps; ++step) {
+    for (float& x : logits) x = normal(rng);
+    std::vector<RunSlice> slices;
+    std::vector<Job*> jobs;
+    for (int i = 0; i < kSeqs; ++i) {
+      Sequence& a = *ahead[static_cast<size_t>(i)]->seq;
+      const int n = step == 0 ? 3 : 1;
+      a.computed(n);
+      a.push_pending();
+      RunSlice sl{&a, n, true, false, i};
+      sl.advanced = true;
+      slices.push_back(sl);
+      jobs.push_back(ahead[static_cast<size_t>(i)].get());
+    }
+    out.take_pending({false, {}, logits}, slices, jobs);
+    for (int i = 0; i < kSeqs; ++i) {
+      Job& b = *in_turn[static_cast<size_t>(i)];
+      b.seq->computed(step == 0 ? 3 : 1);
+      const std::span<const float> row(logits.data() + static_cast<size_t>(i * V), static_cast<size_t>(V));
+      sampling::SampledToken want_lp, got_lp;
+      b.seq->on_logits(row, b.request.logprobs, &want_lp);
+      Sequence& a = *ahead[static_cast<size_t>(i)]->seq;
+      EXPECT_EQ(a.tokens().back(), b.seq->tokens().back()) << "step " << step << ", sequence " << i;
+      a.resolve_pending(&got_lp);
+      EXPECT_FALSE(a.has_pending());
+      if (b.request.logprobs) {
+        EXPECT_EQ(got_lp.id, want_lp.id);
+        EXPECT_EQ(got_lp.logprob, want_lp.logprob);
+        EXPECT_EQ(got_lp.top.size(), 2u);
+      }
+    }
+  }
+  for (int i = 0; i < kSeqs; ++i) {
+    EXPECT_EQ(ahead[static_cast<size_t>(i)]->seq->tokens(), in_turn[static_cast<size_t>(i)]->seq->tokens()) << i;
+  }
+  EXPECT_GT(out.totals().sample_ms, 0.0);
 }
 
 }  // namespace
