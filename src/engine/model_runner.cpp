@@ -145,6 +145,8 @@ StepRows ModelRunner::wait_ahead() {
 }
 
 void ModelRunner::prepare_pending_masks(std::span<const RunSlice> slices) {
+  // The baseline (masks after the pass): each draw computes its mask itself.
+  if (!masks_while_computing_) return;
   const auto t = Clock::now();
   for (const RunSlice& sl : slices) {
     if (sl.advanced && sl.logits_row >= 0 && sl.seq->has_pending() && sl.seq->constrained()) {
