@@ -38,7 +38,12 @@ R=/tmp/gpu
 mkdir -p "$R"
 exec >"$R/master.log" 2>&1
 here=$(pwd)
-export RBEES_COMMIT=${RBEES_COMMIT:-unknown} MACHINE=nvidia-h200
+# The machine's label in meta.json and the results folder's name, from the card the job runs on.
+case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)" in
+*H100*) machine=nvidia-h100 ;;
+*) machine=nvidia-h200 ;;
+esac
+export RBEES_COMMIT=${RBEES_COMMIT:-unknown} MACHINE=$machine
 runs=${RUNS:-3}
 t0=$(date +%s)
 el() { echo "[$(($(date +%s) - t0)) s] $*"; }
@@ -118,7 +123,7 @@ gpu_serve() {
   shift 2
   mkdir -p "$R/$dir"
   bash bench/serve_bench.sh --device cuda:0 --model "$M" --anchor-bin /tmp/anchor/bin --ours "$ours" \
-    --corpus .carry/war-and-peace.txt --machine nvidia-h200 --out "$R/$dir" "$@" >"$R/$log" 2>&1
+    --corpus .carry/war-and-peace.txt --machine "$machine" --out "$R/$dir" "$@" >"$R/$log" 2>&1
 }
 w64=(--prompt-tokens 100:1000 --ctx-per-slot 1536 --num-requests 160)
 [ -n "${SKIP_SERVE:-}" ] && CLIENTS=none
