@@ -10,6 +10,7 @@ part per subfolder, each printed by its report script from the files the benchma
   http/       the same, of a run against another build of ours (bench/serve_bench.sh --ours-baseline)
   tokenizer/  rendered here from times.jsonl (bench/tokenizer_speed.sh)
   grammar/    grammar_bench.txt as printed (bench/grammar/run.sh)
+  sampler/    this.txt against before.txt (rbees-sampler-bench on this commit and a baseline's sampler)
 then bench/results/earlier-figures.md (hand-written figures without raw outputs) under its own heading.
 --check: write nothing, exit 1 when RESULTS.md is not what the folders give. --tracked: only folders
 git tracks (trial runs lying in the working tree left out). Standard library only.
@@ -186,8 +187,42 @@ def part_grammar(folder):
             f"From `{os.path.relpath(folder, os.path.dirname(HERE))}/grammar_bench.txt`:\n\n```\n{text}\n```\n")
 
 
+SAMPLER_LINE = re.compile(r"^(\d+)\s+(.+?)\s+([\d.]+)\s+([\d.]+)-([\d.]+)\s+([0-9a-f]+)$")
+
+
+def sampler_rows(path):
+    rows = {}
+    for line in open(path):
+        m = SAMPLER_LINE.match(line.strip())
+        if m:
+            rows[(int(m[1]), m[2])] = (float(m[3]), float(m[4]), float(m[5]), m[6])
+    return rows
+
+
+def part_sampler(folder):
+    # bench/sampler_bench.cpp run on this commit (this.txt) and on a baseline build (before.txt, its
+    # commit in meta.json): the host's time per sampled row, one thread.
+    meta = load_meta(folder)
+    now = sampler_rows(os.path.join(folder, "this.txt"))
+    before = sampler_rows(os.path.join(folder, "before.txt"))
+    base = meta.get("baseline_commit", "the baseline")
+    lines = ["### Sampling: host time per drawn token (`rbees-sampler-bench`, one thread)\n",
+             f"{provenance(meta, folder)} Baseline: the same benchmark built against commit {base}'s sampler. "
+             f"{meta.get('workload', '')} Median (min-max) of the repetitions' mean time per row; "
+             "equal checksums mean equal draws.\n",
+             "| vocabulary | mode | before, us/row | this commit, us/row | speed-up | same draws |",
+             "|---:|---|---:|---:|---:|---|"]
+    for key, (med, lo, hi, ck) in now.items():
+        if key not in before:
+            continue
+        bmed, blo, bhi, bck = before[key]
+        lines.append(f"| {key[0]} | {key[1]} | {bmed:.1f} ({blo:.1f}-{bhi:.1f}) | {med:.1f} ({lo:.1f}-{hi:.1f}) | "
+                     f"{bmed / med:.2f}x | {'yes' if ck == bck else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 PARTS = [("cpu", part_cpu), ("gpu", part_gpu), ("serve", part_serve), ("http", part_http), ("engine", part_engine),
-         ("tokenizer", part_tokenizer), ("grammar", part_grammar)]
+         ("tokenizer", part_tokenizer), ("grammar", part_grammar), ("sampler", part_sampler)]
 
 
 def tracked_folders():

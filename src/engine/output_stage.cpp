@@ -102,8 +102,9 @@ void OutputStage::gather_prompt_logprobs(Job& job, const RunSlice& sl, std::span
     const size_t r = static_cast<size_t>(sl.first_row) + static_cast<size_t>(i);
     const std::span<const float> row(logits.data() + r * n_vocab, n_vocab);
     const int32_t next = s.tokens()[static_cast<size_t>(from) + static_cast<size_t>(i) + 1];
-    job.prompt_lp.push_back(
-        {next, sampling::token_logprob(row, next), sampling::top_logprobs(row, job.request.logprobs.value_or(0))});
+    const double lse = sampling::log_sum_exp(row);
+    job.prompt_lp.push_back({next, sampling::token_logprob(row, next, lse),
+                             sampling::top_logprobs(row, job.request.logprobs.value_or(0), lse)});
   }
   if (s.n_computed() < s.n_prompt()) return;
   // Sent once: a preempted sequence computes its prompt again, from the prefix cache if it can.

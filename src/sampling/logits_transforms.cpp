@@ -1,6 +1,9 @@
 #include "sampling/logits_transforms.hpp"
 
+#include "sampling/row_weights.hpp"
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -64,29 +67,55 @@ void apply_top_k(std::vector<Candidate>& candidates, int32_t k) {
 
 void apply_top_p(std::vector<Candidate>& candidates, float p) {
   if (p >= 1.0f || candidates.empty()) return;
-  double max_logit = -std::numeric_limits<double>::infinity();
-  for (const auto& c : candidates) max_logit = std::max<double>(max_logit, c.logit);
-  double total = 0.0;
-  for (const auto& c : candidates) total += std::exp(static_cast<double>(c.logit) - max_logit);
-  const double target = static_cast<double>(p) * total;
-
-  // The nucleus is usually a small fraction of a large vocabulary: order only a growing head of the
-  // candidates until it holds the mass, instead of sorting them all.
-  size_t sorted = 0;
-  double cumulative = 0.0;
-  size_t head = std::min<size_t>(candidates.size(), 64);
-  while (true) {
-    std::partial_sort(candidates.begin() + sorted, candidates.begin() + head, candidates.end(), higher_first);
-    for (; sorted < head; ++sorted) {
-      cumulative += std::exp(static_cast<double>(candidates[sorted].logit) - max_logit);
-      if (cumulative >= target) {
-        candidates.resize(sorted + 1);
-        return;
-      }
-    }
-    if (head == candidates.size()) return;  // rounding: the whole mass fell just short of p
-    head = std::min(candidates.size(), head * 4);
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (const auto& c : candidates) max_logit = std::max(max_logit, c.logit);
+  // Tokens fall into buckets by log2 of their weight exp(l - max), higher buckets holding strictly
+  // higher logits; the buckets' masses find the one where the nucleus ends, and only that bucket is
+  // sorted (the nucleus of a large vocabulary is usually a small part of it, and even a flat one
+  // is not sorted whole).
+  constexpr int kBuckets = 128;
+  constexpr float kLog2e = 1.44269504088896341f;
+  thread_local std::vector<float> weights;
+  thread_local std::vector<uint8_t> bucket_of;
+  weights.resize(candidates.size());
+  bucket_of.resize(candidates.size());
+  std::array<double, kBuckets> mass{};
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const float depth = (max_logit - candidates[i].logit) * kLog2e;  // >= 0; +inf for a banned token
+    const auto b = static_cast<uint8_t>(depth < static_cast<float>(kBuckets - 1) ? depth : kBuckets - 1);
+    weights[i] = exp_nonpositive(candidates[i].logit - max_logit);
+    bucket_of[i] = b;
+    mass[b] += weights[i];
   }
+  double total = 0.0;
+  for (double m : mass) total += m;
+  const double target = static_cast<double>(p) * total;
+  double above = 0.0;
+  int edge = 0;
+  while (edge < kBuckets && above + mass[edge] < target) above += mass[edge++];
+  if (edge == kBuckets) {  // rounding: the whole mass fell just short of p
+    sort_candidates(candidates);
+    return;
+  }
+  // The buckets above the edge whole, then the edge bucket's best tokens until the mass is reached.
+  thread_local std::vector<Candidate> inside;
+  thread_local std::vector<std::pair<Candidate, float>> at_edge;
+  inside.clear();
+  at_edge.clear();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (bucket_of[i] < edge) inside.push_back(candidates[i]);
+    if (bucket_of[i] == edge) at_edge.push_back({candidates[i], weights[i]});
+  }
+  sort_candidates(inside);
+  std::sort(at_edge.begin(), at_edge.end(),
+            [](const auto& a, const auto& b) { return higher_first(a.first, b.first); });
+  double cumulative = above;
+  for (const auto& [c, w] : at_edge) {
+    inside.push_back(c);
+    cumulative += w;
+    if (cumulative >= target) break;
+  }
+  candidates.assign(inside.begin(), inside.end());
 }
 
 void apply_min_p(std::vector<Candidate>& candidates, float min_p) {

@@ -23,8 +23,12 @@ double log_sum_exp(std::span<const float> logits);
 
 // The n highest-probability tokens, highest first (ties by lower id).
 std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int32_t n);
+// The same with the row's log_sum_exp() already computed (a sampled token's and its alternatives'
+// log-probabilities share it: it is a pass over the whole vocabulary).
+std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int32_t n, double lse);
 
 // Log-probability of one token.
 float token_logprob(std::span<const float> logits, int32_t id);
+float token_logprob(std::span<const float> logits, int32_t id, double lse);
 
 }  // namespace rbees::sampling

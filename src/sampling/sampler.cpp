@@ -1,5 +1,7 @@
 #include "sampling/sampler.hpp"
 
+#include "sampling/row_weights.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -20,7 +22,8 @@ uint64_t fresh_seed() {
 struct Scratch {
   std::vector<float> adjusted;
   std::vector<Candidate> candidates;
-  std::vector<double> weights;
+  std::vector<float> kept;  // the candidates' logits after truncation
+  RowWeights row;
 };
 
 Scratch& scratch() {
@@ -99,6 +102,14 @@ std::vector<float> Sampler::adjusted_logits(std::span<const float> logits) const
   return out;
 }
 
+std::span<const float> Sampler::adjusted_or_row(std::span<const float> logits) const {
+  // Nothing to adjust: the row is read in place (a copy is a vocabulary's worth of memory traffic).
+  if (!constraint_ && !adjusts_logits()) return logits;
+  std::vector<float>& adjusted = scratch().adjusted;
+  adjust_into(logits, adjusted);
+  return adjusted;
+}
+
 void Sampler::adjust_into(std::span<const float> logits, std::vector<float>& out) const {
   out.assign(logits.begin(), logits.end());
   if (constraint_) apply_constraint_mask(out, constraint_->allowed());
@@ -115,7 +126,16 @@ double Sampler::uniform01() {
 int32_t Sampler::choose(std::span<const float> adjusted) {
   if (adjusted.empty()) throw std::invalid_argument("empty logits row");
   if (params_.temperature <= 0.0f) {
-    return static_cast<int32_t>(std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
+    return row_argmax(adjusted);
+  }
+
+  // No truncation (the OpenAI default): one draw over the whole row, with no candidate list.
+  if (!truncates()) {
+    RowWeights& row = scratch().row;
+    if (!row.compute(adjusted, params_.temperature)) {
+      return row_argmax(adjusted);
+    }
+    return row.draw(uniform01());
   }
 
   std::vector<Candidate>& candidates = scratch().candidates;
@@ -125,7 +145,7 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
     if (!(std::isinf(adjusted[i]) && adjusted[i] < 0)) candidates.push_back({static_cast<int32_t>(i), adjusted[i]});
   }
   if (candidates.empty()) {
-    return static_cast<int32_t>(std::max_element(adjusted.begin(), adjusted.end()) - adjusted.begin());
+    return row_argmax(adjusted);
   }
 
   apply_temperature(candidates, params_.temperature);
@@ -133,27 +153,22 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
   if (params_.top_p < 1.0f) apply_top_p(candidates, params_.top_p);
   if (params_.min_p > 0.0f) apply_min_p(candidates, params_.min_p);
 
-  double max_logit = -std::numeric_limits<double>::infinity();
-  for (const auto& c : candidates) max_logit = std::max<double>(max_logit, c.logit);
-  std::vector<double>& weights = scratch().weights;
-  weights.resize(candidates.size());
-  double total = 0.0;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    weights[i] = std::exp(static_cast<double>(candidates[i].logit) - max_logit);
-    total += weights[i];
-  }
-  const double target = uniform01() * total;
-  double cumulative = 0.0;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    cumulative += weights[i];
-    if (target < cumulative) return candidates[i].id;
-  }
-  return candidates.back().id;  // rounding left target at the very end
+  // The draw over what is left, as over a whole row (the logits are already at the temperature).
+  std::vector<float>& kept = scratch().kept;
+  kept.resize(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) kept[i] = candidates[i].logit;
+  RowWeights& row = scratch().row;
+  if (!row.compute(kept, 1.0f)) return candidates.front().id;
+  return candidates[static_cast<size_t>(row.draw(uniform01()))].id;
 }
 
 bool Sampler::adjusts_logits() const {
   return !params_.logit_bias.empty() || params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
          params_.frequency_penalty != 0.0f;
+}
+
+bool Sampler::truncates() const {
+  return params_.top_k > 0 || params_.top_p < 1.0f || params_.min_p > 0.0f;
 }
 
 bool Sampler::plain_greedy() const {
@@ -168,7 +183,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
   // Greedy over unadjusted logits: the row is read in place (one pass, no copy), which matters when
   // many sequences sample every step.
   if (plain_greedy() && !logits.empty()) {
-    const auto id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t id = row_argmax(logits);
     accept(id);
     return id;
   }
@@ -178,20 +193,18 @@ int32_t Sampler::sample(std::span<const float> logits) {
     accept(id);
     return id;
   }
-  std::vector<float>& adjusted = scratch().adjusted;
-  adjust_into(logits, adjusted);
-  const int32_t id = choose(adjusted);
+  const int32_t id = choose(adjusted_or_row(logits));
   accept(id);
   return id;
 }
 
 SampledToken Sampler::sample_with_logprobs(std::span<const float> logits, int32_t n_top) {
-  std::vector<float>& adjusted = scratch().adjusted;
-  adjust_into(logits, adjusted);
+  const std::span<const float> adjusted = adjusted_or_row(logits);
   SampledToken out;
   out.id = choose(adjusted);
-  out.logprob = token_logprob(adjusted, out.id);
-  if (n_top > 0) out.top = top_logprobs(adjusted, n_top);
+  const double lse = log_sum_exp(adjusted);
+  out.logprob = token_logprob(adjusted, out.id, lse);
+  if (n_top > 0) out.top = top_logprobs(adjusted, n_top, lse);
   accept(out.id);
   return out;
 }

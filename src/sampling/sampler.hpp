@@ -67,8 +67,11 @@ class Sampler {
 
  private:
   void adjust_into(std::span<const float> logits, std::vector<float>& out) const;
+  // The row after mask, bias and penalties: in this thread's scratch, or the row itself when none apply.
+  std::span<const float> adjusted_or_row(std::span<const float> logits) const;
   int32_t choose(std::span<const float> adjusted);
   bool adjusts_logits() const;  // a bias or a penalty
+  bool truncates() const;       // top-k, top-p or min-p
   double uniform01();
 
   SamplingParams params_;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Host time per sampled token: rbees-sampler-bench of this build against the same benchmark built
+# with BASELINE's sampler (src/sampling/ at that commit), same rows, repetitions and statistic, one
+# after the other on this machine; raw outputs and meta.json into
+# bench/results/<date>-<machine>-<commit>/sampler/ (bench/make_results.py renders them).
+#   bench/sampler_bench.sh BASELINE [rbees-sampler-bench options, e.g. --reps 9]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+base=${1:?usage: sampler_bench.sh BASELINE_COMMIT [options]}
+shift
+bin=${BUILD:-$here/build}/rbees-sampler-bench
+[ -x "$bin" ] || {
+  echo "no $bin: build it first (make build)" >&2
+  exit 2
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/src/sampling"
+for f in $(git -C "$here" ls-tree --name-only "$base" src/sampling/); do git -C "$here" show "$base:$f" >"$tmp/$f"; done
+# The flags CMakeLists.txt gives each file (row_weights.cpp has its own, when the baseline has it).
+objs=()
+for f in "$tmp"/src/sampling/*.cpp; do
+  extra=()
+  [ "$(basename "$f")" = row_weights.cpp ] && extra=(-fno-trapping-math -ffp-contract=off -march=native -mno-fma)
+  g++ -std=c++20 -O3 -DNDEBUG -I"$tmp/src" "${extra[@]}" -c "$f" -o "$f.o"
+  objs+=("$f.o")
+done
+g++ -std=c++20 -O3 -DNDEBUG -I"$tmp/src" "$here/bench/sampler_bench.cpp" "${objs[@]}" -o "$tmp/before"
+out=$(python3 "$here/bench/results_meta.py" dir sampler)
+"$tmp/before" "$@" >"$out/before.txt"
+"$bin" "$@" >"$out/this.txt"
+python3 "$here/bench/results_meta.py" write "$out" baseline_commit="$(git -C "$here" rev-parse --short "$base")" \
+  options="\"$*\"" workload="\"Rows of normal(0, 3) logits, 200 distinct rows per repetition, seed 42.\"" \
+  statistic="\"median, min-max\""
+cat "$out/before.txt" "$out/this.txt"
+echo "raw outputs: $out"

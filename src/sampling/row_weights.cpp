@@ -1,0 +1,111 @@
+#include "sampling/row_weights.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace rbees::sampling {
+
+namespace {
+
+// Lanes of a partial sum or max (the compiler keeps them in vector registers), and tokens per block
+// of the draw's coarse search.
+constexpr size_t kLanes = 16;
+constexpr size_t kBlock = 256;
+
+}  // namespace
+
+float row_max(std::span<const float> row) {
+  float lanes[kLanes];
+  std::fill(std::begin(lanes), std::end(lanes), -std::numeric_limits<float>::infinity());
+  const size_t whole = row.size() / kLanes * kLanes;
+  const float* __restrict in = row.data();
+  for (size_t i = 0; i < whole; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) lanes[j] = in[i + j] > lanes[j] ? in[i + j] : lanes[j];
+  }
+  for (size_t i = whole; i < row.size(); ++i) lanes[i - whole] = row[i] > lanes[i - whole] ? row[i] : lanes[i - whole];
+  float m = lanes[0];
+  for (size_t j = 1; j < kLanes; ++j) m = lanes[j] > m ? lanes[j] : m;
+  return m;
+}
+
+int32_t row_argmax(std::span<const float> row) {
+  const float m = row_max(row);
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (row[i] == m) return static_cast<int32_t>(i);
+  }
+  return 0;
+}
+
+double row_log_sum_exp(std::span<const float> row) {
+  const float m = row_max(row);
+  if (!(m > -std::numeric_limits<float>::infinity())) return -std::numeric_limits<double>::infinity();
+  if (std::isinf(m)) return m;
+  float lanes[kLanes] = {};
+  const size_t whole = row.size() / kLanes * kLanes;
+  const float* __restrict in = row.data();
+  double sum = 0.0;
+  // Summed in blocks: single-precision lanes stay exact enough over a block, and the blocks' sums
+  // are added in double.
+  for (size_t begin = 0; begin < whole; begin += kBlock) {
+    const size_t end = std::min(whole, begin + kBlock);
+    for (size_t i = begin; i < end; i += kLanes) {
+      for (size_t j = 0; j < kLanes; ++j) lanes[j] += exp_nonpositive(in[i + j] - m);
+    }
+    for (float& l : lanes) {
+      sum += l;
+      l = 0.0f;
+    }
+  }
+  for (size_t i = whole; i < row.size(); ++i) sum += exp_nonpositive(in[i] - m);
+  return static_cast<double>(m) + std::log(sum);
+}
+
+bool RowWeights::compute(std::span<const float> row, float temperature) {
+  total_ = 0.0;
+  const float m = row_max(row);
+  if (!(m > -std::numeric_limits<float>::infinity()) || std::isinf(m)) return false;
+  const float inv_t = 1.0f / temperature;
+  weights_.resize(row.size());
+  block_sums_.resize((row.size() + kBlock - 1) / kBlock);
+  const float* __restrict in = row.data();
+  float* __restrict out = weights_.data();
+  for (size_t i = 0; i < row.size(); ++i) out[i] = exp_nonpositive((in[i] - m) * inv_t);
+  for (size_t b = 0; b < block_sums_.size(); ++b) {
+    const size_t begin = b * kBlock;
+    const size_t end = std::min(row.size(), begin + kBlock);
+    const size_t whole = begin + (end - begin) / kLanes * kLanes;
+    float lanes[kLanes] = {};
+    for (size_t i = begin; i < whole; i += kLanes) {
+      for (size_t j = 0; j < kLanes; ++j) lanes[j] += out[i + j];
+    }
+    for (size_t i = whole; i < end; ++i) lanes[i - whole] += out[i];
+    double sum = 0.0;
+    for (float s : lanes) sum += s;
+    block_sums_[b] = sum;
+    total_ += sum;
+  }
+  return total_ > 0.0;
+}
+
+int32_t RowWeights::draw(double u) const {
+  const double target = u * total_;
+  double cumulative = 0.0;
+  size_t b = 0;
+  // The block the target falls in; rounding may leave it past the last, which is then searched.
+  while (b + 1 < block_sums_.size() && !(target < cumulative + block_sums_[b])) cumulative += block_sums_[b++];
+  const size_t begin = b * kBlock;
+  const size_t end = std::min(weights_.size(), begin + kBlock);
+  for (size_t i = begin; i < end; ++i) {
+    cumulative += weights_[i];
+    if (target < cumulative) return static_cast<int32_t>(i);
+  }
+  // Rounding (the block's sum and its running sum differ in the last bits): the block's, else the
+  // row's, last token of positive weight.
+  for (size_t i = end; i-- > 0;) {
+    if (weights_[i] > 0.0f) return static_cast<int32_t>(i);
+  }
+  return 0;  // unreachable after a compute() that returned true
+}
+
+}  // namespace rbees::sampling
