@@ -1,6 +1,7 @@
 #include "model/weight_buffer_type.hpp"
 
 #include <memory>
+#include <string_view>
 
 namespace rbees::model {
 
@@ -20,6 +21,9 @@ ggml_backend_buffer_type_t faster_matmul_buffer_type(ggml_backend_dev_t dev, ggm
   ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, ne0, 512);
   ggml_tensor* op = ggml_mul_mat(ctx.get(), w, x);
   for (ggml_backend_buffer_type_t* b = get_extra(dev); b != nullptr && *b != nullptr; ++b) {
+    // ggml's AMX product (Sapphire Rapids and later) faults on this snapshot's Q8_0 weights in the
+    // model's graphs (ggml_backend_amx_mul_mat, SIGSEGV), where the repacked and plain layouts do not.
+    if (std::string_view(ggml_backend_buft_name(*b)) == "AMX") continue;
     ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(*b, 0);
     if (probe == nullptr) continue;
     w->buffer = probe;
