@@ -293,4 +293,31 @@ inline std::vector<int32_t> greedy(LlamaModel& m, KvCache& kv, const std::vector
   return out;
 }
 
+// A greedy continuation of a reduced-precision model (F16 weights or cache) against the reference's:
+// the same tokens, or the same up to a token where the exact model (F32 weights, as the reference
+// computed) finds its choice and ours within kGreedyNearTie of each other. There the reduced
+// precision's rounding, which differs between CPUs' vector units, may take either; what follows is
+// another text and is not compared. A wrong token anywhere else still fails.
+inline constexpr float kGreedyNearTie = 0.1f;  // as the engine tests' kNearTie
+
+inline void expect_greedy_follows_reference(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
+                                            const std::vector<int32_t>& prompt, int c) {
+  ASSERT_EQ(got.size(), want.size()) << "case " << c;
+  size_t k = 0;
+  while (k < got.size() && got[k] == want[k]) ++k;
+  if (k == got.size()) return;
+  static LoadedModel* const exact = new LoadedModel(kHfDir, exact_options());  // kept to the end: no exit-time teardown
+  std::vector<int32_t> ids = prompt;
+  ids.insert(ids.end(), want.begin(), want.begin() + static_cast<std::ptrdiff_t>(k));
+  KvCache kv = exact->model->create_kv_cache(static_cast<int64_t>(ids.size()) + 1, GGML_TYPE_F32);
+  const std::vector<float> logits = exact->model->forward(prompt_batch(ids), kv);
+  const size_t n_vocab = static_cast<size_t>(exact->model->n_vocab());
+  const float* row = logits.data() + (ids.size() - 1) * n_vocab;
+  const float margin = row[want[k]] - row[got[k]];
+  EXPECT_LT(margin, kGreedyNearTie) << "case " << c << ": token " << k << " is " << got[k] << ", the reference's "
+                                    << want[k] << ", which the exact model prefers by " << margin;
+  std::printf("case %d: leaves the reference at token %zu of %zu, a near tie (exact model's margin %.4f)\n", c, k,
+              want.size(), static_cast<double>(margin));
+}
+
 }  // namespace rbees::model::testing
