@@ -246,20 +246,6 @@ TEST_F(ServeHttp, TokenizeAndDetokenizeRoundTrip) {
 namespace rbees::app::testing {
 namespace {
 
-// The greedy continuation of each reference prompt, as /execute streams it.
-std::vector<std::string> greedy_texts(const Daemon& d, const std::string& tag) {
-  std::vector<std::string> out;
-  int k = 0;
-  for (const auto& c : reference_cases()) {
-    const auto r =
-        execute(d, greedy_body(tag + "-" + std::to_string(k++), c["prompt"], static_cast<int>(c["greedy_ids"].size())));
-    EXPECT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(r.end["tokens_out"], c["greedy_ids"].size());
-    out.push_back(r.text);
-  }
-  return out;
-}
-
 // Teacher-forced top-1 agreement with the reference: the prompt plus the reference's first i
 // continuation tokens go in as token ids, and the one greedy token out must be the reference's next
 // one. Unlike free-running text, one near-tie does not derail every later position. Tokens are
@@ -290,7 +276,9 @@ int teacher_forced_agreement(const Daemon& d, int* total) {
 // their 32 values in reverse order agree at 1 of the 240. Free-running text is not compared for the
 // quantized weights: one near-tie changes the rest of a continuation (Q8_0 leaves the reference
 // after 1 to 36 tokens in four of the five prompts).
-const std::map<std::string, double> kAgreementFloor = {{"q8_0", 0.90}, {"q4_k", 0.65}};
+// F16 leaves the reference only at near ties, where CPUs' vector units round either way (the F16
+// file's free-running continuation of case 1 does at token 14 with AVX-512 and not with AVX2).
+const std::map<std::string, double> kAgreementFloor = {{"f16", 0.98}, {"q8_0", 0.90}, {"q4_k", 0.65}};
 
 void expect_teacher_forced_agreement(const Daemon& d, const std::string& q) {
   int total = 0;
@@ -300,14 +288,12 @@ void expect_teacher_forced_agreement(const Daemon& d, const std::string& q) {
   EXPECT_GE(agree, kAgreementFloor.at(q) * total) << q << ": " << agree << " of " << total << " positions agree";
 }
 
-// The F16 GGUF of the default model gives the reference's greedy continuations exactly, as the
-// safetensors do; the Q8_0 GGUF keeps its next token at nearly every position.
+// The F16 GGUF of the default model keeps the reference's next token at (nearly) every position, and
+// the Q8_0 GGUF at nearly every one.
 TEST(ServeQuant, GgufFilesServeTheReference) {
   Daemon f16({"--model", source_path("tests/data/wp-llama-5m-f16.gguf")});
   ASSERT_TRUE(f16.wait_healthy()) << f16.log();
-  const auto texts = greedy_texts(f16, "f16");
-  const auto cases = reference_cases();
-  for (size_t k = 0; k < cases.size(); ++k) EXPECT_EQ(texts[k], cases[k]["greedy_text"]) << "case " << k;
+  expect_teacher_forced_agreement(f16, "f16");
 
   Daemon q8({"--model", source_path("tests/data/wp-llama-5m-q8_0.gguf")});
   ASSERT_TRUE(q8.wait_healthy()) << q8.log();
