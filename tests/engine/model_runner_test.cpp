@@ -72,9 +72,11 @@ TEST_F(ModelRunnerTest, RowsFollowTheSlicesAndHoldEachSequencesOwnLogits) {
   const size_t V = static_cast<size_t>(rt_->model().n_vocab());
   ASSERT_EQ(rows.logits.size(), 6 * V);
   const std::vector<float> ra = alone(pa), rb = alone(pb);
+  // F16 weights summed in another order in a batch than alone (0.023 at most on an AVX-512 host);
+  // another sequence's row would be off by whole units.
   for (size_t i = 0; i < V; ++i) {
-    EXPECT_NEAR(rows.logits[4 * V + i], ra[i], 2e-2f) << "a, token " << i;
-    EXPECT_NEAR(rows.logits[5 * V + i], rb[i], 2e-2f) << "b, token " << i;
+    EXPECT_NEAR(rows.logits[4 * V + i], ra[i], 5e-2f) << "a, token " << i;
+    EXPECT_NEAR(rows.logits[5 * V + i], rb[i], 5e-2f) << "b, token " << i;
   }
 }
 
