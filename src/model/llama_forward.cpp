@@ -1,5 +1,7 @@
 // Running forward passes: a batch split into graphs, each placed in the cache, built (or the last
 // one reused), given its inputs, computed, and its logits or picks read back.
+#include <ggml-cpu.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -440,9 +442,29 @@ size_t LlamaModel::read_chunk(const ChunkPass& p, Output& out, bool async) {
   } else {
     ggml_backend_tensor_get(result, into, 0, bytes);
   }
+  if (p.dst.ids != nullptr) pick_first_of_ties_on_cpu(g, p.dst.ids, p.out_ids.size());
   for (int32_t id : p.out_ids) out.rows.push_back(static_cast<int32_t>(p.begin) + id);
   timings_.download_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   return p.out_ids.size();
+}
+
+// ggml's CPU argmax takes the last of equal maxima; the host's samplers (and transformers' argmax)
+// the first. An engine mixes the two for one sequence (steps of plain greedy rows bring back the
+// graph's picks, steps with a sampled row the logits, picked on the host), so on the CPU, where the
+// scores are in host memory and already computed, the picks are made here with the host's rule
+// instead. Exact ties are not rare: tokens whose output rows are equal always tie.
+void LlamaModel::pick_first_of_ties_on_cpu(const Graph& g, int32_t* ids, size_t n_rows) const {
+  ggml_tensor* scores = g.argmax->src[0];
+  ggml_backend_t backend = ggml_backend_sched_get_tensor_backend(sched_, g.argmax);
+  if (backend == nullptr || !ggml_backend_is_cpu(backend) || scores->buffer == nullptr ||
+      !ggml_backend_buffer_is_host(scores->buffer)) {
+    return;
+  }
+  const auto n_vocab = static_cast<size_t>(scores->ne[0]);
+  for (size_t r = 0; r < n_rows; ++r) {
+    const auto* row = reinterpret_cast<const float*>(static_cast<const char*>(scores->data) + r * scores->nb[1]);
+    ids[r] = static_cast<int32_t>(std::max_element(row, row + n_vocab) - row);
+  }
 }
 
 size_t LlamaModel::forward_chunk(const Batch& batch, size_t begin, size_t end, KvCache& kv,

@@ -354,6 +354,7 @@ LlamaModel::Graph LlamaModel::build_graph(const Shape& shape, KvCache& kv) {
       ggml_set_input(g.logit_mask_table);
       ggml_tensor* mask = ops::expand_logit_mask(ctx, g.logit_mask_bytes, g.logit_mask_table, c.n_vocab, shape.n_out);
       scores = named(ggml_add(ctx, g.logits, named(mask, "logit_mask")), "masked_logits");
+      ggml_set_output(scores);  // kept whole: the CPU's picks are made again from it (read_chunk)
     }
     g.argmax = named(ggml_argmax(ctx, scores), "argmax");
     ggml_set_output(g.argmax);

@@ -359,6 +359,8 @@ class LlamaModel {
                      Destination dst, ChunkPass& p);
   // Sets the tokens and computes the graph (`capture`: a CaptureState for the evaluation callback).
   void launch_chunk(ChunkPass& p, void* capture, bool async);
+  // The graph's picks made again from its scores with the host's rule for ties, on the CPU only.
+  void pick_first_of_ties_on_cpu(const Graph& g, int32_t* ids, size_t n_rows) const;
   size_t read_chunk(const ChunkPass& p, Output& out, bool async);
   void check_batch(const Batch& batch) const;
   void check_tokens(std::span<const int32_t> tokens) const;

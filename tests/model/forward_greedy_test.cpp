@@ -2,7 +2,12 @@
 // same batch gives through forward(), with and without a mask row per logits row.
 #include <gtest/gtest.h>
 
+#include <ggml.h>
+#include <gguf.h>
+
 #include <algorithm>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "model/reference.hpp"
@@ -133,6 +138,64 @@ TEST(ForwardGreedy, MaskedRowsPickTheGreatestAllowedLogit) {
   EXPECT_EQ(picks[0], want0);
   EXPECT_EQ(picks[1], argmax(logits.data() + V, V));
   EXPECT_THROW(m.forward_greedy(b, kv_picks, masks.first(words)), std::invalid_argument);
+}
+
+// The F16 file with token `copy`'s embedding row (the output matrix too: the embeddings are tied)
+// replaced by token `from`'s, so that their logits tie exactly wherever both are computed.
+std::string gguf_with_equal_rows(int32_t from, int32_t copy) {
+  ggml_context* data = nullptr;
+  gguf_init_params params{false, &data};
+  gguf_context* g = gguf_init_from_file(kF16Gguf.c_str(), params);
+  EXPECT_NE(g, nullptr);
+  ggml_tensor* emb = ggml_get_tensor(data, "token_embd.weight");
+  EXPECT_NE(emb, nullptr);
+  auto* rows = static_cast<char*>(emb->data);
+  std::memcpy(rows + static_cast<size_t>(copy) * emb->nb[1], rows + static_cast<size_t>(from) * emb->nb[1], emb->nb[1]);
+  // A new file of the same metadata and tensors (in the loaded file's order), their data in memory.
+  gguf_context* out = gguf_init_empty();
+  gguf_set_kv(out, g);
+  for (int64_t t = 0; t < gguf_get_n_tensors(g); ++t)
+    gguf_add_tensor(out, ggml_get_tensor(data, gguf_get_tensor_name(g, t)));
+  const std::string path = ::testing::TempDir() + "tied-rows-" + std::to_string(from) + ".gguf";
+  EXPECT_TRUE(gguf_write_to_file(out, path.c_str(), false));
+  gguf_free(out);
+  gguf_free(g);
+  ggml_free(data);
+  return path;
+}
+
+// Where two tokens' logits tie exactly, the graph's pick on the CPU is the host's: the first of
+// them, as std::max_element and the samplers take it (ggml's CPU argmax alone would take the last).
+// An engine takes a sequence's greedy tokens from either, step by step.
+TEST(ForwardGreedy, ExactTiesArePickedAsTheHostPicksThem) {
+  if (testing_on_gpu()) GTEST_SKIP() << "ties are broken by the host's rule on the CPU only";
+  const auto& ref = Reference::get();
+  const std::vector<int32_t> prompt = ref.input_ids(0);
+  int32_t top = -1;
+  {
+    LoadedModel plain(kF16Gguf, ModelOptions{});
+    KvCache kv = plain.model->create_kv_cache(128);
+    const std::vector<float> logits = plain.model->forward(prompt_batch(prompt), kv);
+    const int V = plain.model->n_vocab();
+    top = argmax(logits.data() + (prompt.size() - 1) * static_cast<size_t>(V), V);
+  }
+  const int32_t twin = top + 1 < 4096 ? top + 1 : top - 1;
+  const int32_t first = std::min(top, twin);
+  LoadedModel lm(gguf_with_equal_rows(top, twin), ModelOptions{});
+  LlamaModel& m = *lm.model;
+  const auto V = static_cast<size_t>(m.n_vocab());
+  Batch b;
+  for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], static_cast<int32_t>(i), 0, i + 1 == prompt.size());
+  KvCache kv_logits = m.create_kv_cache(128);
+  KvCache kv_picks = m.create_kv_cache(128);
+  KvCache kv_masked = m.create_kv_cache(128);
+  const std::vector<float> logits = m.forward(b, kv_logits);
+  ASSERT_EQ(logits[static_cast<size_t>(top)], logits[static_cast<size_t>(twin)]) << "no tie to break";
+  ASSERT_EQ(argmax(logits.data(), static_cast<int>(V)), first) << "the twins are not the greatest";
+  EXPECT_EQ(m.forward_greedy(b, kv_picks)[0], first);
+  const std::span<uint64_t> masks = m.greedy_masks(1);
+  std::fill(masks.begin(), masks.end(), ~uint64_t{0});
+  EXPECT_EQ(m.forward_greedy(b, kv_masked, masks)[0], first);
 }
 
 }  // namespace
