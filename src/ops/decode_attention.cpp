@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/fast_exp.hpp"
+
 namespace rbees::ops {
 namespace {
 
@@ -95,25 +97,7 @@ void accumulate16(const float* p, const float* v, int64_t stride, int64_t nb, fl
 }
 #endif
 
-// e^x for x <= 0 (a score less its row's greatest) in straight-line arithmetic the compiler
-// vectorises: 2^n * e^r with n = round(x / ln 2), r = x - n ln 2 in two parts, e^r by Cephes' expf
-// polynomial; within 1.2e-7 of std::exp relative to it. n comes from the low bits of x / ln 2 + 1.5 *
-// 2^23 (no float-to-int conversion, which keeps the loop scalar where it might trap); below -87,
-// where e^x < 1.7e-38, the result is that floor's.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;
-  const float n = shifted - 12582912.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * (r * r) + r + 1.0f;
-  return e * std::bit_cast<float>((std::bit_cast<uint32_t>(shifted) + 127u) << 23);
-}
+using core::exp_nonpositive;
 
 // A row's softmax in place, each sum and maximum over sixteen lanes folded in halves (vectorised, in
 // a fixed order).
