@@ -164,7 +164,9 @@ TEST_F(ServeStructured, JsonSchemasGiveValidJsonOnEveryEndpoint) {
 // object cut short (a parser finds no error before the end of the input).
 TEST_F(ServeStructured, JsonObjectIsAnObjectOrOneCutShortByLength) {
   int complete = 0;
-  for (int seed = 1; seed <= 4; ++seed) {
+  // At least four seeds, and more until one object is closed: which seeds close one within
+  // max_tokens depends on the draws, which follow the build's rounding (a sanitized build's too).
+  for (int seed = 1; seed <= 4 || (complete == 0 && seed <= 24); ++seed) {
     const json res =
         post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Describe the ball as JSON."}}}},
                                       {"max_tokens", 400},
