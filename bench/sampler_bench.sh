@@ -21,7 +21,7 @@ for f in $(git -C "$here" ls-tree --name-only "$base" src/sampling/); do git -C 
 objs=()
 for f in "$tmp"/src/sampling/*.cpp; do
   extra=()
-  [ "$(basename "$f")" = row_weights.cpp ] && extra=(-fno-trapping-math -ffp-contract=off -march=native -mno-fma)
+  [ "$(basename "$f")" = row_weights.cpp ] && extra=(-ffp-contract=off -march=native -mno-fma)
   g++ -std=c++20 -O3 -DNDEBUG -I"$tmp/src" "${extra[@]}" -c "$f" -o "$f.o"
   objs+=("$f.o")
 done
