@@ -396,8 +396,15 @@ std::vector<std::vector<T>> parse_list(const std::string& text, const char* what
     std::string f;
     while (std::getline(parts, f, ':')) {
       size_t used = 0;
-      const long v = std::stol(f, &used);
-      if (used != f.size() || v < 0) throw std::invalid_argument(std::string(what) + ": '" + item + "'");
+      long v = -1;
+      try {
+        v = std::stol(f, &used);
+      } catch (const std::logic_error&) {
+        used = 0;  // not a number, or out of range: reported below with the option's name
+      }
+      if (used == 0 || used != f.size() || v < 0) {
+        throw std::invalid_argument(std::string(what) + ": '" + item + "' is not a list of non-negative integers");
+      }
       fields.push_back(static_cast<T>(v));
     }
     out.push_back(fields);
@@ -433,6 +440,24 @@ int run(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (d.heads % d.kv_heads != 0) throw std::invalid_argument("--heads must be a multiple of --kv-heads");
+    // Every list is read and checked before the device starts or a case runs: a mistake in the
+    // last one is reported at once, not after minutes of the others.
+    const auto chunk_list = parse_list<int>(chunks, "--chunks");
+    for (const auto& c : chunk_list) {
+      if (c.size() != 2 || c[0] < 2) throw std::invalid_argument("--chunks takes N:BASE with N >= 2");
+    }
+    const auto stream_list = parse_list<int>(streams, "--streams");
+    for (const auto& s : stream_list) {
+      if (s.size() != 3 || s[1] < 1 || s[1] > s[0] || s[2] < 1 || s[2] > home) {
+        throw std::invalid_argument("--streams takes S:R:CELLS with 1 <= R <= S and 1 <= CELLS <= --home");
+      }
+    }
+    const auto spread_list = parse_list<int>(spread, "--spread");
+    for (const auto& s : spread_list) {
+      if (s.size() != 3 || s[0] < 1 || s[1] < 1 || s[1] > s[2] || s[2] > home) {
+        throw std::invalid_argument("--spread takes S:LMIN:LMAX with 1 <= LMIN <= LMAX <= --home");
+      }
+    }
     const rbees::core::DeviceInfo info = rbees::core::find_device(device);
     ggml_backend_t backend = ggml_backend_dev_init(info.dev, nullptr);
     if (backend == nullptr) throw std::runtime_error("cannot start " + info.id);
@@ -442,22 +467,9 @@ int run(int argc, char** argv) {
     }
     std::printf("device %s (%s), head_dim %d, heads %d, kv_heads %d, %d runs per case\n", info.id.c_str(),
                 info.description.c_str(), d.head_dim, d.heads, d.kv_heads, reps);
-    for (const auto& c : parse_list<int>(chunks, "--chunks")) {
-      if (c.size() != 2 || c[0] < 2) throw std::invalid_argument("--chunks takes N:BASE with N >= 2");
-      chunk_case(backend, d, c[0], c[1], reps);
-    }
-    for (const auto& s : parse_list<int>(streams, "--streams")) {
-      if (s.size() != 3 || s[1] < 1 || s[1] > s[0] || s[2] < 1 || s[2] > home) {
-        throw std::invalid_argument("--streams takes S:R:CELLS with 1 <= R <= S and 1 <= CELLS <= --home");
-      }
-      streams_case(backend, d, s[0], s[1], s[2], home, reps);
-    }
-    for (const auto& s : parse_list<int>(spread, "--spread")) {
-      if (s.size() != 3 || s[0] < 1 || s[1] < 1 || s[1] > s[2] || s[2] > home) {
-        throw std::invalid_argument("--spread takes S:LMIN:LMAX with 1 <= LMIN <= LMAX <= --home");
-      }
-      spread_case(backend, d, s[0], s[1], s[2], home, reps);
-    }
+    for (const auto& c : chunk_list) chunk_case(backend, d, c[0], c[1], reps);
+    for (const auto& s : stream_list) streams_case(backend, d, s[0], s[1], s[2], home, reps);
+    for (const auto& s : spread_list) spread_case(backend, d, s[0], s[1], s[2], home, reps);
     ggml_backend_free(backend);
     if (tolerance >= 0 && !(worst_diff <= tolerance)) {
       std::fprintf(stderr, "rbees-attention-bench: outputs differ by %.3e, more than --max-diff %.3e\n", worst_diff,
