@@ -17,11 +17,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/src/sampling"
 for f in $(git -C "$here" ls-tree --name-only "$base" src/sampling/); do git -C "$here" show "$base:$f" >"$tmp/$f"; done
-# The flags CMakeLists.txt gives each file (row_weights.cpp has its own, when the baseline has it).
+# The flags CMakeLists.txt gives each file (row_weights.cpp and candidate_selection.cpp have their
+# own, where the baseline has them).
 objs=()
 for f in "$tmp"/src/sampling/*.cpp; do
   extra=()
-  [ "$(basename "$f")" = row_weights.cpp ] && extra=(-ffp-contract=off -march=native -mno-fma)
+  case "$(basename "$f")" in
+  row_weights.cpp | candidate_selection.cpp) extra=(-ffp-contract=off -march=native -mno-fma) ;;
+  esac
   g++ -std=c++20 -O3 -DNDEBUG -I"$tmp/src" "${extra[@]}" -c "$f" -o "$f.o"
   objs+=("$f.o")
 done

@@ -65,35 +65,31 @@ void apply_top_k(std::vector<Candidate>& candidates, int32_t k) {
   }
 }
 
-void apply_top_p(std::vector<Candidate>& candidates, float p) {
+void apply_top_p(std::vector<Candidate>& candidates, float p, double mass_left_out) {
   if (p >= 1.0f || candidates.empty()) return;
   float max_logit = -std::numeric_limits<float>::infinity();
   for (const auto& c : candidates) max_logit = std::max(max_logit, c.logit);
-  // Tokens fall into buckets by log2 of their weight exp(l - max), higher buckets holding strictly
-  // higher logits; the buckets' masses find the one where the nucleus ends, and only that bucket is
-  // sorted (the nucleus of a large vocabulary is usually a small part of it, and even a flat one
-  // is not sorted whole).
-  constexpr int kBuckets = 128;
-  constexpr float kLog2e = 1.44269504088896341f;
+  // Tokens fall into buckets by log2 of their weight (top_p_bucket); the buckets' masses find the
+  // one where the nucleus ends, and only that bucket is sorted (the nucleus of a large vocabulary is
+  // usually a small part of it, and even a flat one is not sorted whole).
   thread_local std::vector<float> weights;
   thread_local std::vector<uint8_t> bucket_of;
   weights.resize(candidates.size());
   bucket_of.resize(candidates.size());
-  std::array<double, kBuckets> mass{};
+  std::array<double, kTopPBuckets> mass{};
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const float depth = (max_logit - candidates[i].logit) * kLog2e;  // >= 0; +inf for a banned token
-    const auto b = static_cast<uint8_t>(depth < static_cast<float>(kBuckets - 1) ? depth : kBuckets - 1);
+    const uint8_t b = top_p_bucket(max_logit, candidates[i].logit);
     weights[i] = exp_nonpositive(candidates[i].logit - max_logit);
     bucket_of[i] = b;
     mass[b] += weights[i];
   }
-  double total = 0.0;
+  double total = mass_left_out;
   for (double m : mass) total += m;
   const double target = static_cast<double>(p) * total;
   double above = 0.0;
   int edge = 0;
-  while (edge < kBuckets && above + mass[edge] < target) above += mass[edge++];
-  if (edge == kBuckets) {  // rounding: the whole mass fell just short of p
+  while (edge < kTopPBuckets && above + mass[edge] < target) above += mass[edge++];
+  if (edge == kTopPBuckets) {  // rounding: the whole mass fell just short of p
     sort_candidates(candidates);
     return;
   }

@@ -39,8 +39,20 @@ void apply_temperature(std::vector<Candidate>& candidates, float temperature);
 // Keeps the k highest logits (k <= 0 or k >= size: all, sorted).
 void apply_top_k(std::vector<Candidate>& candidates, int32_t k);
 
-// Keeps the smallest highest-probability prefix whose probability mass reaches p.
-void apply_top_p(std::vector<Candidate>& candidates, float p);
+// Keeps the smallest highest-probability prefix whose probability mass reaches p. mass_left_out: the
+// weight exp(logit - max) of tokens not in the list (select_candidates leaves out tokens that cannot
+// be in the nucleus, but they count in its total); the list's max must be the row's.
+void apply_top_p(std::vector<Candidate>& candidates, float p, double mass_left_out = 0.0);
+
+// apply_top_p's buckets: a token of logit l under the greatest logit m lies in bucket
+// floor((m - l) * log2(e)), that is by log2 of its weight exp(l - m), the last bucket taking every
+// deeper one (-inf and NaN included). Higher buckets hold strictly lower logits.
+inline constexpr int kTopPBuckets = 128;
+inline uint8_t top_p_bucket(float max_logit, float logit) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  const float depth = (max_logit - logit) * kLog2e;  // >= 0; +inf for -inf, NaN for NaN
+  return static_cast<uint8_t>(depth < static_cast<float>(kTopPBuckets - 1) ? depth : kTopPBuckets - 1);
+}
 
 // Keeps the candidates whose probability is at least min_p times the highest probability.
 void apply_min_p(std::vector<Candidate>& candidates, float min_p);

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 namespace rbees::sampling {
 
 namespace {
@@ -16,16 +20,29 @@ constexpr size_t kBlock = 256;
 }  // namespace
 
 float row_max(std::span<const float> row) {
-  float lanes[kLanes];
-  std::fill(std::begin(lanes), std::end(lanes), -std::numeric_limits<float>::infinity());
-  const size_t whole = row.size() / kLanes * kLanes;
-  const float* __restrict in = row.data();
-  for (size_t i = 0; i < whole; i += kLanes) {
-    for (size_t j = 0; j < kLanes; ++j) lanes[j] = in[i + j] > lanes[j] ? in[i + j] : lanes[j];
-  }
-  for (size_t i = whole; i < row.size(); ++i) lanes[i - whole] = row[i] > lanes[i - whole] ? row[i] : lanes[i - whole];
-  float m = lanes[0];
-  for (size_t j = 1; j < kLanes; ++j) m = lanes[j] > m ? lanes[j] : m;
+  // x86's max instructions are exactly `x > m ? x : m` (a NaN x leaves m), which GCC does not
+  // vectorise from the C++ without -ffinite-math-only: written out with them, the widest the build
+  // targets up to 256 bits (as wide as GCC vectorises for these machines), a vector of maxima.
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const float* in = row.data();
+  const size_t n = row.size();
+  size_t i = 0;
+  float m = kNegInf;
+#if defined(__AVX__)
+  __m256 acc = _mm256_set1_ps(kNegInf);
+  for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(_mm256_loadu_ps(in + i), acc);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+#elif defined(__SSE2__)
+  __m128 acc = _mm_set1_ps(kNegInf);
+  for (; i + 4 <= n; i += 4) acc = _mm_max_ps(_mm_loadu_ps(in + i), acc);
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, acc);
+#else
+  float lanes[1] = {kNegInf};
+#endif
+  for (float l : lanes) m = l > m ? l : m;
+  for (; i < n; ++i) m = in[i] > m ? in[i] : m;
   return m;
 }
 

@@ -1,5 +1,6 @@
 #include "sampling/sampler.hpp"
 
+#include "sampling/candidate_selection.hpp"
 #include "sampling/row_weights.hpp"
 
 #include <algorithm>
@@ -138,19 +139,15 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
     return row.draw(uniform01());
   }
 
+  // The tokens at the temperature that the truncations may keep (banned ones, -inf, never), then the
+  // truncations themselves over that short list: the same survivors as from the whole row.
   std::vector<Candidate>& candidates = scratch().candidates;
-  candidates.clear();
-  for (size_t i = 0; i < adjusted.size(); ++i) {
-    // Banned tokens (-inf, e.g. from a logit bias) can never be drawn.
-    if (!(std::isinf(adjusted[i]) && adjusted[i] < 0)) candidates.push_back({static_cast<int32_t>(i), adjusted[i]});
-  }
+  const CandidateSelection selection = select_candidates(adjusted, params_, candidates);
   if (candidates.empty()) {
     return row_argmax(adjusted);
   }
-
-  apply_temperature(candidates, params_.temperature);
   if (params_.top_k > 0) apply_top_k(candidates, params_.top_k);
-  if (params_.top_p < 1.0f) apply_top_p(candidates, params_.top_p);
+  if (params_.top_p < 1.0f) apply_top_p(candidates, params_.top_p, selection.mass_left_out);
   if (params_.min_p > 0.0f) apply_min_p(candidates, params_.min_p);
 
   // The draw over what is left, as over a whole row (the logits are already at the temperature).
