@@ -15,8 +15,11 @@ bin=${BUILD:-$here/build}/rbees-sampler-bench
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/src/sampling"
-for f in $(git -C "$here" ls-tree --name-only "$base" src/sampling/); do git -C "$here" show "$base:$f" >"$tmp/$f"; done
+mkdir -p "$tmp/src/sampling" "$tmp/src/core"
+# The sampler's sources and the core headers it may include (the exponential), as they were.
+for f in $(git -C "$here" ls-tree --name-only "$base" src/sampling/ src/core/); do
+  case "$f" in src/sampling/* | src/core/*.hpp) git -C "$here" show "$base:$f" >"$tmp/$f" ;; esac
+done
 # The flags CMakeLists.txt gives each file (row_weights.cpp and candidate_selection.cpp have their
 # own, where the baseline has them).
 objs=()
