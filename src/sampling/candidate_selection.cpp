@@ -26,16 +26,18 @@ Scaled& scratch() {
   return s;
 }
 
-// The smallest value above -inf (+inf when there is none); NaNs are passed over.
-float finite_min(std::span<const float> v) {
-  float lo = std::numeric_limits<float>::infinity();
-  for (float x : v) lo = (x < lo && x > kNegInf) ? x : lo;
-  return lo;
-}
+// In blocks whose counts add up in 32-bit lanes (the compiler vectorises the block's loop).
+constexpr size_t kBlock = 64;
 
 size_t count_at_least(std::span<const float> v, float threshold) {
   size_t n = 0;
-  for (float x : v) n += x >= threshold ? 1 : 0;
+  size_t i = 0;
+  for (; i + kBlock <= v.size(); i += kBlock) {
+    uint32_t block = 0;
+    for (size_t j = i; j < i + kBlock; ++j) block += v[j] >= threshold ? 1u : 0u;
+    n += block;
+  }
+  for (; i < v.size(); ++i) n += v[i] >= threshold ? 1 : 0;
   return n;
 }
 
@@ -46,7 +48,17 @@ void keep_all(std::span<const float> v, std::vector<Candidate>& out) {
 }
 
 void keep_at_least(std::span<const float> v, float threshold, std::vector<Candidate>& out) {
-  for (size_t i = 0; i < v.size(); ++i) {
+  // Most blocks hold no such token: a block's count (vectorised) passes them over in one test.
+  size_t i = 0;
+  for (; i + kBlock <= v.size(); i += kBlock) {
+    uint32_t hits = 0;
+    for (size_t j = i; j < i + kBlock; ++j) hits += v[j] >= threshold ? 1u : 0u;
+    if (hits == 0) continue;
+    for (size_t j = i; j < i + kBlock; ++j) {
+      if (v[j] >= threshold) out.push_back({static_cast<int32_t>(j), v[j]});
+    }
+  }
+  for (; i < v.size(); ++i) {
     if (v[i] >= threshold) out.push_back({static_cast<int32_t>(i), v[i]});
   }
 }
@@ -56,7 +68,7 @@ void keep_at_least(std::span<const float> v, float threshold, std::vector<Candid
 // compiler vectorises), then raised again by halves while far more than k reach it (three passes at
 // most), and one pass keeps them. A threshold at or below the least finite value keeps every token.
 void keep_top_k(std::span<const float> v, float hi, size_t k, std::vector<Candidate>& out) {
-  const float lo = finite_min(v);
+  const float lo = row_min_finite(v);
   float delta = (hi - lo) / 256.0f;
   if (!(delta > 0.0f) || !std::isfinite(delta)) {
     keep_all(v, out);
@@ -128,6 +140,17 @@ double keep_nucleus_buckets(std::span<const float> v, float hi, float p, std::ve
 }
 
 }  // namespace
+
+void select_top(std::span<const float> row, size_t k, std::vector<Candidate>& out) {
+  out.clear();
+  const float hi = row_max(row);
+  if (!(hi > kNegInf) || k == 0) return;
+  if (std::isinf(hi) || k >= row.size()) {
+    keep_all(row, out);
+    return;
+  }
+  keep_top_k(row, hi, k, out);
+}
 
 CandidateSelection select_candidates(std::span<const float> row, const SamplingParams& params,
                                      std::vector<Candidate>& out) {

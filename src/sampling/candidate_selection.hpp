@@ -30,4 +30,9 @@ struct CandidateSelection {
 CandidateSelection select_candidates(std::span<const float> row, const SamplingParams& params,
                                      std::vector<Candidate>& out);
 
+// Fills `out` (cleared first) with {id, value} in id order for the tokens of `row` at or above its
+// k-th highest value, ties included: the k highest by (value, then lower id) are among them. -inf
+// and NaN values are never listed, so the list is shorter than k where fewer are finite.
+void select_top(std::span<const float> row, size_t k, std::vector<Candidate>& out);
+
 }  // namespace rbees::sampling

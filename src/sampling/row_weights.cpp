@@ -46,6 +46,42 @@ float row_max(std::span<const float> row) {
   return m;
 }
 
+float row_min_finite(std::span<const float> row) {
+  // As row_max, with -inf taken as +inf: `x < m ? x : m` is x86's min instruction (a NaN x leaves m).
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float* in = row.data();
+  const size_t n = row.size();
+  size_t i = 0;
+  float m = kInf;
+#if defined(__AVX__)
+  const __m256 inf = _mm256_set1_ps(kInf);
+  const __m256 ninf = _mm256_set1_ps(-kInf);
+  __m256 acc = inf;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(in + i);
+    acc = _mm256_min_ps(_mm256_blendv_ps(x, inf, _mm256_cmp_ps(x, ninf, _CMP_EQ_OQ)), acc);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+#elif defined(__SSE2__)
+  const __m128 inf = _mm_set1_ps(kInf);
+  const __m128 ninf = _mm_set1_ps(-kInf);
+  __m128 acc = inf;
+  for (; i + 4 <= n; i += 4) {
+    const __m128 x = _mm_loadu_ps(in + i);
+    const __m128 banned = _mm_cmpeq_ps(x, ninf);
+    acc = _mm_min_ps(_mm_or_ps(_mm_and_ps(banned, inf), _mm_andnot_ps(banned, x)), acc);
+  }
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, acc);
+#else
+  float lanes[1] = {kInf};
+#endif
+  for (float l : lanes) m = l < m ? l : m;
+  for (; i < n; ++i) m = (in[i] < m && in[i] > -kInf) ? in[i] : m;
+  return m;
+}
+
 int32_t row_argmax(std::span<const float> row) {
   const float m = row_max(row);
   for (size_t i = 0; i < row.size(); ++i) {

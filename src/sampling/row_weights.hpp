@@ -19,6 +19,9 @@ using core::exp_nonpositive;
 // The largest value of a row (-inf for an empty row; NaNs are passed over).
 float row_max(std::span<const float> row);
 
+// The smallest value of a row above -inf (+inf when there is none; NaNs are passed over).
+float row_min_finite(std::span<const float> row);
+
 // The index of the row's largest value, the first of equal ones (std::max_element's choice for a row
 // with no NaN); 0 for an empty row or one of -inf alone.
 int32_t row_argmax(std::span<const float> row);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -54,6 +55,33 @@ TEST(Logprobs, SamplerReportsLogprobsAfterBiasBeforeTemperature) {
   Sampler t(hot);
   auto q = t.sample_with_logprobs(logits, 1);
   EXPECT_NEAR(q.top[0].logprob, r.top[0].logprob, 1e-6);
+}
+
+TEST(Logprobs, TopNOfALargeRowIsTheFullSortsAndTiesGoToLowerIds) {
+  // 32,000 logits on a coarse grid (many exact ties at every value), and a row masked to three
+  // allowed tokens, where the rest of the top are -inf in id order.
+  std::vector<float> logits(32000);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>((i * 7919) % 64) * 0.25f;
+  for (int n : {1, 5, 20, 500}) {
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+    const auto top = top_logprobs(logits, n);
+    ASSERT_EQ(top.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) EXPECT_EQ(top[static_cast<size_t>(i)].id, ids[static_cast<size_t>(i)]) << "n " << n;
+  }
+  std::vector<float> masked(1000, -std::numeric_limits<float>::infinity());
+  masked[700] = 1.0f;
+  masked[20] = 3.0f;
+  masked[400] = 2.0f;
+  const auto top = top_logprobs(masked, 5);
+  ASSERT_EQ(top.size(), 5u);
+  EXPECT_EQ(top[0].id, 20);
+  EXPECT_EQ(top[1].id, 400);
+  EXPECT_EQ(top[2].id, 700);
+  EXPECT_EQ(top[3].id, 0);
+  EXPECT_EQ(top[4].id, 1);
+  EXPECT_TRUE(std::isinf(top[4].logprob));
 }
 
 }  // namespace

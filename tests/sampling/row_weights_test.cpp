@@ -118,5 +118,34 @@ TEST(RowWeights, NoWeightToDrawFromIsReported) {
   for (double u : {0.0, 0.3, 0.999999}) EXPECT_EQ(w.draw(u), 21);
 }
 
+TEST(RowExtremes, MaxAndFiniteMinAreTheScalarOnesAtEveryLengthAndWithSpecialValues) {
+  // Lengths around the vector widths (the tails are scalar), and -inf, +inf and NaN anywhere.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 5.0f);
+  for (size_t n = 0; n <= 70; ++n) {
+    for (int kind = 0; kind < 4; ++kind) {
+      std::vector<float> row(n);
+      for (size_t i = 0; i < n; ++i) {
+        row[i] = normal(rng);
+        if (kind == 1 && i % 3 == 0) row[i] = -kInf;
+        if (kind == 2 && i % 5 == 1) row[i] = std::nanf("");
+        if (kind == 3) row[i] = -kInf;
+      }
+      float hi = -kInf, lo = kInf;
+      for (float x : row) {
+        hi = x > hi ? x : hi;
+        lo = (x < lo && x > -kInf) ? x : lo;
+      }
+      EXPECT_EQ(row_max(row), hi) << "n " << n << " kind " << kind;
+      EXPECT_EQ(row_min_finite(row), lo) << "n " << n << " kind " << kind;
+      if (n > 0 && kind != 3) {
+        std::vector<float> with_inf = row;
+        with_inf[n / 2] = kInf;
+        EXPECT_EQ(row_max(with_inf), kInf);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rbees::sampling
