@@ -164,7 +164,13 @@ CandidateSelection select_candidates(std::span<const float> row, const SamplingP
   const float hi = row_max(v);
   if (!(hi > kNegInf)) return {};  // nothing to draw from
   if (std::isinf(hi)) {
-    keep_all(v, out);  // a +inf logit: the transforms decide, from the whole list
+    // A +inf logit, or a temperature so small that the greatest logits overflow: all the probability
+    // is on the row's greatest logits (the limit as the temperature goes to 0), alike, so they are
+    // listed at 0 and the transforms see equal tokens, not infinities.
+    const float raw_hi = row_max(row);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (row[i] == raw_hi) out.push_back({static_cast<int32_t>(i), 0.0f});
+    }
     return {};
   }
   if (params.top_k > 0) {

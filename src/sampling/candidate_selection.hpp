@@ -27,6 +27,8 @@ struct CandidateSelection {
 //   buckets are as apply_top_p's);
 // - else with min_p alone: the tokens apply_min_p keeps;
 // - else every token.
+// Where the greatest logit / temperature is +inf (a +inf logit, or a temperature so small that the
+// division overflows), the list is the tokens of the row's greatest logit, each at 0 (the limit).
 CandidateSelection select_candidates(std::span<const float> row, const SamplingParams& params,
                                      std::vector<Candidate>& out);
 

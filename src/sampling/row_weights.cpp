@@ -123,7 +123,13 @@ bool RowWeights::compute(std::span<const float> row, float temperature) {
   block_sums_.resize((row.size() + kBlock - 1) / kBlock);
   const float* __restrict in = row.data();
   float* __restrict out = weights_.data();
-  for (size_t i = 0; i < row.size(); ++i) out[i] = exp_nonpositive((in[i] - m) * inv_t);
+  if (std::isinf(inv_t)) {
+    // A temperature so small that 1/T overflows: the limit, the greatest logits alone, alike (0 * inf
+    // would make their weight NaN).
+    for (size_t i = 0; i < row.size(); ++i) out[i] = in[i] == m ? 1.0f : 0.0f;
+  } else {
+    for (size_t i = 0; i < row.size(); ++i) out[i] = exp_nonpositive((in[i] - m) * inv_t);
+  }
   for (size_t b = 0; b < block_sums_.size(); ++b) {
     const size_t begin = b * kBlock;
     const size_t end = std::min(row.size(), begin + kBlock);

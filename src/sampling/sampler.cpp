@@ -149,6 +149,7 @@ int32_t Sampler::choose(std::span<const float> adjusted) {
   if (params_.top_k > 0) apply_top_k(candidates, params_.top_k);
   if (params_.top_p < 1.0f) apply_top_p(candidates, params_.top_p, selection.mass_left_out);
   if (params_.min_p > 0.0f) apply_min_p(candidates, params_.min_p);
+  if (candidates.empty()) return row_argmax(adjusted);  // the transforms keep one; this is a backstop
 
   // The draw over what is left, as over a whole row (the logits are already at the temperature).
   std::vector<float>& kept = scratch().kept;

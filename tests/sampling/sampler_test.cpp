@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <set>
 #include <vector>
 
 namespace rbees::sampling {
@@ -83,6 +84,39 @@ TEST(Sampler, StreamDoesNotDependOnOtherSamplers) {
     interleaved.push_back(x.sample(kLogits));
   }
   EXPECT_EQ(alone, interleaved);
+}
+
+// A temperature the API allows (0 to 2) but so small that logits divided by it overflow to +inf
+// (1e-40 is a subnormal float, and 1/1e-40 overflows too): with every truncation, alone and together,
+// as with none, the draw is the limit the temperature approaches: the greatest logit's token, and
+// where several tie for it, any of them alike.
+TEST(Sampler, TemperatureSoSmallThatLogitsOverflowIsGreedy) {
+  // Tokens 30, 131 and 232 share the greatest logit; then token 30 alone has it.
+  std::vector<float> logits(300);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>((i * 37) % 101) * 0.1f + 1.0f;
+  const std::vector<float> tied = logits;
+  logits[30] += 0.05f;
+  const int32_t best = 30;
+  for (float t : {1e-40f, 1e-38f}) {
+    for (int mode = 0; mode < 5; ++mode) {
+      SamplingParams p;
+      p.temperature = t;
+      p.seed = 5;
+      if (mode == 1) p.top_p = 0.9f;
+      if (mode == 2) p.top_k = 40;
+      if (mode == 3) p.min_p = 0.05f;
+      if (mode == 4) {
+        p.top_k = 40;
+        p.top_p = 0.9f;
+        p.min_p = 0.05f;
+      }
+      Sampler s(p);
+      EXPECT_EQ(s.sample(logits), best) << "temperature " << t << " mode " << mode;
+      std::set<int32_t> drawn;
+      for (int i = 0; i < 60; ++i) drawn.insert(s.sample(tied));
+      EXPECT_EQ(drawn, (std::set<int32_t>{30, 131, 232})) << "temperature " << t << " mode " << mode;
+    }
+  }
 }
 
 TEST(Sampler, BannedTokenIsNeverDrawn) {
