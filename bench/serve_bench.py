@@ -222,6 +222,10 @@ def send(url, body, t_origin, rec):
 def request_body(args, prompt, max_tokens):
     body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": args.temperature, "stream": True,
             "stream_options": {"include_usage": True}, "ignore_eos": True}
+    # Truncations only when asked for: unset, each server applies its own defaults.
+    for field in ("top_p", "top_k", "min_p"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
     if args.model_name:
         body["model"] = args.model_name
     return body
@@ -371,6 +375,9 @@ def main():
                     help="every prompt opens with the same slice of about this many tokens (a system prompt), "
                          "its own part drawn from --prompt-tokens as without it (default 0: none)")
     ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--top-p", type=float, help="each request's top_p (default: not sent)")
+    ap.add_argument("--top-k", type=int, help="each request's top_k (default: not sent)")
+    ap.add_argument("--min-p", type=float, help="each request's min_p (default: not sent)")
     ap.add_argument("--tokenizer", choices=["server", "words"], default="server",
                     help="measure prompt lengths with --tokenizer-url's /tokenize (default) or estimate from words")
     ap.add_argument("--tokenizer-url", help="server whose /tokenize measures prompts (default: --url)")
@@ -416,6 +423,7 @@ def main():
         mode = {"kind": "closed", "concurrency": args.concurrency}
         runner = run_closed
     mode.update({"num_requests": len(prompts), "duration": args.duration, "temperature": args.temperature,
+                 "top_p": args.top_p, "top_k": args.top_k, "min_p": args.min_p,
                  "ignore_eos": True, "stream": True, "warmup": args.warmup})
     warm_up(args, workload, args.warmup)
     cpu0, started = time.process_time(), time.time()

@@ -24,8 +24,9 @@
 #   --anchor-bin DIR ($ANCHOR_BIN, else bench/build-anchor.sh's)  --corpus FILE (../shared/data/war-and-peace.txt)
 #   --machine NAME ($MACHINE, else CPU model and cores, e.g. amd-epyc-2c)  --out DIR ($RESULT_DIR)  --port N (18190)
 #   --shared-prefix N (0) every prompt opens with the same slice of about N tokens (a system prompt)
-#   --temperature T (0: greedy) the requests' temperature, nothing else of sampling set (each server's
-#       defaults for the rest: llama-server's top-k 40, top-p 0.95, min-p 0.05; ours' none)
+#   --temperature T (0: greedy) the requests' temperature; with nothing else of sampling set, each server
+#       applies its defaults for the rest (llama-server's top-k 40, top-p 0.95, min-p 0.05; ours' none)
+#   --top-p P  --top-k K  --min-p M  the requests' truncations, the same for every server
 #   --ours-args "ARGS" (none: ours with its defaults) extra options for rbees-workerd serve, recorded in meta.json
 #   --ours-baseline BIN  another build of ours, run as server `ours-baseline` with the same options (the
 #       servers then default to ours,ours-baseline: this build against that one, no llama-server)
@@ -35,7 +36,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 model="$here/../shared/models/wp-llama-5m-f16.gguf" corpus="$here/../shared/data/war-and-peace.txt"
 device=cpu threads=2 clients=1,4,8,16 rates='' slots=auto ctx=1024 ptok=100:700 otok=64:256 nreq=64 runs=2 seed=1 temperature=0
 servers=ours,llama-server ours="$here/build/rbees-workerd" bin="${ANCHOR_BIN:-}" machine="${MACHINE:-}"
-out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0 prefix=0
+out="${RESULT_DIR:-}" port=18190 ours_args="" ours_base="" servers_given=0 prefix=0 truncation=()
 while [ $# -gt 0 ]; do
   case "$1" in
   --model) model=$2 ;; --device) device=$2 ;; --threads) threads=$2 ;; --clients) clients=$2 ;; --rates) rates=$2 ;;
@@ -44,8 +45,9 @@ while [ $# -gt 0 ]; do
   --servers) servers=$2 servers_given=1 ;;
   --anchor-bin) bin=$2 ;; --corpus) corpus=$2 ;; --machine) machine=$2 ;; --out) out=$2 ;; --port) port=$2 ;;
   --ours-args) ours_args=$2 ;; --shared-prefix) prefix=$2 ;; --temperature) temperature=$2 ;;
+  --top-p | --top-k | --min-p) truncation+=("$1" "$2") ;;
   --ours-baseline) ours_base=$2 ;;
-  -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
   *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift 2
@@ -161,12 +163,12 @@ EOF
 
 bench_point() { # name clients run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --concurrency "$2" --temperature "$temperature" --out "$out/$1-c$2-r$3.json.gz" |
+    --num-requests "$nreq" --concurrency "$2" --temperature "$temperature" "${truncation[@]}" --out "$out/$1-c$2-r$3.json.gz" |
     tee -a "$out/$1-console.txt"
 }
 rate_point() { # name rate run
   python3 "$here/bench/serve_bench.py" --url "http://127.0.0.1:$port" --label "$1" --workload "$out/workload.json" \
-    --num-requests "$nreq" --request-rate "$2" --seed "$((seed + $3))" --temperature "$temperature" \
+    --num-requests "$nreq" --request-rate "$2" --seed "$((seed + $3))" --temperature "$temperature" "${truncation[@]}" \
     --out "$out/$1-q$2-r$3.json.gz" |
     tee -a "$out/$1-console.txt"
 }

@@ -102,10 +102,17 @@ def header(meta, raw):
         f"Workload (bench/serve_bench.py): {len(w['requests'])} requests per point, each its own slice of "
         f"{os.path.basename(w['corpus'])}{opening(w)}; prompts {w['prompt_tokens']} tokens "
         f"({w['tokenizer'].split(' at ')[0]}), output {w['max_tokens']} tokens, ignore_eos, temperature "
-        f"{raw['mode']['temperature']}, seed {w['seed']}; {loops(meta)}, streaming /v1/completions; {stat}. "
+        f"{raw['mode']['temperature']}{truncations(raw['mode'])}, seed {w['seed']}; {loops(meta)}, streaming "
+        f"/v1/completions; {stat}. "
         "TPOT = (latency - TTFT) / (output tokens - 1); ITL: every gap between streamed tokens. "
         f"{ratio} (above 1 is better for rates, worse for times).",
     ])
+
+
+def truncations(mode):
+    """The requests' top_p, top_k and min_p where the run set them (older runs have none)."""
+    given = [f"{k} {mode[k]}" for k in ("top_p", "top_k", "min_p") if mode.get(k) is not None]
+    return (" with " + ", ".join(given)) if given else ""
 
 
 def opening(w):
