@@ -13,8 +13,8 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// What every pass reads: the row at the temperature (the division apply_temperature made, so that
-// every comparison below is on the values the transforms see).
+// The passes' working rows: the row at the temperature (the division apply_temperature makes, so that
+// every comparison below is on the values the transforms see), and top-p's weights and buckets.
 struct Scaled {
   std::vector<float> values;
   std::vector<float> weights;
@@ -66,8 +66,13 @@ void keep_at_least(std::span<const float> v, float threshold, std::vector<Candid
 // The tokens at or above the k-th highest value: a threshold below the greatest value, lowered four
 // times further each pass until at least k values reach it (five passes at most, each a count the
 // compiler vectorises), then raised again by halves while far more than k reach it (three passes at
-// most), and one pass keeps them. A threshold at or below the least finite value keeps every token.
+// most), and one pass keeps them. A threshold at or below the least finite value, or a k of the whole
+// row, keeps every token.
 void keep_top_k(std::span<const float> v, float hi, size_t k, std::vector<Candidate>& out) {
+  if (k >= v.size()) {
+    keep_all(v, out);
+    return;
+  }
   const float lo = row_min_finite(v);
   float delta = (hi - lo) / 256.0f;
   if (!(delta > 0.0f) || !std::isfinite(delta)) {
@@ -145,7 +150,7 @@ void select_top(std::span<const float> row, size_t k, std::vector<Candidate>& ou
   out.clear();
   const float hi = row_max(row);
   if (!(hi > kNegInf) || k == 0) return;
-  if (std::isinf(hi) || k >= row.size()) {
+  if (std::isinf(hi)) {
     keep_all(row, out);
     return;
   }
@@ -174,11 +179,7 @@ CandidateSelection select_candidates(std::span<const float> row, const SamplingP
     return {};
   }
   if (params.top_k > 0) {
-    if (static_cast<size_t>(params.top_k) >= row.size()) {
-      keep_all(v, out);
-    } else {
-      keep_top_k(v, hi, static_cast<size_t>(params.top_k), out);
-    }
+    keep_top_k(v, hi, static_cast<size_t>(params.top_k), out);
     return {};
   }
   if (params.top_p < 1.0f) return {keep_nucleus_buckets(v, hi, params.top_p, out)};

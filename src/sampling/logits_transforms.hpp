@@ -30,7 +30,8 @@ void apply_repetition_penalty(std::span<float> logits, const TokenCounts& seen, 
 void apply_presence_frequency_penalty(std::span<float> logits, const TokenCounts& generated, float presence,
                                       float frequency);
 
-// Divides every logit by the temperature (> 0).
+// Divides every logit by the temperature (> 0). The sampler makes the same division in
+// select_candidates, as it lists the candidates.
 void apply_temperature(std::vector<Candidate>& candidates, float temperature);
 
 // The following three always keep at least one candidate, and when they remove any, leave the

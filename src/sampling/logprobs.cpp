@@ -1,6 +1,7 @@
 #include "sampling/logprobs.hpp"
 
 #include "sampling/candidate_selection.hpp"
+#include "sampling/logits_transforms.hpp"
 #include "sampling/row_weights.hpp"
 
 #include <algorithm>
@@ -23,17 +24,13 @@ std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int32_t n,
   std::vector<TokenLogprob> out;
   if (count == 0) return out;
   out.reserve(count);
-  auto higher_first = [](float va, int32_t a, float vb, int32_t b) { return va != vb ? va > vb : a < b; };
-  // The tokens that can be among the best `count`, found by passes over the row; only they are sorted.
+  // The tokens that can be among the best `count`, found by passes over the row, then the best of
+  // them in order (apply_top_k: highest first, ties to the lower id).
   thread_local std::vector<Candidate> top;
   select_top(logits, count, top);
   if (top.size() >= count) {
-    std::partial_sort(
-        top.begin(), top.begin() + static_cast<std::ptrdiff_t>(count), top.end(),
-        [&](const Candidate& a, const Candidate& b) { return higher_first(a.logit, a.id, b.logit, b.id); });
-    for (size_t i = 0; i < count; ++i) {
-      out.push_back({top[i].id, static_cast<float>(static_cast<double>(top[i].logit) - lse)});
-    }
+    apply_top_k(top, static_cast<int32_t>(count));
+    for (const Candidate& c : top) out.push_back({c.id, static_cast<float>(static_cast<double>(c.logit) - lse)});
     return out;
   }
   // Fewer finite logits than asked for (a grammar's mask bans most of the vocabulary): the rest are
@@ -43,7 +40,7 @@ std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int32_t n,
   ids.resize(logits.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
   std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(count), ids.end(),
-                    [&](int32_t a, int32_t b) { return higher_first(logits[a], a, logits[b], b); });
+                    [&](int32_t a, int32_t b) { return logits[a] != logits[b] ? logits[a] > logits[b] : a < b; });
   for (size_t i = 0; i < count; ++i) {
     out.push_back({ids[i], static_cast<float>(static_cast<double>(logits[ids[i]]) - lse)});
   }
