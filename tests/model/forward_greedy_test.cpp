@@ -172,14 +172,15 @@ TEST(ForwardGreedy, ExactTiesArePickedAsTheHostPicksThem) {
   const auto& ref = Reference::get();
   const std::vector<int32_t> prompt = ref.input_ids(0);
   int32_t top = -1;
+  int32_t n_vocab = 0;
   {
     LoadedModel plain(kF16Gguf, ModelOptions{});
     KvCache kv = plain.model->create_kv_cache(128);
     const std::vector<float> logits = plain.model->forward(prompt_batch(prompt), kv);
-    const int V = plain.model->n_vocab();
-    top = argmax(logits.data() + (prompt.size() - 1) * static_cast<size_t>(V), V);
+    n_vocab = plain.model->n_vocab();
+    top = argmax(logits.data() + (prompt.size() - 1) * static_cast<size_t>(n_vocab), n_vocab);
   }
-  const int32_t twin = top + 1 < 4096 ? top + 1 : top - 1;
+  const int32_t twin = top + 1 < n_vocab ? top + 1 : top - 1;
   const int32_t first = std::min(top, twin);
   LoadedModel lm(gguf_with_equal_rows(top, twin), ModelOptions{});
   LlamaModel& m = *lm.model;
